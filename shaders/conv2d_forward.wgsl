@@ -1,0 +1,71 @@
+// y[b,co,oy,ox] = Σ_{ci,kh,kw} w[co,ci,kh,kw] · x[b,ci,oy·sh−ph+kh, ox·sw−pw+kw] (zero padding).
+// Implicit GEMM: rows = output channels, columns = (b, oy, ox). Each invocation keeps a 4×4 tile
+// (4 channels × 4 output positions) in registers.
+struct Params {
+  batch: u32, cin: u32, h: u32, w: u32,
+  cout: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, ph: u32,
+  pw: u32, pad0: u32, pad1: u32, pad2: u32,
+}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(1) @binding(0) var<uniform> p: Params;
+
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let q0 = gid.x * 4u;
+  let co0 = gid.y * 4u;
+  let ohw = p.oh * p.ow;
+  let nq = p.batch * ohw;
+  if (q0 >= nq || co0 >= p.cout) { return; }
+  var xbase: vec4<u32>;   // offset of x[b, 0, 0, 0]
+  var iy0: vec4<i32>;
+  var ix0: vec4<i32>;
+  var qok: vec4<bool>;
+  for (var j = 0u; j < 4u; j++) {
+    let q = min(q0 + j, nq - 1u);
+    qok[j] = q0 + j < nq;
+    let b = q / ohw;
+    let r = q % ohw;
+    iy0[j] = i32((r / p.ow) * p.sh) - i32(p.ph);
+    ix0[j] = i32((r % p.ow) * p.sw) - i32(p.pw);
+    xbase[j] = b * p.cin * p.h * p.w;
+  }
+  let ksz = p.kh * p.kw;
+  let wstride = p.cin * ksz;
+  var wrow: vec4<u32>;
+  for (var i = 0u; i < 4u; i++) { wrow[i] = min(co0 + i, p.cout - 1u) * wstride; }
+  var acc: array<vec4<f32>, 4>;
+  let hw = p.h * p.w;
+  for (var ci = 0u; ci < p.cin; ci++) {
+    for (var ky = 0u; ky < p.kh; ky++) {
+      for (var kx = 0u; kx < p.kw; kx++) {
+        var xv: vec4<f32>;
+        for (var j = 0u; j < 4u; j++) {
+          let iy = iy0[j] + i32(ky);
+          let ix = ix0[j] + i32(kx);
+          if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+            xv[j] = X[xbase[j] + ci * hw + u32(iy) * p.w + u32(ix)];
+          } else {
+            xv[j] = 0.0;
+          }
+        }
+        let widx = ci * ksz + ky * p.kw + kx;
+        acc[0] += Wt[wrow.x + widx] * xv;
+        acc[1] += Wt[wrow.y + widx] * xv;
+        acc[2] += Wt[wrow.z + widx] * xv;
+        acc[3] += Wt[wrow.w + widx] * xv;
+      }
+    }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (!qok[j]) { continue; }
+    let q = q0 + j;
+    let b = q / ohw;
+    let r = q % ohw;
+    for (var i = 0u; i < 4u; i++) {
+      if (co0 + i < p.cout) { Y[(b * p.cout + co0 + i) * ohw + r] = acc[i][j]; }
+    }
+  }
+}

@@ -1,0 +1,21 @@
+// dst[dst_off + Σ i_d·ds_d] = src[src_off + Σ i_d·ss_d] over every index i of `shape`.
+// Words are copied as raw bits, so one kernel serves f32, i32 and u32 tensors. It implements
+// permute, slice, broadcast-expand, concat (one call per piece) and slice adjoints.
+//#include "common_index"
+struct Params {
+  n: u32, nx: u32, ndim: u32, src_off: u32,
+  dst_off: u32, pad0: u32, pad1: u32, pad2: u32,
+  shape: array<vec4<u32>, 2>,
+  ss: array<vec4<u32>, 2>,
+  ds: array<vec4<u32>, 2>,
+}
+@group(0) @binding(0) var<storage, read> S: array<u32>;
+@group(0) @binding(1) var<storage, read_write> D: array<u32>;
+@group(1) @binding(0) var<uniform> p: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.nx;
+  if (i >= p.n) { return; }
+  D[p.dst_off + strided_offset(i, p.ndim, p.shape, p.ds)] = S[p.src_off + strided_offset(i, p.ndim, p.shape, p.ss)];
+}
