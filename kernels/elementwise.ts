@@ -181,3 +181,19 @@ export function castKernel(x: Tensor, dtype: DType): Tensor {
   );
   return y;
 }
+
+/** a·x + b for i32 tensors. */
+export function intAffineKernel(x: Tensor, a: number, b: number): Tensor {
+  if (x.dtype !== 'i32') throw new Error(`intAffine: expected i32, got ${x.dtype}`);
+  const y = Tensor.empty(x.shape, 'i32');
+  if (y.size === 0) return y;
+  const { groups, nx } = gridParams(y.size);
+  runtime().dispatch(
+    'int_affine',
+    { shader: 'int_affine', bindings: ['read', 'write'] },
+    [x.binding(), y.binding()],
+    new Params().u(y.size, nx).i(a, b).build(),
+    groups,
+  );
+  return y;
+}

@@ -1,7 +1,7 @@
 // Tensor constructors.
 
 import { copyWholeKernel } from '../../kernels/copy.js';
-import { castKernel, fillKernel, iotaKernel } from '../../kernels/elementwise.js';
+import { castKernel, fillKernel, intAffineKernel, iotaKernel } from '../../kernels/elementwise.js';
 import { attach } from '../engine/autograd.js';
 import type { Shape } from '../engine/shape.js';
 import { Tensor, type DType } from '../engine/tensor.js';
@@ -69,4 +69,9 @@ export function clone(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, x.dtype);
   copyWholeKernel(x, y);
   return attach(y, 'clone', [x], (gy) => [gy]);
+}
+
+/** a·x + b on an i32 tensor (no gradient). */
+export function intAffine(x: Tensor, a: number, b: number): Tensor {
+  return intAffineKernel(x, a, b);
 }

@@ -1,1 +1,2 @@
-export {};
+export { SGD, type SgdOptions } from './sgd.js';
+export { MultiStepLR, CosineAnnealingLR, StagedLR, type LrSchedule } from './schedule.js';

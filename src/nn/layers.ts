@@ -1,0 +1,211 @@
+// Layers with PyTorch's parameter names, default initialisation and input checks that name the
+// layer and both shapes.
+
+import { shapeStr } from '../engine/shape.js';
+import type { Tensor } from '../engine/tensor.js';
+import { full, intAffine, ones, zeros } from '../ops/creation.js';
+import { batchNorm2d } from '../ops/batchNorm.js';
+import { conv2d } from '../ops/conv.js';
+import { relu } from '../ops/elementwise.js';
+import { linear } from '../ops/matmul.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d } from '../ops/pool.js';
+import { defaultGenerator, type Generator } from '../ops/random.js';
+import { flatten } from '../ops/shape.js';
+import { Module } from './module.js';
+
+export interface InitOptions {
+  /** Source of the initial weights (defaults to the global generator). */
+  generator?: Generator;
+}
+
+/** PyTorch's default for conv and linear layers: U(−1/√fan_in, 1/√fan_in) (kaiming_uniform, a = √5). */
+function uniformInit(shape: number[], fanIn: number, gen: Generator): Tensor {
+  const bound = 1 / Math.sqrt(Math.max(1, fanIn));
+  return gen.uniform(shape, -bound, bound);
+}
+
+function expectInput(layer: Module, x: Tensor, expected: (number | string)[], ok: boolean): void {
+  if (!ok)
+    throw new Error(
+      `${layer.label}: expected input [${expected.join(', ')}], got ${shapeStr(x.shape)}`,
+    );
+}
+
+export interface Conv2dLayerOptions extends InitOptions {
+  stride?: number;
+  padding?: number;
+  /** Off by default: every conv in this project is followed by BatchNorm. */
+  bias?: boolean;
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    opts: Conv2dLayerOptions = {},
+  ) {
+    super();
+    const gen = opts.generator ?? defaultGenerator;
+    const fanIn = inChannels * kernelSize * kernelSize;
+    this.stride = opts.stride ?? 1;
+    this.padding = opts.padding ?? 0;
+    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kernelSize, kernelSize], fanIn, gen));
+    this.bias = opts.bias ? this.registerParameter('bias', uniformInit([outChannels], fanIn, gen)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
+    return this.labelled(() => conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }));
+  }
+}
+
+export interface LinearOptions extends InitOptions {
+  bias?: boolean;
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
+    super();
+    const gen = opts.generator ?? defaultGenerator;
+    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, gen));
+    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', uniformInit([outFeatures], inFeatures, gen)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', this.inFeatures], x.ndim === 2 && x.shape[1] === this.inFeatures);
+    return this.labelled(() => linear(x, this.weight, this.bias ?? undefined));
+  }
+}
+
+export interface BatchNormLayerOptions {
+  eps?: number;
+  momentum?: number;
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormLayerOptions = {},
+  ) {
+    super();
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum ?? 0.1;
+    this.weight = this.registerParameter('weight', ones([numFeatures]));
+    this.bias = this.registerParameter('bias', zeros([numFeatures]));
+    this.registerBuffer('running_mean', zeros([numFeatures]));
+    this.registerBuffer('running_var', ones([numFeatures]));
+    this.registerBuffer('num_batches_tracked', full([], 0, 'i32'));
+  }
+
+  get runningMean(): Tensor {
+    return this.getBuffer('running_mean');
+  }
+
+  get runningVar(): Tensor {
+    return this.getBuffer('running_var');
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', this.numFeatures, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.numFeatures);
+    return this.labelled(() => {
+      if (this.training) this.setBuffer('num_batches_tracked', intAffine(this.getBuffer('num_batches_tracked'), 1, 1));
+      return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+        training: this.training,
+        momentum: this.momentum,
+        eps: this.eps,
+      });
+    });
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return flatten(x, 1);
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number = kernelSize,
+    readonly padding = 0,
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', 'C', 'H', 'W'], x.ndim === 4);
+    return this.labelled(() => maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding }));
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number = kernelSize,
+    readonly padding = 0,
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', 'C', 'H', 'W'], x.ndim === 4);
+    if (this.kernelSize === 1 && this.stride === 1 && this.padding === 0) return x;
+    return this.labelled(() => avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding }));
+  }
+}
+
+/** Mean over H, W and flatten: [N, C, H, W] → [N, C] (AdaptiveAvgPool2d(1) + flatten). */
+export class GlobalAvgPool2d extends Module {
+  forward(x: Tensor): Tensor {
+    expectInput(this, x, ['N', 'C', 'H', 'W'], x.ndim === 4);
+    return globalAvgPool2d(x);
+  }
+}
+
+/** Children named "0", "1", ... as in torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.registerModule(String(i), m));
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.layers) y = m.forward(y);
+    return y;
+  }
+}

@@ -1,0 +1,45 @@
+// SmallCNN for 28×28 grey images (Fashion-MNIST): three conv-BN-ReLU stages (the last two with
+// stride 2), global average pooling and a linear classifier; 94,186 parameters at width 1.
+
+import type { Tensor } from '../../engine/tensor.js';
+import { relu } from '../../ops/elementwise.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, type InitOptions } from '../layers.js';
+import { Module } from '../module.js';
+
+export interface SmallCnnOptions extends InitOptions {
+  inChannels?: number;
+  numClasses?: number;
+  width?: number;
+}
+
+export class SmallCNN extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv3: Conv2d;
+  readonly bn3: BatchNorm2d;
+  readonly pool = new GlobalAvgPool2d();
+  readonly linear: Linear;
+
+  constructor(opts: SmallCnnOptions = {}) {
+    super();
+    const w = opts.width ?? 1;
+    const [c1, c2, c3] = [32, 64, 128].map((c) => Math.max(1, Math.round(c * w)));
+    const init = { generator: opts.generator };
+    this.conv1 = this.registerModule('conv1', new Conv2d(opts.inChannels ?? 1, c1, 3, { padding: 1, ...init }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(c1));
+    this.conv2 = this.registerModule('conv2', new Conv2d(c1, c2, 3, { stride: 2, padding: 1, ...init }));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(c2));
+    this.conv3 = this.registerModule('conv3', new Conv2d(c2, c3, 3, { stride: 2, padding: 1, ...init }));
+    this.bn3 = this.registerModule('bn3', new BatchNorm2d(c3));
+    this.linear = this.registerModule('linear', new Linear(c3, opts.numClasses ?? 10, init));
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = relu(this.bn1.forward(this.conv1.forward(x)));
+    y = relu(this.bn2.forward(this.conv2.forward(y)));
+    y = relu(this.bn3.forward(this.conv3.forward(y)));
+    return this.linear.forward(this.pool.forward(y));
+  }
+}

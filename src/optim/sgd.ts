@@ -1,0 +1,83 @@
+// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, following
+// torch.optim.SGD exactly (the first step's momentum buffer is the gradient itself).
+
+import { noGrad } from '../engine/autograd.js';
+import { scope } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import { add, affine, mul } from '../ops/elementwise.js';
+import { clone } from '../ops/creation.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  private readonly buffers = new Map<Tensor, Tensor>();
+
+  constructor(
+    readonly params: readonly Tensor[],
+    opts: SgdOptions,
+  ) {
+    if (!(opts.lr > 0)) throw new Error(`SGD: lr must be > 0, got ${opts.lr}`);
+    this.lr = opts.lr;
+    this.momentum = opts.momentum ?? 0;
+    this.dampening = opts.dampening ?? 0;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
+      throw new Error('SGD: Nesterov momentum requires momentum > 0 and dampening = 0');
+  }
+
+  /** Applies one update. Gradients come from `grads` (same order as params) or from `.grad`. */
+  step(grads?: readonly Tensor[]): void {
+    if (grads && grads.length !== this.params.length)
+      throw new Error(`SGD.step: ${grads.length} gradients for ${this.params.length} parameters`);
+    noGrad(() =>
+      scope(() => {
+        this.params.forEach((p, i) => {
+          const g = grads ? grads[i] : p.grad;
+          if (!g) return;
+          let d = this.weightDecay ? add(g, affine(p, this.weightDecay, 0)) : g;
+          if (this.momentum) {
+            const prev = this.buffers.get(p);
+            if (!prev) {
+              this.buffers.set(p, clone(d).keep());
+            } else {
+              prev.assign(add(affine(prev, this.momentum, 0), mul(d, 1 - this.dampening)));
+            }
+            const buf = this.buffers.get(p)!;
+            d = this.nesterov ? add(d, affine(buf, this.momentum, 0)) : buf;
+          }
+          p.assign(add(p, mul(d, -this.lr)));
+        });
+      }),
+    );
+  }
+
+  /** Drops the accumulated `.grad` of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Momentum buffers, keyed like the parameters' names (for checkpoints). */
+  state(): Map<Tensor, Tensor> {
+    return this.buffers;
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+}
