@@ -1,0 +1,38 @@
+// `eed` command-line entry: dispatches to subcommands; each has its own --help.
+
+import { doctor, DOCTOR_HELP } from './doctor.js';
+
+const HELP = `eed: Efficient Ensemble Defense on WebGPU
+
+Usage: eed <command> [options]
+
+Commands:
+  doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
+
+Run \`eed <command> --help\` for a command's options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(HELP);
+        return cmd === undefined ? 1 : 0;
+      case 'doctor':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          console.log(DOCTOR_HELP);
+          return 0;
+        }
+        return await doctor(rest);
+      default:
+        console.error(`eed: unknown command '${cmd}'\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    console.error(`eed ${cmd}: ${(e as Error).message}`);
+    return 1;
+  }
+}
