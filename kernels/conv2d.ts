@@ -57,17 +57,30 @@ function params(g: ConvGeometry): Uint32Array {
     .build();
 }
 
-const TILE = 32; // 8×8 invocations × 4 values per invocation along each axis
+/** Workgroup shape for the direct conv kernels; each invocation computes a 4×4 tile. */
+export let convWorkgroup: [number, number] = [8, 8];
+export function setConvWorkgroup(wg: [number, number]): void {
+  convWorkgroup = wg;
+}
+const spec = (shader: string) => ({
+  shader,
+  bindings: ['read', 'read', 'write'] as const,
+  constants: { WG_X: convWorkgroup[0], WG_Y: convWorkgroup[1] },
+});
+const groups = (cols: number, rows: number): [number, number] => [
+  Math.ceil(cols / (4 * convWorkgroup[0])),
+  Math.ceil(rows / (4 * convWorkgroup[1])),
+];
 
 export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   runtime().dispatch(
     'conv2d',
-    { shader: 'conv2d_forward', bindings: ['read', 'read', 'write'] },
+    spec('conv2d_forward'),
     [x.binding(), w.binding(), y.binding()],
     params(g),
-    [Math.ceil((g.batch * g.oh * g.ow) / TILE), Math.ceil(g.cout / TILE)],
+    groups(g.batch * g.oh * g.ow, g.cout),
   );
   return y;
 }
@@ -77,10 +90,10 @@ export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry): T
   if (gx.size === 0) return gx;
   runtime().dispatch(
     'conv2d_grad_input',
-    { shader: 'conv2d_grad_input', bindings: ['read', 'read', 'write'] },
+    spec('conv2d_grad_input'),
     [gy.binding(), w.binding(), gx.binding()],
     params(g),
-    [Math.ceil((g.batch * g.h * g.w) / TILE), Math.ceil(g.cin / TILE)],
+    groups(g.batch * g.h * g.w, g.cin),
   );
   return gx;
 }
@@ -90,10 +103,10 @@ export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): 
   if (gw.size === 0) return gw;
   runtime().dispatch(
     'conv2d_grad_weight',
-    { shader: 'conv2d_grad_weight', bindings: ['read', 'read', 'write'] },
+    spec('conv2d_grad_weight'),
     [x.binding(), gy.binding(), gw.binding()],
     params(g),
-    [Math.ceil((g.cin * g.kh * g.kw) / TILE), Math.ceil(g.cout / TILE)],
+    groups(g.cin * g.kh * g.kw, g.cout),
   );
   return gw;
 }

@@ -2,8 +2,9 @@
 // cast.wgsl. Each op is a specialization (`override OP`) of one shader, so one pipeline per op.
 
 import { runtime } from '../src/engine/engine.js';
-import { broadcastShapes, broadcastStrides, MAX_DIMS, sameShape, type Shape } from '../src/engine/shape.js';
+import { broadcastShapes, broadcastStrides, MAX_DIMS, sameShape, stridesOf, type Shape } from '../src/engine/shape.js';
 import { Tensor, type DType } from '../src/engine/tensor.js';
+import { collapseAxes, grid3, type Grid3 } from './layout.js';
 import { grid1d, Params } from './runtime.js';
 
 const WG = 256;
@@ -78,10 +79,22 @@ export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const y = Tensor.empty(shape);
   if (y.size === 0) return y;
   const fast = sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  const grid = fast ? null : broadcastGrid(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const spec = { shader: 'binary', bindings: ['read', 'read', 'write'] as const };
+  if (grid) {
+    runtime().dispatch(
+      op,
+      { ...spec, constants: { OP: BINARY_OPS[op], GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1] } },
+      [a.binding(), b.binding(), y.binding()],
+      new Params().u(y.size, 0, 3, 0).uvec(grid.extents, MAX_DIMS).uvec(grid.strides[1], MAX_DIMS).uvec(grid.strides[2], MAX_DIMS).build(),
+      grid.groups,
+    );
+    return y;
+  }
   const { groups, nx } = gridParams(y.size);
   runtime().dispatch(
     op,
-    { shader: 'binary', constants: { OP: BINARY_OPS[op] }, bindings: ['read', 'read', 'write'] },
+    { ...spec, constants: { OP: BINARY_OPS[op] } },
     [a.binding(), b.binding(), y.binding()],
     new Params()
       .u(y.size, nx, shape.length, fast ? 1 : 0)
@@ -94,6 +107,12 @@ export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   return y;
 }
 
+/** Division-free launch for a broadcast over a contiguous output, when the axes collapse to ≤ 3. */
+function broadcastGrid(shape: Shape, operandStrides: number[][]): Grid3 | null {
+  const layout = collapseAxes(shape, [stridesOf(shape), ...operandStrides]);
+  return grid3(layout, runtime().limits.maxComputeWorkgroupsPerDimension);
+}
+
 export function whereKernel(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   requireF32(cond, 'where');
   requireF32(a, 'where');
@@ -101,6 +120,24 @@ export function whereKernel(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'where'), b.shape, 'where');
   const y = Tensor.empty(shape);
   if (y.size === 0) return y;
+  const strides = [cond, a, b].map((t) => broadcastStrides(t.shape, shape));
+  const grid = broadcastGrid(shape, strides);
+  if (grid) {
+    runtime().dispatch(
+      'where',
+      { shader: 'where', bindings: ['read', 'read', 'read', 'write'], constants: { GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1] } },
+      [cond.binding(), a.binding(), b.binding(), y.binding()],
+      new Params()
+        .u(y.size, 0, 3, 0)
+        .uvec(grid.extents, MAX_DIMS)
+        .uvec(grid.strides[1], MAX_DIMS)
+        .uvec(grid.strides[2], MAX_DIMS)
+        .uvec(grid.strides[3], MAX_DIMS)
+        .build(),
+      grid.groups,
+    );
+    return y;
+  }
   const { groups, nx } = gridParams(y.size);
   runtime().dispatch(
     'where',
@@ -109,9 +146,9 @@ export function whereKernel(cond: Tensor, a: Tensor, b: Tensor): Tensor {
     new Params()
       .u(y.size, nx, shape.length, 0)
       .uvec(shape, MAX_DIMS)
-      .uvec(broadcastStrides(cond.shape, shape), MAX_DIMS)
-      .uvec(broadcastStrides(a.shape, shape), MAX_DIMS)
-      .uvec(broadcastStrides(b.shape, shape), MAX_DIMS)
+      .uvec(strides[0], MAX_DIMS)
+      .uvec(strides[1], MAX_DIMS)
+      .uvec(strides[2], MAX_DIMS)
       .build(),
     groups,
   );

@@ -17,7 +17,47 @@ export interface MatmulGeometry {
   batchB: number;
 }
 
+/** Which matmul kernel a shape can use. */
+export type MatmulVariant = 'scalar' | 'vec4';
+
+export function vec4Eligible(g: MatmulGeometry): boolean {
+  return g.k % 4 === 0 && g.m >= 4 && g.n >= 4 && (!g.transA || g.m % 4 === 0) && (g.transB || g.n % 4 === 0);
+}
+
+let forced: MatmulVariant | null = null;
+/** Forces one variant (tests use this to cover every kernel); null restores automatic choice. */
+export function forceMatmulVariant(v: MatmulVariant | null): void {
+  forced = v;
+}
+
 export function matmulKernel(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
+  const variant = forced ?? (vec4Eligible(g) ? 'vec4' : 'scalar');
+  if (variant === 'vec4') {
+    if (!vec4Eligible(g)) throw new Error(`matmul: the vec4 kernel cannot run ${g.m}x${g.k}x${g.n} (transA ${g.transA}, transB ${g.transB})`);
+    return matmulVec4(a, b, g);
+  }
+  return matmulScalar(a, b, g);
+}
+
+function matmulVec4(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
+  const { batch, m, n, k } = g;
+  const c = Tensor.empty([batch, m, n]);
+  if (c.size === 0) return c;
+  runtime().dispatch(
+    'matmul',
+    {
+      shader: 'matmul_vec4',
+      constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ACCUMULATE_BATCH: 0 },
+      bindings: ['read', 'read', 'write'],
+    },
+    [a.binding(), b.binding(), c.binding()],
+    new Params().u(m, n, k, batch, g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, 0, 0).build(),
+    [Math.ceil(Math.ceil(n / 4) / 8), Math.ceil(Math.ceil(m / 4) / 8), batch],
+  );
+  return c;
+}
+
+function matmulScalar(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
   const { batch, m, n, k } = g;
   const c = Tensor.empty([batch, m, n]);
   if (c.size === 0) return c;

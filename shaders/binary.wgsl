@@ -1,8 +1,13 @@
 // out = a (op) b with NumPy broadcasting: each operand is read through its own strides (0 on
 // broadcast axes). `fast` = 1 when both are contiguous and of the output's shape.
+// GRID = 1: at most 3 (merged) axes on a 3-D grid, x innermost; no integer division (see
+// kernels/layout.ts). Then shape/sa/sb[0..2] hold the [inner, mid, outer] extents and strides.
 //#include "common_math"
 //#include "common_index"
 override OP: u32 = 0u;
+override GRID: u32 = 0u;
+override WG_X: u32 = 256u;
+override WG_Y: u32 = 1u;
 struct Params {
   n: u32, nx: u32, ndim: u32, fast: u32,
   shape: array<vec4<u32>, 2>,
@@ -20,21 +25,29 @@ fn apply(u: f32, v: f32) -> f32 {
     case 1u: { return u - v; }
     case 2u: { return u * v; }
     case 3u: { return u / v; }
-    case 4u: { return min(u, v); }
-    case 5u: { return max(u, v); }
+    case 4u: { return min_nan(u, v); }
+    case 5u: { return max_nan(u, v); }
     case 6u: { return pow_f32(u, v); }
     case 7u: { return select(0.0, 1.0, u > v); }
     case 8u: { return select(0.0, 1.0, u >= v); }
     case 9u: { return select(0.0, 1.0, u < v); }
     case 10u: { return select(0.0, 1.0, u <= v); }
     case 11u: { return select(0.0, 1.0, u == v); }
-    case 12u: { return select(0.0, 1.0, u != v); }
+    case 12u: { return select(0.0, 1.0, u != v || is_nan(u) || is_nan(v)); }
     default: { return u; }
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (GRID == 1u) {
+    let e = p.shape[0];
+    if (gid.x >= e.x || gid.y >= e.y) { return; }
+    let oa = gid.x * p.sa[0].x + gid.y * p.sa[0].y + gid.z * p.sa[0].z;
+    let ob = gid.x * p.sb[0].x + gid.y * p.sb[0].y + gid.z * p.sb[0].z;
+    y[(gid.z * e.y + gid.y) * e.x + gid.x] = apply(a[oa], b[ob]);
+    return;
+  }
   let i = gid.x + gid.y * p.nx;
   if (i >= p.n) { return; }
   if (p.fast == 1u) {

@@ -12,7 +12,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> GW: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
-@compute @workgroup_size(8, 8, 1)
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+@compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r0 = gid.x * 4u;
   let co0 = gid.y * 4u;

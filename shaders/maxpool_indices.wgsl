@@ -1,6 +1,7 @@
 // For each output of a max pool, the in-plane index (iy·W + ix) of the window's maximum.
 // Padding never wins (PyTorch pads with −inf); the first maximum wins ties.
 //#include "pool_common"
+//#include "common_math"
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> I: array<i32>;
 @group(1) @binding(0) var<uniform> p: Params;
@@ -25,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       if (ix < 0 || ix >= i32(p.w)) { continue; }
       let idx = iy * i32(p.w) + ix;
       let v = X[base + u32(idx)];
-      if (arg < 0 || v > best || (v != v && best == best)) { best = v; arg = idx; }
+      if (arg < 0 || (!is_nan(best) && (v > best || is_nan(v)))) { best = v; arg = idx; }
     }
   }
   I[t] = arg;

@@ -42,7 +42,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       Y[i] = bitcast<u32>(p.a + p.b * z);
     }
     case 2u: { Y[i] = bitcast<u32>(select(0.0, 1.0, unit(r.x) < p.a)); }
-    case 3u: { Y[i] = bitcast<u32>(p.lo + i32(mulhi(r.x, p.range))); }
+    // range 0 stands for 2^32 (the whole i32 range), which does not fit in a u32.
+    case 3u: { Y[i] = bitcast<u32>(p.lo + i32(select(mulhi(r.x, p.range), r.x, p.range == 0u))); }
     default: { Y[i] = r.x; }
   }
 }

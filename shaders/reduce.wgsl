@@ -1,5 +1,6 @@
 // Reduces the middle axis of a [outer, K, inner] view. Long axes are reduced in chunks
 // (out: [outer, nchunks, inner]) and the launcher reduces again, so no invocation loops too long.
+//#include "common_math"
 override OP: u32 = 0u; // 0 sum, 1 max, 2 min
 struct Params { outer: u32, k: u32, inner: u32, chunk: u32, nchunks: u32, nx: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -22,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (OP == 0u) { acc = 0.0; } else { acc = x[base]; }
   for (var k = k0; k < k1; k++) {
     let v = x[base];
-    if (OP == 0u) { acc += v; } else if (OP == 1u) { acc = max(acc, v); } else { acc = min(acc, v); }
+    if (OP == 0u) { acc += v; } else if (OP == 1u) { acc = max_nan(acc, v); } else { acc = min_nan(acc, v); }
     base += p.inner;
   }
   y[(o * p.nchunks + c) * p.inner + i] = acc;

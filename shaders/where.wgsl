@@ -1,5 +1,9 @@
-// out = cond != 0 ? a : b, all three broadcast to the output shape.
+// out = cond != 0 ? a : b, all three broadcast to the output shape. GRID as in binary.wgsl.
 //#include "common_index"
+//#include "common_math"
+override GRID: u32 = 0u;
+override WG_X: u32 = 256u;
+override WG_Y: u32 = 1u;
 struct Params {
   n: u32, nx: u32, ndim: u32, pad0: u32,
   shape: array<vec4<u32>, 2>,
@@ -13,12 +17,20 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (GRID == 1u) {
+    let e = p.shape[0];
+    if (gid.x >= e.x || gid.y >= e.y) { return; }
+    let g = vec3<u32>(gid.x, gid.y, gid.z);
+    y[(gid.z * e.y + gid.y) * e.x + gid.x] =
+      select(b[dot(g, p.sb[0].xyz)], a[dot(g, p.sa[0].xyz)], c[dot(g, p.sc[0].xyz)] != 0.0 || is_nan(c[dot(g, p.sc[0].xyz)]));
+    return;
+  }
   let i = gid.x + gid.y * p.nx;
   if (i >= p.n) { return; }
   let cv = c[strided_offset(i, p.ndim, p.shape, p.sc)];
   let av = a[strided_offset(i, p.ndim, p.shape, p.sa)];
   let bv = b[strided_offset(i, p.ndim, p.shape, p.sb)];
-  y[i] = select(bv, av, cv != 0.0);
+  y[i] = select(bv, av, cv != 0.0 || is_nan(cv));
 }

@@ -1,13 +1,21 @@
-// Batch normalisation over (N, H, W) per channel, composed from differentiable primitives.
-// Training uses batch statistics and updates the running statistics in place (PyTorch semantics:
-// running_var uses the unbiased batch variance); evaluation uses the running statistics.
+// Batch normalisation over (N, H, W) per channel. Training uses batch statistics and updates the
+// running statistics in place (PyTorch semantics: running_var takes the unbiased batch variance);
+// evaluation uses the running statistics.
+//
+// First-order passes run fused kernels (kernels/batchNorm.ts): two passes for the statistics,
+// one for the output, two for the gradients. When the gradient itself is being recorded (double
+// backward, e.g. for Hessian-vector products), the backward instead differentiates the same
+// function written with differentiable primitives (`batchNormReference`), so second derivatives
+// stay exact. Tests check both paths against float64 finite differences.
 
-import { noGrad } from '../engine/autograd.js';
+import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnSumsKernel } from '../../kernels/batchNorm.js';
+import { attach, grad, isRecording, noGrad } from '../engine/autograd.js';
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
+import { zeros } from './creation.js';
 import { add, affine, mul, pow, sub } from './elementwise.js';
-import { mean } from './reduce.js';
-import { reshape } from './shape.js';
+import { mean, sum } from './reduce.js';
+import { concat, reshape, slice } from './shape.js';
 
 export interface BatchNormOptions {
   training: boolean;
@@ -35,26 +43,105 @@ export function batchNorm2d(
       throw new Error(`batchNorm2d: ${name} ${shapeStr(t.shape)} does not match ${c} channels of ${shapeStr(x.shape)}`);
   }
   const eps = opts.eps ?? 1e-5;
-  const chan = (t: Tensor) => reshape(t, [1, c, 1, 1]);
-  let y: Tensor;
-  if (opts.training || !runningMean || !runningVar) {
+  const useBatchStats = opts.training || !runningMean || !runningVar;
+  if (useBatchStats) {
     const n = x.shape[0] * x.shape[2] * x.shape[3];
-    if (opts.training && n < 2) throw new Error(`batchNorm2d: training needs more than 1 value per channel, got input ${shapeStr(x.shape)}`);
-    const mu = mean(x, [0, 2, 3], { keepDims: true });
-    const centered = sub(x, mu);
-    const v = mean(mul(centered, centered), [0, 2, 3], { keepDims: true });
-    y = mul(centered, pow(affine(v, 1, eps), -0.5));
-    if (opts.training && runningMean && runningVar) {
-      const m = opts.momentum ?? 0.1;
-      noGrad(() => {
-        runningMean.assign(add(affine(runningMean, 1 - m, 0), affine(reshape(mu, [c]), m, 0)));
-        runningVar.assign(add(affine(runningVar, 1 - m, 0), affine(reshape(v, [c]), (m * n) / (n - 1), 0)));
-      });
-    }
-  } else {
-    y = mul(sub(x, chan(runningMean)), chan(pow(affine(runningVar, 1, eps), -0.5)));
+    if (opts.training && n < 2)
+      throw new Error(`batchNorm2d: training needs more than 1 value per channel, got input ${shapeStr(x.shape)}`);
+    return batchStatsNorm(x, runningMean, runningVar, weight, bias, eps, opts.training ? (opts.momentum ?? 0.1) : 0);
   }
-  if (weight) y = mul(y, chan(weight));
-  if (bias) y = add(y, chan(bias));
+  return runningStatsNorm(x, runningMean!, runningVar!, weight, bias, eps);
+}
+
+const dims = (x: Tensor) => ({ n: x.shape[0], c: x.shape[1], hw: x.shape[2] * x.shape[3] });
+const chan = (t: Tensor, c: number) => reshape(t, [1, c, 1, 1]);
+
+/** The same function from differentiable primitives (double backward, and tests). */
+export function batchNormReference(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const c = x.shape[1];
+  const mu = mean(x, [0, 2, 3], { keepDims: true });
+  const centered = sub(x, mu);
+  const v = mean(mul(centered, centered), [0, 2, 3], { keepDims: true });
+  let y = mul(centered, pow(affine(v, 1, eps), -0.5));
+  if (weight) y = mul(y, chan(weight, c));
+  if (bias) y = add(y, chan(bias, c));
   return y;
+}
+
+function batchStatsNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  momentum: number,
+): Tensor {
+  const { n, c, hw } = dims(x);
+  const count = n * hw;
+  const stats = noGrad(() => {
+    const sums = bnSumsKernel(x, n, c, hw);
+    const mu = affine(sums.sum, 1 / count, 0);
+    const sq = sums.sqDev(mu);
+    const biasedVar = affine(sq, 1 / count, 0);
+    const invstd = pow(affine(biasedVar, 1, eps), -0.5);
+    if (momentum && runningMean && runningVar) {
+      runningMean.assign(add(affine(runningMean, 1 - momentum, 0), affine(mu, momentum, 0)));
+      runningVar.assign(add(affine(runningVar, 1 - momentum, 0), affine(biasedVar, (momentum * count) / (count - 1), 0)));
+    }
+    const scale = weight ? mul(invstd, weight) : invstd;
+    const shift = bias ?? zeros([c]);
+    return { mu, invstd, k: concat([scale, shift], 0) };
+  });
+  const y = reshape(bnApplyKernel(x, stats.mu, stats.k, n, c, hw), x.shape);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return attach(y, 'batch_norm', inputs, (gy, needs) => {
+    if (isRecording()) {
+      // Building a differentiable gradient: differentiate the primitive form instead.
+      const ref = batchNormReference(x, weight, bias, eps);
+      return grad(ref, inputs, { gradOutput: gy, createGraph: true, allowUnused: true });
+    }
+    // Σg and Σg·(x − μ) per channel give every gradient:
+    //   dβ = Σg,  dγ = invstd·Σg(x − μ),
+    //   dx = γ·invstd·(g − Σg/M − (x − μ)·invstd²·Σg(x − μ)/M)
+    const sums = bnBackwardSumsKernel(gy, x, stats.mu, n, c, hw);
+    const sg = reshape(slice(reshape(sums, [c, 2]), 1, 0, 1), [c]);
+    const sgx = reshape(slice(reshape(sums, [c, 2]), 1, 1, 2), [c]);
+    const gammaInvstd = weight ? mul(stats.invstd, weight) : stats.invstd;
+    const out: (Tensor | null)[] = [];
+    if (needs[0]) {
+      const k1 = gammaInvstd;
+      const k2 = mul(mul(gammaInvstd, mul(stats.invstd, stats.invstd)), mul(sgx, -1 / count));
+      const k3 = mul(gammaInvstd, mul(sg, -1 / count));
+      out.push(reshape(bnGradInputKernel(gy, x, stats.mu, concat([k1, k2, k3], 0), n, c, hw), x.shape));
+    } else out.push(null);
+    if (weight) out.push(needs[out.length] ? mul(sgx, stats.invstd) : null);
+    if (bias) out.push(needs[out.length] ? sg : null);
+    return out;
+  });
+}
+
+function runningStatsNorm(
+  x: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): Tensor {
+  const { n, c, hw } = dims(x);
+  // scale = γ/√(var + ε), differentiable in γ; the running statistics are constants.
+  const invstd = noGrad(() => pow(affine(runningVar, 1, eps), -0.5));
+  const scale = weight ? mul(invstd, weight) : invstd;
+  const shift = bias ?? zeros([c]);
+  const k = noGrad(() => concat([scale, shift], 0));
+  const y = reshape(bnApplyKernel(x, runningMean, k, n, c, hw), x.shape);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return attach(y, 'batch_norm_eval', inputs, (gy, needs) => {
+    const out: (Tensor | null)[] = [needs[0] ? mul(gy, chan(scale, c)) : null];
+    if (weight)
+      out.push(needs[out.length] ? mul(sum(mul(gy, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
+    if (bias) out.push(needs[out.length] ? sum(gy, [0, 2, 3]) : null);
+    return out;
+  });
 }

@@ -57,8 +57,8 @@ export type KlReduction = Reduction | 'batchmean';
  */
 export function klDiv(logQ: Tensor, p: Tensor, reduction: KlReduction = 'mean'): Tensor {
   if (logQ.size !== p.size) throw new Error(`klDiv: input ${shapeStr(logQ.shape)} and target ${shapeStr(p.shape)} differ`);
-  const plogp = where(gt(p, 0), mul(p, log(p)), 0);
-  const terms = sub(plogp, mul(p, logQ));
+  // The mask covers the whole term: p·logQ alone is 0·(−∞) = NaN where p = 0 and logQ = −∞.
+  const terms = where(gt(p, 0), mul(p, sub(log(p), logQ)), 0);
   if (reduction === 'batchmean') return mul(sum(terms), 1 / logQ.shape[0]);
   return reduce(terms, reduction);
 }

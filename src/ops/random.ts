@@ -58,7 +58,8 @@ export class Generator {
 
   /** Integers in [low, high) as i32. */
   randint(shape: Shape, low: number, high: number): Tensor {
-    if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || high - low > 2 ** 32)
+    // i32 results: both ends within the i32 range (a range of 2^32 reaches the shader as 0).
+    if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || low < -(2 ** 31) || high > 2 ** 31)
       throw new Error(`randint: invalid range [${low}, ${high})`);
     return this.draw(shape, { mode: 'randint', lo: low, range: high - low });
   }

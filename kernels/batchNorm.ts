@@ -1,0 +1,70 @@
+// Launchers for the batch-norm kernels: shaders/bn_stats.wgsl (per-channel sums in one pass over
+// the activations) and bn_apply.wgsl (per-channel affine maps, forward and input gradient).
+// Composite elementwise ops would read and write the activations about ten times per direction.
+
+import { runtime } from '../src/engine/engine.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { Params } from './runtime.js';
+import { reduceKernel } from './reduce.js';
+
+/** Batch items per invocation: enough chunks to keep every core busy on small channel counts. */
+function chunking(n: number, c: number): { per: number; chunks: number } {
+  const chunks = Math.max(1, Math.min(n, Math.ceil(256 / Math.max(1, c))));
+  const per = Math.ceil(n / chunks);
+  return { per, chunks: Math.ceil(n / per) };
+}
+
+function statsPass(mode: 0 | 1 | 2, x: Tensor, mean: Tensor, g: Tensor, n: number, c: number, hw: number): Tensor {
+  const { per, chunks } = chunking(n, c);
+  const width = mode === 2 ? 2 : 1;
+  const partial = Tensor.empty([c * chunks * width]);
+  runtime().dispatch(
+    'batch_norm_stats',
+    { shader: 'bn_stats', constants: { MODE: mode }, bindings: ['read', 'read', 'read', 'write'] },
+    [x.binding(), mean.binding(), g.binding(), partial.binding()],
+    new Params().u(n, c, hw, per, chunks, 0, 0, 0).build(),
+    [Math.ceil(chunks / 64), c],
+  );
+  // [C, chunks, width] → [C, width]
+  const total = reduceKernel('sum', partial, c, chunks, width);
+  partial.dispose();
+  return total;
+}
+
+/** Per-channel Σx and Σ(x − mean)² of x viewed as [n, c, hw] (two passes). */
+export function bnSumsKernel(x: Tensor, n: number, c: number, hw: number): { sum: Tensor; sqDev: (mean: Tensor) => Tensor } {
+  return {
+    sum: statsPass(0, x, x, x, n, c, hw),
+    sqDev: (mean: Tensor) => statsPass(1, x, mean, x, n, c, hw),
+  };
+}
+
+/** Per-channel [Σg, Σg·(x − mean)] as a [c, 2] tensor. */
+export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: number, c: number, hw: number): Tensor {
+  return statsPass(2, x, mean, g, n, c, hw);
+}
+
+function applyPass(mode: 0 | 1, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
+  const y = Tensor.empty([n, c, hw]);
+  if (y.size === 0) return y;
+  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, hw))));
+  const wy = Math.max(1, Math.floor(256 / wx / 4));
+  runtime().dispatch(
+    mode === 0 ? 'batch_norm' : 'batch_norm_grad_input',
+    { shader: 'bn_apply', constants: { MODE: mode, WG_X: wx, WG_Y: wy }, bindings: ['read', 'read', 'read', 'read', 'write'] },
+    [x.binding(), g.binding(), mean.binding(), k.binding(), y.binding()],
+    new Params().u(n, c, hw, 0).build(),
+    [Math.ceil(hw / wx), Math.ceil(c / wy), n],
+  );
+  return y;
+}
+
+/** y = (x − mean[c])·k[0, c] + k[1, c]. */
+export function bnApplyKernel(x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
+  return applyPass(0, x, x, mean, k, n, c, hw);
+}
+
+/** gx = g·k[0, c] + (x − mean[c])·k[1, c] + k[2, c]. */
+export function bnGradInputKernel(g: Tensor, x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
+  return applyPass(1, x, g, mean, k, n, c, hw);
+}

@@ -1,0 +1,28 @@
+// Per-channel affine maps over an [N, C, HW] tensor on a division-free 3-D grid
+// (x = position in HW, y = channel, z = batch item).
+// MODE 0 (forward):  y = (x − mean[c])·k1[c] + k2[c]
+// MODE 1 (backward): y = g·k1[c] + (x − mean[c])·k2[c] + k3[c]     (the input gradient)
+override MODE: u32 = 0u;
+override WG_X: u32 = 64u;
+override WG_Y: u32 = 4u;
+struct Params { n: u32, c: u32, hw: u32, pad0: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read> M: array<f32>;
+@group(0) @binding(3) var<storage, read> K: array<f32>;   // [3, C]: k1, k2, k3
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(1) @binding(0) var<uniform> p: Params;
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let c = gid.y;
+  if (i >= p.hw || c >= p.c) { return; }
+  let idx = (gid.z * p.c + c) * p.hw + i;
+  let d = X[idx] - M[c];
+  if (MODE == 0u) {
+    Y[idx] = d * K[c] + K[p.c + c];
+  } else {
+    Y[idx] = G[idx] * K[c] + d * K[p.c + c] + K[2u * p.c + c];
+  }
+}

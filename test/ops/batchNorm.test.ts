@@ -1,0 +1,147 @@
+// batchNorm2d (src/ops/batchNorm.ts): training mode (batch statistics, running-stat update with the
+// unbiased variance, as in PyTorch) and eval mode (running statistics), with gradients.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { batchNorm2dEval, batchNorm2dTrain, batchNormStats } from '../reference/ops.js';
+import {
+  checkOp,
+  expectClose,
+  expectThrowsMentioning,
+  mulberry32,
+  nd,
+  randomArray,
+  readNumbers,
+  seedArb,
+  up,
+  type NDArray,
+} from './helpers.js';
+
+const bnArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    c: fc.constantFrom(1, 2, 3, 5),
+    h: fc.integer({ min: 1, max: 4 }),
+    w: fc.integer({ min: 1, max: 4 }),
+    affine: fc.boolean(),
+    eps: fc.constantFrom(1e-5, 1e-3),
+    seed: seedArb,
+  })
+  .filter((p) => p.n * p.h * p.w >= 3);
+
+const ones = (c: number): NDArray => nd([c], new Array<number>(c).fill(1));
+const zeros = (c: number): NDArray => nd([c]);
+
+describe('batchNorm2d, training mode', () => {
+  it('normalises with batch statistics; gradients in x, weight and bias match the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(bnArb, async (p) => {
+        const rng = mulberry32(p.seed);
+        const x = randomArray([p.n, p.c, p.h, p.w], rng, -2, 3);
+        // Well-conditioned batches only: a near-constant channel makes 1/σ huge and f32 gradients
+        // meaningless (the reference would be just as ill-conditioned).
+        const { variance } = batchNormStats(x);
+        fc.pre(Array.from(variance.data).every((v) => v > 0.05));
+        const inputs = p.affine ? [x, randomArray([p.c], rng, 0.5, 1.5), randomArray([p.c], rng)] : [x];
+        await checkOp({
+          label: `batchNorm2d train [${p.n}, ${p.c}, ${p.h}, ${p.w}] affine ${p.affine}`,
+          gpu: ([t, w, b]) => E.batchNorm2d(t, null, null, w ?? null, b ?? null, { training: true, eps: p.eps }),
+          ref: ([t, w, b]) => batchNorm2dTrain(t, w ?? ones(p.c), b ?? zeros(p.c), p.eps),
+          inputs,
+          wrt: inputs.map((_, i) => i),
+          seed: p.seed,
+          fwd: { rtol: 1e-4, atol: 1e-4 },
+          grad: { rtol: 2e-3, atol: 5e-4 },
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('updates running statistics in place: (1 − m)·old + m·batch, with the unbiased variance', async () => {
+    await fc.assert(
+      fc.asyncProperty(bnArb, fc.constantFrom(0.1, 0.3, 1), async (p, momentum) => {
+        const rng = mulberry32(p.seed);
+        const x = randomArray([p.n, p.c, p.h, p.w], rng, -2, 3);
+        const rm0 = randomArray([p.c], rng);
+        const rv0 = randomArray([p.c], rng, 0.5, 2);
+        fc.pre(Array.from(batchNormStats(x).variance.data).every((v) => v > 0.05));
+        const rm = up(rm0);
+        const rv = up(rv0);
+        const stats = batchNormStats(x);
+        const y = E.batchNorm2d(up(x), rm, rv, null, null, { training: true, momentum, eps: p.eps });
+        expectClose(await y.data(), batchNorm2dTrain(x, ones(p.c), zeros(p.c), p.eps).data, {
+          rtol: 1e-4,
+          atol: 1e-4,
+          label: 'output',
+        });
+        const wantMean = rm0.data.map((v, i) => (1 - momentum) * v + momentum * stats.mean.data[i]);
+        const wantVar = rv0.data.map((v, i) => (1 - momentum) * v + momentum * stats.unbiasedVariance.data[i]);
+        expectClose(await rm.data(), wantMean, { rtol: 1e-5, atol: 1e-5, label: 'running mean' });
+        expectClose(await rv.data(), wantVar, { rtol: 1e-4, atol: 1e-5, label: 'running var' });
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('momentum defaults to 0.1 and the statistics accumulate over steps', async () => {
+    const x = nd([2, 1, 1, 2], [1, 2, 3, 6]); // mean 3, unbiased var 14/3
+    const rm = E.zeros([1]);
+    const rv = E.ones([1]);
+    E.batchNorm2d(up(x), rm, rv, null, null, { training: true });
+    E.batchNorm2d(up(x), rm, rv, null, null, { training: true });
+    expectClose(await readNumbers(rm), [0.19 * 3], { rtol: 1e-6, label: 'running mean' });
+    expectClose(await readNumbers(rv), [0.81 + 0.19 * (14 / 3)], { rtol: 1e-6, label: 'running var' });
+  });
+
+  it('training with one value per channel throws', () => {
+    expect(() => E.batchNorm2d(E.zeros([1, 2, 1, 1]), null, null, null, null, { training: true })).toThrow(/1 value/);
+  });
+});
+
+describe('batchNorm2d, eval mode', () => {
+  it('normalises with the running statistics; gradients in x, weight and bias match the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(bnArb, async (p) => {
+        const rng = mulberry32(p.seed);
+        const x = randomArray([p.n, p.c, p.h, p.w], rng, -2, 3);
+        const rm = randomArray([p.c], rng);
+        const rv = randomArray([p.c], rng, 0.3, 2);
+        const inputs = p.affine ? [x, randomArray([p.c], rng, 0.5, 1.5), randomArray([p.c], rng)] : [x];
+        await checkOp({
+          label: `batchNorm2d eval [${p.n}, ${p.c}, ${p.h}, ${p.w}] affine ${p.affine}`,
+          gpu: ([t, w, b]) => E.batchNorm2d(t, up(rm), up(rv), w ?? null, b ?? null, { training: false, eps: p.eps }),
+          ref: ([t, w, b]) => batchNorm2dEval(t, rm, rv, w ?? ones(p.c), b ?? zeros(p.c), p.eps),
+          inputs,
+          wrt: inputs.map((_, i) => i),
+          seed: p.seed,
+          fwd: { rtol: 1e-5, atol: 1e-5 },
+        });
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('leaves the running statistics untouched', async () => {
+    const rm = E.tensor([0.5, -0.5]);
+    const rv = E.tensor([2, 3]);
+    E.batchNorm2d(E.ones([2, 2, 2, 2]), rm, rv, null, null, { training: false });
+    expect(await readNumbers(rm)).toEqual([0.5, -0.5]);
+    expect(await readNumbers(rv)).toEqual([2, 3]);
+  });
+});
+
+describe('batchNorm2d errors', () => {
+  it('names the parameter and both shapes when a channel vector does not match', () => {
+    expectThrowsMentioning(
+      () => E.batchNorm2d(E.zeros([2, 3, 2, 2]), E.zeros([4]), E.ones([3]), null, null, { training: true }),
+      ['running_mean', '[4]', '[2, 3, 2, 2]'],
+    );
+    expectThrowsMentioning(
+      () => E.batchNorm2d(E.zeros([2, 3, 2, 2]), null, null, E.ones([2]), null, { training: true }),
+      ['weight', '[2]'],
+    );
+    expectThrowsMentioning(() => E.batchNorm2d(E.zeros([2, 3]), null, null, null, null, { training: true }), ['[2, 3]']);
+  });
+});

@@ -1,0 +1,127 @@
+// conv2d (src/ops/conv.ts, kernels/conv2d.ts): NCHW cross-correlation against the float64
+// reference for strides 1 and 2, 1×1 / 3×3 / non-square kernels, padding 0 and 1, channel counts
+// that are not multiples of the kernels' 4-wide tiles; gradients of input, weight and bias.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { conv2d } from '../reference/ops.js';
+import {
+  checkOp,
+  expectClose,
+  expectThrowsMentioning,
+  mulberry32,
+  randomArray,
+  readNumbers,
+  seedArb,
+  toF32,
+  up,
+  type NDArray,
+} from './helpers.js';
+
+const kernels: Array<[number, number]> = [
+  [1, 1],
+  [3, 3],
+  [2, 3],
+  [3, 1],
+  [1, 2],
+];
+
+const convArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    cin: fc.constantFrom(1, 2, 3, 5, 6),
+    cout: fc.constantFrom(1, 3, 5, 6),
+    h: fc.integer({ min: 1, max: 7 }),
+    w: fc.integer({ min: 1, max: 7 }),
+    kernel: fc.constantFrom(...kernels),
+    stride: fc.constantFrom<[number, number]>([1, 1], [2, 2], [1, 2], [2, 1]),
+    padding: fc.constantFrom<[number, number]>([0, 0], [1, 1], [0, 1], [1, 0]),
+    bias: fc.boolean(),
+    seed: seedArb,
+  })
+  .filter((p) => p.kernel[0] <= p.h + 2 * p.padding[0] && p.kernel[1] <= p.w + 2 * p.padding[1]);
+
+describe('conv2d', () => {
+  it('forward and gradients (input, weight, bias) match the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(convArb, async (p) => {
+        const rng = mulberry32(p.seed);
+        const inputs: NDArray[] = [
+          randomArray([p.n, p.cin, p.h, p.w], rng),
+          randomArray([p.cout, p.cin, ...p.kernel], rng),
+        ];
+        if (p.bias) inputs.push(randomArray([p.cout], rng));
+        await checkOp({
+          label: `conv2d x [${p.n}, ${p.cin}, ${p.h}, ${p.w}] w [${p.cout}, ${p.cin}, ${p.kernel}] stride ${p.stride} pad ${p.padding}`,
+          gpu: ([x, w, b]) => E.conv2d(x, w, b ?? null, { stride: p.stride, padding: p.padding }),
+          ref: ([x, w, b]) => conv2d(x, w, p.stride, p.padding, b),
+          inputs,
+          wrt: inputs.map((_, i) => i),
+          seed: p.seed,
+          fwd: { rtol: 1e-5, atol: 1e-5 },
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('scalar stride/padding options mean the same on both axes; defaults are stride 1, padding 0', async () => {
+    const rng = mulberry32(7);
+    const x = randomArray([1, 2, 5, 6], rng);
+    const w = randomArray([3, 2, 3, 3], rng);
+    const y = E.conv2d(up(x), up(w), null, { stride: 2, padding: 1 });
+    expectClose(await y.data(), conv2d(x, w, [2, 2], [1, 1]).data, { rtol: 1e-5, atol: 1e-5 });
+    const d = E.conv2d(up(x), up(w));
+    expect(d.shape).toEqual([1, 3, 3, 4]);
+    expectClose(await d.data(), conv2d(x, w, [1, 1], [0, 0]).data, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  // Channel counts above the 32-wide workgroup tiles: checked with directional derivatives
+  // (<∇x, d> = <r, conv(d, w)> since conv is linear in x, and likewise in w), which need one
+  // reference evaluation each instead of one per element.
+  it('many channels (beyond one 32-channel tile) forward and gradients agree with the reference', async () => {
+    const cases = [
+      { n: 2, cin: 35, cout: 37, h: 6, w: 5, k: [3, 3] as [number, number], s: [1, 1] as [number, number], pad: [1, 1] as [number, number] },
+      { n: 1, cin: 33, cout: 3, h: 7, w: 7, k: [2, 3] as [number, number], s: [2, 1] as [number, number], pad: [0, 1] as [number, number] },
+      { n: 3, cin: 4, cout: 34, h: 9, w: 8, k: [1, 1] as [number, number], s: [2, 2] as [number, number], pad: [0, 0] as [number, number] },
+    ];
+    for (const [ci, c] of cases.entries()) {
+      const rng = mulberry32(100 + ci);
+      const x = randomArray([c.n, c.cin, c.h, c.w], rng);
+      const w = randomArray([c.cout, c.cin, ...c.k], rng);
+      const want = conv2d(x, w, c.s, c.pad);
+      const r = randomArray(want.shape, rng);
+      await E.scopeAsync(async () => {
+        const xv = E.variable(up(x));
+        const wv = E.variable(up(w));
+        const y = E.conv2d(xv, wv, null, { stride: c.s, padding: c.pad });
+        expectClose(await y.data(), want.data, { rtol: 1e-4, atol: 1e-4, label: `case ${ci} forward` });
+        const [gx, gw] = E.grad(y, [xv, wv], { gradOutput: E.tensor(toF32(r), y.shape) });
+        const gxs = await readNumbers(gx);
+        const gws = await readNumbers(gw);
+        for (let t = 0; t < 3; t++) {
+          const dx = randomArray(x.shape, rng);
+          const dw = randomArray(w.shape, rng);
+          const along = (a: NDArray, b: ArrayLike<number>): number => a.data.reduce((s, v, i) => s + v * b[i], 0);
+          const wantX = along(r, conv2d(dx, w, c.s, c.pad).data);
+          const wantW = along(r, conv2d(x, dw, c.s, c.pad).data);
+          expectClose([along(dx, gxs)], [wantX], { rtol: 1e-4, atol: 1e-3, label: `case ${ci} <grad x, d>` });
+          expectClose([along(dw, gws)], [wantW], { rtol: 1e-4, atol: 1e-3, label: `case ${ci} <grad w, d>` });
+        }
+      });
+    }
+  });
+
+  it('a wrong input channel count throws an error naming both shapes', () => {
+    expectThrowsMentioning(
+      () => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([2, 4, 3, 3]), null),
+      ['[1, 3, 5, 5]', '[2, 4, 3, 3]'],
+    );
+  });
+
+  it('rejects a kernel larger than the padded input and a mismatched bias', () => {
+    expect(() => E.conv2d(E.zeros([1, 1, 2, 2]), E.zeros([1, 1, 3, 3]), null)).toThrow(/does not fit/);
+    expectThrowsMentioning(() => E.conv2d(E.zeros([1, 1, 4, 4]), E.zeros([2, 1, 3, 3]), E.zeros([3])), ['[3]']);
+  });
+});
