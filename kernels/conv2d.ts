@@ -1,8 +1,16 @@
-// Launchers for the three convolution kernels (NCHW activations, [Cout, Cin, KH, KW] weights):
-// shaders/conv2d_forward.wgsl, conv2d_grad_input.wgsl, conv2d_grad_weight.wgsl.
+// Convolution launchers (NCHW activations, [Cout, Cin, KH, KW] weights). Two strategies:
+// - 'gemm': unfold patches (shaders/im2col.wgsl) and multiply with the vec4 GEMM
+//   (matmul_vec4.wgsl); the input gradient folds back with col2im.wgsl. Patches are unfolded a
+//   chunk of batch items at a time, so the scratch buffer stays under COLS_BUDGET.
+// - 'direct': one kernel per pass (conv2d_forward.wgsl, conv2d_grad_input.wgsl,
+//   conv2d_grad_weight.wgsl); used for shapes the GEMM cannot align (output planes whose size is
+//   not a multiple of 4) and kept selectable for adapters where it wins.
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
+import { stridedCopyKernel } from './copy.js';
+import { fillKernel } from './elementwise.js';
+import { gemmVec4 } from './matmul.js';
 import { Params } from './runtime.js';
 
 export interface ConvGeometry {
@@ -73,6 +81,8 @@ const groups = (cols: number, rows: number): [number, number] => [
 ];
 
 export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const plan = choose(g, 'forward');
+  if (plan) return forwardGemm(x, w, g, plan);
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   runtime().dispatch(
@@ -86,6 +96,8 @@ export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry): Tens
 }
 
 export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const plan = choose(g, 'input');
+  if (plan) return gradInputGemm(gy, w, g, plan);
   const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
   if (gx.size === 0) return gx;
   runtime().dispatch(
@@ -99,6 +111,8 @@ export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry): T
 }
 
 export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
+  const plan = choose(g, 'weight');
+  if (plan) return gradWeightGemm(x, gy, g, plan);
   const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
   if (gw.size === 0) return gw;
   runtime().dispatch(
@@ -108,5 +122,130 @@ export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): 
     params(g),
     groups(g.cin * g.kh * g.kw, g.cout),
   );
+  return gw;
+}
+
+export type ConvStrategy = 'direct' | 'gemm';
+let forcedStrategy: ConvStrategy | null = null;
+/** Forces a strategy (tests cover both); null restores the automatic choice. */
+export function forceConvStrategy(s: ConvStrategy | null): void {
+  forcedStrategy = s;
+}
+
+const COLS_BUDGET = 64 * 1024 * 1024;
+
+interface GemmPlan {
+  /** Patch rows (Cin·KH·KW) rounded up to a multiple of 4. */
+  rows: number;
+  k: number;
+  npos: number;
+  /** Batch items unfolded at once. */
+  chunk: number;
+}
+
+function gemmPlan(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPlan | null {
+  const k = g.cin * g.kh * g.kw;
+  const rows = Math.ceil(k / 4) * 4;
+  const npos = g.oh * g.ow;
+  if (npos % 4 !== 0 || npos < 4 || g.cout < 4) return null;
+  if (pass === 'input' && g.cout % 4 !== 0) return null;
+  const perItem = rows * npos * 4;
+  const limit = Math.min(COLS_BUDGET, runtime().limits.maxStorageBufferBindingSize ?? COLS_BUDGET);
+  if (perItem > limit) return null;
+  return { rows, k, npos, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
+}
+
+function choose(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPlan | null {
+  if (forcedStrategy === 'direct') return null;
+  const plan = gemmPlan(g, pass);
+  if (!plan && forcedStrategy === 'gemm') throw new Error(`conv2d: the gemm strategy cannot run ${JSON.stringify(g)} (${pass})`);
+  return plan;
+}
+
+function foldParams(g: ConvGeometry, rows: number, xOff: number): Uint32Array {
+  return new Params()
+    .u(g.cin, g.h, g.w, g.oh)
+    .u(g.ow, g.kh, g.kw, g.strideH)
+    .u(g.strideW, g.padH, g.padW, rows)
+    .u(xOff, 0, 0, 0)
+    .build();
+}
+
+function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): Tensor {
+  const cols = Tensor.empty([nb, plan.rows, plan.npos]);
+  runtime().dispatch(
+    'conv2d_im2col',
+    { shader: 'im2col', bindings: ['read', 'write'] },
+    [x.binding(), cols.binding()],
+    foldParams(g, plan.rows, b0 * g.cin * g.h * g.w),
+    [Math.ceil(plan.npos / 64), Math.ceil(plan.rows / 4), nb],
+  );
+  return cols;
+}
+
+function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): void {
+  runtime().dispatch(
+    'conv2d_col2im',
+    { shader: 'col2im', bindings: ['read', 'write'] },
+    [dcols.binding(), gx.binding()],
+    foldParams(g, plan.rows, b0 * g.cin * g.h * g.w),
+    [Math.ceil((g.h * g.w) / 64), Math.ceil(g.cin / 4), nb],
+  );
+}
+
+/** Weights as a [Cout, rows] matrix, zero-padded when Cin·KH·KW is not a multiple of 4. */
+function weightMatrix(w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+  if (plan.rows === plan.k) return w;
+  const wp = fillKernel([g.cout, plan.rows], 0);
+  stridedCopyKernel('conv2d_pad_weight', w, { offset: 0, strides: [plan.k, 1] }, wp, { offset: 0, strides: [plan.rows, 1] }, [g.cout, plan.k]);
+  return wp;
+}
+
+function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+  const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
+  const wp = weightMatrix(w, g, plan);
+  for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
+    const nb = Math.min(plan.chunk, g.batch - b0);
+    const cols = im2col(x, g, plan, b0, nb);
+    gemmVec4(wp, cols, {
+      batch: nb, m: g.cout, n: plan.npos, k: plan.rows, transA: false, transB: false, batchA: 1, batchB: nb,
+      cOffset: b0 * g.cout * plan.npos, out: y,
+    });
+    cols.dispose();
+  }
+  if (wp !== w) wp.dispose();
+  return y;
+}
+
+function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+  const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
+  const wp = weightMatrix(w, g, plan);
+  for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
+    const nb = Math.min(plan.chunk, g.batch - b0);
+    const dcols = gemmVec4(wp, gy, {
+      batch: nb, m: plan.rows, n: plan.npos, k: g.cout, transA: true, transB: false, batchA: 1, batchB: nb,
+      bOffset: b0 * g.cout * plan.npos,
+    });
+    col2im(dcols, gx, g, plan, b0, nb);
+    dcols.dispose();
+  }
+  if (wp !== w) wp.dispose();
+  return gx;
+}
+
+function gradWeightGemm(x: Tensor, gy: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+  const gwp = Tensor.empty([g.cout, plan.rows]);
+  for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
+    const nb = Math.min(plan.chunk, g.batch - b0);
+    const cols = im2col(x, g, plan, b0, nb);
+    gemmVec4(gy, cols, {
+      batch: nb, m: g.cout, n: plan.rows, k: plan.npos, transA: false, transB: true, batchA: nb, batchB: nb,
+      aOffset: b0 * g.cout * plan.npos, sumBatches: true, accumulate: b0 > 0, out: gwp,
+    });
+    cols.dispose();
+  }
+  const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
+  stridedCopyKernel('conv2d_unpad_weight', gwp, { offset: 0, strides: [plan.rows, 1] }, gw, { offset: 0, strides: [plan.k, 1] }, [g.cout, plan.k]);
+  gwp.dispose();
   return gw;
 }

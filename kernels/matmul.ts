@@ -39,22 +39,66 @@ export function matmulKernel(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
   return matmulScalar(a, b, g);
 }
 
-function matmulVec4(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
+/** Workgroup shape of the vec4 kernel (each invocation computes a 4×8 tile); set per adapter. */
+export interface Vec4Tiling {
+  wgX: number;
+  wgY: number;
+}
+
+let vec4Tiling: Vec4Tiling = { wgX: 8, wgY: 1 };
+export function setVec4Tiling(t: Vec4Tiling): void {
+  vec4Tiling = t;
+}
+export function getVec4Tiling(): Vec4Tiling {
+  return vec4Tiling;
+}
+
+export interface GemmCall extends MatmulGeometry {
+  /** Element offsets into A, B and C (multiples of 4). */
+  aOffset?: number;
+  bOffset?: number;
+  cOffset?: number;
+  /** Sum the products of all batch entries into one [m, n] result. */
+  sumBatches?: boolean;
+  /** Add to the values already in `out` instead of overwriting them. */
+  accumulate?: boolean;
+  out?: Tensor;
+}
+
+/** The vec4 kernel with offsets and accumulation (used directly by the conv lowering). */
+export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
   const { batch, m, n, k } = g;
-  const c = Tensor.empty([batch, m, n]);
-  if (c.size === 0) return c;
+  if (!vec4Eligible(g)) throw new Error(`gemm: ${m}x${k}x${n} does not meet the vec4 kernel's alignment`);
+  for (const off of [g.aOffset ?? 0, g.bOffset ?? 0]) if (off % 4) throw new Error(`gemm: offset ${off} is not a multiple of 4`);
+  const c = g.out ?? Tensor.empty(g.sumBatches ? [m, n] : [batch, m, n]);
+  if (m * n === 0) return c;
+  const t = vec4Tiling;
   runtime().dispatch(
     'matmul',
     {
       shader: 'matmul_vec4',
-      constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ACCUMULATE_BATCH: 0 },
+      constants: {
+        TRANS_A: g.transA ? 1 : 0,
+        TRANS_B: g.transB ? 1 : 0,
+        ACCUMULATE_BATCH: g.sumBatches ? 1 : 0,
+        WG_X: t.wgX,
+        WG_Y: t.wgY,
+      },
       bindings: ['read', 'read', 'write'],
     },
     [a.binding(), b.binding(), c.binding()],
-    new Params().u(m, n, k, batch, g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, 0, 0).build(),
-    [Math.ceil(Math.ceil(n / 4) / 8), Math.ceil(Math.ceil(m / 4) / 8), batch],
+    new Params()
+      .u(m, n, k, batch)
+      .u(g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, g.aOffset ?? 0, g.bOffset ?? 0)
+      .u(g.cOffset ?? 0, g.accumulate ? 1 : 0, 0, 0)
+      .build(),
+    [Math.ceil(n / (8 * t.wgX)), Math.ceil(m / (4 * t.wgY)), g.sumBatches ? 1 : batch],
   );
   return c;
+}
+
+function matmulVec4(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
+  return gemmVec4(a, b, g);
 }
 
 function matmulScalar(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {

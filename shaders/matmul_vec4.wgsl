@@ -1,83 +1,124 @@
 // Batched C[b] = op(A[b]) · op(B[b]) with 16-byte loads, for operands whose contiguous axis is a
-// multiple of 4 (the launcher checks; other shapes use matmul.wgsl). Each invocation keeps a 4×4
-// tile of C in registers and reads A and B as vec4s along their contiguous axes, so neighbouring
-// invocations read neighbouring memory. No workgroup memory and no barriers: on CPU adapters
-// (lavapipe) a barrier costs more than the loads it would save.
+// multiple of 4 (the launcher checks; other shapes use matmul.wgsl). Each invocation keeps a 4×8
+// tile of C in eight vec4 registers and reads A and B as vec4s along their contiguous axes.
+// The body is written out by hand (no arrays, no inner loops): llvmpipe's per-iteration overhead
+// is large and it keeps arrays in memory, so 32 vec4 FMAs per iteration in plain registers ran
+// 1.5x faster than the same tile with arrays. No workgroup memory and no barriers (costly on CPU
+// adapters).
 //   TRANS_A = 0: A is [M, K] (vec4 along K)   TRANS_A = 1: A is [K, M] (vec4 along M)
 //   TRANS_B = 0: B is [K, N] (vec4 along N)   TRANS_B = 1: B is [N, K] (vec4 along K)
-// ACCUMULATE_BATCH = 1 sums the products of all batches into one C (a conv's weight gradient).
+// ACCUMULATE_BATCH = 1 sums the products of all batches into one C (a conv's weight gradient);
+// `beta` = 1 adds to what C holds (accumulating over launches).
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
 override ACCUMULATE_BATCH: u32 = 0u;
 override WG_X: u32 = 8u;
-override WG_Y: u32 = 8u;
+override WG_Y: u32 = 1u;
 struct Params {
   m: u32, n: u32, k: u32, batch: u32,
-  a_batch: u32, b_batch: u32, pad0: u32, pad1: u32,
+  a_batch: u32, b_batch: u32, a_off: u32, b_off: u32,
+  c_off: u32, beta: u32, pad0: u32, pad1: u32,
 }
 @group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
-// A[row, kk..kk+3] for TRANS_A = 0 (kk a multiple of 4); element offsets are divided by 4.
+// Element offsets below are multiples of 4 (checked by the launcher), so /4 indexes vec4s.
 fn a_row4(base: u32, row: u32, kk: u32) -> vec4<f32> { return A[(base + row * p.k + kk) / 4u]; }
-// A[k, m..m+3] for TRANS_A = 1.
 fn a_col4(base: u32, k: u32, m: u32) -> vec4<f32> { return A[(base + k * p.m + m) / 4u]; }
 fn b_row4(base: u32, k: u32, n: u32) -> vec4<f32> { return B[(base + k * p.n + n) / 4u]; }
 fn b_col4(base: u32, n: u32, kk: u32) -> vec4<f32> { return B[(base + n * p.k + kk) / 4u]; }
 
+
+// Stores one tile row: group a covers columns n0..n0+3, group b n0+4..n0+7, each shifted back to
+// start at na / nb; only the group's own columns inside the matrix are written.
+fn store_row(cbase: u32, r: u32, m0: u32, n0: u32, na: u32, nb: u32, va: vec4<f32>, vb: vec4<f32>) {
+  if (r < m0) { return; }
+  for (var t = 0u; t < 4u; t++) {
+    store_one(cbase + r * p.n, na + t, n0, va[t]);
+    store_one(cbase + r * p.n, nb + t, n0 + 4u, vb[t]);
+  }
+}
+
+fn store_one(row: u32, c: u32, lo: u32, v: f32) {
+  if (c < lo || c >= p.n || c >= lo + 4u) { return; }
+  var x = v;
+  if (p.beta == 1u) { x += C[row + c]; }
+  C[row + c] = x;
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n0 = gid.x * 4u;
+  let n0 = gid.x * 8u;
   let m0 = gid.y * 4u;
   if (m0 >= p.m || n0 >= p.n) { return; }
-  // Clamp edge tiles to valid memory; their extra results are not stored.
+  // Edge tiles are shifted back inside the matrix; the overlap is computed twice, stored once.
   let ms = min(m0, p.m - 4u);
-  let ns = min(n0, p.n - 4u);
-  var acc: array<vec4<f32>, 4>;
+  let na = min(n0, p.n - 4u);
+  let nb = min(n0 + 4u, p.n - 4u);
+  var c00 = vec4<f32>(0.0);
+  var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0);
+  var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0);
+  var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0);
+  var c31 = vec4<f32>(0.0);
   var bz0 = gid.z;
   var bz1 = gid.z + 1u;
   if (ACCUMULATE_BATCH == 1u) { bz0 = 0u; bz1 = p.batch; }
   for (var bz = bz0; bz < bz1; bz++) {
-    let abase = bz * p.a_batch;
-    let bbase = bz * p.b_batch;
+    let abase = p.a_off + bz * p.a_batch;
+    let bbase = p.b_off + bz * p.b_batch;
     for (var kk = 0u; kk < p.k; kk += 4u) {
-      // The 4×4 block of op(A) at rows ms.., cols kk..: ar[i][t] = op(A)[ms + i, kk + t]
-      var ar: array<vec4<f32>, 4>;
+      // a_i = op(A)[ms + i, kk .. kk + 3]
+      var a0: vec4<f32>; var a1: vec4<f32>; var a2: vec4<f32>; var a3: vec4<f32>;
       if (TRANS_A == 0u) {
-        for (var i = 0u; i < 4u; i++) { ar[i] = a_row4(abase, ms + i, kk); }
+        a0 = a_row4(abase, ms, kk); a1 = a_row4(abase, ms + 1u, kk);
+        a2 = a_row4(abase, ms + 2u, kk); a3 = a_row4(abase, ms + 3u, kk);
       } else {
-        let c0 = a_col4(abase, kk, ms);
-        let c1 = a_col4(abase, kk + 1u, ms);
-        let c2 = a_col4(abase, kk + 2u, ms);
-        let c3 = a_col4(abase, kk + 3u, ms);
-        for (var i = 0u; i < 4u; i++) { ar[i] = vec4<f32>(c0[i], c1[i], c2[i], c3[i]); }
+        let t0 = a_col4(abase, kk, ms); let t1 = a_col4(abase, kk + 1u, ms);
+        let t2 = a_col4(abase, kk + 2u, ms); let t3 = a_col4(abase, kk + 3u, ms);
+        a0 = vec4<f32>(t0.x, t1.x, t2.x, t3.x); a1 = vec4<f32>(t0.y, t1.y, t2.y, t3.y);
+        a2 = vec4<f32>(t0.z, t1.z, t2.z, t3.z); a3 = vec4<f32>(t0.w, t1.w, t2.w, t3.w);
       }
-      // bk[t] = op(B)[kk + t, ns..ns+3]
-      var bk: array<vec4<f32>, 4>;
+      // b0_t = op(B)[kk + t, na .. na + 3]
+      var b00: vec4<f32>; var b01: vec4<f32>; var b02: vec4<f32>; var b03: vec4<f32>;
       if (TRANS_B == 0u) {
-        for (var t = 0u; t < 4u; t++) { bk[t] = b_row4(bbase, kk + t, ns); }
+        b00 = b_row4(bbase, kk, na); b01 = b_row4(bbase, kk + 1u, na);
+        b02 = b_row4(bbase, kk + 2u, na); b03 = b_row4(bbase, kk + 3u, na);
       } else {
-        let r0 = b_col4(bbase, ns, kk);
-        let r1 = b_col4(bbase, ns + 1u, kk);
-        let r2 = b_col4(bbase, ns + 2u, kk);
-        let r3 = b_col4(bbase, ns + 3u, kk);
-        for (var t = 0u; t < 4u; t++) { bk[t] = vec4<f32>(r0[t], r1[t], r2[t], r3[t]); }
+        let r0 = b_col4(bbase, na, kk); let r1 = b_col4(bbase, na + 1u, kk);
+        let r2 = b_col4(bbase, na + 2u, kk); let r3 = b_col4(bbase, na + 3u, kk);
+        b00 = vec4<f32>(r0.x, r1.x, r2.x, r3.x); b01 = vec4<f32>(r0.y, r1.y, r2.y, r3.y);
+        b02 = vec4<f32>(r0.z, r1.z, r2.z, r3.z); b03 = vec4<f32>(r0.w, r1.w, r2.w, r3.w);
       }
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] += ar[i].x * bk[0] + ar[i].y * bk[1] + ar[i].z * bk[2] + ar[i].w * bk[3];
+      // b1_t = op(B)[kk + t, nb .. nb + 3]
+      var b10: vec4<f32>; var b11: vec4<f32>; var b12: vec4<f32>; var b13: vec4<f32>;
+      if (TRANS_B == 0u) {
+        b10 = b_row4(bbase, kk, nb); b11 = b_row4(bbase, kk + 1u, nb);
+        b12 = b_row4(bbase, kk + 2u, nb); b13 = b_row4(bbase, kk + 3u, nb);
+      } else {
+        let r0 = b_col4(bbase, nb, kk); let r1 = b_col4(bbase, nb + 1u, kk);
+        let r2 = b_col4(bbase, nb + 2u, kk); let r3 = b_col4(bbase, nb + 3u, kk);
+        b10 = vec4<f32>(r0.x, r1.x, r2.x, r3.x); b11 = vec4<f32>(r0.y, r1.y, r2.y, r3.y);
+        b12 = vec4<f32>(r0.z, r1.z, r2.z, r3.z); b13 = vec4<f32>(r0.w, r1.w, r2.w, r3.w);
       }
+      c00 += a0.x * b00 + a0.y * b01 + a0.z * b02 + a0.w * b03;
+      c01 += a0.x * b10 + a0.y * b11 + a0.z * b12 + a0.w * b13;
+      c10 += a1.x * b00 + a1.y * b01 + a1.z * b02 + a1.w * b03;
+      c11 += a1.x * b10 + a1.y * b11 + a1.z * b12 + a1.w * b13;
+      c20 += a2.x * b00 + a2.y * b01 + a2.z * b02 + a2.w * b03;
+      c21 += a2.x * b10 + a2.y * b11 + a2.z * b12 + a2.w * b13;
+      c30 += a3.x * b00 + a3.y * b01 + a3.z * b02 + a3.w * b03;
+      c31 += a3.x * b10 + a3.y * b11 + a3.z * b12 + a3.w * b13;
     }
   }
-  var cbase = gid.z * p.m * p.n;
-  if (ACCUMULATE_BATCH == 1u) { cbase = 0u; }
-  for (var i = 0u; i < 4u; i++) {
-    let r = ms + i;
-    if (r < m0) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let c = ns + j;
-      if (c >= n0) { C[cbase + r * p.n + c] = acc[i][j]; }
-    }
-  }
+  var cbase = p.c_off + gid.z * p.m * p.n;
+  if (ACCUMULATE_BATCH == 1u) { cbase = p.c_off; }
+  store_row(cbase, ms + 0u, m0, n0, na, nb, c00, c01);
+  store_row(cbase, ms + 1u, m0, n0, na, nb, c10, c11);
+  store_row(cbase, ms + 2u, m0, n0, na, nb, c20, c21);
+  store_row(cbase, ms + 3u, m0, n0, na, nb, c30, c31);
 }
