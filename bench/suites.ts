@@ -8,7 +8,8 @@ import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import type { Module } from '../src/nn/module.js';
 import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, matmul } from '../src/ops/index.js';
-import { convGeometry } from '../kernels/conv2d.js';
+import { convGeometry, forceConvStrategy, type ConvStrategy } from '../kernels/conv2d.js';
+import { forceMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
 import { SGD } from '../src/optim/sgd.js';
 
 export interface BenchCase {
@@ -31,16 +32,21 @@ function disposeAll(state: Record<string, unknown>): void {
 
 function matmulCases(): BenchCase[] {
   const n = 1024;
-  return [
-    {
-      name: 'matmul',
-      shape: `${n}x${n}x${n}`,
-      flops: 2 * n ** 3,
-      setup: () => ({ a: gen.uniform([n, n]).keep(), b: gen.uniform([n, n]).keep() }),
-      run: (s) => scope(() => void matmul(s.a as Tensor, s.b as Tensor)),
-      teardown: disposeAll,
+  return (['vec4', 'scalar'] as MatmulVariant[]).map((variant) => ({
+    name: `matmul[${variant}]`,
+    shape: `${n}x${n}x${n}`,
+    flops: 2 * n ** 3,
+    setup: () => ({ a: gen.uniform([n, n]).keep(), b: gen.uniform([n, n]).keep() }),
+    run: (s: Record<string, unknown>) => {
+      forceMatmulVariant(variant);
+      try {
+        scope(() => void matmul(s.a as Tensor, s.b as Tensor));
+      } finally {
+        forceMatmulVariant(null);
+      }
     },
-  ];
+    teardown: disposeAll,
+  }));
 }
 
 /** The ResNet-18 CIFAR conv shapes (3×3, stride 1, pad 1) at batch 32. */
@@ -52,43 +58,43 @@ export const RESNET_CONV_SHAPES: [number, number, number][] = [
   [512, 512, 4],
 ];
 
+/** Runs fn with a conv strategy forced (null: the automatic choice). */
+function withStrategy(strategy: ConvStrategy | null, fn: () => void): void {
+  forceConvStrategy(strategy);
+  try {
+    fn();
+  } finally {
+    forceConvStrategy(null);
+  }
+}
+
 function convCases(batch = 32): BenchCase[] {
   const out: BenchCase[] = [];
-  for (const [cin, cout, hw] of RESNET_CONV_SHAPES) {
-    const flops = 2 * batch * cout * hw * hw * cin * 9;
-    const shape = `b${batch} ${cin}->${cout} @${hw}x${hw}`;
-    const g = convGeometry([batch, cin, hw, hw], [cout, cin, 3, 3], [1, 1], [1, 1]);
-    const setup = () => ({
-      x: gen.uniform([batch, cin, hw, hw]).keep(),
-      w: gen.uniform([cout, cin, 3, 3], -0.1, 0.1).keep(),
-      gy: gen.uniform([batch, cout, hw, hw]).keep(),
-    });
-    out.push(
-      {
-        name: 'conv2d.forward',
-        shape,
-        flops,
-        setup,
-        run: (s) => scope(() => void conv2d(s.x as Tensor, s.w as Tensor, null, { padding: 1 })),
-        teardown: disposeAll,
-      },
-      {
-        name: 'conv2d.grad_input',
-        shape,
-        flops,
-        setup,
-        run: (s) => scope(() => void convGradInput(s.gy as Tensor, s.w as Tensor, g)),
-        teardown: disposeAll,
-      },
-      {
-        name: 'conv2d.grad_weight',
-        shape,
-        flops,
-        setup,
-        run: (s) => scope(() => void convGradWeight(s.x as Tensor, s.gy as Tensor, g)),
-        teardown: disposeAll,
-      },
-    );
+  for (const strategy of ['gemm', 'direct'] as ConvStrategy[]) {
+    for (const [cin, cout, hw] of RESNET_CONV_SHAPES) {
+      const flops = 2 * batch * cout * hw * hw * cin * 9;
+      const shape = `b${batch} ${cin}->${cout} @${hw}x${hw}`;
+      const g = convGeometry([batch, cin, hw, hw], [cout, cin, 3, 3], [1, 1], [1, 1]);
+      const setup = () => ({
+        x: gen.uniform([batch, cin, hw, hw]).keep(),
+        w: gen.uniform([cout, cin, 3, 3], -0.1, 0.1).keep(),
+        gy: gen.uniform([batch, cout, hw, hw]).keep(),
+      });
+      const passes: [string, (s: Record<string, unknown>) => Tensor][] = [
+        ['forward', (s) => conv2d(s.x as Tensor, s.w as Tensor, null, { padding: 1 })],
+        ['grad_input', (s) => convGradInput(s.gy as Tensor, s.w as Tensor, g)],
+        ['grad_weight', (s) => convGradWeight(s.x as Tensor, s.gy as Tensor, g)],
+      ];
+      for (const [pass, fn] of passes)
+        out.push({
+          name: `conv2d.${pass}[${strategy}]`,
+          shape,
+          flops,
+          setup,
+          run: (s) => withStrategy(strategy, () => scope(() => void fn(s))),
+          teardown: disposeAll,
+        });
+    }
   }
   return out;
 }

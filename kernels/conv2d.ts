@@ -132,7 +132,11 @@ export function forceConvStrategy(s: ConvStrategy | null): void {
   forcedStrategy = s;
 }
 
-const COLS_BUDGET = 64 * 1024 * 1024;
+let colsBudget = 64 * 1024 * 1024;
+/** Bytes of unfolded patches per chunk (lowered by tests to force several chunks). */
+export function setColsBudget(bytes: number): void {
+  colsBudget = bytes;
+}
 
 interface GemmPlan {
   /** Patch rows (Cin·KH·KW) rounded up to a multiple of 4. */
@@ -150,7 +154,7 @@ function gemmPlan(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPl
   if (npos % 4 !== 0 || npos < 4 || g.cout < 4) return null;
   if (pass === 'input' && g.cout % 4 !== 0) return null;
   const perItem = rows * npos * 4;
-  const limit = Math.min(COLS_BUDGET, runtime().limits.maxStorageBufferBindingSize ?? COLS_BUDGET);
+  const limit = Math.min(colsBudget, runtime().limits.maxStorageBufferBindingSize ?? colsBudget);
   if (perItem > limit) return null;
   return { rows, k, npos, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
 }

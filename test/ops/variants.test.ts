@@ -1,0 +1,114 @@
+// Every kernel variant, not only the one the automatic choice picks: the matmul's scalar and vec4
+// kernels and the conv's direct and im2col+GEMM strategies, on shapes that do and do not divide
+// the tile sizes (the vec4 GEMM tiles are 4×8; im2col pads patch rows to multiples of 4), with the
+// batch split into several im2col chunks.
+
+import fc from 'fast-check';
+import { afterEach, describe, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
+import { forceMatmulVariant } from '../../kernels/matmul.js';
+import { conv2d, matmul } from '../reference/ops.js';
+import { checkOp, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
+
+afterEach(() => {
+  forceMatmulVariant(null);
+  forceConvStrategy(null);
+  setColsBudget(64 * 1024 * 1024);
+});
+
+const transposed = (a: NDArray): NDArray => {
+  const [r, c] = a.shape;
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a.data[i * c + j];
+  return { shape: [c, r], data: out };
+};
+
+describe('matmul variants', () => {
+  for (const variant of ['scalar', 'vec4'] as const) {
+    it(`${variant}: forward and gradients for every transpose combination`, async () => {
+      // vec4 needs K (and M when A is transposed, N when B is not) to be multiples of 4.
+      const dim = variant === 'vec4' ? fc.integer({ min: 1, max: 5 }).map((d) => 4 * d) : fc.integer({ min: 1, max: 13 });
+      await fc.assert(
+        fc.asyncProperty(dim, dim, dim, fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), seedArb, async (m, k, n, ta, tb, batch, seed) => {
+          forceMatmulVariant(variant);
+          const rng = mulberry32(seed);
+          const a = randomArray(ta ? [k, m] : [m, k], rng);
+          const b = randomArray(tb ? [n, k] : [k, n], rng);
+          await checkOp({
+            label: `${variant} ${m}x${k}x${n} transA ${ta} transB ${tb}`,
+            gpu: ([x, y]) => E.matmulT(x, y, ta, tb),
+            ref: ([x, y]) => matmul(ta ? transposed(x) : x, tb ? transposed(y) : y),
+            inputs: [a, b],
+            wrt: [0, 1],
+            seed,
+            fwd: { rtol: 1e-5, atol: 1e-5 },
+          });
+          if (batch > 1) {
+            const ab = randomArray([batch, m, k], rng);
+            await checkOp({
+              label: `${variant} batched ${batch}x${m}x${k}x${n}`,
+              gpu: ([x, y]) => E.matmul(x, y),
+              ref: ([x, y]) => matmul(x, y),
+              inputs: [ab, randomArray([k, n], rng)],
+              wrt: [0, 1],
+              seed,
+              fwd: { rtol: 1e-5, atol: 1e-5 },
+            });
+          }
+        }),
+        { numRuns: 12 },
+      );
+    });
+  }
+});
+
+describe('conv2d strategies', () => {
+  for (const strategy of ['direct', 'gemm'] as const) {
+    it(`${strategy}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
+      // The GEMM path needs output planes of a multiple of 4 positions and >= 4 output channels
+      // (a multiple of 4 for the input gradient).
+      const arb = fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        cin: fc.constantFrom(1, 2, 3, 5),
+        cout: strategy === 'gemm' ? fc.constantFrom(4, 8, 12) : fc.constantFrom(1, 3, 6),
+        hw: strategy === 'gemm' ? fc.constantFrom(2, 4, 6) : fc.integer({ min: 2, max: 7 }),
+        kernel: fc.constantFrom(1, 3),
+        seed: seedArb,
+      });
+      await fc.assert(
+        fc.asyncProperty(arb, async (p) => {
+          forceConvStrategy(strategy);
+          const rng = mulberry32(p.seed);
+          const pad = p.kernel === 3 ? 1 : 0;
+          await checkOp({
+            label: `${strategy} x [${p.n}, ${p.cin}, ${p.hw}, ${p.hw}] w [${p.cout}, ${p.cin}, ${p.kernel}, ${p.kernel}]`,
+            gpu: ([x, w]) => E.conv2d(x, w, null, { padding: pad }),
+            ref: ([x, w]) => conv2d(x, w, [1, 1], [pad, pad]),
+            inputs: [randomArray([p.n, p.cin, p.hw, p.hw], rng), randomArray([p.cout, p.cin, p.kernel, p.kernel], rng)],
+            wrt: [0, 1],
+            seed: p.seed,
+            fwd: { rtol: 1e-5, atol: 1e-5 },
+          });
+        }),
+        { numRuns: 12 },
+      );
+    });
+  }
+
+  it('gemm: stride 2 and a batch split over several im2col chunks', async () => {
+    forceConvStrategy('gemm');
+    // Patches of one item: 28 rows × 16 positions × 4 B; a budget of two items gives 3 chunks.
+    setColsBudget(2 * 28 * 16 * 4);
+    const rng = mulberry32(99);
+    await checkOp({
+      label: 'gemm stride 2',
+      gpu: ([x, w]) => E.conv2d(x, w, null, { stride: 2, padding: 1 }),
+      ref: ([x, w]) => conv2d(x, w, [2, 2], [1, 1]),
+      inputs: [randomArray([5, 3, 8, 8], rng), randomArray([8, 3, 3, 3], rng)],
+      wrt: [0, 1],
+      seed: 99,
+      fwd: { rtol: 1e-5, atol: 1e-5 },
+    });
+  });
+});
