@@ -12,6 +12,7 @@ import { stridedCopyKernel } from './copy.js';
 import { fillKernel } from './elementwise.js';
 import { gemmVec4 } from './matmul.js';
 import { Params } from './runtime.js';
+import { activeTuning, convKey, type ConvPass } from './tuning.js';
 
 export interface ConvGeometry {
   batch: number;
@@ -147,7 +148,7 @@ interface GemmPlan {
   chunk: number;
 }
 
-function gemmPlan(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPlan | null {
+function gemmPlan(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   const k = g.cin * g.kh * g.kw;
   const rows = Math.ceil(k / 4) * 4;
   const npos = g.oh * g.ow;
@@ -159,8 +160,10 @@ function gemmPlan(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPl
   return { rows, k, npos, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
 }
 
-function choose(g: ConvGeometry, pass: 'forward' | 'input' | 'weight'): GemmPlan | null {
-  if (forcedStrategy === 'direct') return null;
+/** The GEMM plan when the GEMM strategy is chosen (forced, tuned for this shape, or by default). */
+function choose(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
+  const strategy = forcedStrategy ?? activeTuning()?.conv[convKey(pass, g)] ?? 'gemm';
+  if (strategy === 'direct') return null;
   const plan = gemmPlan(g, pass);
   if (!plan && forcedStrategy === 'gemm') throw new Error(`conv2d: the gemm strategy cannot run ${JSON.stringify(g)} (${pass})`);
   return plan;

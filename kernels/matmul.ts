@@ -3,6 +3,7 @@
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { Params } from './runtime.js';
+import { activeTuning } from './tuning.js';
 
 export interface MatmulGeometry {
   batch: number;
@@ -45,12 +46,9 @@ export interface Vec4Tiling {
   wgY: number;
 }
 
-let vec4Tiling: Vec4Tiling = { wgX: 8, wgY: 1 };
-export function setVec4Tiling(t: Vec4Tiling): void {
-  vec4Tiling = t;
-}
-export function getVec4Tiling(): Vec4Tiling {
-  return vec4Tiling;
+function vec4Tiling(): Vec4Tiling {
+  const wg = activeTuning()?.gemmWorkgroup ?? [8, 1];
+  return { wgX: wg[0], wgY: wg[1] };
 }
 
 export interface GemmCall extends MatmulGeometry {
@@ -72,7 +70,7 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
   for (const off of [g.aOffset ?? 0, g.bOffset ?? 0]) if (off % 4) throw new Error(`gemm: offset ${off} is not a multiple of 4`);
   const c = g.out ?? Tensor.empty(g.sumBatches ? [m, n] : [batch, m, n]);
   if (m * n === 0) return c;
-  const t = vec4Tiling;
+  const t = vec4Tiling();
   runtime().dispatch(
     'matmul',
     {

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { adapterString } from '../engine/device.js';
 import { init, shutdown } from '../engine/engine.js';
+import { activeTuning } from '../../kernels/tuning.js';
 import { scope } from '../engine/scope.js';
 import { conv2d, Generator, matmul } from '../ops/index.js';
 
@@ -70,6 +71,7 @@ export async function doctor(argv: string[]): Promise<number> {
     runtime: rt.runtimeKind,
     features: rt.features,
     limits: rt.limits,
+    tuning: activeTuning(),
     selfCheck: { matmulMaxRelErr: matmulErr, conv2dMaxRelErr: convErr, ok },
   };
   if (values.json) console.log(JSON.stringify(report, null, 2));
@@ -79,6 +81,8 @@ export async function doctor(argv: string[]): Promise<number> {
     console.log(`features: ${rt.features.join(', ') || '(none)'}`);
     console.log('limits:');
     for (const [name, v] of Object.entries(rt.limits)) console.log(`  ${name.padEnd(42)} ${v}`);
+    const t = activeTuning();
+    if (t) console.log(`tuning:   ${t.source} (gemm workgroup ${t.gemmWorkgroup.join('x')}, ${Object.keys(t.conv).length} tuned conv shapes)`);
     console.log(`self-check: matmul max rel err ${matmulErr.toExponential(2)}, conv2d ${convErr.toExponential(2)}: ${ok ? 'ok' : 'FAILED'}`);
   }
   shutdown();

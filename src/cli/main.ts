@@ -1,6 +1,7 @@
 // `eed` command-line entry: dispatches to subcommands; each has its own --help.
 
 import { doctor, DOCTOR_HELP } from './doctor.js';
+import { tune, TUNE_HELP } from './tune.js';
 
 const HELP = `eed: Efficient Ensemble Defense on WebGPU
 
@@ -8,6 +9,7 @@ Usage: eed <command> [options]
 
 Commands:
   doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
+  tune       Measure kernel variants on this adapter and cache the fastest
 
 Run \`eed <command> --help\` for a command's options.`;
 
@@ -27,6 +29,12 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         return await doctor(rest);
+      case 'tune':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          console.log(TUNE_HELP);
+          return 0;
+        }
+        return await tune(rest);
       default:
         console.error(`eed: unknown command '${cmd}'\n\n${HELP}`);
         return 2;

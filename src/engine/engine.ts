@@ -2,6 +2,7 @@
 // tensor is created; everything else is synchronous until data is read back.
 
 import { Runtime } from '../../kernels/runtime.js';
+import { loadTuning, setTuning } from '../../kernels/tuning.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 
 let current: Runtime | null = null;
@@ -12,6 +13,7 @@ export async function init(opts: DeviceOptions = {}): Promise<Runtime> {
   if (!pending) {
     pending = acquireDevice(opts).then((acq) => {
       current = new Runtime(acq);
+      setTuning(loadTuning(acq.adapterInfo));
       return current;
     });
     pending.catch(() => {

@@ -1,0 +1,117 @@
+// Per-adapter kernel choices: the vec4 GEMM's workgroup shape and, per convolution shape and
+// pass, the conv strategy. Defaults come from a table keyed by the kind of adapter; `autotune`
+// measures the candidates on the adapter at hand and caches the winners on disk, keyed by the
+// adapter description, so later processes on the same machine start tuned.
+
+import type { AdapterDescription } from '../src/engine/device.js';
+import { adapterString } from '../src/engine/device.js';
+import type { Runtime } from './runtime.js';
+
+export type ConvStrategyName = 'direct' | 'gemm';
+export type ConvPass = 'forward' | 'input' | 'weight';
+
+export interface Tuning {
+  adapter: string;
+  source: 'table' | 'autotune';
+  /** Workgroup shape of the vec4 GEMM (each invocation computes a 4×8 tile). */
+  gemmWorkgroup: [number, number];
+  /** Measured winners per conv shape and pass (see convKey); other shapes use the default rule. */
+  conv: Record<string, ConvStrategyName>;
+}
+
+/** The table: CPU adapters run each workgroup as SIMD lanes of one thread, GPUs want wide groups. */
+export function defaultTuning(info: AdapterDescription): Tuning {
+  return {
+    adapter: adapterString(info),
+    source: 'table',
+    gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
+    conv: {},
+  };
+}
+
+export function convKey(
+  pass: ConvPass,
+  g: { batch: number; cin: number; h: number; w: number; cout: number; kh: number; kw: number; strideH: number; strideW: number; padH: number; padW: number },
+): string {
+  return `${pass} b${g.batch} ${g.cin}x${g.h}x${g.w}->${g.cout} k${g.kh}x${g.kw} s${g.strideH}x${g.strideW} p${g.padH}x${g.padW}`;
+}
+
+let current: Tuning | null = null;
+
+export function activeTuning(): Tuning | null {
+  return current;
+}
+
+export function setTuning(t: Tuning): void {
+  current = t;
+}
+
+interface NodeFs {
+  existsSync(p: string): boolean;
+  readFileSync(p: string, enc: 'utf8'): string;
+  writeFileSync(p: string, data: string): void;
+  renameSync(a: string, b: string): void;
+  mkdirSync(p: string, o: { recursive: boolean }): void;
+}
+
+function nodeFs(): NodeFs | undefined {
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  return p?.getBuiltinModule?.('node:fs') as NodeFs | undefined;
+}
+
+/** $EED_CACHE_DIR, else $XDG_CACHE_HOME/eed-webgpu, else ~/.cache/eed-webgpu. */
+export function tuningCachePath(adapter: string): string | null {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  if (!env) return null;
+  const base = env.EED_CACHE_DIR ?? `${env.XDG_CACHE_HOME ?? `${env.HOME ?? '/tmp'}/.cache`}/eed-webgpu`;
+  const name = adapter.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
+  return `${base}/tuning-${name}.json`;
+}
+
+/** The cached autotune result for this adapter, or the table's defaults. */
+export function loadTuning(info: AdapterDescription): Tuning {
+  const fallback = defaultTuning(info);
+  const fs = nodeFs();
+  const path = tuningCachePath(fallback.adapter);
+  if (!fs || !path || !fs.existsSync(path)) return fallback;
+  try {
+    const t = JSON.parse(fs.readFileSync(path, 'utf8')) as Tuning;
+    const wg = t.gemmWorkgroup;
+    const valid =
+      t.adapter === fallback.adapter &&
+      Array.isArray(wg) &&
+      wg.length === 2 &&
+      wg.every((v) => Number.isInteger(v) && v > 0) &&
+      wg[0] * wg[1] <= 256 &&
+      typeof t.conv === 'object';
+    return valid ? { ...t, source: 'autotune' } : fallback;
+  } catch {
+    return fallback; // a damaged cache only costs the tuning, never correctness
+  }
+}
+
+export function saveTuning(t: Tuning): string | null {
+  const fs = nodeFs();
+  const path = tuningCachePath(t.adapter);
+  if (!fs || !path) return null;
+  fs.mkdirSync(path.slice(0, path.lastIndexOf('/')), { recursive: true });
+  const tmp = `${path}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(t, null, 2) + '\n');
+  fs.renameSync(tmp, path);
+  return path;
+}
+
+/** Median wall time of `run` (which records GPU work) over `reps` synced repetitions. */
+export async function timeIt(rt: Runtime, run: () => void, reps = 3): Promise<number> {
+  run();
+  await rt.sync();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    run();
+    await rt.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}

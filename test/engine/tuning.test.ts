@@ -1,0 +1,73 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { convGeometry } from '../../kernels/conv2d.js';
+import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, type Tuning } from '../../kernels/tuning.js';
+
+describe('per-adapter tuning', () => {
+  let saved: Tuning | null;
+  const prevDir = process.env.EED_CACHE_DIR;
+  beforeAll(() => {
+    saved = activeTuning();
+    process.env.EED_CACHE_DIR = mkdtempSync(join(tmpdir(), 'eed-tune-'));
+  });
+  afterAll(() => {
+    if (saved) setTuning(saved);
+    if (prevDir === undefined) delete process.env.EED_CACHE_DIR;
+    else process.env.EED_CACHE_DIR = prevDir;
+  });
+
+  it('the table default applies when nothing is cached, and a saved result is loaded back', () => {
+    const info = E.runtime().adapterInfo;
+    expect(loadTuning(info).source).toBe('table');
+    const t: Tuning = { ...defaultTuning(info), source: 'autotune', gemmWorkgroup: [16, 1], conv: { 'forward b1 1x4x4->4 k3x3 s1x1 p1x1': 'direct' } };
+    const path = saveTuning(t);
+    expect(path).toBe(tuningCachePath(t.adapter));
+    const back = loadTuning(info);
+    expect(back.source).toBe('autotune');
+    expect(back.gemmWorkgroup).toEqual([16, 1]);
+    expect(back.conv).toEqual(t.conv);
+  });
+
+  it('a damaged or foreign cache file falls back to the table', () => {
+    const info = E.runtime().adapterInfo;
+    const path = tuningCachePath(defaultTuning(info).adapter)!;
+    writeFileSync(path, '{ not json');
+    expect(loadTuning(info).source).toBe('table');
+    writeFileSync(path, JSON.stringify({ ...defaultTuning(info), adapter: 'another GPU', gemmWorkgroup: [16, 1] }));
+    expect(loadTuning(info).source).toBe('table');
+    writeFileSync(path, JSON.stringify({ ...defaultTuning(info), gemmWorkgroup: [64, 64] }));
+    expect(loadTuning(info).source).toBe('table');
+  });
+
+  it('a tuned conv strategy and GEMM workgroup are what actually runs', async () => {
+    const rt = E.runtime();
+    const x = E.tensor(Array.from({ length: 2 * 3 * 4 * 4 }, (_, i) => Math.sin(i)), [2, 3, 4, 4]);
+    const w = E.tensor(Array.from({ length: 8 * 3 * 9 }, (_, i) => Math.cos(i)), [8, 3, 3, 3]);
+    const g = convGeometry(x.shape, w.shape, [1, 1], [1, 1]);
+    const shaders: string[] = [];
+    const orig = rt.dispatch.bind(rt);
+    rt.dispatch = (name, spec, b, p, wg) => {
+      shaders.push(`${spec.shader}:${JSON.stringify(spec.constants ?? {})}`);
+      orig(name, spec, b, p, wg);
+    };
+    try {
+      const info = rt.adapterInfo;
+      setTuning({ ...defaultTuning(info), gemmWorkgroup: [16, 1], conv: {} });
+      const yGemm = E.conv2d(x, w, null, { padding: 1 });
+      expect(shaders.some((s) => s.startsWith('im2col'))).toBe(true);
+      expect(shaders.some((s) => s.startsWith('matmul_vec4') && s.includes('"WG_X":16'))).toBe(true);
+      shaders.length = 0;
+      setTuning({ ...defaultTuning(info), conv: { [convKey('forward', g)]: 'direct' } });
+      const yDirect = E.conv2d(x, w, null, { padding: 1 });
+      expect(shaders.map((s) => s.split(':')[0])).toEqual(['conv2d_forward']);
+      const [a, b] = [await yGemm.data(), await yDirect.data()];
+      a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
+      for (const t of [x, w, yGemm, yDirect]) t.dispose();
+    } finally {
+      rt.dispatch = orig;
+    }
+  });
+});
