@@ -2,9 +2,10 @@
 // - 'gemm': unfold patches (shaders/im2col.wgsl) and multiply with the vec4 GEMM
 //   (matmul_vec4.wgsl); the input gradient folds back with col2im.wgsl. Patches are unfolded a
 //   chunk of batch items at a time, so the scratch buffer stays under COLS_BUDGET.
+//   Output planes whose size is not a multiple of 4 are padded to one (zero columns).
 // - 'direct': one kernel per pass (conv2d_forward.wgsl, conv2d_grad_input.wgsl,
-//   conv2d_grad_weight.wgsl); used for shapes the GEMM cannot align (output planes whose size is
-//   not a multiple of 4) and kept selectable for adapters where it wins.
+//   conv2d_grad_weight.wgsl); used when there are fewer than 4 output channels (or, for the input
+//   gradient, a channel count that is not a multiple of 4), and selectable where it wins.
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -144,6 +145,8 @@ interface GemmPlan {
   rows: number;
   k: number;
   npos: number;
+  /** Output positions per plane rounded up to a multiple of 4 (the unfolded rows' length). */
+  pitch: number;
   /** Batch items unfolded at once. */
   chunk: number;
 }
@@ -152,12 +155,13 @@ function gemmPlan(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   const k = g.cin * g.kh * g.kw;
   const rows = Math.ceil(k / 4) * 4;
   const npos = g.oh * g.ow;
-  if (npos % 4 !== 0 || npos < 4 || g.cout < 4) return null;
+  const pitch = Math.ceil(npos / 4) * 4;
+  if (g.cout < 4) return null;
   if (pass === 'input' && g.cout % 4 !== 0) return null;
-  const perItem = rows * npos * 4;
+  const perItem = rows * pitch * 4;
   const limit = Math.min(colsBudget, runtime().limits.maxStorageBufferBindingSize ?? colsBudget);
   if (perItem > limit) return null;
-  return { rows, k, npos, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
+  return { rows, k, npos, pitch, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
 }
 
 /** The GEMM plan when the GEMM strategy is chosen (forced, tuned for this shape, or by default). */
@@ -169,23 +173,23 @@ function choose(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   return plan;
 }
 
-function foldParams(g: ConvGeometry, rows: number, xOff: number): Uint32Array {
+function foldParams(g: ConvGeometry, plan: GemmPlan, xOff: number): Uint32Array {
   return new Params()
     .u(g.cin, g.h, g.w, g.oh)
     .u(g.ow, g.kh, g.kw, g.strideH)
-    .u(g.strideW, g.padH, g.padW, rows)
-    .u(xOff, 0, 0, 0)
+    .u(g.strideW, g.padH, g.padW, plan.rows)
+    .u(xOff, plan.pitch, 0, 0)
     .build();
 }
 
 function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): Tensor {
-  const cols = Tensor.empty([nb, plan.rows, plan.npos]);
+  const cols = Tensor.empty([nb, plan.rows, plan.pitch]);
   runtime().dispatch(
     'conv2d_im2col',
     { shader: 'im2col', bindings: ['read', 'write'] },
     [x.binding(), cols.binding()],
-    foldParams(g, plan.rows, b0 * g.cin * g.h * g.w),
-    [Math.ceil(plan.npos / 64), Math.ceil(plan.rows / 4), nb],
+    foldParams(g, plan, b0 * g.cin * g.h * g.w),
+    [Math.ceil(plan.pitch / 64), Math.ceil(plan.rows / 4), nb],
   );
   return cols;
 }
@@ -195,7 +199,7 @@ function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: 
     'conv2d_col2im',
     { shader: 'col2im', bindings: ['read', 'write'] },
     [dcols.binding(), gx.binding()],
-    foldParams(g, plan.rows, b0 * g.cin * g.h * g.w),
+    foldParams(g, plan, b0 * g.cin * g.h * g.w),
     [Math.ceil((g.h * g.w) / 64), Math.ceil(g.cin / 4), nb],
   );
 }
@@ -208,49 +212,67 @@ function weightMatrix(w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
   return wp;
 }
 
+/** Copies [b, c, from] planes into [b, c, to] planes (zero-filled when to > from, cropped otherwise). */
+function repitch(t: Tensor, b: number, c: number, from: number, to: number): Tensor {
+  const out = to > from ? fillKernel([b, c, to], 0) : Tensor.empty([b, c, to]);
+  const n = Math.min(from, to);
+  stridedCopyKernel('conv2d_repitch', t, { offset: 0, strides: [c * from, from, 1] }, out, { offset: 0, strides: [c * to, to, 1] }, [b, c, n]);
+  return out;
+}
+
 function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
-  const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
+  const padded = plan.pitch !== plan.npos;
+  const y = Tensor.empty(padded ? [g.batch, g.cout, plan.pitch] : [g.batch, g.cout, g.oh, g.ow]);
   const wp = weightMatrix(w, g, plan);
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
     const cols = im2col(x, g, plan, b0, nb);
     gemmVec4(wp, cols, {
-      batch: nb, m: g.cout, n: plan.npos, k: plan.rows, transA: false, transB: false, batchA: 1, batchB: nb,
-      cOffset: b0 * g.cout * plan.npos, out: y,
+      batch: nb, m: g.cout, n: plan.pitch, k: plan.rows, transA: false, transB: false, batchA: 1, batchB: nb,
+      cOffset: b0 * g.cout * plan.pitch, out: y,
     });
     cols.dispose();
   }
   if (wp !== w) wp.dispose();
-  return y;
+  if (!padded) return y;
+  const out = repitch(y, g.batch, g.cout, plan.pitch, plan.npos);
+  y.dispose();
+  const v = out.view([g.batch, g.cout, g.oh, g.ow]);
+  out.dispose();
+  return v;
 }
 
 function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
   const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
   const wp = weightMatrix(w, g, plan);
+  const gyp = plan.pitch === plan.npos ? gy : repitch(gy, g.batch, g.cout, plan.npos, plan.pitch);
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
-    const dcols = gemmVec4(wp, gy, {
-      batch: nb, m: plan.rows, n: plan.npos, k: g.cout, transA: true, transB: false, batchA: 1, batchB: nb,
-      bOffset: b0 * g.cout * plan.npos,
+    const dcols = gemmVec4(wp, gyp, {
+      batch: nb, m: plan.rows, n: plan.pitch, k: g.cout, transA: true, transB: false, batchA: 1, batchB: nb,
+      bOffset: b0 * g.cout * plan.pitch,
     });
     col2im(dcols, gx, g, plan, b0, nb);
     dcols.dispose();
   }
   if (wp !== w) wp.dispose();
+  if (gyp !== gy) gyp.dispose();
   return gx;
 }
 
 function gradWeightGemm(x: Tensor, gy: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
   const gwp = Tensor.empty([g.cout, plan.rows]);
+  const gyp = plan.pitch === plan.npos ? gy : repitch(gy, g.batch, g.cout, plan.npos, plan.pitch);
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
     const cols = im2col(x, g, plan, b0, nb);
-    gemmVec4(gy, cols, {
-      batch: nb, m: g.cout, n: plan.rows, k: plan.npos, transA: false, transB: true, batchA: nb, batchB: nb,
-      aOffset: b0 * g.cout * plan.npos, sumBatches: true, accumulate: b0 > 0, out: gwp,
+    gemmVec4(gyp, cols, {
+      batch: nb, m: g.cout, n: plan.rows, k: plan.pitch, transA: false, transB: true, batchA: nb, batchB: nb,
+      aOffset: b0 * g.cout * plan.pitch, sumBatches: true, accumulate: b0 > 0, out: gwp,
     });
     cols.dispose();
   }
+  if (gyp !== gy) gyp.dispose();
   const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
   stridedCopyKernel('conv2d_unpad_weight', gwp, { offset: 0, strides: [plan.rows, 1] }, gw, { offset: 0, strides: [plan.k, 1] }, [g.cout, plan.k]);
   gwp.dispose();

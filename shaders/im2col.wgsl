@@ -6,7 +6,7 @@ struct Params {
   cin: u32, h: u32, w: u32, oh: u32,
   ow: u32, kh: u32, kw: u32, sh: u32,
   sw: u32, ph: u32, pw: u32, rows: u32,
-  x_off: u32, pad0: u32, pad1: u32, pad2: u32,
+  x_off: u32, pitch: u32, pad1: u32, pad2: u32,
 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> COLS: array<f32>;
@@ -17,10 +17,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let q = gid.x;
   let r = gid.y;
   let npos = p.oh * p.ow;
-  if (q >= npos || r >= p.rows) { return; }
-  let out = (gid.z * p.rows + r) * npos + q;
+  if (q >= p.pitch || r >= p.rows) { return; }
+  let out = (gid.z * p.rows + r) * p.pitch + q;
   let ksz = p.kh * p.kw;
-  if (r >= p.cin * ksz) { COLS[out] = 0.0; return; }
+  if (r >= p.cin * ksz || q >= npos) { COLS[out] = 0.0; return; }
   let ci = r / ksz;
   let kr = r % ksz;
   let iy = i32((q / p.ow) * p.sh + kr / p.kw) - i32(p.ph);

@@ -66,13 +66,13 @@ describe('matmul variants', () => {
 describe('conv2d strategies', () => {
   for (const strategy of ['direct', 'gemm'] as const) {
     it(`${strategy}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
-      // The GEMM path needs output planes of a multiple of 4 positions and >= 4 output channels
+      // The GEMM path needs >= 4 output channels
       // (a multiple of 4 for the input gradient).
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 2, 3, 5),
         cout: strategy === 'gemm' ? fc.constantFrom(4, 8, 12) : fc.constantFrom(1, 3, 6),
-        hw: strategy === 'gemm' ? fc.constantFrom(2, 4, 6) : fc.integer({ min: 2, max: 7 }),
+        hw: fc.integer({ min: 2, max: 7 }),
         kernel: fc.constantFrom(1, 3),
         seed: seedArb,
       });
