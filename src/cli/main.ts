@@ -1,6 +1,7 @@
 // `eed` command-line entry: dispatches to subcommands; each has its own --help.
 
 import { doctor, DOCTOR_HELP } from './doctor.js';
+import { trainCommand } from './train.js';
 import { tune, TUNE_HELP } from './tune.js';
 
 const HELP = `eed: Efficient Ensemble Defense on WebGPU
@@ -9,6 +10,7 @@ Usage: eed <command> [options]
 
 Commands:
   doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
+  train      Adversarially pre-train a model (Madry, TRADES, MART or clean) in a resumable run
   tune       Measure kernel variants on this adapter and cache the fastest
 
 Run \`eed <command> --help\` for a command's options.`;
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         return await doctor(rest);
+      case 'train':
+        return await trainCommand(rest);
       case 'tune':
         if (rest.includes('--help') || rest.includes('-h')) {
           console.log(TUNE_HELP);

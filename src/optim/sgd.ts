@@ -71,9 +71,31 @@ export class SGD {
     }
   }
 
-  /** Momentum buffers, keyed like the parameters' names (for checkpoints). */
-  state(): Map<Tensor, Tensor> {
-    return this.buffers;
+  /** Momentum buffers by parameter name (PyTorch's `state[...]['momentum_buffer']`), for checkpoints. */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    this.params.forEach((p, i) => {
+      const b = this.buffers.get(p);
+      if (b) out.set(`${p.name ?? i}.momentum_buffer`, b);
+    });
+    return out;
+  }
+
+  /** Restores momentum buffers saved by stateDict() (copies; the sources stay the caller's). */
+  loadStateDict(state: Map<string, Tensor>): void {
+    this.params.forEach((p, i) => {
+      const key = `${p.name ?? i}.momentum_buffer`;
+      const t = state.get(key);
+      if (!t) return;
+      if (t.size !== p.size) throw new Error(`SGD.loadStateDict: '${key}' has ${t.size} values, the parameter ${p.size}`);
+      this.buffers.get(p)?.dispose();
+      const v = t.view(p.shape);
+      this.buffers.set(p, noGrad(() => clone(v)).keep());
+      v.dispose();
+    });
+    const known = new Set(this.params.map((p, i) => `${p.name ?? i}.momentum_buffer`));
+    const unknown = [...state.keys()].filter((k) => !known.has(k));
+    if (unknown.length) throw new Error(`SGD.loadStateDict: unexpected keys ${unknown.join(', ')}`);
   }
 
   dispose(): void {

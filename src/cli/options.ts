@@ -1,0 +1,124 @@
+// Declarative command options: one table gives the defaults, the --help text, the command-line
+// parser (kebab-case flags) and validation of JSON config files and presets. Precedence:
+// defaults < preset < --config file < command-line flags.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export type OptionSpec =
+  | { type: 'number'; default: number; help: string; min?: number; max?: number; integer?: boolean }
+  | { type: 'string'; default: string; help: string }
+  | { type: 'boolean'; default: boolean; help: string }
+  | { type: 'enum'; default: string; values: readonly string[]; help: string };
+
+export type OptionTable = Record<string, OptionSpec>;
+
+export type Resolved<T extends OptionTable> = {
+  [K in keyof T]: T[K] extends { type: 'number' } ? number : T[K] extends { type: 'boolean' } ? boolean : string;
+};
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export function optionHelp(table: OptionTable): string {
+  return Object.entries(table)
+    .map(([k, s]) => {
+      const values = s.type === 'enum' ? ` (${s.values.join('|')})` : '';
+      const flag = `--${kebab(k)}${s.type === 'boolean' ? '' : ` <${s.type === 'enum' ? 'name' : s.type}>`}`;
+      return `  ${flag.padEnd(30)} ${s.help}${values} [default: ${JSON.stringify(s.default)}]`;
+    })
+    .join('\n');
+}
+
+/** Checks one value against its spec; `where` names the source for the error message. */
+function coerce(key: string, spec: OptionSpec, raw: unknown, where: string): number | string | boolean {
+  const bad = (expected: string) =>
+    new Error(`${where}: option '${key}' expects ${expected}, got ${JSON.stringify(raw)}`);
+  switch (spec.type) {
+    case 'number': {
+      const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('a number');
+      if (spec.integer && !Number.isInteger(v)) throw bad('an integer');
+      if (spec.min !== undefined && v < spec.min) throw bad(`a number >= ${spec.min}`);
+      if (spec.max !== undefined && v > spec.max) throw bad(`a number <= ${spec.max}`);
+      return v;
+    }
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === 'false') return raw === 'true';
+      throw bad('true or false');
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values.includes(raw)) throw bad(`one of ${spec.values.join(', ')}`);
+      return raw;
+    default:
+      if (typeof raw !== 'string') throw bad('a string');
+      return raw;
+  }
+}
+
+function applyObject<T extends OptionTable>(table: T, target: Record<string, unknown>, source: Record<string, unknown>, where: string): void {
+  for (const [k, v] of Object.entries(source)) {
+    const spec = table[k];
+    if (!spec) {
+      const near = Object.keys(table).filter((o) => o.toLowerCase().includes(k.toLowerCase().slice(0, 4)));
+      throw new Error(`${where}: unknown option '${k}'${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+    }
+    target[k] = coerce(k, spec, v, where);
+  }
+}
+
+export interface ResolveResult<T extends OptionTable> {
+  config: Resolved<T>;
+  positionals: string[];
+  help: boolean;
+}
+
+/**
+ * Resolves a command's options from its table, named presets, an optional --config JSON file and
+ * the flags in argv.
+ */
+export function resolveOptions<T extends OptionTable>(
+  command: string,
+  table: T,
+  presets: Record<string, Partial<Resolved<T>>>,
+  argv: string[],
+): ResolveResult<T> {
+  const parseOpts: Record<string, { type: 'string' | 'boolean' }> = {
+    preset: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+  };
+  for (const [k, s] of Object.entries(table)) parseOpts[kebab(k)] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: parseOpts, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new Error(`eed ${command}: ${(e as Error).message}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const config: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(table)) config[k] = s.default;
+  if (values.preset !== undefined) {
+    const p = presets[String(values.preset)];
+    if (!p)
+      throw new Error(`eed ${command}: unknown preset '${values.preset}' (available: ${Object.keys(presets).join(', ')})`);
+    applyObject(table, config, p as Record<string, unknown>, `preset '${values.preset}'`);
+  }
+  if (values.config !== undefined) {
+    const path = String(values.config);
+    let obj: unknown;
+    try {
+      obj = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`config file ${path}: ${(e as Error).message}`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`config file ${path}: expected a JSON object`);
+    applyObject(table, config, obj as Record<string, unknown>, `config file ${path}`);
+  }
+  const flags: Record<string, unknown> = {};
+  for (const k of Object.keys(table)) {
+    const v = values[kebab(k)];
+    if (v !== undefined) flags[k] = v;
+  }
+  applyObject(table, config, flags, 'command line');
+  return { config: config as Resolved<T>, positionals: parsed.positionals, help: values.help === true };
+}

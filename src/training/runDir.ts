@@ -1,0 +1,90 @@
+// A run directory: the resolved config, a log, per-epoch checkpoints and the final report.
+// Checkpoints are committed by atomically rewriting state.json after the tensor files it names
+// are fully written, so an interrupted run always resumes from a consistent epoch boundary.
+
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+
+export interface RunState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Files of this checkpoint, relative to the run directory. */
+  files: Record<string, string>;
+  /** Anything else needed to continue exactly (generator positions, metrics so far). */
+  extra: Record<string, unknown>;
+}
+
+const stable = (v: unknown): string => JSON.stringify(v, Object.keys(v as object).sort());
+
+export class RunDir {
+  private constructor(
+    readonly path: string,
+    readonly resumed: RunState | null,
+  ) {}
+
+  /**
+   * Opens (or creates) a run directory for `config`. An existing directory is resumed only if it
+   * holds the same config; otherwise the error names the first differing field.
+   */
+  static async open(path: string, config: Record<string, unknown>, opts: { fresh?: boolean } = {}): Promise<RunDir> {
+    if (opts.fresh && existsSync(path)) rmSync(path, { recursive: true, force: true });
+    mkdirSync(path, { recursive: true });
+    const cfgPath = join(path, 'config.json');
+    if (existsSync(cfgPath)) {
+      let old: Record<string, unknown>;
+      try {
+        old = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new Error(`${cfgPath}: unreadable (${(e as Error).message}); pass --fresh to start over`);
+      }
+      if (stable(old) !== stable(config)) {
+        const keys = [...new Set([...Object.keys(old), ...Object.keys(config)])];
+        const k = keys.find((key) => JSON.stringify(old[key]) !== JSON.stringify(config[key]));
+        throw new Error(
+          `${path} holds a run with a different config (${k}: ${JSON.stringify(old[k!])} there, ${JSON.stringify(config[k!])} now); ` +
+            'use another --out or pass --fresh to discard it',
+        );
+      }
+    } else {
+      await writeFileAtomic(cfgPath, new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+    }
+    const statePath = join(path, 'state.json');
+    let state: RunState | null = null;
+    if (existsSync(statePath)) {
+      try {
+        state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+      } catch (e) {
+        throw new Error(`${statePath}: unreadable checkpoint state (${(e as Error).message}); pass --fresh to start over`);
+      }
+      for (const f of Object.values(state.files))
+        if (!existsSync(join(path, f))) throw new Error(`${statePath} names ${f}, which is missing; pass --fresh to start over`);
+    }
+    return new RunDir(path, state);
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  log(line: string): void {
+    appendFileSync(this.file('log.txt'), `${new Date().toISOString()} ${line}\n`);
+  }
+
+  /** Writes the checkpoint files (via `write`, which gets their paths), then commits state.json. */
+  async commit(epoch: number, names: string[], write: (paths: Record<string, string>) => Promise<void>, extra: Record<string, unknown>): Promise<void> {
+    const files: Record<string, string> = {};
+    for (const n of names) files[n] = `epoch-${String(epoch).padStart(4, '0')}.${n}.safetensors`;
+    await write(Object.fromEntries(Object.entries(files).map(([k, f]) => [k, this.file(f)])));
+    const state: RunState = { epoch, files, extra };
+    await writeFileAtomic(this.file('state.json'), new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n'));
+    // Older checkpoints are no longer referenced.
+    const keep = new Set(Object.values(files));
+    for (const f of readdirSync(this.path))
+      if (/^epoch-\d+\..*\.safetensors$/.test(f) && !keep.has(f)) rmSync(this.file(f), { force: true });
+  }
+
+  async writeJson(name: string, value: unknown): Promise<void> {
+    await writeFileAtomic(this.file(name), new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n'));
+  }
+}

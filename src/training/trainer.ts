@@ -1,0 +1,234 @@
+// Adversarial pre-training (stage 1 of EED): a resumable epoch loop around adversarialLoss, with a
+// checkpoint every epoch (model + optimizer state + generator position, committed atomically),
+// progress on stderr, a per-epoch evaluation (clean and PGD accuracy on a fixed test subset) and
+// a NaN guard that stops with the epoch and step instead of training on garbage.
+
+import { moduleClassifier, predict } from '../attacks/classifier.js';
+import { pgd } from '../attacks/pgd.js';
+import { batchCount, epochOrder, GpuDataset, makeBatch } from '../data/batches.js';
+import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
+import type { Dataset } from '../data/dataset.js';
+import { grad, noGrad } from '../engine/autograd.js';
+import { scope } from '../engine/scope.js';
+import { Tensor } from '../engine/tensor.js';
+import { loadStateDict, saveStateDict } from '../io/checkpoint.js';
+import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type TensorRecord } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
+import { detach } from '../ops/creation.js';
+import { eq } from '../ops/elementwise.js';
+import { Generator } from '../ops/random.js';
+import { sum } from '../ops/reduce.js';
+import { cast } from '../ops/creation.js';
+import { SGD } from '../optim/sgd.js';
+import { CosineAnnealingLR, MultiStepLR, type LrSchedule } from '../optim/schedule.js';
+import { Progress } from '../cli/progress.js';
+import { adversarialLoss, type TrainingMethod } from './adversarialLoss.js';
+import type { RunDir } from './runDir.js';
+
+export interface TrainSettings {
+  method: TrainingMethod;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: 'cosine' | 'multistep';
+  eps: number;
+  stepSize: number;
+  attackSteps: number;
+  tradesBeta: number;
+  martLambda: number;
+  augment: boolean;
+  seed: number;
+  /** Test images used for the per-epoch evaluation (0 = none). */
+  evalSize: number;
+  evalSteps: number;
+  evalStepSize: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  loss: number;
+  seconds: number;
+  cleanAccuracy: number | null;
+  pgdAccuracy: number | null;
+}
+
+/** Thrown when a run stops early on request; the last committed epoch is intact. */
+export class TrainingInterrupted extends Error {
+  constructor(readonly completedEpochs: number) {
+    super(`interrupted; ${completedEpochs} epoch(s) are saved, rerun the same command to resume`);
+    this.name = 'TrainingInterrupted';
+  }
+}
+
+export interface TrainHooks {
+  /** Checked before every step (Ctrl-C sets it). */
+  signal?: { aborted: boolean };
+  /** Called after each committed epoch. */
+  onEpoch?: (m: EpochMetrics) => void;
+}
+
+export interface TrainResult {
+  model: Module;
+  history: EpochMetrics[];
+}
+
+function scheduleOf(s: TrainSettings): LrSchedule {
+  return s.schedule === 'cosine' ? new CosineAnnealingLR(s.lr, s.epochs) : new MultiStepLR(s.lr, [Math.floor(s.epochs / 2), Math.floor((3 * s.epochs) / 4)]);
+}
+
+/** Correct predictions (host number) of `model` on x, for clean or adversarial inputs. */
+async function correct(model: Module, x: Tensor, y: Tensor): Promise<number> {
+  const hits = noGrad(() => scope(() => sum(eq(cast(predict(moduleClassifier(model), x), 'f32'), cast(y, 'f32')))));
+  const n = await hits.item();
+  hits.dispose();
+  return n;
+}
+
+export interface Evaluation {
+  clean: number;
+  pgd: number;
+  count: number;
+}
+
+/** Clean and PGD accuracy on the first `count` samples of `data`. */
+export async function evaluateRobustness(
+  model: Module,
+  data: GpuDataset,
+  count: number,
+  o: { eps: number; stepSize: number; steps: number; batchSize: number; generator: Generator },
+): Promise<Evaluation> {
+  const n = Math.min(count, data.size);
+  let clean = 0;
+  let robust = 0;
+  for (let b0 = 0; b0 < n; b0 += o.batchSize) {
+    const rows = Int32Array.from({ length: Math.min(o.batchSize, n - b0) }, (_, i) => b0 + i);
+    const { x, y } = data.gather(rows);
+    clean += await correct(model, x, y);
+    const xAdv = pgd(moduleClassifier(model), x, y, { eps: o.eps, stepSize: o.stepSize, steps: o.steps, generator: o.generator });
+    robust += await correct(model, xAdv, y);
+    for (const t of [x, y, xAdv]) t.dispose();
+  }
+  return { clean: clean / n, pgd: robust / n, count: n };
+}
+
+async function saveOptimizer(path: string, opt: SGD): Promise<void> {
+  const records: [string, TensorRecord][] = [];
+  for (const [k, t] of opt.stateDict()) records.push([k, tensorRecord((await t.data()) as Float32Array, t.shape)]);
+  await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opt.lr) });
+}
+
+async function loadOptimizer(path: string, opt: SGD): Promise<void> {
+  const file = await readSafetensors(path);
+  const state = new Map<string, Tensor>();
+  for (const [k, rec] of file.tensors) state.set(k, Tensor.fromArray(toFloat32(rec, `${path}: ${k}`), rec.shape));
+  opt.loadStateDict(state);
+  for (const t of state.values()) t.dispose();
+}
+
+/**
+ * Trains `model` on `train` (and evaluates on `test`) in `run`, resuming from its last committed
+ * epoch. The model's initial weights must come from the same seed for a resumed run to be
+ * identical to an uninterrupted one (they are overwritten by the checkpoint anyway).
+ */
+export async function trainAdversarially(
+  model: Module,
+  trainSet: Dataset,
+  testSet: Dataset | null,
+  s: TrainSettings,
+  run: RunDir,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const gen = new Generator(s.seed);
+  const evalGen = new Generator(s.seed).fork(1);
+  const opt = new SGD(model.parameters(), { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
+  const schedule = scheduleOf(s);
+  const history: EpochMetrics[] = [];
+  let start = 0;
+  if (run.resumed) {
+    await loadStateDict(run.file(run.resumed.files.model), model);
+    await loadOptimizer(run.file(run.resumed.files.optimizer), opt);
+    gen.position = Number(run.resumed.extra.generatorPosition);
+    evalGen.position = Number(run.resumed.extra.evalGeneratorPosition);
+    history.push(...((run.resumed.extra.history as EpochMetrics[]) ?? []));
+    start = run.resumed.epoch;
+    run.log(`resumed after epoch ${start}`);
+    process.stderr.write(`resuming ${run.path} after epoch ${start}\n`);
+  }
+  const train = GpuDataset.upload(trainSet);
+  const test = testSet && s.evalSize > 0 ? GpuDataset.upload(testSet) : null;
+  const aug = s.augment ? defaultAugmentation(train) : NO_AUGMENTATION;
+  try {
+    for (let epoch = start; epoch < s.epochs; epoch++) {
+      opt.lr = schedule.at(epoch);
+      const t0 = performance.now();
+      const order = await epochOrder(train.size, gen);
+      const steps = batchCount(order.length, s.batchSize, true);
+      const progress = new Progress({ label: `epoch ${epoch + 1}/${s.epochs}`, total: steps * s.batchSize, unit: 'img' });
+      let lossSum = 0;
+      for (let b = 0; b < steps; b++) {
+        if (hooks.signal?.aborted) throw new TrainingInterrupted(epoch);
+        const rows = order.slice(b * s.batchSize, (b + 1) * s.batchSize);
+        const loss = scope(() => {
+          const batch = makeBatch(train, rows, aug, gen);
+          const l = adversarialLoss(model, batch.x, batch.y, {
+            method: s.method,
+            eps: s.eps,
+            stepSize: s.stepSize,
+            steps: s.attackSteps,
+            tradesBeta: s.tradesBeta,
+            martLambda: s.martLambda,
+            generator: gen,
+          });
+          opt.step(grad(l, opt.params));
+          return detach(l);
+        });
+        const v = await loss.item();
+        loss.dispose();
+        if (!Number.isFinite(v))
+          throw new Error(`training loss became ${v} at epoch ${epoch + 1}, step ${b + 1} (lr ${opt.lr}); the last checkpoint is intact`);
+        lossSum += v;
+        progress.tick(s.batchSize, `loss ${(lossSum / (b + 1)).toFixed(4)}`);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      let ev: Evaluation | null = null;
+      if (test)
+        ev = await evaluateRobustness(model, test, s.evalSize, {
+          eps: s.eps,
+          stepSize: s.evalStepSize,
+          steps: s.evalSteps,
+          batchSize: s.batchSize,
+          generator: evalGen,
+        });
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        lr: opt.lr,
+        loss: lossSum / Math.max(1, steps),
+        seconds,
+        cleanAccuracy: ev?.clean ?? null,
+        pgdAccuracy: ev?.pgd ?? null,
+      };
+      history.push(m);
+      const line = `epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, ${seconds.toFixed(1)} s` + (ev ? `, clean ${(ev.clean * 100).toFixed(2)}%, PGD-${s.evalSteps} ${(ev.pgd * 100).toFixed(2)}% on ${ev.count} test images` : '');
+      run.log(line);
+      process.stderr.write(`${line}\n`);
+      await run.commit(
+        epoch + 1,
+        ['model', 'optimizer'],
+        async (paths) => {
+          await saveStateDict(paths.model, model, { metadata: { epoch: String(epoch + 1), method: s.method } });
+          await saveOptimizer(paths.optimizer, opt);
+        },
+        { generatorPosition: gen.position, evalGeneratorPosition: evalGen.position, history },
+      );
+      hooks.onEpoch?.(m);
+    }
+  } finally {
+    train.dispose();
+    test?.dispose();
+    opt.dispose();
+  }
+  return { model, history };
+}

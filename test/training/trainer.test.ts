@@ -1,0 +1,117 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { adversarialLoss, type TrainingMethod } from '../../src/training/adversarialLoss.js';
+import { RunDir } from '../../src/training/runDir.js';
+import { trainAdversarially, TrainingInterrupted, type TrainSettings } from '../../src/training/trainer.js';
+
+/** 4 classes on 1×8×8 bytes: each class lights one quadrant (plus noise). */
+function quadrants(n: number, seed: number): Dataset {
+  const images = new Uint8Array(n * 64);
+  const labels = new Int32Array(n);
+  let s = seed;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+  for (let i = 0; i < n; i++) {
+    const q = i % 4;
+    labels[i] = q;
+    for (let r = 0; r < 8; r++)
+      for (let c = 0; c < 8; c++) {
+        const on = (r < 4 ? 0 : 2) + (c < 4 ? 0 : 1) === q;
+        images[i * 64 + r * 8 + c] = Math.round(255 * Math.min(1, (on ? 0.6 : 0) + 0.4 * rnd()));
+      }
+  }
+  return { images, labels, shape: [1, 8, 8], classes: 4, name: 'quadrants' };
+}
+
+const settings: TrainSettings = {
+  method: 'madry',
+  epochs: 3,
+  batchSize: 16,
+  lr: 0.05,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  schedule: 'cosine',
+  eps: 0.1,
+  stepSize: 0.05,
+  attackSteps: 2,
+  tradesBeta: 6,
+  martLambda: 5,
+  augment: false,
+  seed: 3,
+  evalSize: 16,
+  evalSteps: 2,
+  evalStepSize: 0.05,
+};
+
+const freshModel = () => new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(5) });
+
+async function weights(m: E.Module): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const t of m.stateDict().values()) if (t.dtype === 'f32') out.push((await t.data()) as Float32Array);
+  return out;
+}
+
+describe('adversarial training runs', () => {
+  it('an interrupted and resumed run ends with exactly the weights of an uninterrupted one', async () => {
+    const train = quadrants(64, 1);
+    const test = quadrants(16, 2);
+    const base = mkdtempSync(join(tmpdir(), 'eed-train-'));
+    const config = { ...settings } as unknown as Record<string, unknown>;
+
+    const a = freshModel();
+    const runA = await RunDir.open(join(base, 'a'), config);
+    const resA = await trainAdversarially(a, train, test, settings, runA);
+    expect(resA.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+
+    const b1 = freshModel();
+    const signal = { aborted: false };
+    const runB = await RunDir.open(join(base, 'b'), config);
+    await expect(
+      trainAdversarially(b1, train, test, settings, runB, { signal, onEpoch: (m) => (signal.aborted = m.epoch === 1) }),
+    ).rejects.toBeInstanceOf(TrainingInterrupted);
+    b1.dispose();
+
+    const b2 = freshModel();
+    const runB2 = await RunDir.open(join(base, 'b'), config);
+    expect(runB2.resumed?.epoch).toBe(1);
+    const resB = await trainAdversarially(b2, train, test, settings, runB2);
+    expect(resB.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(resB.history[2].loss).toBe(resA.history[2].loss);
+    const [wa, wb] = [await weights(a), await weights(b2)];
+    wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
+
+    // A different config in the same directory is refused, naming the field.
+    await expect(RunDir.open(join(base, 'b'), { ...config, lr: 0.1 })).rejects.toThrow(/different config \(lr: 0.05 there, 0.1 now\)/);
+    a.dispose();
+    b2.dispose();
+  });
+
+  for (const method of ['clean', 'madry', 'trades', 'mart'] as TrainingMethod[]) {
+    it(`${method}: a few SGD steps on one batch lower the training loss`, async () => {
+      const data = quadrants(32, 9);
+      const x = E.tensor(Float32Array.from(data.images, (v) => v / 255), [32, 1, 8, 8]);
+      const y = E.tensor(data.labels, [32], 'i32');
+      const model = freshModel();
+      const opt = new E.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const gen = new E.Generator(1);
+      const losses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const l = E.scope(() => {
+          const loss = adversarialLoss(model, x, y, { method, eps: 0.1, stepSize: 0.05, steps: 2, generator: gen });
+          opt.step(E.grad(loss, opt.params));
+          return E.detach(loss);
+        });
+        losses.push(await l.item());
+        l.dispose();
+      }
+      expect(losses.every(Number.isFinite)).toBe(true);
+      expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+      for (const t of [x, y]) t.dispose();
+      opt.dispose();
+      model.dispose();
+    });
+  }
+});
