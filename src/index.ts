@@ -11,3 +11,4 @@ export { hvp } from './engine/hvp.js';
 export * from './ops/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
+export * from './attacks/index.js';

@@ -1,6 +1,7 @@
 // `eed` command-line entry: dispatches to subcommands; each has its own --help.
 
 import { doctor, DOCTOR_HELP } from './doctor.js';
+import { evalCommand } from './evaluate.js';
 import { trainCommand } from './train.js';
 import { tune, TUNE_HELP } from './tune.js';
 
@@ -10,6 +11,7 @@ Usage: eed <command> [options]
 
 Commands:
   doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
+  eval       Attack a trained model: clean, FGSM, PGD, C&W, DeepFool, AutoAttack
   train      Adversarially pre-train a model (Madry, TRADES, MART or clean) in a resumable run
   tune       Measure kernel variants on this adapter and cache the fastest
 
@@ -33,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
         return await doctor(rest);
       case 'train':
         return await trainCommand(rest);
+      case 'eval':
+        return await evalCommand(rest);
       case 'tune':
         if (rest.includes('--help') || rest.includes('-h')) {
           console.log(TUNE_HELP);

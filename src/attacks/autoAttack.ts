@@ -1,0 +1,116 @@
+// AutoAttack, standard version, ℓ∞ (algorithms.md §11.2 [C:fra31/auto-attack autoattack.py]):
+// APGD-CE, APGD-T (9 targets), FAB-T (9 targets) and Square (5,000 queries) in sequence. Each
+// attack runs only on the points still robust after the ones before it, and a point counts as
+// robust only if every attack failed on it; its adversarial image is the first one that fooled
+// the classifier (per-point worst case). Robust accuracy is reported after each attack.
+
+import { scope } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import { abs, sub } from '../ops/elementwise.js';
+import { Generator } from '../ops/random.js';
+import { max } from '../ops/reduce.js';
+import { apgd, apgdTargeted } from './apgd.js';
+import { DEFAULT_ATTACK_BATCH } from './batching.js';
+import { correctOnHost, type Classifier } from './classifier.js';
+import { fabTargeted } from './fab.js';
+import { untilFooled } from './robustRestarts.js';
+import { squareAttack } from './square.js';
+
+export interface AutoAttackComponent {
+  readonly name: string;
+  /** Adversarial candidates for the given (still robust) points, within the ε-box and [0, 1]. */
+  run(classifier: Classifier, x: Tensor, labels: Tensor): Tensor | Promise<Tensor>;
+}
+
+export interface StandardAttackOptions {
+  /** ℓ∞ radius (default 8/255). */
+  eps?: number;
+  /** Seed of every component's random numbers (default 0, as the reference). */
+  seed?: number;
+  batchSize?: number;
+  /** Include FAB-T (default true). Without it the suite is "AA (APGD-CE + APGD-T + Square)". */
+  fab?: boolean;
+  /** Iterations of APGD-CE, APGD-T and FAB-T (default 100). */
+  iterations?: number;
+  /** Target classes of APGD-T and FAB-T (default 9). */
+  targetClasses?: number;
+  /** Square's query budget (default 5000). */
+  queries?: number;
+}
+
+/** The standard version's attacks, in order. */
+export function standardAttacks(opts: StandardAttackOptions = {}): AutoAttackComponent[] {
+  const eps = opts.eps ?? 8 / 255;
+  const seed = opts.seed ?? 0;
+  const common = () => ({ eps, batchSize: opts.batchSize ?? DEFAULT_ATTACK_BATCH, generator: new Generator(seed) });
+  const iterations = opts.iterations ?? 100;
+  const targetClasses = opts.targetClasses ?? 9;
+  const attacks: AutoAttackComponent[] = [
+    { name: 'APGD-CE', run: (c, x, y) => apgd(c, x, y, { ...common(), iterations, restarts: 1, loss: 'ce' }) },
+    { name: 'APGD-T', run: (c, x, y) => apgdTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses }) },
+  ];
+  if (opts.fab ?? true)
+    attacks.push({ name: 'FAB-T', run: (c, x, y) => fabTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses }) });
+  attacks.push({ name: 'Square', run: (c, x, y) => squareAttack(c, x, y, { ...common(), queries: opts.queries ?? 5000, restarts: 1 }) });
+  return attacks;
+}
+
+export interface AutoAttackOptions extends StandardAttackOptions {
+  /** The attacks to run in order (default standardAttacks(opts)). */
+  attacks?: readonly AutoAttackComponent[];
+}
+
+export interface AutoAttackReport {
+  /** E.g. "AA (APGD-CE + APGD-T + FAB-T + Square)". */
+  label: string;
+  cleanAccuracy: number;
+  /** Robust accuracy after each attack, in order (non-increasing). */
+  steps: { attack: string; robustAccuracy: number }[];
+  robustAccuracy: number;
+  /** Per point: classified correctly at x and by no attack's output. */
+  robust: boolean[];
+  /** The first adversarial image found per point; x where none was. */
+  xAdv: Tensor;
+}
+
+/** Tolerance of the final ε check (the reference's check_max_pert uses the same). */
+const PERTURBATION_SLACK = 1e-5;
+
+export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tensor, opts: AutoAttackOptions = {}): Promise<AutoAttackReport> {
+  const eps = opts.eps ?? 8 / 255;
+  const attacks = opts.attacks ?? standardAttacks(opts);
+  const n = x.shape[0];
+  const accuracy = (flags: readonly boolean[]) => (n ? flags.filter(Boolean).length / n : 0);
+  const cleanAccuracy = accuracy(await correctOnHost(classifier, x, labels));
+  const steps: AutoAttackReport['steps'] = [];
+  const { xAdv, robust } = await untilFooled(
+    classifier,
+    x,
+    labels,
+    attacks.map((a) => (xs: Tensor, ys: Tensor) => a.run(classifier, xs, ys)),
+    {
+      validate: async (k, candidates, clean) => {
+        const worst = await largestPerturbation(candidates, clean);
+        if (worst > eps + PERTURBATION_SLACK)
+          throw new Error(`autoAttack: ${attacks[k].name} returned a perturbation with ‖δ‖∞ = ${worst}, beyond ε = ${eps}`);
+      },
+      afterStage: (k, flags) => steps.push({ attack: attacks[k].name, robustAccuracy: accuracy(flags) }),
+    },
+  );
+  return {
+    label: `AA (${attacks.map((a) => a.name).join(' + ')})`,
+    cleanAccuracy,
+    steps,
+    robustAccuracy: accuracy(robust),
+    robust,
+    xAdv,
+  };
+}
+
+/** max |a − b| over all elements. */
+async function largestPerturbation(a: Tensor, b: Tensor): Promise<number> {
+  const m = scope(() => max(abs(sub(a, b))));
+  const v = await m.item();
+  m.dispose();
+  return v;
+}

@@ -1,0 +1,65 @@
+// The loop shared by the evaluation attacks (APGD restarts and target classes, FAB and Square
+// restarts) and by AutoAttack, as in the reference implementations: each stage runs only on the
+// samples still classified correctly (at x, and by every earlier stage's output), and a sample
+// keeps the first misclassified point a stage finds for it; samples never fooled keep x.
+
+import { noGrad } from '../engine/autograd.js';
+import { scopeAsync } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import { clone } from '../ops/creation.js';
+import { correctlyClassified, correctOnHost, type Classifier } from './classifier.js';
+import { indicesWhere, replaceRows, selectRows } from './rowSubsets.js';
+
+/** One attack stage on a subset: candidate points for its samples (same shape as xs). */
+export type AttackStage = (xs: Tensor, ys: Tensor) => Tensor | Promise<Tensor>;
+
+export interface UntilFooledHooks {
+  /** Checks a stage's successful candidates against their clean points (e.g. the ε budget). */
+  validate?: (stage: number, candidates: Tensor, clean: Tensor) => Promise<void>;
+  /** Called after each stage with the robustness flags of every sample. */
+  afterStage?: (stage: number, robust: readonly boolean[]) => void;
+}
+
+export interface UntilFooledResult {
+  /** The first misclassified point found per sample; x where none was. */
+  xAdv: Tensor;
+  /** Per sample: correct at x and at every stage's candidate. */
+  robust: boolean[];
+}
+
+export async function untilFooled(
+  classifier: Classifier,
+  x: Tensor,
+  labels: Tensor,
+  stages: readonly AttackStage[],
+  hooks: UntilFooledHooks = {},
+): Promise<UntilFooledResult> {
+  const robust = await correctOnHost(classifier, x, labels);
+  let xAdv = clone(x);
+  for (let k = 0; k < stages.length; k++) {
+    const rows = indicesWhere(robust);
+    if (rows.length) {
+      const found = await scopeAsync(async () => {
+        const xs = selectRows(x, rows);
+        const ys = selectRows(labels, rows);
+        const candidate = await stages[k](xs, ys);
+        const correct = noGrad(() => correctlyClassified(classifier.logits(candidate), ys));
+        const hit = indicesWhere(Array.from(await correct.data(), (v) => v === 0));
+        const rowsAdv = selectRows(candidate, hit);
+        if (hooks.validate && hit.length) await hooks.validate(k, rowsAdv, selectRows(xs, hit));
+        return { hit, rowsAdv };
+      });
+      const next = replaceRows(
+        xAdv,
+        found.hit.map((j) => rows[j]),
+        found.rowsAdv,
+      );
+      xAdv.dispose();
+      found.rowsAdv.dispose();
+      xAdv = next;
+      for (const j of found.hit) robust[rows[j]] = false;
+    }
+    hooks.afterStage?.(k, robust);
+  }
+  return { xAdv, robust };
+}

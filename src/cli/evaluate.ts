@@ -1,0 +1,198 @@
+// `eed eval`: the attack suite against a trained model, as a table and report.json.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { autoAttack } from '../attacks/autoAttack.js';
+import { correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
+import { deepfool } from '../attacks/deepfool.js';
+import { fgsm } from '../attacks/fgsm.js';
+import { cwLinf, pgd } from '../attacks/pgd.js';
+import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
+import { GpuDataset } from '../data/batches.js';
+import { adapterString } from '../engine/device.js';
+import { init, runtime, shutdown } from '../engine/engine.js';
+import { scope, scopeAsync } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import { loadStateDict } from '../io/checkpoint.js';
+import { Generator } from '../ops/random.js';
+import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
+import { optionHelp, resolveOptions, type OptionTable } from './options.js';
+
+const ATTACKS = ['clean', 'fgsm', 'pgd', 'cw', 'deepfool', 'autoattack'] as const;
+
+export const EVAL_OPTIONS = {
+  run: { type: 'string', default: '', help: 'run directory of `eed train` (model, dataset and weights come from it)' },
+  weights: { type: 'string', default: '', help: 'safetensors weights (instead of --run)' },
+  dataset: { type: 'enum', values: DATASET_NAMES, default: 'fashion-mnist', help: 'dataset (with --weights)' },
+  data: { type: 'string', default: '', help: 'dataset folder' },
+  model: { type: 'enum', values: MODEL_NAMES, default: 'smallcnn', help: 'architecture (with --weights)' },
+  width: { type: 'number', default: 1, min: 0.01, help: 'width multiplier (with --weights)' },
+  attacks: { type: 'string', default: ATTACKS.join(','), help: `comma-separated subset of ${ATTACKS.join(',')}` },
+  eps: { type: 'number', default: 8 / 255, min: 0, max: 1, help: 'ℓ∞ radius of FGSM, PGD, C&W and AutoAttack' },
+  pgdSteps: { type: 'number', default: 20, min: 1, integer: true, help: 'PGD and C&W steps' },
+  pgdStep: { type: 'number', default: 2 / 255, min: 0, help: 'PGD and C&W step size' },
+  dfEps: { type: 'number', default: 0.5, min: 0, help: 'ℓ2 budget of DeepFool' },
+  count: { type: 'number', default: 1000, min: 1, integer: true, help: 'first N test images for clean, FGSM, PGD, C&W, DeepFool' },
+  aaCount: { type: 'number', default: 500, min: 0, integer: true, help: 'first N test images for AutoAttack' },
+  batchSize: { type: 'number', default: 250, min: 1, integer: true, help: 'attack batch size' },
+  seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of the random starts' },
+  out: { type: 'string', default: '', help: 'report file (default: <run>/eval.json, else eval.json)' },
+} satisfies OptionTable;
+
+export const EVAL_PRESETS = {
+  // Issue 5's Fashion-MNIST protocol: ε = 0.1, PGD-20 with step 0.01 on 2000 images, AA on 500.
+  'fmnist-smallcnn': { eps: 0.1, pgdSteps: 20, pgdStep: 0.01, count: 2000, aaCount: 500, dfEps: 2 },
+};
+
+export const EVAL_HELP = `Usage: eed eval (--run DIR | --weights FILE --model NAME --dataset NAME) [options]
+
+Attacks a trained model on the first test images and prints accuracy under each attack: clean,
+FGSM, PGD-K (cross-entropy, random start), C&W-ℓ∞ (PGD on the margin loss, κ = 50), DeepFool-ℓ2
+and AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; a point is robust only if all fail).
+Writes the numbers, the parameter count and clean throughput to a JSON report.
+
+Presets: ${Object.keys(EVAL_PRESETS).join(', ')}
+
+Options:
+${optionHelp(EVAL_OPTIONS)}`;
+
+interface Row {
+  attack: string;
+  accuracy: number;
+  images: number;
+  seconds: number;
+}
+
+async function accuracyUnder(
+  classifier: Classifier,
+  data: GpuDataset,
+  count: number,
+  batch: number,
+  attack: (x: Tensor, y: Tensor) => Promise<Tensor | null>,
+): Promise<number> {
+  let right = 0;
+  const n = Math.min(count, data.size);
+  for (let b0 = 0; b0 < n; b0 += batch) {
+    const rows = Int32Array.from({ length: Math.min(batch, n - b0) }, (_, i) => b0 + i);
+    right += await scopeAsync(async () => {
+      const { x, y } = data.gather(rows);
+      const xAdv = (await attack(x, y)) ?? x;
+      return (await correctOnHost(classifier, xAdv, y)).filter(Boolean).length;
+    });
+  }
+  return right / n;
+}
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { config: c, help } = resolveOptions('eval', EVAL_OPTIONS, EVAL_PRESETS, argv);
+  if (help) {
+    console.log(EVAL_HELP);
+    return 0;
+  }
+  let dataset = c.dataset as DatasetName;
+  let modelName = c.model as ModelName;
+  let width = c.width;
+  let dataDir = c.data;
+  let weights = c.weights;
+  if (c.run) {
+    const cfgPath = join(c.run, 'config.json');
+    if (!existsSync(cfgPath)) throw new Error(`--run ${c.run}: no config.json (not a run directory of eed train)`);
+    const rc = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    dataset = rc.dataset as DatasetName;
+    modelName = rc.model as ModelName;
+    width = Number(rc.width);
+    dataDir = dataDir || String(rc.data ?? '');
+    weights = join(c.run, 'model.safetensors');
+  }
+  if (!weights) throw new Error('eed eval: pass --run DIR or --weights FILE');
+  if (!existsSync(weights)) throw new Error(`eed eval: weights file ${weights} does not exist${c.run ? ' (has the run finished?)' : ''}`);
+  const chosen = c.attacks.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of chosen) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`eed eval: unknown attack '${a}' (have ${ATTACKS.join(', ')})`);
+
+  await init();
+  const adapter = adapterString(runtime().adapterInfo);
+  const test = await loadDatasetByName(dataset, 'test', dataDir);
+  const model = buildModel(modelName, { width, inChannels: test.shape[0], numClasses: test.classes, generator: new Generator(0) });
+  await loadStateDict(weights, model);
+  model.eval();
+  const classifier = moduleClassifier(model);
+  const data = GpuDataset.upload(test);
+  const gen = new Generator(c.seed);
+  const rows: Row[] = [];
+  const timed = async (attack: string, images: number, fn: () => Promise<number>) => {
+    const t0 = performance.now();
+    const accuracy = await fn();
+    rows.push({ attack, accuracy, images: Math.min(images, data.size), seconds: (performance.now() - t0) / 1000 });
+    console.error(`${attack}: ${(accuracy * 100).toFixed(2)}%`);
+  };
+  const n = c.count;
+  const bs = c.batchSize;
+  let aaLabel = '';
+  try {
+    if (chosen.includes('clean')) await timed('clean', n, () => accuracyUnder(classifier, data, n, bs, async () => null));
+    if (chosen.includes('fgsm')) await timed(`FGSM`, n, () => accuracyUnder(classifier, data, n, bs, async (x, y) => fgsm(classifier, x, y, { eps: c.eps })));
+    if (chosen.includes('pgd'))
+      await timed(`PGD-${c.pgdSteps}`, n, () =>
+        accuracyUnder(classifier, data, n, bs, async (x, y) => pgd(classifier, x, y, { eps: c.eps, stepSize: c.pgdStep, steps: c.pgdSteps, generator: gen })),
+      );
+    if (chosen.includes('cw'))
+      await timed('CW-inf', n, () =>
+        accuracyUnder(classifier, data, n, bs, async (x, y) => cwLinf(classifier, x, y, { eps: c.eps, stepSize: c.pgdStep, steps: c.pgdSteps, generator: gen })),
+      );
+    if (chosen.includes('deepfool'))
+      await timed(`DeepFool-L2 (eps ${c.dfEps})`, n, () =>
+        accuracyUnder(classifier, data, n, bs, async (x, y) => {
+          const r = await deepfool(classifier, x, y, { eps: c.dfEps });
+          r.distance.dispose();
+          return r.xAdv;
+        }),
+      );
+    if (chosen.includes('autoattack') && c.aaCount > 0)
+      await timed('AutoAttack', c.aaCount, async () => {
+        const m = Math.min(c.aaCount, data.size);
+        const { x, y } = data.gather(Int32Array.from({ length: m }, (_, i) => i));
+        const report = await autoAttack(classifier, x, y, { eps: c.eps, seed: c.seed, batchSize: bs });
+        aaLabel = report.label;
+        for (const s of report.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
+        for (const t of [x, y, report.xAdv]) t.dispose();
+        return report.robustAccuracy;
+      });
+    // Clean throughput (images/s) of one forward pass over a batch.
+    const { x } = data.gather(Int32Array.from({ length: Math.min(bs, data.size) }, (_, i) => i));
+    scope(() => void classifier.logits(x));
+    await runtime().sync();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) scope(() => void classifier.logits(x));
+    await runtime().sync();
+    const imagesPerSecond = (3 * x.shape[0]) / ((performance.now() - t0) / 1000);
+    x.dispose();
+
+    console.log(`\nmodel ${modelName} (width ${width}) on ${dataset}, ε = ${c.eps.toFixed(4)}, adapter ${adapter}`);
+    console.log(`${'attack'.padEnd(28)}${'accuracy'.padStart(10)}${'images'.padStart(8)}${'seconds'.padStart(10)}`);
+    for (const r of rows)
+      console.log(`${r.attack.padEnd(28)}${(r.accuracy * 100).toFixed(2).padStart(9)}%${String(r.images).padStart(8)}${r.seconds.toFixed(1).padStart(10)}`);
+    console.log(`parameters ${model.numParameters()}, clean throughput ${imagesPerSecond.toFixed(1)} images/s`);
+    const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
+    const report = {
+      command: `eed eval ${argv.join(' ')}`.trim(),
+      adapter,
+      weights,
+      model: modelName,
+      width,
+      dataset,
+      eps: c.eps,
+      autoAttackLabel: aaLabel || null,
+      results: rows,
+      parameters: model.numParameters(),
+      imagesPerSecond,
+    };
+    await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
+    console.log(`report: ${out}`);
+  } finally {
+    data.dispose();
+    model.dispose();
+    shutdown();
+  }
+  return 0;
+}

@@ -1,0 +1,115 @@
+// AutoAttack's bookkeeping, with stub attacks on a stub classifier whose decisions are set by
+// hand: which points each attack sees, the per-point worst case, the accuracy after each attack
+// and the ε check of what the attacks return.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { autoAttack, standardAttacks, type AutoAttackComponent } from '../../src/attacks/autoAttack.js';
+import type { Classifier } from '../../src/attacks/classifier.js';
+
+const EPS = 0.03;
+
+/**
+ * Images [N, 1, 1, 3]: pixels 0 and 1 are the two class scores, pixel 2 identifies the point
+ * (id/100). Label 0 is right iff pixel 0 > pixel 1.
+ */
+const scoresClassifier: Classifier = { numClasses: 2, logits: (x) => E.slice(E.flatten(x, 1), 1, 0, 2) };
+
+function image(id: number, correct: boolean): number[] {
+  return correct ? [0.51, 0.5, id / 100] : [0.5, 0.51, id / 100];
+}
+
+interface StubLog {
+  seen: number[];
+}
+
+/** An attack that swaps the two scores (a 0.01 change) of the points in `fools`, and returns the rest unchanged. */
+function stub(name: string, fools: ReadonlySet<number>, log: StubLog, overshoot = 0): AutoAttackComponent {
+  return {
+    name,
+    run: async (_c, x) => {
+      const v = Array.from(await x.data());
+      const out: number[] = [];
+      for (let s = 0; s < x.shape[0]; s++) {
+        const [a, b, tag] = v.slice(3 * s, 3 * s + 3);
+        const id = Math.round(tag * 100);
+        log.seen.push(id);
+        out.push(...(fools.has(id) ? [b - overshoot, a + overshoot, tag] : [a, b, tag]));
+      }
+      return E.tensor(out, x.shape);
+    },
+  };
+}
+
+async function runStubs(cleanCorrect: boolean[], foolSets: Set<number>[]) {
+  const n = cleanCorrect.length;
+  const x = E.tensor(cleanCorrect.flatMap((c, i) => image(i, c)), [n, 1, 1, 3]);
+  const y = E.zeros([n], 'i32');
+  const logs = foolSets.map((): StubLog => ({ seen: [] }));
+  const report = await autoAttack(scoresClassifier, x, y, {
+    eps: EPS,
+    attacks: foolSets.map((f, k) => stub(`stub${k}`, f, logs[k])),
+  });
+  const adv = Array.from(await report.xAdv.data());
+  for (const t of [x, y, report.xAdv]) t.dispose();
+  return { report, logs, adv };
+}
+
+describe('autoAttack bookkeeping', () => {
+  it('runs each attack only on the points still robust and keeps the first success per point', async () => {
+    // Point 5 is misclassified from the start; attack 0 fools 1 and 2, attack 1 fools 2 (again) and 3.
+    const clean = [true, true, true, true, true, false];
+    const { report, logs, adv } = await runStubs(clean, [new Set([1, 2]), new Set([2, 3]), new Set([0])]);
+    expect(logs[0].seen).toEqual([0, 1, 2, 3, 4]);
+    expect(logs[1].seen).toEqual([0, 3, 4]);
+    expect(logs[2].seen).toEqual([0, 4]);
+    expect(report.cleanAccuracy).toBeCloseTo(5 / 6, 12);
+    expect(report.steps.map((s) => s.attack)).toEqual(['stub0', 'stub1', 'stub2']);
+    expect(report.steps.map((s) => s.robustAccuracy)).toEqual([3 / 6, 2 / 6, 1 / 6]);
+    expect(report.robust).toEqual([false, false, false, false, true, false]);
+    expect(report.robustAccuracy).toBeCloseTo(1 / 6, 12);
+    expect(report.label).toBe('AA (stub0 + stub1 + stub2)');
+    // Fooled points carry the fooling image; the others (and point 5) keep x.
+    const row = (i: number) => adv.slice(3 * i, 3 * i + 3).map((v) => Math.fround(v));
+    for (const i of [0, 1, 2, 3]) expect(row(i)).toEqual(image(i, false).map(Math.fround));
+    expect(row(4)).toEqual(image(4, true).map(Math.fround));
+    expect(row(5)).toEqual(image(5, false).map(Math.fround));
+  });
+
+  it('a point is robust iff it is clean-correct and every attack failed on it (random cases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.array(fc.nat({ max: 11 })), { minLength: 1, maxLength: 4 }),
+        async (clean, fools) => {
+          const sets = fools.map((f) => new Set(f));
+          const { report, logs } = await runStubs(clean, sets);
+          const expected = clean.map((c, i) => c && sets.every((s) => !s.has(i)));
+          expect(report.robust).toEqual(expected);
+          const accs = [report.cleanAccuracy, ...report.steps.map((s) => s.robustAccuracy)];
+          for (let k = 1; k < accs.length; k++) expect(accs[k]).toBeLessThanOrEqual(accs[k - 1]);
+          // Attack k sees exactly the points robust after attacks 0..k−1.
+          logs.forEach((log, k) => {
+            const alive = clean.map((c, i) => (c && sets.slice(0, k).every((s) => !s.has(i)) ? i : -1)).filter((i) => i >= 0);
+            expect(log.seen).toEqual(alive);
+          });
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('rejects an attack whose successful perturbation exceeds eps, naming it', async () => {
+    const x = E.tensor([...image(0, true), ...image(1, true)], [2, 1, 1, 3]);
+    const y = E.zeros([2], 'i32');
+    const cheat = stub('Cheat', new Set([1]), { seen: [] }, 0.05);
+    await expect(autoAttack(scoresClassifier, x, y, { eps: EPS, attacks: [cheat] })).rejects.toThrow(/Cheat returned a perturbation/);
+    for (const t of [x, y]) t.dispose();
+  });
+
+  it('the standard suite is APGD-CE, APGD-T, FAB-T, Square (FAB-T optional)', () => {
+    expect(standardAttacks().map((a) => a.name)).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
+    expect(standardAttacks({ fab: false }).map((a) => a.name)).toEqual(['APGD-CE', 'APGD-T', 'Square']);
+  });
+});
