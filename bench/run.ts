@@ -16,6 +16,8 @@ export interface BenchResult {
   ms_median: number;
   ms_min: number;
   gflops: number | null;
+  /** Images per second for cases over a batch (the shape starts with b<batch>). */
+  images_per_s: number | null;
   samples: number;
 }
 
@@ -44,6 +46,7 @@ async function measure(c: BenchCase, timeMs: number): Promise<BenchResult> {
       ms_median: round(median),
       ms_min: round(min),
       gflops: c.flops ? round(c.flops / (median * 1e6)) : null,
+      images_per_s: /^b(\d+)/.test(c.shape) && !c.flops ? round(Number(/^b(\d+)/.exec(c.shape)![1]) / (median / 1000)) : null,
       samples: r.latency.samplesCount,
     };
   } finally {

@@ -11,6 +11,8 @@ import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, matmul 
 import { convGeometry, forceConvStrategy, type ConvStrategy } from '../kernels/conv2d.js';
 import { forceMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
 import { SGD } from '../src/optim/sgd.js';
+import { moduleClassifier } from '../src/attacks/classifier.js';
+import { pgd } from '../src/attacks/pgd.js';
 
 export interface BenchCase {
   name: string;
@@ -131,8 +133,32 @@ function trainCases(): BenchCase[] {
   ];
 }
 
+/** PGD-20 on a batch (images/s = batch / median seconds; flops not counted). */
+function attackCase(name: string, shape: string, make: () => Module, input: number[], classes: number): BenchCase {
+  return {
+    name,
+    shape,
+    flops: null,
+    setup: () => ({ model: make(), x: gen.uniform(input).keep(), y: gen.randint([input[0]], 0, classes).keep() }),
+    run: (s) =>
+      scope(() => {
+        const model = s.model as Module;
+        void pgd(moduleClassifier(model), s.x as Tensor, s.y as Tensor, { eps: 8 / 255, stepSize: 2 / 255, steps: 20, generator: gen });
+      }),
+    teardown: disposeAll,
+  };
+}
+
+function attackCases(): BenchCase[] {
+  return [
+    attackCase('pgd20.smallcnn', 'b128 1x28x28', () => new SmallCNN({ generator: gen }), [128, 1, 28, 28], 10),
+    attackCase('pgd20.resnet18_w0.25', 'b32 3x32x32', () => new ResNet18({ width: 0.25, generator: gen }), [32, 3, 32, 32], 10),
+  ];
+}
+
 export const SUITES: Record<string, () => BenchCase[]> = {
   matmul: matmulCases,
   conv2d: () => convCases(32),
   train: trainCases,
+  attack: attackCases,
 };

@@ -189,7 +189,7 @@ function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: numb
     { shader: 'im2col', bindings: ['read', 'write'] },
     [x.binding(), cols.binding()],
     foldParams(g, plan, b0 * g.cin * g.h * g.w),
-    [Math.ceil(plan.pitch / 64), Math.ceil(plan.rows / 4), nb],
+    [Math.ceil(plan.pitch / 4 / 64), Math.ceil(plan.rows / 4), nb],
   );
   return cols;
 }

@@ -36,14 +36,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = i32(t % hw);
     let iy = r / i32(p.w);
     let ix = r % i32(p.w);
-    let ylo = max(0, (iy + i32(p.ph) - i32(p.kh) + i32(p.sh)) / i32(p.sh));
-    let yhi = min(i32(p.oh) - 1, (iy + i32(p.ph)) / i32(p.sh));
-    let xlo = max(0, (ix + i32(p.pw) - i32(p.kw) + i32(p.sw)) / i32(p.sw));
-    let xhi = min(i32(p.ow) - 1, (ix + i32(p.pw)) / i32(p.sw));
+    let win = covering_windows(iy, ix);
     let obase = pl * p.oh * p.ow;
     var s = 0.0;
-    for (var oy = ylo; oy <= yhi; oy++) {
-      for (var ox = xlo; ox <= xhi; ox++) { s += X[obase + u32(oy) * p.ow + u32(ox)]; }
+    for (var oy = win.x; oy <= win.y; oy++) {
+      for (var ox = win.z; ox <= win.w; ox++) { s += X[obase + u32(oy) * p.ow + u32(ox)]; }
     }
     Y[t] = s * inv;
   }

@@ -1,12 +1,7 @@
 // y[b,co,oy,ox] = Σ_{ci,kh,kw} w[co,ci,kh,kw] · x[b,ci,oy·sh−ph+kh, ox·sw−pw+kw] (zero padding).
 // Implicit GEMM: rows = output channels, columns = (b, oy, ox). Each invocation keeps a 4×4 tile
 // (4 channels × 4 output positions) in registers.
-struct Params {
-  batch: u32, cin: u32, h: u32, w: u32,
-  cout: u32, oh: u32, ow: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, pad0: u32, pad1: u32, pad2: u32,
-}
+//#include "conv_params"
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;

@@ -1,11 +1,6 @@
 // gx[b,ci,iy,ix] = Σ_{co,kh,kw} gy[b,co,oy,ox] · w[co,ci,kh,kw] where oy·sh−ph+kh = iy and
 // ox·sw−pw+kw = ix. Each invocation owns 4 input channels × 4 input positions.
-struct Params {
-  batch: u32, cin: u32, h: u32, w: u32,
-  cout: u32, oh: u32, ow: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, pad0: u32, pad1: u32, pad2: u32,
-}
+//#include "conv_params"
 @group(0) @binding(0) var<storage, read> GY: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> GX: array<f32>;

@@ -1,12 +1,7 @@
 // gw[co,ci,kh,kw] = Σ_{b,oy,ox} gy[b,co,oy,ox] · x[b,ci,oy·sh−ph+kh, ox·sw−pw+kw].
 // GEMM with rows = output channels, columns = (ci,kh,kw), reduction over (b,oy,ox); 4×4 tile per
 // invocation.
-struct Params {
-  batch: u32, cin: u32, h: u32, w: u32,
-  cout: u32, oh: u32, ow: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, pad0: u32, pad1: u32, pad2: u32,
-}
+//#include "conv_params"
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> GY: array<f32>;
 @group(0) @binding(2) var<storage, read_write> GW: array<f32>;

@@ -9,25 +9,38 @@ struct Params {
   x_off: u32, pitch: u32, pad1: u32, pad2: u32,
 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> COLS: array<f32>;
+@group(0) @binding(1) var<storage, read_write> COLS: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> p: Params;
 
+// Each invocation writes 4 consecutive positions as one vec4 (pitch is a multiple of 4): on CPU
+// adapters the per-invocation overhead, not the arithmetic, dominates such a pass.
 @compute @workgroup_size(64, 4, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let q = gid.x;
+  let q0 = gid.x * 4u;
   let r = gid.y;
   let npos = p.oh * p.ow;
-  if (q >= p.pitch || r >= p.rows) { return; }
-  let out = (gid.z * p.rows + r) * p.pitch + q;
+  if (q0 >= p.pitch || r >= p.rows) { return; }
+  let out = ((gid.z * p.rows + r) * p.pitch + q0) / 4u;
   let ksz = p.kh * p.kw;
-  if (r >= p.cin * ksz || q >= npos) { COLS[out] = 0.0; return; }
+  if (r >= p.cin * ksz) { COLS[out] = vec4<f32>(0.0); return; }
   let ci = r / ksz;
   let kr = r % ksz;
-  let iy = i32((q / p.ow) * p.sh + kr / p.kw) - i32(p.ph);
-  let ix = i32((q % p.ow) * p.sw + kr % p.kw) - i32(p.pw);
-  var v = 0.0;
-  if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-    v = X[p.x_off + ((gid.z * p.cin + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+  let ky = kr / p.kw;
+  let kx = kr % p.kw;
+  let plane = p.x_off + (gid.z * p.cin + ci) * p.h * p.w;
+  var v = vec4<f32>(0.0);
+  var oy = q0 / p.ow;
+  var ox = q0 % p.ow;
+  for (var j = 0u; j < 4u; j++) {
+    if (q0 + j < npos) {
+      let iy = i32(oy * p.sh + ky) - i32(p.ph);
+      let ix = i32(ox * p.sw + kx) - i32(p.pw);
+      if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+        v[j] = X[plane + u32(iy) * p.w + u32(ix)];
+      }
+    }
+    ox += 1u;
+    if (ox == p.ow) { ox = 0u; oy += 1u; }
   }
   COLS[out] = v;
 }
