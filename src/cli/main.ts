@@ -2,6 +2,7 @@
 
 import { doctor, DOCTOR_HELP } from './doctor.js';
 import { evalCommand } from './evaluate.js';
+import { pruneCommand } from './prune.js';
 import { trainCommand } from './train.js';
 import { tune, TUNE_HELP } from './tune.js';
 
@@ -12,6 +13,7 @@ Usage: eed <command> [options]
 Commands:
   doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
   eval       Attack a trained model: clean, FGSM, PGD, C&W, DeepFool, AutoAttack
+  prune      Prune a trained model for EED (score, HARP masks, fine-tune) into a sub-model
   train      Adversarially pre-train a model (Madry, TRADES, MART or clean) in a resumable run
   tune       Measure kernel variants on this adapter and cache the fastest
 
@@ -35,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
         return await doctor(rest);
       case 'train':
         return await trainCommand(rest);
+      case 'prune':
+        return await pruneCommand(rest);
       case 'eval':
         return await evalCommand(rest);
       case 'tune':

@@ -1,0 +1,25 @@
+// `eed prune` option handling (the full command runs a device and datasets; its stages are tested
+// in prune.test.ts).
+
+import { describe, expect, it, vi } from 'vitest';
+import { resolveOptions } from '../../src/cli/options.js';
+import { PRUNE_OPTIONS, PRUNE_PRESETS, pruneCommand } from '../../src/cli/prune.js';
+
+describe('eed prune options', () => {
+  it('parses --score, --sparsity and --subset and refuses an unknown score', () => {
+    const { config } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--score', 'ase', '--sparsity', '0.9', '--subset', '2']);
+    expect([config.score, config.sparsity, config.subset]).toEqual(['ase', 0.9, 2]);
+    expect(() => resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--score', 'magnitude'])).toThrow(/score/);
+  });
+
+  it('prints help and requires a checkpoint', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await pruneCommand(['--help'])).toBe(0);
+      expect(String(log.mock.calls[0][0])).toMatch(/--sparsity/);
+    } finally {
+      log.mockRestore();
+    }
+    await expect(pruneCommand(['--score', 'nis'])).rejects.toThrow(/--checkpoint is required/);
+  });
+});

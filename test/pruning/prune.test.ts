@@ -1,0 +1,95 @@
+// The pruning stage end to end on a tiny model and data set: scores → HARP → budget → fine-tune →
+// baked masks → checkpoint with masks and layer rates.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { loadStateDict } from '../../src/io/checkpoint.js';
+import { enforceKeepBudget, pruneAdversarially, savePrunedModel, type PruneSettings } from '../../src/pruning/prune.js';
+import { prunableLayers, prunableWeightCount } from '../../src/pruning/prunable.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { MaskedModel } from '../../src/pruning/maskedModel.js';
+import { tinyCnn } from './fixtures.js';
+
+function tinyDataset(n: number): Dataset {
+  const images = new Uint8Array(n * 64);
+  const labels = new Int32Array(n);
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 4;
+    for (let p = 0; p < 64; p++) images[i * 64 + p] = Math.floor(rnd() * 128 + (Math.floor(p / 16) === labels[i] ? 127 : 0));
+  }
+  return { images, labels, shape: [1, 8, 8], classes: 4, name: 'tiny' };
+}
+
+const SETTINGS: PruneSettings = {
+  score: 'bnsf', keepFraction: 0.2, alphaMin: 0.1, phi: 0.01, pruneEpochs: 2, finetuneEpochs: 1, batchSize: 8,
+  pruneLr: 0.1, finetuneLr: 0.01, momentum: 0.9, weightDecay: 5e-4, eps: 0.1, stepSize: 0.05, attackSteps: 1,
+  scoreSamples: 8, nisFrl: 'uniform', augment: false, seed: 3,
+};
+
+describe('pruning stage', () => {
+  it('meets the keep budget, zeroes pruned weights and saves masks with layer rates', async () => {
+    const base = tinyCnn(13);
+    const validation = { data: tinyDataset(8), size: 8, steps: 1, stepSize: 0.05 };
+    // A large φ reaches the target in the first epoch, so both pruning epochs are validated.
+    const result = await pruneAdversarially(base, tinyDataset(16), { ...SETTINGS, phi: 5 }, { validation });
+    const layers = prunableLayers(base);
+    const total = prunableWeightCount(layers);
+    expect(result.history.map((h) => h.stage)).toEqual(['prune', 'prune', 'finetune']);
+    expect(result.history[0].compressionLoss).toBe(0);
+    for (const h of result.history) expect(h.validationPgd).toBeGreaterThanOrEqual(0);
+    const bestPrune = Math.max(result.history[0].validationPgd!, result.history[1].validationPgd!);
+    expect(result.history[result.selectedEpochs.prune! - 1].validationPgd).toBe(bestPrune);
+    expect(result.selectedEpochs.finetune).toBe(1);
+    // Expected kept Σ n_l·k_l ≤ a_t·N after the safety net; the floor rule adds < 1 weight per layer.
+    const expectedKept = layers.reduce((a, l) => a + l.weight.size * result.layerKeepRates.get(l.name)!, 0);
+    expect(expectedKept).toBeLessThanOrEqual(SETTINGS.keepFraction * total * (1 + 1e-9));
+    expect(result.model.keptCount()).toBeLessThan(expectedKept + layers.length);
+    const count = await result.model.countNonZero();
+    expect(count.prunableNonZero).toBeLessThanOrEqual(result.model.keptCount());
+    for (const l of result.model.layers) {
+      const w = await l.prunable.weight.data();
+      expect(l.hostMask.every((m, i) => m === 1 || w[i] === 0)).toBe(true);
+    }
+
+    const dir = mkdtempSync(join(tmpdir(), 'eed-prune-'));
+    try {
+      const path = join(dir, 'sub.safetensors');
+      await savePrunedModel(path, result, { score: 'bnsf' });
+      const copy = tinyCnn(99);
+      const loaded = await loadStateDict(path, copy);
+      expect(loaded.masks.size).toBe(layers.length);
+      const mask = await loaded.masks.get('conv2.weight')!.data();
+      expect(Array.from(mask)).toEqual(Array.from(result.model.layers[1].hostMask));
+      const rates = JSON.parse(loaded.metadata.layerKeepRates) as Record<string, number>;
+      expect(Object.keys(rates)).toEqual(layers.map((l) => l.name));
+      E.dispose([...loaded.masks.values()]);
+      copy.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    result.model.dispose();
+  });
+
+  it('the safety net shifts all rates by one constant down to the budget', async () => {
+    const base = tinyCnn(17);
+    const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+    const masked = await MaskedModel.create(base, init, { target: 0.1, initialRateLogit: 2 });
+    const before = await masked.keepRateValues();
+    const shift = await enforceKeepBudget(masked);
+    expect(shift).toBeLessThan(0);
+    const after = await masked.keepRateValues();
+    const sizes = masked.layers.map((l) => l.prunable.weight.size);
+    const expected = after.reduce((a, k, i) => a + k * sizes[i], 0);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(expected).toBeLessThanOrEqual(0.1 * total * (1 + 1e-9));
+    expect(expected).toBeGreaterThan(0.1 * total * 0.999);
+    expect(before.every((k, i) => after[i] < k)).toBe(true);
+    E.dispose([...init.values()]);
+    masked.dispose();
+  });
+});
