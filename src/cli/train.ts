@@ -50,7 +50,8 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig>> = {
     weightDecay: 5e-4, eps: 0.1, stepSize: 0.025, attackSteps: 7, evalSteps: 20, evalStepSize: 0.01, evalSize: 2000,
     out: 'runs/fmnist-smallcnn',
   },
-  // About 5–10 minutes on a CPU adapter: a 3,000-image subset, PGD-3 training, 500 evaluation images.
+  // About a quarter of an hour on a CPU adapter: a 3,000-image subset, PGD-3 training, 500
+  // evaluation images.
   quick: {
     dataset: 'fashion-mnist', model: 'smallcnn', method: 'madry', epochs: 2, batchSize: 128, lr: 0.05, eps: 0.1,
     stepSize: 0.04, attackSteps: 3, trainSize: 3000, evalSize: 500, evalSteps: 10, evalStepSize: 0.02, out: 'runs/quick-train',
