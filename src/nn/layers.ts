@@ -154,7 +154,8 @@ export class Flatten extends Module {
   }
 }
 
-export class MaxPool2d extends Module {
+/** Shared geometry of the pooling layers (stride defaults to the kernel size, as in PyTorch). */
+abstract class Pool2d extends Module {
   constructor(
     readonly kernelSize: number,
     readonly stride: number = kernelSize,
@@ -163,25 +164,25 @@ export class MaxPool2d extends Module {
     super();
   }
 
+  protected abstract pool(x: Tensor): Tensor;
+
   forward(x: Tensor): Tensor {
     expectInput(this, x, ['N', 'C', 'H', 'W'], x.ndim === 4);
-    return this.labelled(() => maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding }));
+    return this.labelled(() => this.pool(x));
   }
 }
 
-export class AvgPool2d extends Module {
-  constructor(
-    readonly kernelSize: number,
-    readonly stride: number = kernelSize,
-    readonly padding = 0,
-  ) {
-    super();
+export class MaxPool2d extends Pool2d {
+  protected pool(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
+}
 
-  forward(x: Tensor): Tensor {
-    expectInput(this, x, ['N', 'C', 'H', 'W'], x.ndim === 4);
+export class AvgPool2d extends Pool2d {
+  protected pool(x: Tensor): Tensor {
+    // A 1×1 average pool with stride 1 is the identity (VGG-16's last "pool" in the reference).
     if (this.kernelSize === 1 && this.stride === 1 && this.padding === 0) return x;
-    return this.labelled(() => avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding }));
+    return avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
 }
 
