@@ -45,9 +45,9 @@ else
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-elif [ ! -d dist ]; then
-  npm run build
+  npm ci --no-audit --no-fund   # also compiles (the `prepare` script)
+else
+  npm run build --silent        # sources may be newer than dist/
 fi
 
 node bin/eed.js doctor --short
