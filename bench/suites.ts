@@ -7,8 +7,10 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import type { Module } from '../src/nn/module.js';
-import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, matmul } from '../src/ops/index.js';
-import { convGeometry, forceConvStrategy, type ConvStrategy } from '../kernels/conv2d.js';
+import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, maskedConv2d, matmul, relu, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
+import { noGrad } from '../src/engine/autograd.js';
+import type { Conv2d } from '../src/nn/layers.js';
+import { convGeometry, forceConvStrategy, setMaskedGemmWeights, type ConvStrategy, type MaskedGemmWeights } from '../kernels/conv2d.js';
 import { forceMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
 import { SGD } from '../src/optim/sgd.js';
 import { moduleClassifier } from '../src/attacks/classifier.js';
@@ -156,9 +158,145 @@ function attackCases(): BenchCase[] {
   ];
 }
 
+/** Host weights in [−0.1, 0.1) with a fraction `sparsity` of them zeroed at random (unstructured). */
+function prunedWeights(count: number, sparsity: number, seed: number): { w: Float32Array; mask: Float32Array } {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const w = new Float32Array(count);
+  const mask = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    mask[i] = next() >= sparsity ? 1 : 0;
+    w[i] = (next() * 0.2 - 0.1) * mask[i];
+  }
+  return { w, mask };
+}
+
+/**
+ * Pruned convolutions, forward only, at the ResNet-18 CIFAR shapes (batch 32): the dense conv
+ * (automatic strategy), the masked conv (both ways the GEMM path can apply the mask; its cost does
+ * not depend on the sparsity) and the CSR kernel at 0–95% unstructured sparsity. GFLOP/s are effective: the
+ * dense convolution's flops over the time taken.
+ */
+function sparseCases(batch = 32): BenchCase[] {
+  const out: BenchCase[] = [];
+  for (const [cin, cout, hw] of RESNET_CONV_SHAPES) {
+    const flops = 2 * batch * cout * hw * hw * cin * 9;
+    const shape = `b${batch} ${cin}->${cout} @${hw}x${hw}`;
+    const wshape = [cout, cin, 3, 3];
+    const count = cout * cin * 9;
+    const dense = (sparsity: number) => () => {
+      const { w, mask } = prunedWeights(count, sparsity, cin * 7919 + cout);
+      return { x: gen.uniform([batch, cin, hw, hw]).keep(), w: tensor(w, wshape).keep(), mask: tensor(mask, wshape).keep() };
+    };
+    out.push({
+      name: 'sparse.dense',
+      shape,
+      flops,
+      setup: dense(0.9),
+      run: (s) => scope(() => void conv2d(s.x as Tensor, s.w as Tensor, null, { padding: 1 })),
+      teardown: disposeAll,
+    });
+    for (const mode of ['premultiplied', 'in-kernel'] as MaskedGemmWeights[])
+      out.push({
+        name: `sparse.masked[${mode}]`,
+        shape,
+        flops,
+        setup: dense(0.9),
+        run: (s) => {
+          setMaskedGemmWeights(mode);
+          try {
+            scope(() => void maskedConv2d(s.x as Tensor, s.w as Tensor, s.mask as Tensor, null, { padding: 1 }));
+          } finally {
+            setMaskedGemmWeights('premultiplied');
+          }
+        },
+        teardown: disposeAll,
+      });
+    for (const sparsity of [0, 0.5, 0.8, 0.9, 0.95]) {
+      out.push({
+        name: `sparse.csr@${Math.round(sparsity * 100)}%`,
+        shape,
+        flops,
+        setup: () => {
+          const { w } = prunedWeights(count, sparsity, cin * 7919 + cout);
+          return { x: gen.uniform([batch, cin, hw, hw]).keep(), sparse: SparseConv2d.fromDense(w, wshape) };
+        },
+        run: (s) => scope(() => void sparseConv2d(s.x as Tensor, s.sparse as SparseConv2d, null, { padding: 1 })),
+        teardown: disposeAll,
+      });
+    }
+  }
+  return out;
+}
+
+/** Keeps the largest-magnitude (1 − sparsity) of the weights (magnitude pruning, one layer). */
+function magnitudeMask(w: Float32Array, sparsity: number): Float32Array {
+  const sorted = Float32Array.from(w, Math.abs).sort();
+  const threshold = sorted[Math.min(sorted.length - 1, Math.floor(sparsity * sorted.length))];
+  return Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? 1 : 0));
+}
+
+async function compressConv(conv: Conv2d, sparsity: number): Promise<SparseConv2d> {
+  const w = (await conv.weight.data()) as Float32Array;
+  return SparseConv2d.fromDense(w, conv.weight.shape, magnitudeMask(w, sparsity));
+}
+
+/** SmallCNN's eval forward with every conv replaced by its compressed (CSR) weights. */
+function sparseSmallCnnForward(m: SmallCNN, convs: readonly SparseConv2d[], x: Tensor): Tensor {
+  const layer = (conv: Conv2d, sparse: SparseConv2d, input: Tensor) =>
+    sparseConv2d(input, sparse, conv.bias, { stride: conv.stride, padding: conv.padding });
+  let y = relu(m.bn1.forward(layer(m.conv1, convs[0], x)));
+  y = relu(m.bn2.forward(layer(m.conv2, convs[1], y)));
+  y = relu(m.bn3.forward(layer(m.conv3, convs[2], y)));
+  return m.linear.forward(m.pool.forward(y));
+}
+
+/** Inference (eval mode, no gradients) of SmallCNN at batch 128: dense vs magnitude-pruned CSR convs. */
+function prunedSmallCnnCases(batch = 128): BenchCase[] {
+  const shape = `b${batch} 1x28x28`;
+  const setupModel = () => {
+    const model = new SmallCNN({ generator: gen });
+    model.eval();
+    return { model, x: gen.uniform([batch, 1, 28, 28]).keep() };
+  };
+  const cases: BenchCase[] = [
+    {
+      name: 'sparse.smallcnn_forward.dense',
+      shape,
+      flops: null,
+      setup: setupModel,
+      run: (s) => scope(() => void noGrad(() => (s.model as SmallCNN).forward(s.x as Tensor))),
+      teardown: disposeAll,
+    },
+  ];
+  for (const sparsity of [0.8, 0.9, 0.95])
+    cases.push({
+      name: `sparse.smallcnn_forward.csr@${Math.round(sparsity * 100)}%`,
+      shape,
+      flops: null,
+      setup: async () => {
+        const state = setupModel();
+        const m = state.model;
+        const [c1, c2, c3] = await Promise.all([m.conv1, m.conv2, m.conv3].map((c) => compressConv(c, sparsity)));
+        return { ...state, c1, c2, c3 };
+      },
+      run: (s) =>
+        scope(() => {
+          const convs = [s.c1, s.c2, s.c3] as SparseConv2d[];
+          void noGrad(() => sparseSmallCnnForward(s.model as SmallCNN, convs, s.x as Tensor));
+        }),
+      teardown: disposeAll,
+    });
+  return cases;
+}
+
 export const SUITES: Record<string, () => BenchCase[]> = {
   matmul: matmulCases,
   conv2d: () => convCases(32),
   train: trainCases,
   attack: attackCases,
+  sparse: () => [...sparseCases(32), ...prunedSmallCnnCases(128)],
 };

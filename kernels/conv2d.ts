@@ -6,11 +6,17 @@
 // - 'direct': one kernel per pass (conv2d_forward.wgsl, conv2d_grad_input.wgsl,
 //   conv2d_grad_weight.wgsl); used when there are fewer than 4 output channels (or, for the input
 //   gradient, a channel count that is not a multiple of 4), and selectable where it wins.
+// The forward and input-gradient launchers take an optional weight mask (same shape as the
+// weights): conv(x, w ⊙ mask) for pruned layers. The direct kernels apply it as they read the
+// weights. The GEMM path by default multiplies it into a scratch weight matrix first (one pass
+// over the Cout·Cin·KH·KW weights per call, freed at once), because masking inside the GEMM's A
+// loads ('in-kernel', MASK_A in matmul_vec4.wgsl) re-reads the mask for every output tile and ran
+// up to 2x slower than the unmasked GEMM on lavapipe (bench suite `sparse`).
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { stridedCopyKernel } from './copy.js';
-import { fillKernel } from './elementwise.js';
+import { binaryKernel, fillKernel } from './elementwise.js';
 import { gemmVec4 } from './matmul.js';
 import { Params } from './runtime.js';
 import { activeTuning, convKey, type ConvPass } from './tuning.js';
@@ -77,35 +83,45 @@ const spec = (shader: string) => ({
   bindings: ['read', 'read', 'write'] as const,
   constants: { WG_X: convWorkgroup[0], WG_Y: convWorkgroup[1] },
 });
+/** The forward and input-gradient kernels: binding 3 is the weight mask (w itself when unmasked). */
+const maskableSpec = (shader: string, mask: Tensor | undefined) => ({
+  shader,
+  bindings: ['read', 'read', 'write', 'read'] as const,
+  constants: { WG_X: convWorkgroup[0], WG_Y: convWorkgroup[1], MASK_W: mask ? 1 : 0 },
+});
 const groups = (cols: number, rows: number): [number, number] => [
   Math.ceil(cols / (4 * convWorkgroup[0])),
   Math.ceil(rows / (4 * convWorkgroup[1])),
 ];
 
-export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+/** conv(x, w) or, with a mask, conv(x, w ⊙ mask). */
+export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, mask?: Tensor): Tensor {
+  checkMask(w, mask);
   const plan = choose(g, 'forward');
-  if (plan) return forwardGemm(x, w, g, plan);
+  if (plan) return forwardGemm(x, w, g, plan, mask);
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   runtime().dispatch(
     'conv2d',
-    spec('conv2d_forward'),
-    [x.binding(), w.binding(), y.binding()],
+    maskableSpec('conv2d_forward', mask),
+    [x.binding(), w.binding(), y.binding(), (mask ?? w).binding()],
     params(g),
     groups(g.batch * g.oh * g.ow, g.cout),
   );
   return y;
 }
 
-export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+/** The input gradient of conv(x, w), or with a mask of conv(x, w ⊙ mask). */
+export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry, mask?: Tensor): Tensor {
+  checkMask(w, mask);
   const plan = choose(g, 'input');
-  if (plan) return gradInputGemm(gy, w, g, plan);
+  if (plan) return gradInputGemm(gy, w, g, plan, mask);
   const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
   if (gx.size === 0) return gx;
   runtime().dispatch(
     'conv2d_grad_input',
-    spec('conv2d_grad_input'),
-    [gy.binding(), w.binding(), gx.binding()],
+    maskableSpec('conv2d_grad_input', mask),
+    [gy.binding(), w.binding(), gx.binding(), (mask ?? w).binding()],
     params(g),
     groups(g.batch * g.h * g.w, g.cin),
   );
@@ -125,6 +141,34 @@ export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): 
     groups(g.cin * g.kh * g.kw, g.cout),
   );
   return gw;
+}
+
+function checkMask(w: Tensor, mask: Tensor | undefined): void {
+  if (mask && (mask.dtype !== 'f32' || mask.shape.length !== w.shape.length || mask.shape.some((d, i) => d !== w.shape[i])))
+    throw new Error(`conv2d: mask ${mask.dtype} [${mask.shape.join(', ')}] does not match weight [${w.shape.join(', ')}]`);
+}
+
+/** How the GEMM path applies a weight mask (see the header). */
+export type MaskedGemmWeights = 'premultiplied' | 'in-kernel';
+let maskedGemmWeights: MaskedGemmWeights = 'premultiplied';
+export function setMaskedGemmWeights(mode: MaskedGemmWeights): void {
+  maskedGemmWeights = mode;
+}
+
+/** The GEMM's A matrix and the mask it applies while loading A (none when premultiplied). */
+function maskedWeightMatrix(w: Tensor, mask: Tensor | undefined, g: ConvGeometry, plan: GemmPlan): { a: Tensor; maskA?: Tensor } {
+  if (!mask) return { a: weightMatrix(w, g, plan) };
+  if (maskedGemmWeights === 'in-kernel') return { a: weightMatrix(w, g, plan), maskA: weightMatrix(mask, g, plan) };
+  const wm = binaryKernel('mul', w, mask);
+  const a = weightMatrix(wm, g, plan);
+  if (a !== wm) wm.dispose();
+  return { a };
+}
+
+/** Frees what maskedWeightMatrix made (not the caller's w and mask). */
+function releaseWeightMatrix(m: { a: Tensor; maskA?: Tensor }, w: Tensor, mask: Tensor | undefined): void {
+  if (m.a !== w) m.a.dispose();
+  if (m.maskA && m.maskA !== mask) m.maskA.dispose();
 }
 
 export type ConvStrategy = 'direct' | 'gemm';
@@ -204,7 +248,10 @@ function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: 
   );
 }
 
-/** Weights as a [Cout, rows] matrix, zero-padded when Cin·KH·KW is not a multiple of 4. */
+/**
+ * Weights (or their mask) as a [Cout, rows] matrix, zero-padded when Cin·KH·KW is not a multiple
+ * of 4 (then the weights are copied anyway, so a padded mask adds one more small copy).
+ */
 function weightMatrix(w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
   if (plan.rows === plan.k) return w;
   const wp = fillKernel([g.cout, plan.rows], 0);
@@ -220,20 +267,20 @@ function repitch(t: Tensor, b: number, c: number, from: number, to: number): Ten
   return out;
 }
 
-function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan, mask: Tensor | undefined): Tensor {
   const padded = plan.pitch !== plan.npos;
   const y = Tensor.empty(padded ? [g.batch, g.cout, plan.pitch] : [g.batch, g.cout, g.oh, g.ow]);
-  const wp = weightMatrix(w, g, plan);
+  const wm = maskedWeightMatrix(w, mask, g, plan);
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
     const cols = im2col(x, g, plan, b0, nb);
-    gemmVec4(wp, cols, {
+    gemmVec4(wm.a, cols, {
       batch: nb, m: g.cout, n: plan.pitch, k: plan.rows, transA: false, transB: false, batchA: 1, batchB: nb,
-      cOffset: b0 * g.cout * plan.pitch, out: y,
+      cOffset: b0 * g.cout * plan.pitch, out: y, maskA: wm.maskA,
     });
     cols.dispose();
   }
-  if (wp !== w) wp.dispose();
+  releaseWeightMatrix(wm, w, mask);
   if (!padded) return y;
   const out = repitch(y, g.batch, g.cout, plan.pitch, plan.npos);
   y.dispose();
@@ -242,20 +289,20 @@ function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Ten
   return v;
 }
 
-function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
+function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan, mask: Tensor | undefined): Tensor {
   const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
-  const wp = weightMatrix(w, g, plan);
+  const wm = maskedWeightMatrix(w, mask, g, plan);
   const gyp = plan.pitch === plan.npos ? gy : repitch(gy, g.batch, g.cout, plan.npos, plan.pitch);
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
-    const dcols = gemmVec4(wp, gyp, {
+    const dcols = gemmVec4(wm.a, gyp, {
       batch: nb, m: plan.rows, n: plan.pitch, k: g.cout, transA: true, transB: false, batchA: 1, batchB: nb,
-      bOffset: b0 * g.cout * plan.pitch,
+      bOffset: b0 * g.cout * plan.pitch, maskA: wm.maskA,
     });
     col2im(dcols, gx, g, plan, b0, nb);
     dcols.dispose();
   }
-  if (wp !== w) wp.dispose();
+  releaseWeightMatrix(wm, w, mask);
   if (gyp !== gy) gyp.dispose();
   return gx;
 }

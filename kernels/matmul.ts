@@ -61,6 +61,8 @@ export interface GemmCall extends MatmulGeometry {
   /** Add to the values already in `out` instead of overwriting them. */
   accumulate?: boolean;
   out?: Tensor;
+  /** Multiplies A element-wise by this tensor (A's layout) as it is read: op(A ⊙ maskA)·op(B). */
+  maskA?: Tensor;
 }
 
 /** The vec4 kernel with offsets and accumulation (used directly by the conv lowering). */
@@ -68,6 +70,7 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
   const { batch, m, n, k } = g;
   if (!vec4Eligible(g)) throw new Error(`gemm: ${m}x${k}x${n} does not meet the vec4 kernel's alignment`);
   for (const off of [g.aOffset ?? 0, g.bOffset ?? 0]) if (off % 4) throw new Error(`gemm: offset ${off} is not a multiple of 4`);
+  if (g.maskA && g.maskA.size !== a.size) throw new Error(`gemm: mask of ${g.maskA.size} elements for an A of ${a.size}`);
   const c = g.out ?? Tensor.empty(g.sumBatches ? [m, n] : [batch, m, n]);
   if (m * n === 0) return c;
   const t = vec4Tiling();
@@ -79,12 +82,14 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
         TRANS_A: g.transA ? 1 : 0,
         TRANS_B: g.transB ? 1 : 0,
         ACCUMULATE_BATCH: g.sumBatches ? 1 : 0,
+        MASK_A: g.maskA ? 1 : 0,
         WG_X: t.wgX,
         WG_Y: t.wgY,
       },
-      bindings: ['read', 'read', 'write'],
+      bindings: ['read', 'read', 'write', 'read'],
     },
-    [a.binding(), b.binding(), c.binding()],
+    // Without a mask the kernel never reads binding 3; A fills the slot.
+    [a.binding(), b.binding(), c.binding(), (g.maskA ?? a).binding()],
     new Params()
       .u(m, n, k, batch)
       .u(g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, g.aOffset ?? 0, g.bOffset ?? 0)

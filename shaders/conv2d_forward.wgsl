@@ -5,7 +5,16 @@
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<storage, read> MASK: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
+
+// MASK_W = 1 multiplies every weight by MASK (same layout) as it is read: a pruned conv without a
+// masked copy of its weights (src/ops/maskedConv.ts). With MASK_W = 0 binding 3 is never read.
+override MASK_W: u32 = 0u;
+fn wload(i: u32) -> f32 {
+  if (MASK_W == 1u) { return Wt[i] * MASK[i]; }
+  return Wt[i];
+}
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -49,10 +58,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
           }
         }
         let widx = ci * ksz + ky * p.kw + kx;
-        acc[0] += Wt[wrow.x + widx] * xv;
-        acc[1] += Wt[wrow.y + widx] * xv;
-        acc[2] += Wt[wrow.z + widx] * xv;
-        acc[3] += Wt[wrow.w + widx] * xv;
+        acc[0] += wload(wrow.x + widx) * xv;
+        acc[1] += wload(wrow.y + widx) * xv;
+        acc[2] += wload(wrow.z + widx) * xv;
+        acc[3] += wload(wrow.w + widx) * xv;
       }
     }
   }

@@ -4,7 +4,16 @@
 @group(0) @binding(0) var<storage, read> GY: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> GX: array<f32>;
+@group(0) @binding(3) var<storage, read> MASK: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
+
+// MASK_W = 1 multiplies every weight by MASK (same layout) as it is read: a pruned conv without a
+// masked copy of its weights (src/ops/maskedConv.ts). With MASK_W = 0 binding 3 is never read.
+override MASK_W: u32 = 0u;
+fn wload(i: u32) -> f32 {
+  if (MASK_W == 1u) { return Wt[i] * MASK[i]; }
+  return Wt[i];
+}
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -42,7 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         var s = vec4<f32>(0.0);
         for (var co = 0u; co < p.cout; co++) {
           let g = GY[gbase];
-          s += g * vec4<f32>(Wt[wbase + wci.x], Wt[wbase + wci.y], Wt[wbase + wci.z], Wt[wbase + wci.w]);
+          s += g * vec4<f32>(wload(wbase + wci.x), wload(wbase + wci.y), wload(wbase + wci.z), wload(wbase + wci.w));
           gbase += ohw;
           wbase += p.cin * ksz;
         }

@@ -19,3 +19,6 @@ export * from './gather.js';
 export * from './loss.js';
 export * from './batchNorm.js';
 export * from './random.js';
+export * from './sparseConv.js';
+export * from './maskedConv.js';
+export * from './maskedLinear.js';

@@ -1,0 +1,109 @@
+// Compressed weights of a pruned convolution: CSR over output channels. Row co holds the non-zero
+// weights of filter co, each with its column r = (ci·KH + ky)·KW + kx. Built once on the host from
+// dense weights (and an optional mask) and uploaded; the per-input-size offset tables the sparse
+// kernel reads (kernels/sparseConv.ts) are derived from the columns and cached here.
+
+import { Tensor } from '../src/engine/tensor.js';
+
+export class SparseConv2d {
+  /** Filter shape [Cout, Cin, KH, KW] of the dense weights. */
+  readonly shape: readonly [number, number, number, number];
+  /** Non-zeros of row co are rowPtr[co] .. rowPtr[co + 1] − 1 (host copy). */
+  readonly rowPtr: Uint32Array;
+  /** Column r = (ci·KH + ky)·KW + kx of each non-zero (host copy). */
+  readonly cols: Uint32Array;
+  /** Values of the non-zeros (host copy). */
+  readonly values: Float32Array;
+  /** GPU copies: row pointers [Cout + 1] (u32) and values [max(nnz, 1)] (f32). */
+  readonly rowPtrGpu: Tensor;
+  readonly valuesGpu: Tensor;
+  private offsetTables = new Map<string, Tensor>();
+  private disposed = false;
+
+  private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
+    this.shape = shape;
+    this.rowPtr = rowPtr;
+    this.cols = cols;
+    this.values = values;
+    this.rowPtrGpu = Tensor.fromArray(rowPtr, [rowPtr.length], 'u32').keep();
+    // A binding cannot be empty: an all-zero filter bank keeps one unused slot.
+    this.valuesGpu = Tensor.fromArray(values.length ? values : new Float32Array(1), [Math.max(values.length, 1)]).keep();
+  }
+
+  /**
+   * Compresses dense weights [Cout, Cin, KH, KW] (row-major), keeping entries where the mask (same
+   * layout, 0 = pruned) is non-zero and the weight itself is non-zero.
+   */
+  static fromDense(weights: Float32Array, shape: readonly number[], mask?: ArrayLike<number>): SparseConv2d {
+    if (shape.length !== 4) throw new Error(`SparseConv2d: expected weight shape [Cout, Cin, KH, KW], got [${shape.join(', ')}]`);
+    const [cout, cin, kh, kw] = shape;
+    const k = cin * kh * kw;
+    if (weights.length !== cout * k) throw new Error(`SparseConv2d: ${weights.length} weights for shape [${shape.join(', ')}]`);
+    if (mask && mask.length !== weights.length) throw new Error(`SparseConv2d: mask has ${mask.length} entries, weights ${weights.length}`);
+    const rowPtr = new Uint32Array(cout + 1);
+    const cols: number[] = [];
+    const values: number[] = [];
+    for (let co = 0; co < cout; co++) {
+      for (let r = 0; r < k; r++) {
+        const i = co * k + r;
+        if (weights[i] !== 0 && (!mask || mask[i] !== 0)) {
+          cols.push(r);
+          values.push(weights[i]);
+        }
+      }
+      rowPtr[co + 1] = cols.length;
+    }
+    return new SparseConv2d([cout, cin, kh, kw], rowPtr, Uint32Array.from(cols), Float32Array.from(values));
+  }
+
+  /** Reads dense weights (and a mask) back from the GPU and compresses them. */
+  static async fromTensors(w: Tensor, mask?: Tensor): Promise<SparseConv2d> {
+    const wd = (await w.data()) as Float32Array;
+    const md = mask ? await mask.data() : undefined;
+    return SparseConv2d.fromDense(wd, w.shape, md);
+  }
+
+  get nnz(): number {
+    return this.values.length;
+  }
+
+  /** Fraction of the dense weights that are zero. */
+  get sparsity(): number {
+    const [cout, cin, kh, kw] = this.shape;
+    const total = cout * cin * kh * kw;
+    return total ? 1 - this.nnz / total : 0;
+  }
+
+  /**
+   * Offsets ci·Hp·Wp + ky·Wp + kx of every non-zero into one item of an input padded to hp × wp
+   * (u32 [max(nnz, 1)]), computed on the host once per input size.
+   */
+  offsetsFor(hp: number, wp: number): Tensor {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    const key = `${hp}x${wp}`;
+    let t = this.offsetTables.get(key);
+    if (!t) {
+      const [, , kh, kw] = this.shape;
+      const offs = new Uint32Array(Math.max(this.nnz, 1));
+      for (let i = 0; i < this.nnz; i++) {
+        const r = this.cols[i];
+        const ci = Math.floor(r / (kh * kw));
+        const ky = Math.floor((r % (kh * kw)) / kw);
+        const kx = r % kw;
+        offs[i] = ci * hp * wp + ky * wp + kx;
+      }
+      t = Tensor.fromArray(offs, [offs.length], 'u32').keep();
+      this.offsetTables.set(key, t);
+    }
+    return t;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rowPtrGpu.dispose();
+    this.valuesGpu.dispose();
+    for (const t of this.offsetTables.values()) t.dispose();
+    this.offsetTables.clear();
+  }
+}

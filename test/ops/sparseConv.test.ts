@@ -1,0 +1,126 @@
+// The sparse inference path: SparseConv2d (CSR compression) and sparseConv2d (the kernel that skips
+// zeros) must equal the dense convolution of the masked weights, on random shapes, strides,
+// paddings and sparsities, including output channels with no weights left at all.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { conv2d } from '../reference/ops.js';
+import { expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
+
+/** A 0/1 mask keeping each weight with probability 1 − sparsity; channel `emptyChannel` loses all. */
+function randomMask(shape: number[], sparsity: number, rng: () => number, emptyChannel: number | null): NDArray {
+  const m = nd(shape);
+  const perChannel = m.data.length / shape[0];
+  for (let i = 0; i < m.data.length; i++) {
+    const co = Math.floor(i / perChannel);
+    m.data[i] = co === emptyChannel ? 0 : rng() >= sparsity ? 1 : 0;
+  }
+  return m;
+}
+
+const masked = (w: NDArray, m: NDArray): NDArray => nd(w.shape, Array.from(w.data, (v, i) => v * m.data[i]));
+
+describe('SparseConv2d', () => {
+  it('compresses to CSR rows per output channel, dropping masked and zero weights', () => {
+    const w = new Float32Array([1, 0, 2, 3, /* co 1 */ 0, 0, 0, 0, /* co 2 */ 4, 5, 6, 7]);
+    const mask = [1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 1];
+    const s = E.SparseConv2d.fromDense(w, [3, 1, 2, 2], mask);
+    try {
+      expect(Array.from(s.rowPtr)).toEqual([0, 2, 2, 4]);
+      expect(Array.from(s.cols)).toEqual([0, 2, 1, 3]);
+      expect(Array.from(s.values)).toEqual([1, 2, 5, 7]);
+      expect(s.nnz).toBe(4);
+      expect(s.sparsity).toBeCloseTo(8 / 12);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('rejects a mask of the wrong size', () => {
+    expect(() => E.SparseConv2d.fromDense(new Float32Array(8), [2, 1, 2, 2], [1, 0])).toThrow(/mask has 2 entries/);
+  });
+});
+
+describe('sparseConv2d', () => {
+  it('equals the dense convolution of the masked weights', async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 3 }),
+      cin: fc.integer({ min: 1, max: 6 }),
+      cout: fc.integer({ min: 1, max: 9 }),
+      hw: fc.integer({ min: 3, max: 9 }),
+      kernel: fc.constantFrom(1, 3),
+      stride: fc.constantFrom(1, 2),
+      sparsity: fc.constantFrom(0, 0.5, 0.95),
+      emptyChannel: fc.boolean(),
+      bias: fc.boolean(),
+      seed: seedArb,
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async (p) => {
+        const rng = mulberry32(p.seed);
+        const pad = p.kernel === 3 ? 1 : 0;
+        const x = randomArray([p.n, p.cin, p.hw, p.hw], rng);
+        const w = randomArray([p.cout, p.cin, p.kernel, p.kernel], rng);
+        const m = randomMask(w.shape, p.sparsity, rng, p.emptyChannel ? Math.floor(rng() * p.cout) : null);
+        const b = p.bias ? randomArray([p.cout], rng) : undefined;
+        const want = conv2d(x, masked(w, m), [p.stride, p.stride], [pad, pad], b);
+        const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+        try {
+          await E.scopeAsync(async () => {
+            const y = E.sparseConv2d(up(x), sparse, b ? up(b) : null, { stride: p.stride, padding: pad });
+            expect(y.shape).toEqual(want.shape);
+            expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: `sparse conv ${JSON.stringify(p)}` });
+          });
+        } finally {
+          sparse.dispose();
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('covers several workgroups of positions, the last one partly filled', async () => {
+    // 3·15·15 = 675 output positions: one full workgroup of 64 × 8 positions and a ragged one.
+    const rng = mulberry32(11);
+    const x = randomArray([3, 4, 15, 15], rng);
+    const w = randomArray([5, 4, 3, 3], rng);
+    const m = randomMask(w.shape, 0.7, rng, null);
+    const want = conv2d(x, masked(w, m), [1, 1], [1, 1]);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const y = E.sparseConv2d(up(x), sparse, null, { padding: 1 });
+        expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: 'sparse conv, 675 positions' });
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
+  it('gives the bias alone (or zeros) when every weight is pruned', async () => {
+    const rng = mulberry32(7);
+    const w = randomArray([4, 3, 3, 3], rng);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, new Array<number>(w.data.length).fill(0));
+    try {
+      expect(sparse.nnz).toBe(0);
+      await E.scopeAsync(async () => {
+        const bias = [0.5, -1, 2, 0];
+        const y = E.sparseConv2d(up(randomArray([2, 3, 5, 5], rng)), sparse, E.tensor(bias, [4]), { padding: 1 });
+        const d = await y.data();
+        for (let i = 0; i < d.length; i++) expect(d[i]).toBe(bias[Math.floor(i / 25) % 4]);
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
+  it('refuses inputs that need gradients (inference only)', () => {
+    const sparse = E.SparseConv2d.fromDense(new Float32Array(4), [1, 1, 2, 2]);
+    try {
+      expect(() => E.scope(() => E.sparseConv2d(E.variable(E.zeros([1, 1, 3, 3])), sparse))).toThrow(/inference only/);
+    } finally {
+      sparse.dispose();
+    }
+  });
+});
