@@ -13,3 +13,4 @@ export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './attacks/index.js';
 export * from './pruning/index.js';
+export * from './ensemble/index.js';

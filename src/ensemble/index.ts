@@ -1,0 +1,12 @@
+// EED ensemble stages: robust-diversity team selection (§6) and dynamic inference (§8).
+export { FailureMatrix } from './failureMatrix.js';
+export type { FailureRows } from './failureMatrix.js';
+export { robustDiversity, failureStatistics, failureSums, compareDiversity } from './robustDiversity.js';
+export type { FailureStatistics, FailureSums } from './robustDiversity.js';
+export { selectTeam, orderByRobustAccuracy, RD_THRESHOLD } from './teamSelection.js';
+export type { TeamSelection, TeamSelectionOptions, TeamRecord } from './teamSelection.js';
+export { dynamicEnsemble } from './dynamicEnsemble.js';
+export type { DynamicEnsembleOptions, DynamicEnsembleResult } from './dynamicEnsemble.js';
+export { staticEnsemble } from './staticEnsemble.js';
+export { HaltingState, DIE_DEFAULTS, resolveHaltingOptions } from './haltingRule.js';
+export type { DieRule, DieCombiner, HaltingOptions } from './haltingRule.js';
