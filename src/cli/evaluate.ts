@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
+import { prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
 
 const ATTACKS = ['clean', 'fgsm', 'pgd', 'cw', 'deepfool', 'autoattack'] as const;
@@ -114,8 +115,20 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const adapter = adapterString(runtime().adapterInfo);
   const test = await loadDatasetByName(dataset, 'test', dataDir);
   const model = buildModel(modelName, { width, inChannels: test.shape[0], numClasses: test.classes, generator: new Generator(0) });
-  await loadStateDict(weights, model);
+  const { masks } = await loadStateDict(weights, model);
   model.eval();
+  // Parameters as EED counts them (§11.5): non-zeros of the prunable (conv and linear) weights,
+  // after the masks of a pruned checkpoint.
+  const layers = prunableLayers(model);
+  let nonZero = 0;
+  for (const l of layers) {
+    const w = await l.weight.data();
+    const m = masks.get(`${l.name}.weight`);
+    const mv = m ? await m.data() : null;
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!mv || mv[i] !== 0)) nonZero++;
+  }
+  for (const m of masks.values()) m.dispose();
+  const prunableTotal = prunableWeightCount(layers);
   const classifier = moduleClassifier(model);
   const data = GpuDataset.upload(test);
   const gen = new Generator(c.seed);
@@ -172,7 +185,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
     console.log(`${'attack'.padEnd(28)}${'accuracy'.padStart(10)}${'images'.padStart(8)}${'seconds'.padStart(10)}`);
     for (const r of rows)
       console.log(`${r.attack.padEnd(28)}${(r.accuracy * 100).toFixed(2).padStart(9)}%${String(r.images).padStart(8)}${r.seconds.toFixed(1).padStart(10)}`);
-    console.log(`parameters ${model.numParameters()}, clean throughput ${imagesPerSecond.toFixed(1)} images/s`);
+    console.log(
+      `parameters ${model.numParameters()} (conv/linear non-zeros ${nonZero} of ${prunableTotal}), clean throughput ${imagesPerSecond.toFixed(1)} images/s`,
+    );
     const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
     const report = {
       command: `eed eval ${argv.join(' ')}`.trim(),
@@ -185,6 +200,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       autoAttackLabel: aaLabel || null,
       results: rows,
       parameters: model.numParameters(),
+      prunableNonZero: nonZero,
+      prunableTotal,
       imagesPerSecond,
     };
     await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
