@@ -10,3 +10,4 @@ export type { DynamicEnsembleOptions, DynamicEnsembleResult } from './dynamicEns
 export { staticEnsemble } from './staticEnsemble.js';
 export { HaltingState, DIE_DEFAULTS, resolveHaltingOptions } from './haltingRule.js';
 export type { DieRule, DieCombiner, HaltingOptions } from './haltingRule.js';
+export { memberFailures, type FailureAttack, type MemberFailureOptions } from './memberFailures.js';
