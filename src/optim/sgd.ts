@@ -2,9 +2,8 @@
 // torch.optim.SGD exactly (the first step's momentum buffer is the gradient itself).
 
 import { noGrad } from '../engine/autograd.js';
-import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { add, affine, mul } from '../ops/elementwise.js';
+import { sgdStepKernel } from '../../kernels/sgdStep.js';
 import { clone } from '../ops/creation.js';
 
 export interface SgdOptions {
@@ -41,24 +40,25 @@ export class SGD {
   step(grads?: readonly Tensor[]): void {
     if (grads && grads.length !== this.params.length)
       throw new Error(`SGD.step: ${grads.length} gradients for ${this.params.length} parameters`);
+    const settings = {
+      lr: this.lr,
+      momentum: this.momentum,
+      dampening: this.dampening,
+      weightDecay: this.weightDecay,
+      nesterov: this.nesterov,
+    };
     noGrad(() =>
-      scope(() => {
-        this.params.forEach((p, i) => {
-          const g = grads ? grads[i] : p.grad;
-          if (!g) return;
-          let d = this.weightDecay ? add(g, affine(p, this.weightDecay, 0)) : g;
-          if (this.momentum) {
-            const prev = this.buffers.get(p);
-            if (!prev) {
-              this.buffers.set(p, clone(d).keep());
-            } else {
-              prev.assign(add(affine(prev, this.momentum, 0), mul(d, 1 - this.dampening)));
-            }
-            const buf = this.buffers.get(p)!;
-            d = this.nesterov ? add(d, affine(buf, this.momentum, 0)) : buf;
-          }
-          p.assign(add(p, mul(d, -this.lr)));
-        });
+      this.params.forEach((p, i) => {
+        const g = grads ? grads[i] : p.grad;
+        if (!g) return;
+        // One fused pass per parameter (kernels/sgdStep.ts); the outputs replace the old storage.
+        const prev = this.buffers.get(p) ?? null;
+        const next = sgdStepKernel(p, g, prev, settings);
+        if (next.buf) {
+          if (prev) prev.assign(next.buf);
+          else this.buffers.set(p, next.buf.keep());
+        }
+        p.assign(next.p);
       }),
     );
   }
