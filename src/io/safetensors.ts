@@ -93,7 +93,8 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
       if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__ value of '${k}' is not a string`);
-        metadata[k] = v as string;
+        // defineProperty: a key named "__proto__" stays an ordinary entry.
+        Object.defineProperty(metadata, k, { value: v as string, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
@@ -131,8 +132,10 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
 
 /** Serialises tensors in the given order. */
 export function encodeSafetensors(tensors: Iterable<[string, TensorRecord]>, metadata: Record<string, string> = {}): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header[METADATA_KEY] = { ...metadata };
+  // Null prototypes: a tensor (or metadata key) named "__proto__" must become a JSON key, not
+  // replace the object's prototype.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (Object.keys(metadata).length) header[METADATA_KEY] = Object.assign(Object.create(null) as Record<string, string>, metadata);
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const [name, rec] of tensors) {
