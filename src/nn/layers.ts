@@ -6,6 +6,8 @@ import type { Tensor } from '../engine/tensor.js';
 import { full, intAffine, ones, zeros } from '../ops/creation.js';
 import { batchNorm2d } from '../ops/batchNorm.js';
 import { conv2d } from '../ops/conv.js';
+import { maskedConv2d } from '../ops/maskedConv.js';
+import { maskedLinear } from '../ops/maskedLinear.js';
 import { relu } from '../ops/elementwise.js';
 import { linear } from '../ops/matmul.js';
 import { avgPool2d, globalAvgPool2d, maxPool2d } from '../ops/pool.js';
@@ -43,6 +45,12 @@ export class Conv2d extends Module {
   readonly bias: Tensor | null;
   readonly stride: number;
   readonly padding: number;
+  /**
+   * A fixed pruning mask (f32 0/1, the weight's shape) or null. When set, forward computes with
+   * w ⊙ mask inside the conv kernels (no masked copy of the weights) and pruned weights get zero
+   * gradient; pruning code sets it for fine-tuning and inference.
+   */
+  weightMask: Tensor | null = null;
 
   constructor(
     readonly inChannels: number,
@@ -61,7 +69,10 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
-    return this.labelled(() => conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }));
+    const opts = { stride: this.stride, padding: this.padding };
+    return this.labelled(() =>
+      this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts),
+    );
   }
 }
 
@@ -72,6 +83,8 @@ export interface LinearOptions extends InitOptions {
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** A fixed pruning mask or null, as Conv2d.weightMask. */
+  weightMask: Tensor | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -86,7 +99,9 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     expectInput(this, x, ['N', this.inFeatures], x.ndim === 2 && x.shape[1] === this.inFeatures);
-    return this.labelled(() => linear(x, this.weight, this.bias ?? undefined));
+    return this.labelled(() =>
+      this.weightMask ? maskedLinear(x, this.weight, this.weightMask, this.bias) : linear(x, this.weight, this.bias ?? undefined),
+    );
   }
 }
 

@@ -151,6 +151,16 @@ export class MaskedModel extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.modeValue === 'finetune') {
+      // Fixed masks: the layers apply them inside their kernels (Conv2d/Linear.weightMask).
+      this.layers.forEach((l) => (l.prunable.layer.weightMask = l.mask));
+      try {
+        return this.base.forward(x);
+      } finally {
+        this.layers.forEach((l) => (l.prunable.layer.weightMask = null));
+      }
+    }
+    // 'prune': the mask is a function of the scores and rates, so w ⊙ M stays in the graph.
     const effective = this.layers.map((l) => {
       const mask = this.modeValue === 'prune' ? straightThroughMask(l.scores, keepRate(l.rateLogit, this.kMin), l.mask) : l.mask;
       return mul(l.prunable.weight, mask);
