@@ -73,3 +73,9 @@ export function normAxes(axes: number | readonly number[] | undefined, ndim: num
   const out = [...new Set(list.map((a) => normAxis(a, ndim, op)))].sort((x, y) => x - y);
   return out;
 }
+
+/** A (height, width) pair from one number or a pair; `fallback` when absent (stride, padding). */
+export function pair(v: number | readonly [number, number] | undefined, fallback: number): [number, number] {
+  if (v === undefined) return [fallback, fallback];
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}

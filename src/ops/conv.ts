@@ -7,7 +7,7 @@
 
 import { conv2dForwardKernel, conv2dGradInputKernel, conv2dGradWeightKernel, convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { attach } from '../engine/autograd.js';
-import { shapeStr } from '../engine/shape.js';
+import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { add } from './elementwise.js';
 import { reshape } from './shape.js';
@@ -16,9 +16,6 @@ export interface Conv2dOptions {
   stride?: number | [number, number];
   padding?: number | [number, number];
 }
-
-const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
-  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   if (x.ndim !== 4) throw new Error(`conv2d: expected input [N, C, H, W], got ${shapeStr(x.shape)}`);

@@ -12,7 +12,7 @@
 
 import { conv2dForwardKernel, conv2dGradInputKernel, convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { attach } from '../engine/autograd.js';
-import { shapeStr } from '../engine/shape.js';
+import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { convGradWeight, type Conv2dOptions } from './conv.js';
 import { add, mul } from './elementwise.js';
@@ -25,9 +25,6 @@ export interface MaskedConv2dOptions extends Conv2dOptions {
    */
   gradWrtMaskedWeight?: boolean;
 }
-
-const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
-  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 
 /** What every pass of one masked conv shares: geometry, mask and the weight-gradient rule. */
 interface MaskedConvContext {

@@ -11,7 +11,7 @@ import {
   type PoolGeometry,
 } from '../../kernels/pool.js';
 import { attach } from '../engine/autograd.js';
-import { shapeStr } from '../engine/shape.js';
+import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { mean } from './reduce.js';
 
@@ -21,13 +21,11 @@ export interface Pool2dOptions {
   padding?: number | [number, number];
 }
 
-const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
-
 function geometry(op: string, x: Tensor, kernel: number | [number, number], opts: Pool2dOptions): PoolGeometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected input [N, C, H, W], got ${shapeStr(x.shape)}`);
-  const k = pair(kernel);
-  const s = pair(opts.stride ?? k);
-  const p = pair(opts.padding ?? 0);
+  const k = pair(kernel, 1);
+  const s = pair(opts.stride ?? k, 1);
+  const p = pair(opts.padding, 0);
   if (p[0] * 2 > k[0] || p[1] * 2 > k[1]) throw new Error(`${op}: padding ${p} must be at most half the kernel ${k}`);
   const g = poolGeometry(x.shape, k, s, p);
   if (g.oh < 1 || g.ow < 1) throw new Error(`${op}: kernel ${k} does not fit input ${shapeStr(x.shape)}`);

@@ -5,14 +5,11 @@
 import { convGeometry } from '../../kernels/conv2d.js';
 import { sparseConv2dKernel } from '../../kernels/sparseConv.js';
 import { SparseConv2d } from '../../kernels/sparseWeights.js';
-import { shapeStr } from '../engine/shape.js';
+import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Conv2dOptions } from './conv.js';
 
 export { SparseConv2d };
-
-const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
-  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
 
 /** conv2d(x, dense weights of `sparse`, bias, opts), forward only. */
 export function sparseConv2d(x: Tensor, sparse: SparseConv2d, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
