@@ -284,9 +284,7 @@ function forwardGemm(x: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan, mask
   if (!padded) return y;
   const out = repitch(y, g.batch, g.cout, plan.pitch, plan.npos);
   y.dispose();
-  const v = out.view([g.batch, g.cout, g.oh, g.ow]);
-  out.dispose();
-  return v;
+  return out.reshapedInto([g.batch, g.cout, g.oh, g.ow]);
 }
 
 function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan, mask: Tensor | undefined): Tensor {

@@ -112,6 +112,13 @@ export class Tensor {
     return new Tensor(s, shape, this.dtype);
   }
 
+  /** The same storage under another shape, consuming this tensor (a kernel's flat output, say). */
+  reshapedInto(shape: Shape): Tensor {
+    const v = this.view(shape);
+    this.dispose();
+    return v;
+  }
+
   /** A tensor of another dtype over the same bits (no conversion). */
   bitcast(dtype: DType): Tensor {
     const s = this.alive();

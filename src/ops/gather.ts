@@ -10,12 +10,6 @@ function view3(shape: Shape, axis: number): [number, number, number] {
   return [numel(shape.slice(0, axis)), shape[axis], numel(shape.slice(axis + 1))];
 }
 
-function reshaped(flat: Tensor, shape: Shape): Tensor {
-  const v = flat.view(shape);
-  flat.dispose();
-  return v;
-}
-
 /** Rows of x along `axis` picked by a 1-D i32 index (x.index_select(axis, idx)). */
 export function indexSelect(x: Tensor, axis: number, idx: Tensor): Tensor {
   const a = normAxis(axis, x.ndim, 'indexSelect');
@@ -23,7 +17,7 @@ export function indexSelect(x: Tensor, axis: number, idx: Tensor): Tensor {
     throw new Error(`indexSelect: index must be a 1-D i32 tensor, got ${idx.dtype} ${shapeStr(idx.shape)}`);
   const [outer, d, inner] = view3(x.shape, a);
   const shape = x.shape.map((s, i) => (i === a ? idx.size : s));
-  const y = reshaped(gatherKernel('indexSelect', x, idx, outer, d, idx.size, inner, x.dtype), shape);
+  const y = gatherKernel('indexSelect', x, idx, outer, d, idx.size, inner, x.dtype).reshapedInto(shape);
   if (x.dtype !== 'f32') return y;
   return attach(y, 'index_select', [x], (gy) => [indexAdd(gy, a, idx, x.shape)]);
 }
@@ -31,7 +25,7 @@ export function indexSelect(x: Tensor, axis: number, idx: Tensor): Tensor {
 /** Adjoint of indexSelect: a tensor of `shape` where row idx[j] accumulates g's row j. */
 export function indexAdd(g: Tensor, axis: number, idx: Tensor, shape: Shape): Tensor {
   const [outer, d, inner] = view3(shape, axis);
-  const y = reshaped(gatherKernel('indexAdd', g, idx, outer, d, idx.size, inner, 'f32'), shape);
+  const y = gatherKernel('indexAdd', g, idx, outer, d, idx.size, inner, 'f32').reshapedInto(shape);
   return attach(y, 'index_add', [g], (u) => [indexSelect(u, axis, idx)]);
 }
 
@@ -43,7 +37,7 @@ export function gather(x: Tensor, axis: number, idx: Tensor): Tensor {
       `gather: index ${idx.dtype} ${shapeStr(idx.shape)} must be i32 with the shape of ${shapeStr(x.shape)} outside axis ${a}`,
     );
   const [outer, d, inner] = view3(x.shape, a);
-  const y = reshaped(gatherKernel('gather', x, idx, outer, d, idx.shape[a], inner, x.dtype), idx.shape);
+  const y = gatherKernel('gather', x, idx, outer, d, idx.shape[a], inner, x.dtype).reshapedInto(idx.shape);
   if (x.dtype !== 'f32') return y;
   return attach(y, 'gather', [x], (gy) => [scatterAdd(gy, a, idx, x.shape)]);
 }
@@ -51,7 +45,7 @@ export function gather(x: Tensor, axis: number, idx: Tensor): Tensor {
 /** Adjoint of gather. */
 export function scatterAdd(g: Tensor, axis: number, idx: Tensor, shape: Shape): Tensor {
   const [outer, d, inner] = view3(shape, axis);
-  const y = reshaped(gatherKernel('scatterAdd', g, idx, outer, d, idx.shape[axis], inner, 'f32'), shape);
+  const y = gatherKernel('scatterAdd', g, idx, outer, d, idx.shape[axis], inner, 'f32').reshapedInto(shape);
   return attach(y, 'scatter_add', [g], (u) => [gather(u, axis, idx)]);
 }
 

@@ -41,11 +41,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   const batch = Math.max(A.batch, B.batch);
   const out3 = matmulKernel(a, b, { batch, m, n, k, transA, transB, batchA: A.batch, batchB: B.batch });
   const is2d = a.ndim === 2 && b.ndim === 2;
-  let y = out3;
-  if (is2d) {
-    y = out3.view([m, n]);
-    out3.dispose();
-  }
+  const y = is2d ? out3.reshapedInto([m, n]) : out3;
   return attach(y, 'matmul', [a, b], (gy, needs) => {
     // Ĉ = Â·B̂ with Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ, dB̂ = Âᵀ·G, transposed back where op transposed.
     let ga: Tensor | null = null;

@@ -37,17 +37,12 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
     shape = [...shape.slice(0, s), ...new Array<number>(e - s + 1).fill(1), ...shape.slice(e + 1)];
   }
   if (cur === x) return x.view(x.shape);
-  const v = cur.view(shape);
-  cur.dispose();
-  return v;
+  return cur.reshapedInto(shape);
 }
 
 function finish(y: Tensor, x: Tensor, axes: number[], keepDims: boolean): Tensor {
   if (keepDims) return y;
-  const shape = x.shape.filter((_, i) => !axes.includes(i));
-  const v = y.view(shape);
-  y.dispose();
-  return v;
+  return y.reshapedInto(x.shape.filter((_, i) => !axes.includes(i)));
 }
 
 /** Sum over `axes` (all axes when omitted). */
@@ -93,9 +88,7 @@ export function argmax(x: Tensor, axis = -1, opts: ReduceOptions = {}): Tensor {
   const inner = numel(x.shape.slice(a + 1));
   const flat = argmaxKernel(x, outer, x.shape[a], inner);
   const shape = opts.keepDims ? keptShape(x.shape, [a]) : x.shape.filter((_, i) => i !== a);
-  const v = flat.view(shape);
-  flat.dispose();
-  return v;
+  return flat.reshapedInto(shape);
 }
 
 export interface VarianceOptions extends ReduceOptions {
