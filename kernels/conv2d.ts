@@ -74,10 +74,7 @@ function params(g: ConvGeometry): Uint32Array {
 }
 
 /** Workgroup shape for the direct conv kernels; each invocation computes a 4×4 tile. */
-export let convWorkgroup: [number, number] = [8, 8];
-export function setConvWorkgroup(wg: [number, number]): void {
-  convWorkgroup = wg;
-}
+const convWorkgroup: [number, number] = [8, 8];
 const spec = (shader: string) => ({
   shader,
   bindings: ['read', 'read', 'write'] as const,

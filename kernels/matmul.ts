@@ -35,7 +35,7 @@ export function matmulKernel(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
   const variant = forced ?? (vec4Eligible(g) ? 'vec4' : 'scalar');
   if (variant === 'vec4') {
     if (!vec4Eligible(g)) throw new Error(`matmul: the vec4 kernel cannot run ${g.m}x${g.k}x${g.n} (transA ${g.transA}, transB ${g.transB})`);
-    return matmulVec4(a, b, g);
+    return gemmVec4(a, b, g);
   }
   return matmulScalar(a, b, g);
 }
@@ -98,10 +98,6 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
     [Math.ceil(n / (8 * t.wgX)), Math.ceil(m / (4 * t.wgY)), g.sumBatches ? 1 : batch],
   );
   return c;
-}
-
-function matmulVec4(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
-  return gemmVec4(a, b, g);
 }
 
 function matmulScalar(a: Tensor, b: Tensor, g: MatmulGeometry): Tensor {
