@@ -11,3 +11,19 @@ export { staticEnsemble } from './staticEnsemble.js';
 export { HaltingState, DIE_DEFAULTS, resolveHaltingOptions } from './haltingRule.js';
 export type { DieRule, DieCombiner, HaltingOptions } from './haltingRule.js';
 export { memberFailures, type FailureAttack, type MemberFailureOptions } from './memberFailures.js';
+export {
+  applyMasks,
+  buildArchitecture,
+  checkArchitecture,
+  countParameters,
+  disposeSubModel,
+  loadSubModel,
+  masksOf,
+  releaseMasks,
+  saveSubModel,
+  subModelFromContent,
+  type ArchitectureSpec,
+  type ParameterCount,
+} from './subModel.js';
+export { MANIFEST_FILE, parseManifest, serializeManifest, type EnsembleManifest, type ManifestMember } from './manifest.js';
+export { loadEnsemble, readManifest, writeEnsemble, type LoadedEnsemble } from './ensembleDir.js';

@@ -21,6 +21,7 @@ import {
   toFloat32,
   toInt32,
   writeSafetensors,
+  type SafetensorsContent,
   type TensorRecord,
 } from './safetensors.js';
 
@@ -91,7 +92,16 @@ function valuesFor(rec: TensorRecord, dtype: DType, what: string): Float32Array 
  * the masks and metadata stored with it.
  */
 export async function loadStateDict(path: string, module: Module): Promise<LoadedCheckpoint> {
-  const { tensors, metadata } = await readSafetensors(path);
+  return applyStateDict(await readSafetensors(path), path, module);
+}
+
+/**
+ * loadStateDict for an already decoded file (`source` names it in errors): the browser build
+ * fetches the bytes itself and decodes them with decodeSafetensors.
+ */
+export function applyStateDict(content: SafetensorsContent, source: string, module: Module): LoadedCheckpoint {
+  const { tensors, metadata } = content;
+  const path = source;
   const own = module.stateDict();
   const params = new Map(module.namedParameters());
   const state = new Map<string, TensorRecord>();
