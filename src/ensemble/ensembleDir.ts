@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { Module } from '../nn/module.js';
 import { MANIFEST_FILE, parseManifest, serializeManifest, type EnsembleManifest } from './manifest.js';
-import { disposeSubModel, loadSubModel, saveSubModel } from './subModel.js';
+import { disposeSubModel } from './subModel.js';
+import { loadSubModel, saveSubModel } from './subModelFile.js';
 
 export async function readManifest(dir: string): Promise<EnsembleManifest> {
   const path = join(dir, MANIFEST_FILE);

@@ -17,13 +17,12 @@ export {
   checkArchitecture,
   countParameters,
   disposeSubModel,
-  loadSubModel,
   masksOf,
   releaseMasks,
-  saveSubModel,
   subModelFromContent,
   type ArchitectureSpec,
   type ParameterCount,
 } from './subModel.js';
+export { loadSubModel, saveSubModel } from './subModelFile.js';
 export { MANIFEST_FILE, parseManifest, serializeManifest, type EnsembleManifest, type ManifestMember } from './manifest.js';
 export { loadEnsemble, readManifest, writeEnsemble, type LoadedEnsemble } from './ensembleDir.js';

@@ -2,11 +2,12 @@
 // carry their fixed pruning masks (weightMask, applied inside the kernels), loaded from and saved
 // to one safetensors file with `<param>.mask` tensors (src/io/checkpoint.ts). The pool jobs write
 // such files, team selection and ensemble training read them, and the ensemble manifest
-// (manifest.ts) lists them.
+// (manifest.ts) lists them. No file system here (the browser bundle uses this file); reading and
+// writing the files is subModelFile.ts.
 
 import type { Tensor } from '../engine/tensor.js';
-import { applyStateDict, loadStateDict, saveStateDict, type LoadedCheckpoint } from '../io/checkpoint.js';
-import type { SafetensorsContent } from '../io/safetensors.js';
+import type { SafetensorsContent } from '../io/safetensorsCodec.js';
+import { applyStateDict, type LoadedCheckpoint } from '../io/stateDict.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
@@ -94,20 +95,10 @@ function adopt(module: Module, loaded: LoadedCheckpoint, source: string): Record
   return loaded.metadata;
 }
 
-/** Builds the architecture and loads a (pruned) checkpoint into it, masks applied. */
-export async function loadSubModel(path: string, spec: ArchitectureSpec): Promise<{ module: Module; metadata: Record<string, string> }> {
-  checkArchitecture(spec, path);
-  const module = buildArchitecture(spec);
-  try {
-    const metadata = adopt(module, await loadStateDict(path, module), path);
-    return { module, metadata };
-  } catch (e) {
-    disposeSubModel(module);
-    throw e;
-  }
-}
-
-/** loadSubModel for bytes already decoded (the browser fetches them). */
+/**
+ * Builds the architecture and loads decoded checkpoint content into it, masks applied
+ * (subModelFile.ts reads the file in Node; the browser fetches the bytes).
+ */
 export function subModelFromContent(content: SafetensorsContent, source: string, spec: ArchitectureSpec): { module: Module; metadata: Record<string, string> } {
   checkArchitecture(spec, source);
   const module = buildArchitecture(spec);
@@ -118,9 +109,4 @@ export function subModelFromContent(content: SafetensorsContent, source: string,
     disposeSubModel(module);
     throw e;
   }
-}
-
-/** Writes weights and masks (atomically). */
-export async function saveSubModel(path: string, module: Module, metadata: Record<string, string> = {}): Promise<void> {
-  await saveStateDict(path, module, { masks: masksOf(module), metadata });
 }
