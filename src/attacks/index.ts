@@ -16,3 +16,21 @@ export { squareAttack, squareFraction, squareSide, SQUARE_DEFAULTS, type SquareO
 export { autoAttack, standardAttacks, type AutoAttackComponent, type AutoAttackOptions, type AutoAttackReport, type StandardAttackOptions } from './autoAttack.js';
 export { untilFooled, type AttackStage, type UntilFooledHooks, type UntilFooledResult } from './robustRestarts.js';
 export { DEFAULT_ATTACK_BATCH } from './batching.js';
+export {
+  evaluateSuite,
+  resolveSuiteOptions,
+  attackLabel,
+  accuracyOf,
+  SUITE_ATTACKS,
+  type SuiteAttack,
+  type SuiteOptions,
+  type ResolvedSuiteOptions,
+  type SuiteResult,
+  type SuiteHooks,
+  type SuiteProgress,
+  type AttackOutcome,
+  type BatchAttackOutcome,
+  type AutoAttackOutcome,
+  type LabelledImages,
+} from './suite.js';
+export { measureThroughput, classifierPredictor, speedUp, median, type ThroughputOptions, type ThroughputResult } from './throughput.js';

@@ -2,17 +2,13 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autoAttack } from '../attacks/autoAttack.js';
-import { correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
-import { deepfool } from '../attacks/deepfool.js';
-import { fgsm } from '../attacks/fgsm.js';
-import { cwLinf, pgd } from '../attacks/pgd.js';
+import { moduleClassifier } from '../attacks/classifier.js';
+import { evaluateSuite, SUITE_ATTACKS, type SuiteAttack } from '../attacks/suite.js';
+import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
 import { GpuDataset } from '../data/batches.js';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
-import { scope, scopeAsync } from '../engine/scope.js';
-import type { Tensor } from '../engine/tensor.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
@@ -20,7 +16,7 @@ import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
 
-const ATTACKS = ['clean', 'fgsm', 'pgd', 'cw', 'deepfool', 'autoattack'] as const;
+const ATTACKS = SUITE_ATTACKS;
 
 export const EVAL_OPTIONS = {
   run: { type: 'string', default: '', help: 'run directory of `eed train` (model, dataset and weights come from it)' },
@@ -58,33 +54,6 @@ Presets: ${Object.keys(EVAL_PRESETS).join(', ')}
 Options:
 ${optionHelp(EVAL_OPTIONS)}`;
 
-interface Row {
-  attack: string;
-  accuracy: number;
-  images: number;
-  seconds: number;
-}
-
-async function accuracyUnder(
-  classifier: Classifier,
-  data: GpuDataset,
-  count: number,
-  batch: number,
-  attack: (x: Tensor, y: Tensor) => Promise<Tensor | null>,
-): Promise<number> {
-  let right = 0;
-  const n = Math.min(count, data.size);
-  for (let b0 = 0; b0 < n; b0 += batch) {
-    const rows = Int32Array.from({ length: Math.min(batch, n - b0) }, (_, i) => b0 + i);
-    right += await scopeAsync(async () => {
-      const { x, y } = data.gather(rows);
-      const xAdv = (await attack(x, y)) ?? x;
-      return (await correctOnHost(classifier, xAdv, y)).filter(Boolean).length;
-    });
-  }
-  return right / n;
-}
-
 export async function evalCommand(argv: string[]): Promise<number> {
   const { config: c, help } = resolveOptions('eval', EVAL_OPTIONS, EVAL_PRESETS, argv);
   if (help) {
@@ -108,8 +77,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!weights) throw new Error('eed eval: pass --run DIR or --weights FILE');
   if (!existsSync(weights)) throw new Error(`eed eval: weights file ${weights} does not exist${c.run ? ' (has the run finished?)' : ''}`);
-  const chosen = c.attacks.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const a of chosen) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`eed eval: unknown attack '${a}' (have ${ATTACKS.join(', ')})`);
+  const chosen: SuiteAttack[] = [];
+  for (const a of c.attacks.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const known = ATTACKS.find((k) => k === a);
+    if (!known) throw new Error(`eed eval: unknown attack '${a}' (have ${ATTACKS.join(', ')})`);
+    chosen.push(known);
+  }
 
   await init();
   const adapter = adapterString(runtime().adapterInfo);
@@ -131,54 +104,32 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const prunableTotal = prunableWeightCount(layers);
   const classifier = moduleClassifier(model);
   const data = GpuDataset.upload(test);
-  const gen = new Generator(c.seed);
-  const rows: Row[] = [];
-  const timed = async (attack: string, images: number, fn: () => Promise<number>) => {
-    const t0 = performance.now();
-    const accuracy = await fn();
-    rows.push({ attack, accuracy, images: Math.min(images, data.size), seconds: (performance.now() - t0) / 1000 });
-    console.error(`${attack}: ${(accuracy * 100).toFixed(2)}%`);
-  };
-  const n = c.count;
-  const bs = c.batchSize;
-  let aaLabel = '';
   try {
-    if (chosen.includes('clean')) await timed('clean', n, () => accuracyUnder(classifier, data, n, bs, async () => null));
-    if (chosen.includes('fgsm')) await timed(`FGSM`, n, () => accuracyUnder(classifier, data, n, bs, async (x, y) => fgsm(classifier, x, y, { eps: c.eps })));
-    if (chosen.includes('pgd'))
-      await timed(`PGD-${c.pgdSteps}`, n, () =>
-        accuracyUnder(classifier, data, n, bs, async (x, y) => pgd(classifier, x, y, { eps: c.eps, stepSize: c.pgdStep, steps: c.pgdSteps, generator: gen })),
-      );
-    if (chosen.includes('cw'))
-      await timed('CW-inf', n, () =>
-        accuracyUnder(classifier, data, n, bs, async (x, y) => cwLinf(classifier, x, y, { eps: c.eps, stepSize: c.pgdStep, steps: c.pgdSteps, generator: gen })),
-      );
-    if (chosen.includes('deepfool'))
-      await timed(`DeepFool-L2 (eps ${c.dfEps})`, n, () =>
-        accuracyUnder(classifier, data, n, bs, async (x, y) => {
-          const r = await deepfool(classifier, x, y, { eps: c.dfEps });
-          r.distance.dispose();
-          return r.xAdv;
-        }),
-      );
-    if (chosen.includes('autoattack') && c.aaCount > 0)
-      await timed('AutoAttack', c.aaCount, async () => {
-        const m = Math.min(c.aaCount, data.size);
-        const { x, y } = data.gather(Int32Array.from({ length: m }, (_, i) => i));
-        const report = await autoAttack(classifier, x, y, { eps: c.eps, seed: c.seed, batchSize: bs });
-        aaLabel = report.label;
-        for (const s of report.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
-        for (const t of [x, y, report.xAdv]) t.dispose();
-        return report.robustAccuracy;
-      });
+    const suite = await evaluateSuite(
+      classifier,
+      data,
+      {
+        attacks: chosen,
+        eps: c.eps,
+        count: c.count,
+        aaCount: c.aaCount,
+        batchSize: c.batchSize,
+        seed: c.seed,
+        pgd: { steps: c.pgdSteps, stepSize: c.pgdStep },
+        deepfool: { eps: c.dfEps },
+      },
+      {
+        onProgress: (e) => {
+          if (e.kind !== 'attack') return;
+          if (e.outcome.attack === 'autoattack') for (const s of e.outcome.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
+          console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}%`);
+        },
+      },
+    );
+    const rows = suite.rows.map((r) => ({ attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds }));
     // Clean throughput (images/s) of one forward pass over a batch.
-    const { x } = data.gather(Int32Array.from({ length: Math.min(bs, data.size) }, (_, i) => i));
-    scope(() => void classifier.logits(x));
-    await runtime().sync();
-    const t0 = performance.now();
-    for (let i = 0; i < 3; i++) scope(() => void classifier.logits(x));
-    await runtime().sync();
-    const imagesPerSecond = (3 * x.shape[0]) / ((performance.now() - t0) / 1000);
+    const { x } = data.gather(Int32Array.from({ length: Math.min(c.batchSize, data.size) }, (_, i) => i));
+    const { imagesPerSecond } = await measureThroughput(classifierPredictor(classifier, x), { images: x.shape[0], warmup: 1, repeats: 3 });
     x.dispose();
 
     console.log(`\nmodel ${modelName} (width ${width}) on ${dataset}, ε = ${c.eps.toFixed(4)}, adapter ${adapter}`);
@@ -197,7 +148,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       width,
       dataset,
       eps: c.eps,
-      autoAttackLabel: aaLabel || null,
+      autoAttackLabel: suite.autoAttack?.suiteLabel ?? null,
       results: rows,
       parameters: model.numParameters(),
       prunableNonZero: nonZero,

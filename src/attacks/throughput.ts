@@ -1,0 +1,99 @@
+// Clean inference speed, measured wall-clock. EED's speed-ups (sparse sub-models, DIE against the
+// static team) are reported from these measurements, never from counted FLOPs: a sparse kernel or
+// a halted sample saves only what the hardware actually saves, and the read-backs DIE needs cost
+// time that no FLOP count shows.
+//
+// The callback predicts one batch and must not return before the work is done (read the result
+// back, or await runtime().sync(), or pass `sync`): GPU submissions return immediately, so timing
+// an unsynchronised call would time the encoder, not the kernels. Warm-up calls compile pipelines
+// and fill the buffer pool; the median of the timed repeats resists one-off stalls of a shared CPU.
+
+import { noGrad } from '../engine/autograd.js';
+import { runtime } from '../engine/engine.js';
+import { scope } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { Classifier } from './classifier.js';
+
+export interface ThroughputOptions {
+  /** Images one call of the callback predicts (for images/s). */
+  images: number;
+  /** Untimed calls first (default 1). */
+  warmup?: number;
+  /** Timed calls (default 5); the median is reported. */
+  repeats?: number;
+  /** Awaited after every call inside the timed region, e.g. () => runtime().sync(). */
+  sync?: () => Promise<void>;
+  /** Clock in milliseconds (default performance.now; tests pass a fake one). */
+  now?: () => number;
+}
+
+export interface ThroughputResult {
+  images: number;
+  warmup: number;
+  repeats: number;
+  /** Seconds of each timed call, in call order. */
+  seconds: number[];
+  /** Median seconds per call: the latency of one batch. */
+  medianSeconds: number;
+  /** images / medianSeconds. */
+  imagesPerSecond: number;
+  /** medianSeconds / images, in milliseconds. */
+  msPerImage: number;
+}
+
+export function median(values: readonly number[]): number {
+  if (!values.length) throw new Error('median: no values');
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Times `predictBatch`: `warmup` untimed calls, then `repeats` timed ones; reports the median. */
+export async function measureThroughput(predictBatch: () => unknown, opts: ThroughputOptions): Promise<ThroughputResult> {
+  const warmup = opts.warmup ?? 1;
+  const repeats = opts.repeats ?? 5;
+  const now = opts.now ?? (() => performance.now());
+  if (!(Number.isInteger(opts.images) && opts.images >= 1)) throw new Error(`measureThroughput: images must be a positive integer, got ${opts.images}`);
+  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`measureThroughput: warmup must be a non-negative integer, got ${warmup}`);
+  if (!(Number.isInteger(repeats) && repeats >= 1)) throw new Error(`measureThroughput: repeats must be a positive integer, got ${repeats}`);
+  const call = async () => {
+    await predictBatch();
+    if (opts.sync) await opts.sync();
+  };
+  for (let i = 0; i < warmup; i++) await call();
+  const seconds: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = now();
+    await call();
+    seconds.push((now() - t0) / 1000);
+  }
+  const medianSeconds = median(seconds);
+  // A call faster than the clock's resolution measures 0 s; report it as unmeasurably fast
+  // rather than dividing by zero.
+  const perCall = Math.max(medianSeconds, Number.MIN_VALUE);
+  return {
+    images: opts.images,
+    warmup,
+    repeats,
+    seconds,
+    medianSeconds,
+    imagesPerSecond: opts.images / perCall,
+    msPerImage: (medianSeconds / opts.images) * 1000,
+  };
+}
+
+/** A classifier's forward pass on x (no gradient), synchronised with the device: measureThroughput's callback. */
+export function classifierPredictor(classifier: Classifier, x: Tensor): () => Promise<void> {
+  return async () => {
+    scope(() => void noGrad(() => classifier.logits(x)));
+    await runtime().sync();
+  };
+}
+
+/**
+ * Wall-clock speed-up of `candidate` over `baseline` (> 1: faster), per image, so batches of
+ * different sizes compare fairly.
+ */
+export function speedUp(baseline: ThroughputResult, candidate: ThroughputResult): number {
+  return baseline.msPerImage / candidate.msPerImage;
+}
