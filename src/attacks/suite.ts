@@ -100,6 +100,12 @@ export type SuiteProgress =
 
 export interface SuiteHooks {
   onProgress?: (event: SuiteProgress) => void;
+  /**
+   * Decides which attacked images count as correct, when that is not `classifier`'s own argmax:
+   * the EED report attacks the differentiable static team and judges the result with the
+   * Dynamic Inference Ensemble (§11 threat model).
+   */
+  judge?: (x: Tensor, labels: Tensor) => Promise<boolean[]>;
 }
 
 /** Images and labels already on the device: x f32 [N, C, H, W] in [0, 1], y i32 [N]. */
@@ -239,8 +245,9 @@ export async function evaluateSuite(
           batchSize: o.batchSize,
           ...o.autoAttack,
         });
+        const judged = hooks.judge ? (await hooks.judge(xAdv, y)).filter(Boolean).length / n : null;
         xAdv.dispose();
-        return { suiteLabel, cleanAccuracy, steps, robustAccuracy };
+        return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy };
       });
       hooks.onProgress?.({ kind: 'batch', attack, label, done: n, total: n });
       aa = {
@@ -265,7 +272,7 @@ export async function evaluateSuite(
       right += await scopeAsync(async () => {
         const { x, y } = rowsOf(data, first, b);
         const xAdv = (await fn(x, y)) ?? x;
-        return (await correctOnHost(classifier, xAdv, y)).filter(Boolean).length;
+        return (await (hooks.judge ? hooks.judge(xAdv, y) : correctOnHost(classifier, xAdv, y))).filter(Boolean).length;
       });
       hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }
