@@ -68,6 +68,11 @@ export function releaseMasks(module: Module): void {
 /** Frees a sub-model: its masks and its parameters and buffers. */
 export function disposeSubModel(module: Module): void {
   releaseMasks(module);
+  for (const [, m] of module.namedModules())
+    if (m instanceof Conv2d && m.sparseWeight) {
+      m.sparseWeight.dispose();
+      m.sparseWeight = null;
+    }
   module.dispose();
 }
 

@@ -7,6 +7,8 @@ import { full, intAffine, ones, zeros } from '../ops/creation.js';
 import { batchNorm2d } from '../ops/batchNorm.js';
 import { conv2d } from '../ops/conv.js';
 import { maskedConv2d } from '../ops/maskedConv.js';
+import { sparseConv2d, type SparseConv2d } from '../ops/sparseConv.js';
+import { isRecording } from '../engine/autograd.js';
 import { maskedLinear } from '../ops/maskedLinear.js';
 import { relu } from '../ops/elementwise.js';
 import { linear } from '../ops/matmul.js';
@@ -51,6 +53,12 @@ export class Conv2d extends Module {
    * gradient; pruning code sets it for fine-tuning and inference.
    */
   weightMask: Tensor | null = null;
+  /**
+   * The pruned weights compressed for inference (src/pruning/sparseInference.ts) or null. Used
+   * whenever no gradient is recorded, so the kernels really skip the zeros; attacks and training
+   * record gradients and take the masked path. It is a snapshot: recompress after the weights change.
+   */
+  sparseWeight: SparseConv2d | null = null;
 
   constructor(
     readonly inChannels: number,
@@ -70,9 +78,10 @@ export class Conv2d extends Module {
   forward(x: Tensor): Tensor {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     const opts = { stride: this.stride, padding: this.padding };
-    return this.labelled(() =>
-      this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts),
-    );
+    return this.labelled(() => {
+      if (this.sparseWeight && !isRecording()) return sparseConv2d(x, this.sparseWeight, this.bias, opts);
+      return this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts);
+    });
   }
 }
 

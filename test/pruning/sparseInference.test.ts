@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
+import { applyMasks, buildArchitecture, disposeSubModel } from '../../src/ensemble/subModel.js';
+import { Conv2d } from '../../src/nn/layers.js';
+import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
+import { compressForInference, decompress } from '../../src/pruning/sparseInference.js';
+
+/** A SmallCNN whose conv/linear weights keep a fraction `keep` (every layer). */
+function pruned(seed: number, keep: number): E.Module {
+  const m = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10 }, seed);
+  let state = seed * 7919 + 1;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const masks = new Map<string, E.Tensor>();
+  for (const l of prunableLayers(m))
+    masks.set(weightKey(l), E.Tensor.fromArray(Float32Array.from({ length: l.weight.size }, () => (next() < keep ? 1 : 0)), l.weight.shape));
+  applyMasks(m, masks);
+  return m.eval();
+}
+
+describe('sparse inference (compressForInference)', () => {
+  it('gives the masked model’s logits, and only without a recorded gradient', async () => {
+    const m = pruned(3, 0.1);
+    const x = new E.Generator(9).uniform([5, 1, 28, 28]);
+    const dense = await E.noGrad(() => m.forward(x)).data();
+    const summary = await compressForInference(m);
+    // Layer sparsities of ~90% are compressed; the tiny 9-weight-per-filter first conv may not be.
+    expect(Object.keys(summary.compressed).length).toBeGreaterThanOrEqual(2);
+    for (const s of Object.values(summary.compressed)) expect(s).toBeGreaterThanOrEqual(0.8);
+    const convs = m.namedModules().filter(([, c]) => c instanceof Conv2d) as [string, Conv2d][];
+    expect(convs.filter(([, c]) => c.sparseWeight).length).toBe(Object.keys(summary.compressed).length);
+    const sparse = await E.noGrad(() => m.forward(x)).data();
+    for (let i = 0; i < dense.length; i++) expect(sparse[i]).toBeCloseTo(dense[i], 4);
+    // With a gradient recorded (an attack), the differentiable masked path runs: same values.
+    const recorded = await E.scope(() => m.forward(x).keep()).data();
+    for (let i = 0; i < dense.length; i++) expect(recorded[i]).toBeCloseTo(dense[i], 4);
+    decompress(m);
+    expect(convs.every(([, c]) => c.sparseWeight === null)).toBe(true);
+    x.dispose();
+    disposeSubModel(m);
+  });
+
+  it('leaves layers that are too dense to gain on the dense kernels', async () => {
+    const m = pruned(4, 0.6);
+    const summary = await compressForInference(m);
+    expect(Object.keys(summary.compressed)).toEqual([]);
+    expect(Object.values(summary.dense).every((s) => s < 0.8 && s > 0.2)).toBe(true);
+    disposeSubModel(m);
+  });
+});
