@@ -2,11 +2,14 @@
 // max-pool, BasicBlocks [2, 2, 2, 2], 1×1 conv + BN shortcuts where the shape changes). Names match
 // that PyTorch code: conv1, bn1, layer1.0.conv1, layer1.0.shortcut.0, ..., linear.
 // 11,173,962 parameters for 3 input channels and 10 classes.
+// Feature layers (featureTap.ts, algorithms.md §7): 1 is the stem conv+BN; each BasicBlock adds
+// two, "after conv1+BN" and "block output after the residual add, before ReLU"; 18 is the logits.
 
 import type { Tensor } from '../../engine/tensor.js';
 import { add, relu } from '../../ops/elementwise.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, Sequential, type InitOptions } from '../layers.js';
 import { Module } from '../module.js';
+import { TapCursor, type FeatureTap, type TappedModel } from './featureTap.js';
 
 export class BasicBlock extends Module {
   readonly conv1: Conv2d;
@@ -34,6 +37,16 @@ export class BasicBlock extends Module {
     const z = this.bn2.forward(this.conv2.forward(y));
     return relu(add(z, this.shortcut.forward(x)));
   }
+
+  /** forward with taps; when the cursor stops inside the block it returns the stop feature. */
+  forwardTapped(x: Tensor, c: TapCursor): Tensor {
+    const h = this.bn1.forward(this.conv1.forward(x));
+    if (c.feature(h)) return h;
+    const z = this.bn2.forward(this.conv2.forward(c.activation(relu(h))));
+    const sum = add(z, this.shortcut.forward(x));
+    if (c.feature(sum)) return sum;
+    return c.activation(relu(sum));
+  }
 }
 
 export interface ResNetOptions extends InitOptions {
@@ -43,7 +56,7 @@ export interface ResNetOptions extends InitOptions {
   width?: number;
 }
 
-export class ResNet18 extends Module {
+export class ResNet18 extends Module implements TappedModel {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly layer1: Sequential;
@@ -82,5 +95,27 @@ export class ResNet18 extends Module {
     // Global average pooling equals the reference's 4×4 average pool at 32×32 and also works
     // for other input sizes.
     return this.linear.forward(this.pool.forward(y));
+  }
+
+  featureLayerCount(): number {
+    return 2 + 2 * this.blocks().length;
+  }
+
+  private blocks(): BasicBlock[] {
+    return [this.layer1, this.layer2, this.layer3, this.layer4].flatMap((s) => s.layers as BasicBlock[]);
+  }
+
+  forwardTapped(x: Tensor, tap: FeatureTap): Tensor {
+    const c = new TapCursor(tap, this.featureLayerCount(), this.label);
+    const stem = this.bn1.forward(this.conv1.forward(x));
+    if (c.feature(stem)) return stem;
+    let y = c.activation(relu(stem));
+    for (const b of this.blocks()) {
+      y = b.forwardTapped(y, c);
+      if (c.reached) return c.reached;
+    }
+    const logits = this.linear.forward(this.pool.forward(y));
+    c.feature(logits);
+    return logits;
   }
 }

@@ -1,10 +1,13 @@
 // SmallCNN for 28×28 grey images (Fashion-MNIST): three conv-BN-ReLU stages (the last two with
 // stride 2), global average pooling and a linear classifier; 94,186 parameters at width 1.
+// Feature layers (featureTap.ts): 1–3 are the conv+BN outputs (before ReLU), 4 the logits, the
+// same pattern as VGG-16's list in algorithms.md §7.
 
 import type { Tensor } from '../../engine/tensor.js';
 import { relu } from '../../ops/elementwise.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, type InitOptions } from '../layers.js';
 import { Module } from '../module.js';
+import { TapCursor, type FeatureTap, type TappedModel } from './featureTap.js';
 
 export interface SmallCnnOptions extends InitOptions {
   inChannels?: number;
@@ -12,7 +15,7 @@ export interface SmallCnnOptions extends InitOptions {
   width?: number;
 }
 
-export class SmallCNN extends Module {
+export class SmallCNN extends Module implements TappedModel {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -41,5 +44,26 @@ export class SmallCNN extends Module {
     y = relu(this.bn2.forward(this.conv2.forward(y)));
     y = relu(this.bn3.forward(this.conv3.forward(y)));
     return this.linear.forward(this.pool.forward(y));
+  }
+
+  featureLayerCount(): number {
+    return 4;
+  }
+
+  forwardTapped(x: Tensor, tap: FeatureTap): Tensor {
+    const c = new TapCursor(tap, this.featureLayerCount(), this.label);
+    let y = x;
+    for (const [conv, bn] of [
+      [this.conv1, this.bn1],
+      [this.conv2, this.bn2],
+      [this.conv3, this.bn3],
+    ] as const) {
+      const z = bn.forward(conv.forward(y));
+      if (c.feature(z)) return z;
+      y = c.activation(relu(z));
+    }
+    const logits = this.linear.forward(this.pool.forward(y));
+    c.feature(logits);
+    return logits;
   }
 }
