@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import * as E from '../../../src/index.js';
+import type { Tensor } from '../../../src/index.js';
+import { awayFrom, checkOp, expectClose, mulberry32, nd, randomArray, up, type NDArray } from '../../ops/helpers.js';
+import { adpRef, maskedWeightL1Ref, robustnessRef, scalarNd, soeRef } from './reference.js';
+
+const labelsOf = (n: number, c: number, seed: number): number[] => {
+  const rng = mulberry32(seed);
+  return Array.from({ length: n }, () => Math.floor(rng() * c));
+};
+const labelTensor = (labels: number[]) => E.tensor(labels, [labels.length], 'i32');
+
+function randomLogits(members: number, n: number, c: number, seed: number, scale = 2): NDArray[] {
+  const rng = mulberry32(seed);
+  return Array.from({ length: members }, () => randomArray([n, c], rng, -scale, scale));
+}
+
+describe('L_R (eq. 15)', () => {
+  for (const regType of [1, 0] as const) {
+    for (const seed of [1, 2, 3]) {
+      it(`regType ${regType}, seed ${seed}: value and gradient match the float64 reference`, async () => {
+        const [m, n, c] = [3, 6, 5];
+        const logits = randomLogits(m, n, c, seed);
+        const labels = labelsOf(n, c, seed + 100);
+        const y = labelTensor(labels);
+        await checkOp({
+          label: `L_R regType ${regType}`,
+          gpu: (zs) => E.robustnessLoss(zs, y, regType),
+          ref: (zs) => scalarNd(robustnessRef(zs, labels, regType)),
+          inputs: logits,
+          wrt: [0, 1, 2],
+          fwd: { rtol: 1e-5, atol: 1e-6 },
+        });
+        y.dispose();
+      });
+    }
+  }
+
+  it('is zero when the ensemble classifies every sample correctly, and clips at 0.99', async () => {
+    const [m, n, c] = [2, 4, 3];
+    const labels = [0, 1, 2, 1];
+    const right = Array.from({ length: m }, () => {
+      const z = nd([n, c]);
+      labels.forEach((yy, r) => (z.data[r * c + yy] = 3));
+      return z;
+    });
+    const y = labelTensor(labels);
+    const zero = E.robustnessLoss(right.map(up), y);
+    expect(await zero.item()).toBe(0);
+    // Every member confidently wrong: the max probability exceeds 0.99 and is clipped.
+    const wrong = right.map(() => {
+      const z = nd([n, c]);
+      labels.forEach((yy, r) => (z.data[r * c + ((yy + 1) % c)] = 20));
+      return z;
+    });
+    const l = E.robustnessLoss(wrong.map(up), y);
+    expect(await l.item()).toBeCloseTo(robustnessRef(wrong, labels, 1), 5);
+    expect(await l.item()).toBeCloseTo(-Math.log(0.01), 4);
+    E.dispose([zero, l, y]);
+  });
+});
+
+describe('L_C terms', () => {
+  it('L_W averages |w| over unpruned weights only; changing the mask changes the value as the reference does', async () => {
+    const rng = mulberry32(7);
+    const ws = [awayFrom(randomArray([4, 3], rng), 0, 0.01), awayFrom(randomArray([5], rng), 0, 0.01)];
+    const maskA = nd([4, 3], Array.from({ length: 12 }, (_, k) => (k % 3 === 0 ? 1 : 0)));
+    const maskB = nd([4, 3], Array.from({ length: 12 }, (_, k) => (k % 2 === 0 ? 1 : 0)));
+    for (const masks of [[maskA, null], [maskB, null], [null, null]] as (NDArray | null)[][]) {
+      const mt = masks.map((mk) => (mk ? up(mk) : null));
+      await checkOp({
+        label: 'L_W',
+        gpu: (xs) => E.maskedWeightL1(xs, mt),
+        ref: (xs) => scalarNd(maskedWeightL1Ref(xs, masks)),
+        inputs: ws,
+        wrt: [0, 1],
+      });
+      E.dispose(mt);
+    }
+    expect(maskedWeightL1Ref(ws, [maskA, null])).not.toBeCloseTo(maskedWeightL1Ref(ws, [maskB, null]), 3);
+  });
+
+  it('memberWeightL1 reads the layers’ masks: pruned weights neither count nor get a gradient', async () => {
+    const model = new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(2) });
+    const layers = E.prunableLayers(model);
+    const masks = new Map<string, Tensor>();
+    for (const l of layers) masks.set(`${l.name}.weight`, E.scope(() => E.cast(E.gt(new E.Generator(9).uniform(l.weight.shape), 0.5), 'f32')));
+    E.applyMasks(model, masks);
+    const hostW = await Promise.all(layers.map(async (l) => nd(l.weight.shape, Array.from(await l.weight.data()))));
+    const hostM = await Promise.all(layers.map(async (l) => nd(l.weight.shape, Array.from(await l.layer.weightMask!.data()))));
+    await E.scopeAsync(async () => {
+      const v = E.memberWeightL1(model);
+      expect(await v.item()).toBeCloseTo(maskedWeightL1Ref(hostW, hostM), 6);
+      const gs = E.grad(v, layers.map((l) => l.weight));
+      for (let i = 0; i < gs.length; i++) {
+        const g = await gs[i].data();
+        hostM[i].data.forEach((mk, k) => {
+          if (mk === 0) expect(g[k]).toBe(0);
+        });
+      }
+    });
+    E.disposeSubModel(model);
+  });
+
+  it('L_A is the mean |a| over all activation tensors (gradient by finite differences) and the density counts non-zeros', async () => {
+    const rng = mulberry32(3);
+    const acts = [awayFrom(randomArray([2, 3, 2], rng), 0, 0.01), awayFrom(randomArray([2, 5], rng), 0, 0.01)];
+    const ref = (xs: NDArray[]) => {
+      let s = 0;
+      let n = 0;
+      for (const a of xs) for (const v of a.data) (s += Math.abs(v)), n++;
+      return scalarNd(s / n);
+    };
+    await checkOp({ label: 'L_A', gpu: (xs) => E.activationL1(xs), ref, inputs: acts, wrt: [0, 1] });
+    const relu = acts.map((a) => up(nd(a.shape, Array.from(a.data, (v) => Math.max(v, 0)))));
+    const d = E.activationDensity(relu);
+    const nonZero = acts.reduce((k, a) => k + Array.from(a.data).filter((v) => v > 0).length, 0);
+    expect(await d.item()).toBeCloseTo(nonZero / 22, 6);
+    E.dispose([relu, d]);
+  });
+});
+
+describe('Appendix-C diversity losses', () => {
+  for (const m of [2, 3]) {
+    it(`ADP regulariser with ${m} members: value and gradient match the float64 reference`, async () => {
+      const [n, c] = [5, 4];
+      const logits = randomLogits(m, n, c, 40 + m, 1.5);
+      const labels = labelsOf(n, c, 9);
+      const y = labelTensor(labels);
+      await checkOp({
+        label: 'ADP',
+        gpu: (zs) => E.adpRegularizer(zs, y, { alpha: 2, beta: 0.5 }),
+        ref: (zs) => scalarNd(adpRef(zs, labels, 2, 0.5)),
+        inputs: logits,
+        wrt: logits.map((_, i) => i),
+        fwd: { rtol: 1e-4, atol: 1e-4 },
+        grad: { rtol: 2e-2, atol: 2e-3 },
+      });
+      y.dispose();
+    });
+  }
+
+  it('SoE: each sample trains only its best member; value and gradient match the reference', async () => {
+    const [n, c] = [8, 3];
+    const logits = randomLogits(3, n, c, 77);
+    const labels = labelsOf(n, c, 5);
+    const y = labelTensor(labels);
+    await checkOp({
+      label: 'SoE',
+      gpu: (zs) => E.soeLoss(zs, y),
+      ref: (zs) => scalarNd(soeRef(zs, labels)),
+      inputs: logits,
+      wrt: [0, 1, 2],
+    });
+    y.dispose();
+  });
+
+  it('GAL: the double-backward gradient matches central finite differences on a tiny two-member model', async () => {
+    const rng = mulberry32(21);
+    const [n, d, h, c] = [4, 5, 3, 3];
+    const x = up(randomArray([n, d], rng, 0, 1));
+    const y = labelTensor(labelsOf(n, c, 2));
+    // Member k: logits = W2·(W1·x)² + W1-dependent, so its input gradient depends on both weights.
+    const params = [0, 1].flatMap(() => [E.variable(up(randomArray([h, d], rng, -1, 1))), E.variable(up(randomArray([c, h], rng, -1, 1)))]);
+    const lossAt = (ps: Tensor[]) =>
+      E.galLoss(
+        [0, 1].map((k) => (xx: Tensor) => E.linear(E.square(E.linear(xx, ps[2 * k])), ps[2 * k + 1])),
+        x,
+        y,
+        { lambda: 0.5, kappa: 0.5, labelSmoothing: 0.1 },
+      );
+    const dirs = params.map((p) => up(randomArray([...p.shape], rng, -1, 1)));
+    const analytic = await E.scopeAsync(async () => {
+      const gs = E.grad(lossAt(params), params);
+      let dot = 0;
+      for (let i = 0; i < gs.length; i++) {
+        const [g, v] = [await gs[i].data(), await dirs[i].data()];
+        for (let k = 0; k < g.length; k++) dot += g[k] * v[k];
+      }
+      return dot;
+    });
+    const step = 1e-2;
+    const at = async (sgn: number) =>
+      // Not under noGrad: the loss itself contains an input gradient, which needs the graph.
+      E.scopeAsync(async () => lossAt(params.map((p, i) => E.add(p, E.mul(dirs[i], sgn * step)))).item());
+    const numeric = ((await at(1)) - (await at(-1))) / (2 * step);
+    expectClose([analytic], [numeric], { rtol: 2e-2, atol: 2e-3, label: 'GAL directional derivative' });
+    E.dispose([x, y, params, dirs]);
+  });
+});
