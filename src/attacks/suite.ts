@@ -103,7 +103,9 @@ export interface SuiteHooks {
   /**
    * Decides which attacked images count as correct, when that is not `classifier`'s own argmax:
    * the EED report attacks the differentiable static team and judges the result with the
-   * Dynamic Inference Ensemble (§11 threat model).
+   * Dynamic Inference Ensemble (§11 threat model). The tensors belong to the suite: read them,
+   * do not keep them. For AutoAttack it judges the per-point worst case (the first adversarial
+   * image found, else the clean one); the per-component breakdown stays `classifier`'s.
    */
   judge?: (x: Tensor, labels: Tensor) => Promise<boolean[]>;
 }
@@ -229,6 +231,12 @@ export async function evaluateSuite(
 ): Promise<SuiteResult> {
   const o = resolveSuiteOptions(opts);
   const size = sizeOf(data);
+  const judge = async (x: Tensor, y: Tensor): Promise<number> => {
+    if (!hooks.judge) return (await correctOnHost(classifier, x, y)).filter(Boolean).length;
+    const flags = await hooks.judge(x, y);
+    if (flags.length !== x.shape[0]) throw new Error(`evaluateSuite: hooks.judge returned ${flags.length} flags for a batch of ${x.shape[0]} images`);
+    return flags.filter(Boolean).length;
+  };
   const rows: AttackOutcome[] = [];
   let aa: AutoAttackOutcome | null = null;
   for (const attack of o.attacks) {
@@ -245,7 +253,7 @@ export async function evaluateSuite(
           batchSize: o.batchSize,
           ...o.autoAttack,
         });
-        const judged = hooks.judge ? (await hooks.judge(xAdv, y)).filter(Boolean).length / n : null;
+        const judged = hooks.judge ? (await judge(xAdv, y)) / n : null;
         xAdv.dispose();
         return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy };
       });
@@ -272,7 +280,7 @@ export async function evaluateSuite(
       right += await scopeAsync(async () => {
         const { x, y } = rowsOf(data, first, b);
         const xAdv = (await fn(x, y)) ?? x;
-        return (await (hooks.judge ? hooks.judge(xAdv, y) : correctOnHost(classifier, xAdv, y))).filter(Boolean).length;
+        return judge(xAdv, y);
       });
       hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }

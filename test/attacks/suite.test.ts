@@ -90,6 +90,32 @@ describe('evaluateSuite', () => {
     }
   });
 
+  it('a judge scores the attacked images instead of the attacked classifier, AutoAttack included', async () => {
+    const p = randomProblem('linear', 8, 5);
+    try {
+      const seen: number[] = [];
+      const everyOther = async (x: E.Tensor) => {
+        seen.push(x.shape[0]);
+        return Array.from({ length: x.shape[0] }, (_, i) => i % 2 === 0);
+      };
+      const r = await evaluateSuite(
+        p.classifier,
+        { x: p.x, y: p.y },
+        { attacks: ['clean', 'fgsm', 'autoattack'], eps: 0.05, batchSize: 4, aaCount: 3, autoAttack: SMALL_AA },
+        { judge: everyOther },
+      );
+      // Batches of 4 and 1 for clean and FGSM: 2 + 1 of 5 judged right; AutoAttack's 3 at once: 2 of 3.
+      expect(r.rows.map((row) => row.accuracy)).toEqual([3 / 5, 3 / 5, 2 / 3]);
+      expect(seen).toEqual([4, 1, 4, 1, 3]);
+      const short = async () => [true];
+      await expect(evaluateSuite(p.classifier, { x: p.x, y: p.y }, { attacks: ['clean'] }, { judge: short })).rejects.toThrow(
+        /hooks\.judge returned 1 flags for a batch of 5 images/,
+      );
+    } finally {
+      p.dispose();
+    }
+  });
+
   it('fills in defaults and names the field of a bad option', () => {
     const o = resolveSuiteOptions({ attacks: ['autoattack', 'clean'], pgd: { steps: 7, stepSize: 0.01 } });
     expect(o.attacks).toEqual(['clean', 'autoattack']);
