@@ -1,0 +1,155 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../../src/index.js';
+import type { Module, Tensor } from '../../../src/index.js';
+import type { Dataset } from '../../../src/data/dataset.js';
+import { RunDir } from '../../../src/training/runDir.js';
+import { TrainingInterrupted } from '../../../src/training/trainer.js';
+
+/** 4 classes on 1×8×8 bytes: each class lights one quadrant (plus noise). */
+function quadrants(n: number, seed: number): Dataset {
+  const images = new Uint8Array(n * 64);
+  const labels = new Int32Array(n);
+  let s = seed;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+  for (let i = 0; i < n; i++) {
+    const q = i % 4;
+    labels[i] = q;
+    for (let r = 0; r < 8; r++)
+      for (let c = 0; c < 8; c++) {
+        const on = (r < 4 ? 0 : 2) + (c < 4 ? 0 : 1) === q;
+        images[i * 64 + r * 8 + c] = Math.round(255 * Math.min(1, (on ? 0.6 : 0) + 0.4 * rnd()));
+      }
+  }
+  return { images, labels, shape: [1, 8, 8], classes: 4, name: 'quadrants' };
+}
+
+const settings = E.ensembleTrainSettings({
+  epochs: 3,
+  batchSize: 16,
+  lrValues: [0.05, 0.02],
+  eps: 0.1,
+  stepSize: 0.05,
+  attackSteps: 2,
+  distillEps: 0.05,
+  distillStep: 0.02,
+  distillSteps: 2,
+  augment: false,
+  seed: 3,
+});
+
+/** A pruned member as the ensemble stage gets it: half of every conv/linear weight masked and zero. */
+function prunedMember(seed: number): Module {
+  const m = new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(seed) });
+  const masks = new Map<string, Tensor>();
+  E.prunableLayers(m).forEach((l, i) => {
+    const mask = E.scope(() => E.cast(E.gt(new E.Generator(100 + seed).fork(i).uniform(l.weight.shape), 0.5), 'f32'));
+    E.noGrad(() => l.weight.assign(E.scope(() => E.mul(l.weight, mask))));
+    masks.set(`${l.name}.weight`, mask);
+  });
+  E.applyMasks(m, masks);
+  return m;
+}
+
+const team = () => [prunedMember(1), prunedMember(2)];
+
+async function weights(ms: Module[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const m of ms) for (const t of m.stateDict().values()) if (t.dtype === 'f32') out.push((await t.data()) as Float32Array);
+  return out;
+}
+
+const quiet = { log: () => undefined };
+
+describe('ensemble training', () => {
+  it('lowers the loss, keeps pruned weights at zero, and a resumed run ends bit-identical to an uninterrupted one', async () => {
+    const train = quadrants(64, 1);
+    const base = mkdtempSync(join(tmpdir(), 'eed-ens-'));
+    const config = { ...settings } as unknown as Record<string, unknown>;
+
+    const a = team();
+    const resA = await E.trainEnsemble(a, train, settings, await RunDir.open(join(base, 'a'), config), quiet);
+    expect(resA.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    const h = resA.history;
+    expect(h[2].loss).toBeLessThan(h[0].loss);
+    expect(h[2].ce).toBeLessThan(h[0].ce);
+    expect(h.map((m) => m.lr)).toEqual([0.05, 0.05, 0.02]);
+    for (const m of h) {
+      expect(m.layer).toBeGreaterThanOrEqual(1);
+      expect(m.layer).toBeLessThanOrEqual(4);
+      expect(m.activationDensity).toBeGreaterThan(0);
+      expect(m.activationDensity).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(m.complexityRatio)).toBe(true);
+      expect(m.diversityLoss).toBeGreaterThan(0);
+    }
+    for (const m of a)
+      for (const l of E.prunableLayers(m)) {
+        const [w, mask] = [await l.weight.data(), await l.layer.weightMask!.data()];
+        let moved = 0;
+        mask.forEach((k, i) => {
+          if (k === 0) expect(Math.abs(w[i]), `${l.name}.weight[${i}] is pruned`).toBe(0);
+          else if (w[i] !== 0) moved++;
+        });
+        expect(moved).toBeGreaterThan(0);
+      }
+
+    const b1 = team();
+    const signal = { aborted: false };
+    const runB = await RunDir.open(join(base, 'b'), config);
+    await expect(
+      E.trainEnsemble(b1, train, settings, runB, { ...quiet, signal, onEpoch: (m) => (signal.aborted = m.epoch === 1) }),
+    ).rejects.toBeInstanceOf(TrainingInterrupted);
+    b1.forEach(E.disposeSubModel);
+
+    const b2 = team();
+    const runB2 = await RunDir.open(join(base, 'b'), config);
+    expect(runB2.resumed?.epoch).toBe(1);
+    const resB = await E.trainEnsemble(b2, train, settings, runB2, quiet);
+    expect(resB.history.map((m) => m.epoch)).toEqual([1, 2, 3]);
+    expect(resB.history[2].loss).toBe(resA.history[2].loss);
+    const [wa, wb] = [await weights(a), await weights(b2)];
+    expect(wb.length).toBe(wa.length);
+    wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
+    a.forEach(E.disposeSubModel);
+    b2.forEach(E.disposeSubModel);
+  });
+
+  it('checks its settings, naming the field', () => {
+    expect(() => E.checkEnsembleTrainSettings({ ...settings, diversity: 'bagging' as E.Diversity })).toThrow(/diversity must be one of dverge, adp, gal, soe, none/);
+    expect(() => E.checkEnsembleTrainSettings({ ...settings, lrValues: [] })).toThrow(/lrValues must be a non-empty list/);
+    expect(() => E.checkEnsembleTrainSettings({ ...settings, omega: -1 })).toThrow(/omega must be a finite number ≥ 0, got -1/);
+  });
+});
+
+describe('one batch of every diversity setting', () => {
+  for (const diversity of E.DIVERSITIES) {
+    it(`${diversity}: finite loss terms, finite gradients for every parameter, nothing left allocated`, async () => {
+      const members = team();
+      const params = members.flatMap((m) => m.parameters());
+      const gen = new E.Generator(8);
+      const xs = gen.uniform([8, 1, 8, 8]);
+      const xt = gen.uniform([8, 1, 8, 8]);
+      const y = E.tensor([0, 1, 2, 3, 0, 1, 2, 3], [8], 'i32');
+      const live = E.liveTensorCount();
+      const out = E.scope(() => {
+        const t = E.ensembleLoss(members, xs, y, xt, { settings: { ...settings, diversity }, layer: 2, diversity, generator: gen });
+        const gs = E.grad(t.total, params, { allowUnused: true });
+        const gradAbs = E.stack(gs.map((g) => E.sum(E.abs(g))), 0);
+        return { terms: E.stack([t.total, t.ce, t.diversity, t.robust, t.complexity, t.activationDensity].map(E.detach), 0), gradAbs };
+      });
+      const [terms, g] = [Array.from(await out.terms.data()), Array.from(await out.gradAbs.data())];
+      E.dispose(out);
+      // The BN buffers count each train-mode pass, so only compare what is not a module buffer.
+      expect(E.liveTensorCount()).toBe(live);
+      expect(terms.every(Number.isFinite), `terms ${terms.join(', ')}`).toBe(true);
+      expect(g.every(Number.isFinite)).toBe(true);
+      if (diversity === 'none') expect(terms[2]).toBe(0);
+      else expect(terms[2]).not.toBe(0);
+      expect(members.every((m) => m.training)).toBe(true);
+      E.dispose([xs, xt, y]);
+      members.forEach(E.disposeSubModel);
+    });
+  }
+});
