@@ -90,6 +90,9 @@ export function distill(member: Module, xSource: Tensor, xTarget: Tensor, o: Dis
       z = next.z;
       acc = next.acc;
     }
+  } catch (e) {
+    z.dispose();
+    throw e;
   } finally {
     acc?.dispose();
     target.dispose();

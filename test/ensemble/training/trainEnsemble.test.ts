@@ -116,6 +116,31 @@ describe('ensemble training', () => {
     b2.forEach(E.disposeSubModel);
   });
 
+  it('warns when γ·L_C / L_E is outside 0.1–1 at the first step, and reports every step', async () => {
+    const lines: string[] = [];
+    const steps: [number, number][] = [];
+    const s = { ...settings, epochs: 1, gamma: 1000, diversity: 'none' as const, omega: 0 };
+    const members = team();
+    const run = await RunDir.open(join(mkdtempSync(join(tmpdir(), 'eed-ens-')), 'w'), { ...s });
+    const res = await E.trainEnsemble(members, quadrants(32, 4), s, run, { log: (l) => lines.push(l), onStep: (d, t) => steps.push([d, t]) });
+    expect(res.history[0].complexityRatio).toBeGreaterThan(1);
+    expect(lines.some((l) => /warning: γ·L_C \/ L_E = [\d.]+ at the first step, outside 0.1–1/.test(l) && l.includes('lambda1'))).toBe(true);
+    expect(steps).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    members.forEach(E.disposeSubModel);
+  });
+
+  it('draws the distillation layer per epoch from the seed, and SoE starts with DVERGE', () => {
+    const layers = Array.from({ length: 40 }, (_, e) => E.distillationLayer(3, e, 4));
+    expect(layers).toEqual(Array.from({ length: 40 }, (_, e) => E.distillationLayer(3, e, 4)));
+    expect(new Set(layers)).toEqual(new Set([1, 2, 3, 4]));
+    const soe = E.ensembleTrainSettings({ epochs: 10, diversity: 'soe' });
+    expect(soe.soeWarmupEpochs).toBe(5);
+    expect([0, 4, 5, 9].map((e) => E.diversityAt(soe, e))).toEqual(['dverge', 'dverge', 'soe', 'soe']);
+  });
+
   it('checks its settings, naming the field', () => {
     expect(() => E.checkEnsembleTrainSettings({ ...settings, diversity: 'bagging' as E.Diversity })).toThrow(/diversity must be one of dverge, adp, gal, soe, none/);
     expect(() => E.checkEnsembleTrainSettings({ ...settings, lrValues: [] })).toThrow(/lrValues must be a non-empty list/);
