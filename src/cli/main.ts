@@ -3,6 +3,8 @@
 import { doctor, DOCTOR_HELP } from './doctor.js';
 import { evalCommand } from './evaluate.js';
 import { pruneCommand } from './prune.js';
+import { serveCommand } from './serve.js';
+import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { tune, TUNE_HELP } from './tune.js';
 
@@ -14,6 +16,8 @@ Commands:
   doctor     Show the WebGPU adapter, its features and limits, and run a kernel self-check
   eval       Attack a trained model: clean, FGSM, PGD, C&W, DeepFool, AutoAttack
   prune      Prune a trained model for EED (score, HARP masks, fine-tune) into a sub-model
+  serve      Serve the browser page: an ensemble's DIE predictions and a step-by-step PGD attack, on WebGPU
+  run        The whole EED pipeline (pre-train, pool, team, ensemble, DIE, report), resumable
   train      Adversarially pre-train a model (Madry, TRADES, MART or clean) in a resumable run
   tune       Measure kernel variants on this adapter and cache the fastest
 
@@ -39,8 +43,12 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'prune':
         return await pruneCommand(rest);
+      case 'run':
+        return await runCommand(rest);
       case 'eval':
         return await evalCommand(rest);
+      case 'serve':
+        return await serveCommand(rest);
       case 'tune':
         if (rest.includes('--help') || rest.includes('-h')) {
           console.log(TUNE_HELP);

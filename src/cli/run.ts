@@ -1,0 +1,105 @@
+// `eed run`: the whole EED pipeline (src/pipeline/) in one resumable run directory, or one stage
+// of it, or one pool job (`--stage pool --job k`) so the pool can be spread over processes or
+// machines that share the run folder.
+
+import { init, shutdown } from '../engine/engine.js';
+import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipeline/config.js';
+import { openPipeline, PipelineInterrupted } from '../pipeline/context.js';
+import { runPipeline, STAGES, type Stage } from '../pipeline/pipeline.js';
+import { optionHelp, resolveOptions } from './options.js';
+
+export const RUN_HELP = `Usage: eed run [--preset quick|fmnist|cifar10-resnet18|svhn-vgg16] [--config FILE.json] [--stage S] [--job K] [options]
+
+Runs Efficient Ensemble Defense end to end in one run directory (--out):
+  base      adversarially pre-train the dense model (or take --base-checkpoint)
+  pool      prune 4 scores × (chunks − 1) sub-models, one job each (pool/job-KK-<score>-<s>/)
+  select    failure matrix on the held-out split, robust diversity, the team (select/selection.json)
+  ensemble  train the team together (DVERGE + L_R + L_C by default) → ensemble/manifest.json
+  eval      attack EED and the baselines; report.md, report.json and SVG figures
+Every stage skips itself when its output exists: rerunning the command resumes an interrupted run
+(Ctrl-C stops at a safe point). --stage S stops after stage S. --stage pool --job K runs exactly
+pool job K, so several processes or machines sharing the folder can split the pool; jobs lock.
+Evaluation settings may change between runs; changing anything else needs a new --out or --fresh.
+
+Presets: ${Object.keys(PIPELINE_PRESETS).join(', ')}
+
+Options:
+  --stage <name>                 last stage to run (${STAGES.join('|')}) [default: "eval"]
+  --job <k>                      with --stage pool: run only pool job k
+  --fresh                        discard an existing run directory first
+${optionHelp(PIPELINE_OPTIONS)}`;
+
+/** Pulls the run-only flags out of argv (the option table parser does not know them). */
+function takeFlag(argv: string[], name: string, hasValue: boolean): string | boolean | undefined {
+  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  const arg = argv[i];
+  if (!hasValue) {
+    argv.splice(i, 1);
+    return true;
+  }
+  if (arg.includes('=')) {
+    argv.splice(i, 1);
+    return arg.slice(arg.indexOf('=') + 1);
+  }
+  if (i + 1 >= argv.length) throw new Error(`${name} needs a value`);
+  const v = argv[i + 1];
+  argv.splice(i, 2);
+  return v;
+}
+
+export async function runCommand(argvIn: string[]): Promise<number> {
+  const argv = [...argvIn];
+  const stageArg = takeFlag(argv, '--stage', true) as string | undefined;
+  const jobArg = takeFlag(argv, '--job', true) as string | undefined;
+  const fresh = takeFlag(argv, '--fresh', false) === true;
+  const presetIndex = argv.indexOf('--preset');
+  const preset = presetIndex >= 0 ? argv[presetIndex + 1] ?? null : null;
+  const { config, help } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv);
+  if (help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  if (stageArg !== undefined && !(STAGES as readonly string[]).includes(stageArg))
+    throw new Error(`--stage: unknown stage '${stageArg}' (have ${STAGES.join(', ')})`);
+  let job: number | undefined;
+  if (jobArg !== undefined) {
+    job = Number(jobArg);
+    if (!Number.isInteger(job) || job < 0) throw new Error(`--job expects a pool job number (0, 1, ...), got ${JSON.stringify(jobArg)}`);
+    if (stageArg !== 'pool') throw new Error('--job needs --stage pool');
+  }
+  await init();
+  const signal = { aborted: false };
+  const onSigint = () => {
+    if (signal.aborted) process.exit(130);
+    signal.aborted = true;
+    process.stderr.write('\ninterrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const t0 = performance.now();
+  try {
+    const ctx = await openPipeline(config, { fresh, signal });
+    ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
+    const outcome = await runPipeline(ctx, { stage: stageArg as Stage | undefined, job, preset });
+    const minutes = ((performance.now() - t0) / 60000).toFixed(1);
+    if (outcome.report) {
+      const eed = outcome.report.methods.find((m) => m.kind === 'eed-die');
+      const dense = outcome.report.methods.find((m) => m.kind === 'dense');
+      const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+      console.log(
+        `done in ${minutes} min: EED (DIE) clean ${pct(eed?.clean)}, PGD ${pct(eed?.pgd)}, AA ${pct(eed?.aa)}, speed-up ${eed?.speedUp?.toFixed(2) ?? '—'}× ` +
+          `(dense AT: clean ${pct(dense?.clean)}, PGD ${pct(dense?.pgd)}); report in ${outcome.reportDir}/report.md`,
+      );
+    } else console.log(`done in ${minutes} min: ran ${outcome.stagesRun.join(', ')} in ${config.out}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof PipelineInterrupted) {
+      console.error(`eed run: ${e.message}`);
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    shutdown();
+  }
+}

@@ -1,0 +1,78 @@
+// Stage 0 (algorithms.md §1): the dense adversarially trained base θ0, trained on the pool
+// (the training split minus the held-out images) in base/, a resumable training run, or taken
+// from --base-checkpoint.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { selectSamples } from '../data/dataset.js';
+import { saveStateDict } from '../io/checkpoint.js';
+import { buildArchitecture } from '../ensemble/subModel.js';
+import type { TrainingMethod } from '../training/adversarialLoss.js';
+import { RunDir } from '../training/runDir.js';
+import { trainAdversarially, TrainingInterrupted } from '../training/trainer.js';
+import { PipelineInterrupted, readStageJson, type PipelineContext } from './context.js';
+
+export interface BaseReport {
+  checkpoint: string;
+  seconds: number;
+  history: unknown[];
+}
+
+export const baseDir = (ctx: PipelineContext) => ctx.run.file('base');
+
+/** The base checkpoint's path once stage 0 is done, else null. */
+export function baseCheckpoint(ctx: PipelineContext): string | null {
+  if (ctx.config.baseCheckpoint) return ctx.config.baseCheckpoint;
+  return readStageJson<BaseReport>(join(baseDir(ctx), 'report.json'))?.checkpoint ?? null;
+}
+
+export async function baseStage(ctx: PipelineContext): Promise<string> {
+  const c = ctx.config;
+  if (c.baseCheckpoint) {
+    if (!existsSync(c.baseCheckpoint)) throw new Error(`option 'baseCheckpoint': ${c.baseCheckpoint} does not exist`);
+    ctx.log(`base: using ${c.baseCheckpoint}`);
+    return c.baseCheckpoint;
+  }
+  const done = baseCheckpoint(ctx);
+  if (done) {
+    ctx.log(`base: done (${done})`);
+    return done;
+  }
+  const settings = {
+    method: c.baseMethod as TrainingMethod,
+    epochs: c.baseEpochs,
+    batchSize: c.batchSize,
+    lr: c.baseLr,
+    momentum: c.momentum,
+    weightDecay: c.weightDecay,
+    schedule: 'cosine' as const,
+    eps: c.eps,
+    stepSize: c.stepSize,
+    attackSteps: c.attackSteps,
+    tradesBeta: 6,
+    martLambda: 5,
+    augment: c.augment,
+    seed: c.seed,
+    evalSize: 0,
+    evalSteps: 0,
+    evalStepSize: 0,
+  };
+  const run = await RunDir.open(baseDir(ctx), { ...settings, dataset: c.dataset, trainSize: c.trainSize, heldOut: c.heldOut, architecture: ctx.architecture });
+  const pool = selectSamples(ctx.train, ctx.subsets.pool, `${ctx.train.name} (pool, ${ctx.subsets.pool.length} images)`);
+  ctx.log(`base: ${settings.method} AT of ${c.model} for ${c.baseEpochs} epoch(s) on ${pool.labels.length} images`);
+  const model = buildArchitecture(ctx.architecture, c.seed);
+  const t0 = performance.now();
+  try {
+    const result = await trainAdversarially(model, pool, null, settings, run, { signal: ctx.signal });
+    const checkpoint = run.file('model.safetensors');
+    await saveStateDict(checkpoint, model, { metadata: { method: settings.method, dataset: c.dataset } });
+    const report: BaseReport = { checkpoint, seconds: (performance.now() - t0) / 1000, history: result.history };
+    await run.writeJson('report.json', report);
+    return checkpoint;
+  } catch (e) {
+    if (e instanceof TrainingInterrupted) throw new PipelineInterrupted('base training');
+    throw e;
+  } finally {
+    model.dispose();
+  }
+}

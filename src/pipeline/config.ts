@@ -1,0 +1,124 @@
+// The settings of one EED pipeline run (algorithms.md §1: base AT → pool of 4 scores × (d − 1)
+// subsets → robust-diversity team → ensemble training → DIE and evaluation) and its presets. The
+// table drives `eed run`'s flags, --help, JSON configs and validation (src/cli/options.ts).
+
+import { DATASET_NAMES } from '../data/byName.js';
+import { IMPORTANCE_SCORES } from '../pruning/scores.js';
+import { MODEL_NAMES } from '../training/models.js';
+import type { OptionTable, Resolved } from '../cli/options.js';
+
+export const PIPELINE_OPTIONS = {
+  dataset: { type: 'enum', values: DATASET_NAMES, default: 'fashion-mnist', help: 'dataset' },
+  data: { type: 'string', default: '', help: 'dataset folder (Fashion-MNIST defaults to the Debian package path)' },
+  model: { type: 'enum', values: MODEL_NAMES, default: 'smallcnn', help: 'architecture' },
+  width: { type: 'number', default: 1, min: 0.01, help: 'channel width multiplier' },
+  trainSize: { type: 'number', default: 0, min: 0, integer: true, help: 'use a random subset of this many training images in every stage (0: all)' },
+  heldOut: { type: 'number', default: 1000, min: 2, integer: true, help: 'training images held out for team selection, best epochs and DIE (§6)' },
+  chunks: { type: 'number', default: 4, min: 2, integer: true, help: 'EED subsets d: 4 scores × (d − 1) sub-models' },
+  batchSize: { type: 'number', default: 128, min: 1, integer: true, help: 'mini-batch size of every stage' },
+  momentum: { type: 'number', default: 0.9, min: 0, max: 1, help: 'SGD momentum' },
+  weightDecay: { type: 'number', default: 5e-4, min: 0, help: 'weight decay' },
+  augment: { type: 'boolean', default: true, help: 'crop/flip augmentation where the dataset calls for it (32×32 colour)' },
+  eps: { type: 'number', default: 0.1, min: 0, max: 1, help: 'ℓ∞ radius of every training and evaluation attack' },
+  stepSize: { type: 'number', default: 0.025, min: 0, help: 'step of the training attacks' },
+  attackSteps: { type: 'number', default: 7, min: 0, integer: true, help: 'PGD steps of the training attacks' },
+  // Stage 0: the dense adversarially trained base.
+  baseCheckpoint: { type: 'string', default: '', help: 'use this dense AT checkpoint (eed train) instead of training one' },
+  baseMethod: { type: 'enum', values: ['madry', 'trades', 'mart'], default: 'madry', help: 'pre-training method' },
+  baseEpochs: { type: 'number', default: 5, min: 1, integer: true, help: 'pre-training epochs' },
+  baseLr: { type: 'number', default: 0.05, min: 0, help: 'pre-training learning rate (cosine)' },
+  // Stage 1: the pool.
+  sparsity: { type: 'number', default: 0.8, min: 0, max: 0.999, help: 'target sparsity s_r of the ensemble: the team may keep (1 − s_r) of the dense weights' },
+  subSparsity: { type: 'number', default: 0.95, min: 0, max: 0.999, help: 'compression c_r of each sub-model' },
+  pruneEpochs: { type: 'number', default: 20, min: 0, integer: true, help: 'HARP pruning epochs per sub-model' },
+  finetuneEpochs: { type: 'number', default: 40, min: 0, integer: true, help: 'fine-tuning epochs per sub-model' },
+  pruneLr: { type: 'number', default: 0.1, min: 0, help: 'learning rate of scores and rates (cosine)' },
+  finetuneLr: { type: 'number', default: 0.01, min: 0, help: 'fine-tuning learning rate (lr/5 after half the stage)' },
+  phi: { type: 'number', default: 0.01, min: 0, help: 'compression-loss weight φ' },
+  alphaMin: { type: 'number', default: 0.1, min: 0, max: 1, help: 'k_min = alphaMin·(1 − subSparsity)' },
+  scoreSamples: { type: 'number', default: 5000, min: 1, integer: true, help: 'images scored by NIS and ASE' },
+  nisFrl: { type: 'enum', values: ['inffs', 'uniform'], default: 'inffs', help: 'NIS final-response-layer importance' },
+  poolAttackSteps: { type: 'number', default: 0, min: 0, integer: true, help: 'PGD steps while pruning and fine-tuning (0: attackSteps)' },
+  pruneValidation: { type: 'boolean', default: true, help: 'keep each sub-model stage’s best epoch by held-out PGD accuracy' },
+  subsetSize: { type: 'number', default: 0, min: 0, integer: true, help: 'cap on the images each sub-model prunes and fine-tunes on (0: its whole subset)' },
+  scores: { type: 'string', default: IMPORTANCE_SCORES.join(','), help: 'importance scores of the pool, in job order' },
+  // Stage 2: team selection.
+  rdAttack: { type: 'enum', values: ['member', 'pool'], default: 'member', help: 'failures from PGD against each member, or against the pool average' },
+  rdSteps: { type: 'number', default: 20, min: 1, integer: true, help: 'PGD steps of the failure matrix' },
+  rdStepSize: { type: 'number', default: 0.01, min: 0, help: 'PGD step of the failure matrix' },
+  rdThreshold: { type: 'number', default: 0.7, min: 0, max: 1, help: 'τ_RD' },
+  // Stage 3: ensemble training.
+  ensembleEpochs: { type: 'number', default: 80, min: 0, integer: true, help: 'ensemble training epochs' },
+  ensembleLr: { type: 'string', default: '0.01,0.002', help: 'multi-step learning rates, switching at equal fractions of the stage' },
+  ensembleSize: { type: 'number', default: 0, min: 0, integer: true, help: 'training images of the ensemble stage (0: the whole training split)' },
+  diversity: { type: 'enum', values: ['dverge', 'adp', 'gal', 'soe', 'none'], default: 'dverge', help: 'diversity term of eq. 14' },
+  ensembleAttackSteps: { type: 'number', default: 0, min: 0, integer: true, help: 'PGD steps of x_adv,i and x_ens (0: attackSteps)' },
+  beta: { type: 'number', default: 1, min: 0, help: 'β, weight of the diversity term' },
+  omega: { type: 'number', default: 10, min: 0, help: 'ω, weight of L_R' },
+  gamma: { type: 'number', default: 4, min: 0, help: 'γ, weight of L_C' },
+  lambda1: { type: 'number', default: 0.7, min: 0, help: 'λ1, weight L1 share of L_C' },
+  lambda2: { type: 'number', default: 0.25, min: 0, help: 'λ2, activation share of L_C' },
+  distillEps: { type: 'number', default: 0.05, min: 0, help: 'ε_d of DVERGE feature distillation' },
+  distillStep: { type: 'number', default: 0.005, min: 0, help: 'step of the distillation' },
+  distillSteps: { type: 'number', default: 10, min: 1, integer: true, help: 'steps of the distillation' },
+  regType: { type: 'enum', values: ['ensemble', 'per-model'], default: 'ensemble', help: 'L_R form: iGAT reg_type 1 (ensemble) or 0 (per model)' },
+  // Stage 4: DIE and evaluation.
+  dieRule: { type: 'enum', values: ['argmax', 'threshold'], default: 'argmax', help: 'DIE halting rule' },
+  dieCombiner: { type: 'enum', values: ['average', 'max'], default: 'average', help: 'DIE combiner' },
+  instabilityThreshold: { type: 'number', default: 0.05, min: 0, help: 'τ_U (nats)' },
+  haltThreshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'τ_q of the threshold rule' },
+  evalCount: { type: 'number', default: 2000, min: 1, integer: true, help: 'test images of the cheap attacks (the first of the test split)' },
+  aaCount: { type: 'number', default: 500, min: 0, integer: true, help: 'test images of AutoAttack (0: skip)' },
+  evalSteps: { type: 'number', default: 20, min: 1, integer: true, help: 'PGD steps of the evaluation' },
+  evalStepSize: { type: 'number', default: 0.01, min: 0, help: 'PGD step of the evaluation' },
+  evalAttacks: { type: 'string', default: 'clean,pgd,cw,deepfool', help: 'attacks on the main rows (dense, EED)' },
+  singleAttacks: { type: 'string', default: 'clean,pgd', help: 'attacks on each single sub-model and the average of the pool' },
+  speedRepeats: { type: 'number', default: 5, min: 1, integer: true, help: 'timed repeats of the inference speed measurement' },
+  seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of every random choice' },
+  out: { type: 'string', default: 'runs/eed', help: 'run directory (rerunning the same command resumes it)' },
+} satisfies OptionTable;
+
+export type PipelineConfig = Resolved<typeof PIPELINE_OPTIONS>;
+
+/** The paper's CIFAR-10 / SVHN settings (§1); the datasets must be supplied with --data. */
+const PAPER: Partial<PipelineConfig> = {
+  batchSize: 512, eps: 8 / 255, stepSize: 2 / 255, attackSteps: 20, baseEpochs: 100, baseLr: 0.1, pruneEpochs: 20,
+  finetuneEpochs: 40, ensembleEpochs: 80, rdSteps: 20, rdStepSize: 2 / 255, evalSteps: 20, evalStepSize: 2 / 255,
+  evalCount: 10000, aaCount: 1000, phi: 0.01, heldOut: 1000,
+};
+
+export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
+  // End to end on a Fashion-MNIST subset in about a quarter of an hour on the software adapter:
+  // every stage runs, each for a token amount of work, so the results show the pipeline working,
+  // not EED's accuracy. AutoAttack is skipped (on this adapter it alone takes longer than the run).
+  quick: {
+    dataset: 'fashion-mnist', model: 'smallcnn', width: 0.5, trainSize: 2400, heldOut: 200, eps: 0.1, stepSize: 0.05, attackSteps: 2,
+    baseEpochs: 2, baseLr: 0.05, pruneEpochs: 1, finetuneEpochs: 1, poolAttackSteps: 1, subsetSize: 384, pruneValidation: false, scoreSamples: 256,
+    rdSteps: 5, rdStepSize: 0.03, ensembleEpochs: 1, ensembleSize: 512, ensembleAttackSteps: 1, distillSteps: 3, distillStep: 0.02,
+    ensembleLr: '0.01', evalCount: 200, aaCount: 0, evalSteps: 10, evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw',
+    singleAttacks: 'clean,pgd', out: 'runs/quick',
+  },
+  // Issue 5's Fashion-MNIST recipe for every stage, on the whole training set.
+  fmnist: {
+    dataset: 'fashion-mnist', model: 'smallcnn', eps: 0.1, stepSize: 0.025, attackSteps: 7, baseEpochs: 5, baseLr: 0.05,
+    pruneEpochs: 5, finetuneEpochs: 5, ensembleEpochs: 5, rdSteps: 20, rdStepSize: 0.01, evalSteps: 20, evalStepSize: 0.01,
+    evalCount: 2000, aaCount: 500, out: 'runs/fmnist',
+  },
+  'cifar10-resnet18': { ...PAPER, dataset: 'cifar10', model: 'resnet18', ensembleLr: '0.01,0.002', finetuneLr: 0.01, out: 'runs/cifar10-resnet18' },
+  'svhn-vgg16': { ...PAPER, dataset: 'svhn', model: 'vgg16', ensembleLr: '0.1,0.02,0.004', finetuneLr: 0.1, baseLr: 0.01, out: 'runs/svhn-vgg16' },
+};
+
+/** Parses a comma list of learning rates ('0.01,0.002'). */
+export function parseLrValues(text: string, field = 'ensembleLr'): number[] {
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!values.length || values.some((v) => !Number.isFinite(v) || v < 0))
+    throw new Error(`option '${field}' expects comma-separated non-negative numbers, got ${JSON.stringify(text)}`);
+  return values;
+}
+
+export function parseList<T extends string>(text: string, allowed: readonly T[], field: string): T[] {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new Error(`option '${field}': unknown '${i}' (have ${allowed.join(', ')})`);
+  if (!items.length) throw new Error(`option '${field}' is empty`);
+  return items as T[];
+}

@@ -1,0 +1,92 @@
+// What every pipeline stage shares: the resolved config, the run directory, the data (the
+// training subset, the held-out split, the EED subsets of §1) and the architecture. Opening a
+// run directory twice with a different config is refused, except for the settings of the
+// evaluation stage, which is recomputed whenever it runs and so may change between runs.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadDatasetByName, type DatasetName } from '../data/byName.js';
+import { selectSamples, type Dataset } from '../data/dataset.js';
+import { HostRandom } from '../data/hostRandom.js';
+import { eedSubsets, type EedSubsets } from '../data/subsets.js';
+import { adapterString } from '../engine/device.js';
+import { runtime } from '../engine/engine.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { ArchitectureSpec } from '../ensemble/subModel.js';
+import type { ModelName } from '../training/models.js';
+import { RunDir } from '../training/runDir.js';
+import type { PipelineConfig } from './config.js';
+
+/** Settings that only the evaluation stage reads: changing them never invalidates earlier stages. */
+export const EVALUATION_KEYS: readonly (keyof PipelineConfig)[] = [
+  'evalCount', 'aaCount', 'evalSteps', 'evalStepSize', 'evalAttacks', 'singleAttacks', 'speedRepeats',
+  'dieRule', 'dieCombiner', 'instabilityThreshold', 'haltThreshold', 'data', 'out',
+];
+
+export interface PipelineContext {
+  config: PipelineConfig;
+  run: RunDir;
+  /** The training images every stage draws from (a random subset with trainSize). */
+  train: Dataset;
+  test: Dataset;
+  /** Held-out split and per-metric subsets, as indices into `train`. */
+  subsets: EedSubsets;
+  architecture: ArchitectureSpec;
+  adapter: string;
+  /** Set by Ctrl-C; stages stop at their next step and keep what is committed. */
+  signal: { aborted: boolean };
+  /** A line to stderr and the run's log. */
+  log(line: string): void;
+}
+
+function recordedConfig(config: PipelineConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) if (!EVALUATION_KEYS.includes(k as keyof PipelineConfig)) out[k] = v;
+  return out;
+}
+
+/** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
+export async function openPipeline(config: PipelineConfig, opts: { fresh?: boolean; signal?: { aborted: boolean } } = {}): Promise<PipelineContext> {
+  const run = await RunDir.open(config.out, recordedConfig(config), opts);
+  // The full config of the latest invocation, evaluation settings included, for the report.
+  await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+  const dataset = config.dataset as DatasetName;
+  let train = await loadDatasetByName(dataset, 'train', config.data);
+  const test = await loadDatasetByName(dataset, 'test', config.data);
+  if (config.trainSize > 0 && config.trainSize < train.labels.length) {
+    const order = new HostRandom(config.seed, 17).shuffle(Int32Array.from({ length: train.labels.length }, (_, i) => i));
+    train = selectSamples(train, order.slice(0, config.trainSize), `${train.name} (${config.trainSize} images)`);
+  }
+  if (config.heldOut >= train.labels.length)
+    throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
+  const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
+  const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes };
+  const log = (line: string) => {
+    process.stderr.write(`${line}\n`);
+    run.log(line);
+  };
+  return { config, run, train, test, subsets, architecture, adapter: adapterString(runtime().adapterInfo), signal: opts.signal ?? { aborted: false }, log };
+}
+
+/** Reads a JSON file a stage wrote, or null when the stage has not finished. */
+export function readStageJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${path}: unreadable (${(e as Error).message}); delete it to redo that stage`);
+  }
+}
+
+export async function writeStageJson(path: string, value: unknown): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n'));
+}
+
+/** Thrown when Ctrl-C stopped a stage; committed work stays and the same command resumes. */
+export class PipelineInterrupted extends Error {
+  constructor(what: string) {
+    super(`interrupted during ${what}; finished work is saved, rerun the same command to resume`);
+    this.name = 'PipelineInterrupted';
+  }
+}

@@ -1,0 +1,133 @@
+// Stage 3 (algorithms.md §7): the selected team trained together (CE on each member's PGD
+// examples + β·diversity + ω·L_R + γ·L_C) on the pool images, with the masks fixed, in the
+// resumable run ensemble/train/. The result is the ensemble folder ensemble/ (manifest.json and
+// one safetensors file per member, in DIE order), which `eed serve` and the evaluation read.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { selectSamples } from '../data/dataset.js';
+import { HostRandom } from '../data/hostRandom.js';
+import { writeEnsemble } from '../ensemble/ensembleDir.js';
+import { resolveHaltingOptions } from '../ensemble/haltingRule.js';
+import { MANIFEST_FILE, type EnsembleManifest } from '../ensemble/manifest.js';
+import { countParameters, disposeSubModel } from '../ensemble/subModel.js';
+import { loadSubModel } from '../ensemble/subModelFile.js';
+import { ensembleTrainSettings, type Diversity } from '../ensemble/training/settings.js';
+import { trainEnsemble } from '../ensemble/training/trainEnsemble.js';
+import type { Module } from '../nn/module.js';
+import { RunDir } from '../training/runDir.js';
+import { TrainingInterrupted } from '../training/trainer.js';
+import { parseLrValues } from './config.js';
+import { PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import type { Selection } from './selectStage.js';
+
+export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
+
+export interface EnsembleStageReport {
+  team: string[];
+  trainImages: number;
+  history: unknown[];
+  prunableNonZero: number;
+  budget: number;
+  seconds: number;
+}
+
+const reportPath = (ctx: PipelineContext) => join(ensembleDir(ctx), 'report.json');
+
+export function ensembleStageReport(ctx: PipelineContext): EnsembleStageReport | null {
+  return existsSync(join(ensembleDir(ctx), MANIFEST_FILE)) ? readStageJson<EnsembleStageReport>(reportPath(ctx)) : null;
+}
+
+export async function ensembleStage(ctx: PipelineContext, selection: Selection): Promise<EnsembleStageReport> {
+  const done = ensembleStageReport(ctx);
+  if (done) {
+    ctx.log(`ensemble: done (${ensembleDir(ctx)})`);
+    return done;
+  }
+  const c = ctx.config;
+  const t0 = performance.now();
+  const team = selection.team.map((j) => selection.pool[j]);
+  const members: Module[] = [];
+  try {
+    for (const m of team) members.push((await loadSubModel(m.checkpoint, ctx.architecture)).module);
+    let rows = ctx.subsets.pool;
+    if (c.ensembleSize > 0 && c.ensembleSize < rows.length) rows = new HostRandom(c.seed, 23).shuffle(rows.slice()).slice(0, c.ensembleSize);
+    const data = selectSamples(ctx.train, rows, `${ctx.train.name} (ensemble stage, ${rows.length} images)`);
+    const settings = ensembleTrainSettings({
+      epochs: c.ensembleEpochs,
+      batchSize: c.batchSize,
+      lrValues: parseLrValues(c.ensembleLr),
+      momentum: c.momentum,
+      weightDecay: c.weightDecay,
+      eps: c.eps,
+      stepSize: c.stepSize,
+      attackSteps: c.ensembleAttackSteps || c.attackSteps,
+      beta: c.beta,
+      omega: c.omega,
+      gamma: c.gamma,
+      lambda1: c.lambda1,
+      lambda2: c.lambda2,
+      distillEps: c.distillEps,
+      distillStep: c.distillStep,
+      distillSteps: c.distillSteps,
+      regType: c.regType === 'per-model' ? 0 : 1,
+      diversity: c.diversity as Diversity,
+      augment: c.augment,
+      seed: c.seed,
+    });
+    let history: unknown[] = [];
+    if (settings.epochs > 0) {
+      ctx.log(`ensemble: ${settings.diversity} training of ${team.map((m) => m.name).join(', ')} for ${settings.epochs} epoch(s) on ${rows.length} images`);
+      const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length });
+      try {
+        history = (await trainEnsemble(members, data, settings, run, { signal: ctx.signal, log: (line: string) => ctx.log(`  ${line}`) })).history;
+      } catch (e) {
+        if (e instanceof TrainingInterrupted) throw new PipelineInterrupted('ensemble training');
+        throw e;
+      }
+    } else ctx.log('ensemble: ensembleEpochs is 0, the team is kept as pruned');
+
+    const counts = await Promise.all(members.map((m) => countParameters(m)));
+    const prunableNonZero = counts.reduce((s, k) => s + k.prunableNonZero, 0);
+    // §7 final check: the masks are fixed, so the team cannot have grown past the budget.
+    if (prunableNonZero > selection.budget)
+      ctx.log(`ensemble: WARNING the team keeps ${prunableNonZero} weights, above the budget ${Math.floor(selection.budget)}`);
+    const manifest: EnsembleManifest = {
+      format: 'eed-ensemble',
+      version: 1,
+      architecture: ctx.architecture,
+      inputShape: [...ctx.train.shape],
+      dataset: c.dataset,
+      eps: c.eps,
+      members: team.map((m, i) => ({
+        name: m.name,
+        file: `member-${i}.safetensors`,
+        score: m.score,
+        subset: m.subset,
+        prunableNonZero: counts[i].prunableNonZero,
+        validationPgd: m.validationPgd,
+      })),
+      die: resolveHaltingOptions({
+        dieRule: c.dieRule as 'argmax' | 'threshold',
+        combiner: c.dieCombiner as 'average' | 'max',
+        instabilityThreshold: c.instabilityThreshold,
+        haltThreshold: c.haltThreshold,
+      }),
+    };
+    const report: EnsembleStageReport = {
+      team: team.map((m) => m.name),
+      trainImages: rows.length,
+      history,
+      prunableNonZero,
+      budget: selection.budget,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    // The report first: the manifest is the stage's done marker.
+    await writeStageJson(reportPath(ctx), report);
+    await writeEnsemble(ensembleDir(ctx), manifest, members);
+    ctx.log(`ensemble: written to ${ensembleDir(ctx)} (${prunableNonZero} non-zero weights)`);
+    return report;
+  } finally {
+    members.forEach(disposeSubModel);
+  }
+}

@@ -1,0 +1,236 @@
+// Stage 4 (algorithms.md §8, §11, issue 7 items 5–6): the attack suite against EED and the
+// baselines, DIE statistics, measured speed-ups, and the report (Table 1, Table 3, figures).
+//
+// Threat model: every attack is white-box against the full differentiable model; for EED that is
+// the static team (average or max combiner over all members, §11), and the reported EED (DIE)
+// prediction is the Dynamic Inference Ensemble's on the same adversarial images. The static
+// row scores those same images with the static team, so both rows share one set of attacks.
+// Speed-ups are wall-clock medians on this adapter: dense model vs the pruned models running the
+// zero-skipping sparse kernels (src/pruning/sparseInference.ts), and DIE vs the static team.
+
+import { averageEnsemble, correctOnHost, maxEnsemble, moduleClassifier, type Classifier } from '../attacks/classifier.js';
+import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
+import { classifierPredictor, measureThroughput, speedUp, type ThroughputResult } from '../attacks/throughput.js';
+import { GpuDataset } from '../data/batches.js';
+import { selectSamples } from '../data/dataset.js';
+import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
+import { loadEnsemble } from '../ensemble/ensembleDir.js';
+import { buildArchitecture, countParameters, disposeSubModel } from '../ensemble/subModel.js';
+import { loadSubModel } from '../ensemble/subModelFile.js';
+import type { Tensor } from '../engine/tensor.js';
+import { loadStateDict } from '../io/checkpoint.js';
+import type { Module } from '../nn/module.js';
+import { compressForInference } from '../pruning/sparseInference.js';
+import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
+import { parseList, type PipelineConfig } from './config.js';
+import type { PipelineContext } from './context.js';
+import { ensembleDir } from './ensembleStage.js';
+import type { PoolJobReport } from './poolStage.js';
+import type { Selection } from './selectStage.js';
+
+const EVAL_ATTACKS = SUITE_ATTACKS.filter((a) => a !== 'autoattack');
+
+function suiteOptions(c: PipelineConfig, attacks: readonly SuiteAttack[]): SuiteOptions {
+  return {
+    attacks,
+    eps: c.eps,
+    count: c.evalCount,
+    aaCount: c.aaCount,
+    batchSize: c.batchSize,
+    seed: c.seed,
+    pgd: { steps: c.evalSteps, stepSize: c.evalStepSize },
+    cw: { steps: c.evalSteps, stepSize: c.evalStepSize },
+  };
+}
+
+function attacksOf(text: string, field: string, withAutoAttack: boolean, c: PipelineConfig): SuiteAttack[] {
+  const list: SuiteAttack[] = parseList(text, EVAL_ATTACKS, field);
+  return withAutoAttack && c.aaCount > 0 ? [...list, 'autoattack'] : list;
+}
+
+function accuracies(r: SuiteResult): Pick<MethodRow, 'clean' | 'pgd' | 'aa' | 'cw' | 'df'> {
+  return { clean: accuracyOf(r, 'clean'), pgd: accuracyOf(r, 'pgd'), aa: accuracyOf(r, 'autoattack'), cw: accuracyOf(r, 'cw'), df: accuracyOf(r, 'deepfool') };
+}
+
+/** Median clean latency of `predict` on the first batch of test images. */
+async function timeOf(predict: () => Promise<void>, images: number, c: PipelineConfig): Promise<ThroughputResult> {
+  return measureThroughput(predict, { images, warmup: 1, repeats: c.speedRepeats });
+}
+
+export async function evalStage(
+  ctx: PipelineContext,
+  basePath: string,
+  pool: PoolJobReport[],
+  selection: Selection,
+  stageSeconds: { stage: string; seconds: number }[],
+): Promise<EedReport> {
+  const c = ctx.config;
+  const n = Math.min(c.evalCount, ctx.test.labels.length);
+  const data = GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`));
+  const speedBatch = Math.min(c.batchSize, n);
+  const speed = data.gather(Int32Array.from({ length: speedBatch }, (_, i) => i));
+  const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
+  const singleAttacks = attacksOf(c.singleAttacks, 'singleAttacks', false, c);
+  const progress = (what: string) => (e: { kind: string; outcome?: { label: string; accuracy: number; seconds: number } }) => {
+    if (e.kind === 'attack' && e.outcome) ctx.log(`  ${what}: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+  };
+  const methods: MethodRow[] = [];
+  const poolModels: Module[] = [];
+  let dense: Module | null = null;
+  const team = await loadEnsemble(ensembleDir(ctx));
+  try {
+    // Dense AT base.
+    dense = buildArchitecture(ctx.architecture, c.seed);
+    const loaded = await loadStateDict(basePath, dense);
+    for (const m of loaded.masks.values()) m.dispose();
+    dense.eval();
+    const denseCount = await countParameters(dense);
+    ctx.log(`eval: dense AT on ${n} test images`);
+    const denseSuite = await evaluateSuite(moduleClassifier(dense), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') });
+    const denseTime = await timeOf(classifierPredictor(moduleClassifier(dense), speed.x), speedBatch, c);
+    methods.push({
+      method: 'AT (dense)', kind: 'dense', score: null, ...accuracies(denseSuite),
+      parameters: { nonZero: denseCount.prunableNonZero, total: denseCount.parameters },
+      speedUp: 1, imagesPerSecond: denseTime.imagesPerSecond,
+    });
+
+    // Each sub-model of the pool, on the sparse kernels for the timing.
+    for (const p of pool) {
+      const { module } = await loadSubModel(p.checkpoint, ctx.architecture);
+      poolModels.push(module.eval());
+      await compressForInference(module);
+      const count = await countParameters(module);
+      const label = `${SCORE_METHODS[p.score as PruningScoreName]} (${p.score.toUpperCase()}) #${p.subset}`;
+      ctx.log(`eval: ${label}`);
+      const suite = await evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) });
+      const t = await timeOf(classifierPredictor(moduleClassifier(module), speed.x), speedBatch, c);
+      methods.push({
+        method: label, kind: 'pruned', score: p.score as PruningScoreName, ...accuracies(suite),
+        parameters: { nonZero: count.prunableNonZero, total: count.parameters },
+        speedUp: speedUp(denseTime, t), imagesPerSecond: t.imagesPerSecond,
+      });
+    }
+
+    // The average of the whole pool.
+    const poolClassifier = averageEnsemble(poolModels.map((m) => moduleClassifier(m)));
+    const poolLabel = `Average of all ${pool.length}`;
+    ctx.log(`eval: ${poolLabel}`);
+    const poolSuite = await evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) });
+    const poolTime = await timeOf(classifierPredictor(poolClassifier, speed.x), speedBatch, c);
+    methods.push({
+      method: poolLabel, kind: 'pool-average', score: null, ...accuracies(poolSuite),
+      parameters: { nonZero: pool.reduce((s, p) => s + p.prunableNonZero, 0), total: denseCount.parameters * pool.length },
+      speedUp: speedUp(denseTime, poolTime), imagesPerSecond: poolTime.imagesPerSecond,
+    });
+
+    // EED: attack the static team, score with the static team and with DIE.
+    for (const m of team.members) await compressForInference(m);
+    const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
+    const die = team.manifest.die;
+    const staticTeam = die.combiner === 'max' ? maxEnsemble(memberClassifiers) : averageEnsemble(memberClassifiers);
+    const staticRight: Record<string, number> = {};
+    const dieRight: Record<string, number> = {};
+    const membersUsedHistogram = new Array<number>(team.members.length).fill(0);
+    const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
+    const staticSuite: SuiteResult[] = [];
+    const dieSuite: SuiteResult[] = [];
+    for (const attack of mainAttacks) {
+      let judged = 0;
+      const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
+        const labels = await y.data();
+        const r = await dynamicEnsemble(memberClassifiers, x, die);
+        r.probabilities.dispose();
+        const right = Array.from(r.predictions, (p, i) => p === labels[i]);
+        const staticOk = await correctOnHost(staticTeam, x, y);
+        staticRight[attack] = (staticRight[attack] ?? 0) + staticOk.filter(Boolean).length;
+        dieRight[attack] = (dieRight[attack] ?? 0) + right.filter(Boolean).length;
+        judged += right.length;
+        if (attack === 'clean') for (const k of r.membersUsed) membersUsedHistogram[k - 1]++;
+        return right;
+      };
+      ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
+      const dieResult = await evaluateSuite(staticTeam, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
+      dieSuite.push(dieResult);
+      // The same adversarial images, scored by the static team.
+      staticSuite.push({
+        ...dieResult,
+        rows: dieResult.rows.map((row) => ({ ...row, accuracy: staticRight[attack] / Math.max(1, judged) })),
+        autoAttack: null,
+      });
+    }
+    const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
+    const staticTime = await timeOf(classifierPredictor(staticTeam, speed.x), speedBatch, c);
+    const dieTime = await timeOf(async () => {
+      const r = await dynamicEnsemble(memberClassifiers, speed.x, die);
+      r.probabilities.dispose();
+    }, speedBatch, c);
+    const eedParameters = { nonZero: eedCount, total: denseCount.parameters * team.members.length };
+    methods.push(
+      {
+        method: 'EED (static team)', kind: 'eed-static', score: null, ...accuracies(merged(staticSuite)),
+        parameters: eedParameters, speedUp: speedUp(denseTime, staticTime), imagesPerSecond: staticTime.imagesPerSecond,
+      },
+      {
+        method: 'EED (DIE)', kind: 'eed-die', score: null, ...accuracies(merged(dieSuite)),
+        parameters: eedParameters, speedUp: speedUp(denseTime, dieTime), imagesPerSecond: dieTime.imagesPerSecond,
+      },
+    );
+    const cleanJudged = membersUsedHistogram.reduce((a, b) => a + b, 0);
+    const meanMembers = cleanJudged ? membersUsedHistogram.reduce((s, k, i) => s + k * (i + 1), 0) / cleanJudged : team.members.length;
+    const staticRow = methods[methods.length - 2];
+    const dieRow = methods[methods.length - 1];
+    const dieTable: DieTable = {
+      teamSize: team.members.length,
+      withoutDie: { method: 'EED w/o DIE (static)', clean: staticRow.clean, pgd: staticRow.pgd, meanMembersUsed: team.members.length, msPerImage: staticTime.msPerImage, speedUp: 1 },
+      withDie: { method: 'EED with DIE', clean: dieRow.clean, pgd: dieRow.pgd, meanMembersUsed: meanMembers, msPerImage: dieTime.msPerImage, speedUp: speedUp(staticTime, dieTime) },
+      membersUsedHistogram,
+    };
+
+    const sortedTeam = [...selection.team].sort((a, b) => a - b).join(',');
+    return {
+      schema: REPORT_SCHEMA,
+      run: {
+        command: `eed run ${process.argv.slice(3).join(' ')}`.trim(),
+        adapter: ctx.adapter,
+        date: new Date().toISOString(),
+        dataset: c.dataset,
+        model: `${c.model}${c.width !== 1 ? ` (width ${c.width})` : ''}`,
+        preset: null,
+        config: { ...c },
+        stages: stageSeconds,
+      },
+      threatModel:
+        `White-box ℓ∞ attacks with ε = ${c.eps} on the first ${n} test images (AutoAttack: ${c.aaCount > 0 ? `first ${Math.min(c.aaCount, n)}` : 'not run'}); ` +
+        `PGD-${c.evalSteps} (step ${c.evalStepSize}, random start) and C&W-ℓ∞ (PGD on the margin loss). ` +
+        'Each single model is attacked alone. EED is attacked through its full differentiable static team ' +
+        `(${die.combiner} combiner over all ${team.members.length} members); the EED (DIE) row reports the Dynamic Inference Ensemble's ` +
+        'prediction on those adversarial images, the static row the team’s. Speed-ups are measured wall-clock medians on this adapter, ' +
+        `batch ${speedBatch}, pruned models on the sparse kernels.`,
+      methods,
+      die: dieTable,
+      teamSelection: {
+        pool: selection.pool.map((p) => ({
+          label: `${SCORE_METHODS[p.score as PruningScoreName]} #${p.subset}`,
+          score: p.score as PruningScoreName,
+          parameters: { nonZero: p.prunableNonZero, total: denseCount.parameters },
+          robustAccuracy: p.validationPgd,
+        })),
+        threshold: selection.threshold,
+        parameterBudget: selection.budget,
+        chosen: selection.team,
+        fallback: selection.reason === 'fallback',
+        teams: selection.considered.map(([members, rd, parameters, fits]) => ({
+          members, robustDiversity: Number.isFinite(rd) ? rd : null, parameters, fitsBudget: fits, chosen: members.join(',') === sortedTeam,
+        })),
+      },
+      sweep: null,
+    };
+  } finally {
+    speed.x.dispose();
+    speed.y.dispose();
+    data.dispose();
+    dense?.dispose();
+    poolModels.forEach(disposeSubModel);
+    team.dispose();
+  }
+}

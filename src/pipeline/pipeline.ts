@@ -1,0 +1,69 @@
+// The EED pipeline (algorithms.md §1) as stages over one run directory:
+//   base/      stage 0, the dense AT model                 (resumable per epoch)
+//   pool/      stage 1, one folder per (score, subset) job (resumable per job; jobs lock)
+//   select/    stage 2, failure matrix and team            (selection.json)
+//   ensemble/  stage 3, ensemble training → manifest.json  (resumable per epoch)
+//   report.*   stage 4, evaluation, Table 1/3, figures     (recomputed each time it runs)
+// Each stage skips itself when its output exists, so rerunning a command resumes the run, and
+// `--stage X` runs the stages up to X whose outputs are missing, then X itself.
+
+import { writeReport } from '../reports/write.js';
+import type { EedReport } from '../reports/report.js';
+import { baseStage } from './baseStage.js';
+import type { PipelineContext } from './context.js';
+import { ensembleStage } from './ensembleStage.js';
+import { evalStage } from './evalStage.js';
+import { poolStage } from './poolStage.js';
+import { selectStage } from './selectStage.js';
+
+export const STAGES = ['base', 'pool', 'select', 'ensemble', 'eval'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface PipelineRequest {
+  /** Last stage to run (default: eval, i.e. everything). */
+  stage?: Stage;
+  /** With stage 'pool': run only this job. */
+  job?: number;
+  /** Shown in the report. */
+  preset?: string | null;
+}
+
+export interface PipelineOutcome {
+  stagesRun: Stage[];
+  report: EedReport | null;
+  reportDir: string | null;
+}
+
+export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {}): Promise<PipelineOutcome> {
+  const last = req.stage ?? 'eval';
+  const upTo = (s: Stage) => STAGES.indexOf(s) <= STAGES.indexOf(last);
+  const times: { stage: string; seconds: number }[] = [];
+  const timed = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    times.push({ stage, seconds: (performance.now() - t0) / 1000 });
+    return r;
+  };
+  const stagesRun: Stage[] = [];
+  const basePath = await timed('base', () => baseStage(ctx));
+  stagesRun.push('base');
+  if (!upTo('pool')) return { stagesRun, report: null, reportDir: null };
+  if (req.job !== undefined && last !== 'pool') throw new Error("option 'job' needs --stage pool");
+  const pool = await timed('pool', () => poolStage(ctx, basePath, req.job));
+  stagesRun.push('pool');
+  if (!upTo('select')) return { stagesRun, report: null, reportDir: null };
+  const selection = await timed('select', () => selectStage(ctx, pool));
+  stagesRun.push('select');
+  if (!upTo('ensemble')) return { stagesRun, report: null, reportDir: null };
+  await timed('ensemble', () => ensembleStage(ctx, selection));
+  stagesRun.push('ensemble');
+  if (!upTo('eval')) return { stagesRun, report: null, reportDir: null };
+  const t0 = performance.now();
+  const report = await evalStage(ctx, basePath, pool, selection, times);
+  report.run.stages = [...times, { stage: 'eval', seconds: (performance.now() - t0) / 1000 }];
+  report.run.preset = req.preset ?? null;
+  const reportDir = ctx.run.path;
+  await writeReport(reportDir, report);
+  stagesRun.push('eval');
+  return { stagesRun, report, reportDir };
+}

@@ -1,0 +1,37 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tryLock } from '../../src/pipeline/jobLock.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'eed-lock-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('pool job locks', () => {
+  it('are exclusive until released', () => {
+    const path = join(scratch, 'a.lock');
+    const first = tryLock(path);
+    expect(first.acquired).toBe(true);
+    // Another holder (simulated: the lock names a live process that is not us, our parent).
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: 'now' }));
+    const second = tryLock(path);
+    expect(second.acquired).toBe(false);
+    if (!second.acquired) expect(second.owner).toContain(`pid ${process.ppid}`);
+    rmSync(path);
+    const third = tryLock(path);
+    expect(third.acquired).toBe(true);
+    if (third.acquired) third.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('take over a lock whose process died on this host, but not one from another host', () => {
+    const path = join(scratch, 'b.lock');
+    // PIDs above the kernel's pid_max (4194304) never exist.
+    writeFileSync(path, JSON.stringify({ pid: 4194305, host: hostname(), since: 'then' }));
+    const stale = tryLock(path);
+    expect(stale.acquired).toBe(true);
+    if (stale.acquired) stale.release();
+    writeFileSync(path, JSON.stringify({ pid: 4194305, host: `${hostname()}-elsewhere`, since: 'then' }));
+    expect(tryLock(path).acquired).toBe(false);
+  });
+});

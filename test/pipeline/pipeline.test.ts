@@ -1,0 +1,89 @@
+// The EED pipeline end to end on a sliver of Fashion-MNIST with token amounts of work: every
+// stage runs, writes its outputs, and a rerun resumes instead of recomputing.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../src/cli/options.js';
+import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
+import { readManifest } from '../../src/ensemble/ensembleDir.js';
+import { PIPELINE_OPTIONS, PIPELINE_PRESETS, type PipelineConfig } from '../../src/pipeline/config.js';
+import { openPipeline } from '../../src/pipeline/context.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
+import { poolJobs } from '../../src/pipeline/poolStage.js';
+import type { Selection } from '../../src/pipeline/selectStage.js';
+import type { EedReport } from '../../src/reports/report.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'eed-pipeline-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function tinyConfig(out: string): PipelineConfig {
+  const flags = {
+    width: 0.25, trainSize: 160, heldOut: 32, chunks: 2, scores: 'erm,bnsf,nis', batchSize: 32, eps: 0.1, stepSize: 0.05, attackSteps: 1,
+    baseEpochs: 1, pruneEpochs: 1, finetuneEpochs: 1, pruneValidation: false, scoreSamples: 32, subSparsity: 0.9, sparsity: 0.75,
+    rdSteps: 1, rdStepSize: 0.05, ensembleEpochs: 1, ensembleSize: 64, ensembleAttackSteps: 1, distillSteps: 1, distillStep: 0.02,
+    evalCount: 32, aaCount: 0, evalSteps: 1, evalStepSize: 0.05, evalAttacks: 'clean,pgd', singleAttacks: 'clean', speedRepeats: 1, out,
+  };
+  return { ...resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, []).config, ...flags };
+}
+
+describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', () => {
+  const out = join(scratch, 'run');
+
+  it('runs one pool job alone, as `--stage pool --job k` does', async () => {
+    const ctx = await openPipeline(tinyConfig(out));
+    const jobs = poolJobs(ctx);
+    expect(jobs.map((j) => j.name)).toEqual(['erm-1', 'bnsf-1', 'nis-1']);
+    const outcome = await runPipeline(ctx, { stage: 'pool', job: 1 });
+    expect(outcome.stagesRun).toEqual(['base', 'pool']);
+    expect(existsSync(join(jobs[1].dir, 'report.json'))).toBe(true);
+    expect(existsSync(join(jobs[0].dir, 'report.json'))).toBe(false);
+    expect(existsSync(join(jobs[1].dir, 'job.lock'))).toBe(false);
+  });
+
+  it('finishes the run: pool, team within budget, ensemble folder, report with every row', async () => {
+    const ctx = await openPipeline(tinyConfig(out));
+    const jobOneReport = statSync(join(poolJobs(ctx)[1].dir, 'report.json')).mtimeMs;
+    const outcome = await runPipeline(ctx);
+    expect(outcome.stagesRun).toEqual(['base', 'pool', 'select', 'ensemble', 'eval']);
+    // The job done earlier was not redone.
+    expect(statSync(join(poolJobs(ctx)[1].dir, 'report.json')).mtimeMs).toBe(jobOneReport);
+
+    const selection = JSON.parse(readFileSync(join(out, 'select', 'selection.json'), 'utf8')) as Selection;
+    expect(selection.pool).toHaveLength(3);
+    expect(selection.failures.every((f) => f.length === 32)).toBe(true);
+    expect(selection.considered).toHaveLength(4); // 3 pairs + the triple
+    expect(selection.parameters).toBeLessThanOrEqual(selection.budget);
+    expect(selection.team.length).toBeGreaterThanOrEqual(2);
+
+    const manifest = await readManifest(join(out, 'ensemble'));
+    expect(manifest.members.map((m) => m.name)).toEqual(selection.teamNames);
+    expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
+
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
+    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'eed-static', 'eed-die']);
+    for (const m of report.methods) {
+      expect(m.clean).toBeGreaterThanOrEqual(0);
+      expect(m.clean).toBeLessThanOrEqual(1);
+      expect(m.speedUp).toBeGreaterThan(0);
+    }
+    const die = report.methods.find((m) => m.kind === 'eed-die')!;
+    expect(die.pgd).not.toBeNull();
+    expect(die.aa).toBeNull(); // aaCount 0: not run, reported as such
+    expect(report.die!.membersUsedHistogram.reduce((a, b) => a + b, 0)).toBe(32);
+    expect(report.die!.withDie.meanMembersUsed).toBeLessThanOrEqual(selection.team.length);
+    expect(report.teamSelection!.teams.filter((t) => t.chosen)).toHaveLength(1);
+    expect(existsSync(join(out, 'report.md'))).toBe(true);
+    expect(readdirSync(out).some((f) => f.endsWith('.svg'))).toBe(true);
+  });
+
+  it('resumes a finished run without redoing its stages, and refuses a changed config', async () => {
+    const before = statSync(join(out, 'select', 'selection.json')).mtimeMs;
+    const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean' });
+    const outcome = await runPipeline(ctx, { stage: 'ensemble' });
+    expect(outcome.stagesRun).toEqual(['base', 'pool', 'select', 'ensemble']);
+    expect(statSync(join(out, 'select', 'selection.json')).mtimeMs).toBe(before);
+    await expect(openPipeline({ ...tinyConfig(out), subSparsity: 0.8 })).rejects.toThrow(/subSparsity: 0.9 there, 0.8 now/);
+  });
+});
