@@ -3,6 +3,7 @@
 # Idempotent: every step checks first and does nothing when it is already done.
 #   - a Vulkan driver that Dawn accepts (software lavapipe when there is no GPU driver);
 #   - the Fashion-MNIST dataset package (the default dataset);
+#   - Debian's chromium, which the browser test drives headless;
 #   - npm ci (which also compiles the TypeScript through the `prepare` script).
 # Ends by printing the WebGPU adapter in use (`eed doctor`).
 set -euo pipefail
@@ -39,6 +40,17 @@ if have_apt; then
     apt_update_once
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist || \
       echo "setup: dataset-fashion-mnist is not available; pass --data to the CLI"
+  fi
+  # Headless Chromium for the browser test (test/web/browser.test.ts): the distribution's package,
+  # never a downloaded browser. Ubuntu's chromium is a snap stub, so only Debian must succeed.
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_update_once
+    if [ "${ID:-}" = "debian" ]; then
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+    else
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium || \
+        echo "setup: chromium is not available; the browser test will be skipped"
+    fi
   fi
 else
   echo "setup: no apt-get here; install a Vulkan driver (Mesa >= 24 lavapipe or a GPU driver) yourself"
