@@ -1,0 +1,208 @@
+// report.md: Table 1 and Table 3 in the paper's layout, the team selection, the threat model and
+// how the numbers were produced. Accuracies are percentages with two decimals; anything not run or
+// not measured is "—".
+
+import { cell, compactCount, duration, factor, fixed, MISSING, percent, prose } from './format.js';
+import { ACCURACY_KEYS, ACCURACY_LABELS, type EedReport, type TeamInfo, type TeamSelectionReport } from './report.js';
+
+/** Relative links of the figures to embed (writeReport passes the files it writes). */
+export interface FigureLinks {
+  accuracy?: string;
+  die?: string;
+  teams?: string;
+  sparsity?: string;
+}
+
+export interface MarkdownOptions {
+  figures?: FigureLinks;
+  /** Teams listed per size in the selection summary (default 3). */
+  teamsPerSize?: number;
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r' | 'c')[]): string {
+  const sep = header.map((_, i) => {
+    const a = align?.[i] ?? 'l';
+    return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+  });
+  return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function figure(alt: string, link: string | undefined): string[] {
+  return link ? [`![${cell(alt)}](${encodeURI(link)})`, ''] : [];
+}
+
+/** "93.7K (10.0%)": non-zero prunable weights and their share of the total. */
+function parameters(nonZero: number, total: number): string {
+  const share = total > 0 ? ` (${percent(nonZero / total, 1)}%)` : '';
+  return `${compactCount(nonZero)}${share}`;
+}
+
+function teamName(selection: TeamSelectionReport, members: readonly number[]): string {
+  return members.map((m) => selection.pool[m]?.label ?? `#${m}`).join(', ');
+}
+
+/** Best teams of each size by RD (ties: fewer parameters), chosen team always included. */
+export function topTeamsBySize(selection: TeamSelectionReport, perSize: number): TeamInfo[] {
+  const bySize = new Map<number, TeamInfo[]>();
+  for (const t of selection.teams) {
+    const list = bySize.get(t.members.length) ?? [];
+    list.push(t);
+    bySize.set(t.members.length, list);
+  }
+  const out: TeamInfo[] = [];
+  for (const size of [...bySize.keys()].sort((a, b) => a - b)) {
+    const ranked = bySize
+      .get(size)!
+      .slice()
+      .sort((a, b) => (b.robustDiversity ?? -Infinity) - (a.robustDiversity ?? -Infinity) || a.parameters - b.parameters);
+    const top = ranked.slice(0, perSize);
+    const chosen = ranked.find((t) => t.chosen);
+    if (chosen && !top.includes(chosen)) top.push(chosen);
+    out.push(...top);
+  }
+  return out;
+}
+
+function runInfo(report: EedReport): string[] {
+  const r = report.run;
+  const total = r.stages.reduce((s, st) => s + st.seconds, 0);
+  const lines = [
+    '## Run',
+    '',
+    table(
+      ['', ''],
+      [
+        // Inside a code span only a pipe still needs escaping (GFM tables split on it).
+        ['Command', `\`${r.command.replace(/`/g, "'").replace(/\|/g, '\\|')}\``],
+        ['Adapter', cell(r.adapter)],
+        ['Date', cell(r.date)],
+        ['Dataset', cell(r.dataset)],
+        ['Model', cell(r.model)],
+        ['Preset', r.preset ? cell(r.preset) : MISSING],
+      ],
+    ),
+    '',
+  ];
+  if (r.stages.length) {
+    lines.push('Wall time per stage:', '');
+    lines.push(
+      table(
+        ['Stage', 'Time'],
+        [...r.stages.map((s) => [cell(s.stage), duration(s.seconds)]), ['**total**', `**${duration(total)}**`]],
+        ['l', 'r'],
+      ),
+      '',
+    );
+  }
+  lines.push('<details><summary>Configuration</summary>', '', '```json', JSON.stringify(r.config, null, 2), '```', '', '</details>', '');
+  return lines;
+}
+
+export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): string {
+  const figures = opts.figures ?? {};
+  const out: string[] = [`# EED report: ${cell(report.run.model)} on ${cell(report.run.dataset)}`, ''];
+
+  out.push('## Threat model', '', prose(report.threatModel), '');
+
+  out.push('## Table 1: accuracy, size and speed', '');
+  out.push(
+    table(
+      ['Method', ...ACCURACY_KEYS.map((k) => `${ACCURACY_LABELS[k]} (%)`), 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s'],
+      report.methods.map((m) => [
+        cell(m.method),
+        ...ACCURACY_KEYS.map((k) => percent(m[k])),
+        parameters(m.parameters.nonZero, m.parameters.total),
+        compactCount(m.parameters.total),
+        factor(m.speedUp),
+        fixed(m.imagesPerSecond, 1),
+      ]),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    'Speed-ups are measured wall-clock against the dense model on the adapter above, not counted in FLOPs. ' +
+      'Params (non-zero) counts the non-zero conv and linear weights (summed over members for ensembles).',
+    '',
+  );
+  out.push(...figure('Accuracy by method', figures.accuracy));
+
+  out.push('## Table 3: dynamic inference', '');
+  if (report.die) {
+    const d = report.die;
+    out.push(
+      table(
+        ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up'],
+        [d.withoutDie, d.withDie].map((r) => [
+          cell(r.method),
+          percent(r.clean),
+          percent(r.pgd),
+          `${fixed(r.meanMembersUsed, 2)} / ${d.teamSize}`,
+          fixed(r.msPerImage, 3),
+          factor(r.speedUp),
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+    );
+    const total = d.membersUsedHistogram.reduce((s, v) => s + v, 0);
+    if (total > 0)
+      out.push(
+        'Samples by members run: ' + d.membersUsedHistogram.map((v, k) => `${k + 1}: ${v} (${percent(v / total, 1)}%)`).join(', ') + '.',
+        '',
+      );
+    out.push(...figure('Dynamic inference', figures.die));
+  } else out.push(`${MISSING} (not run)`, '');
+
+  out.push('## Team selection', '');
+  const s = report.teamSelection;
+  if (s) {
+    const chosen = s.teams.find((t) => t.chosen);
+    out.push(
+      `Chosen team (DIE order): **${cell(teamName(s, s.chosen))}**, RD ${fixed(chosen?.robustDiversity, 3)}, ` +
+        `${compactCount(chosen?.parameters)} non-zero parameters of a budget of ${compactCount(s.parameterBudget)}. ` +
+        (s.fallback
+          ? `No affordable team reached τ_RD = ${fixed(s.threshold, 2)}: fallback to the most diverse team of the largest affordable size.`
+          : `Smallest size with an affordable team reaching τ_RD = ${fixed(s.threshold, 2)}.`) +
+        ` ${s.teams.length} teams considered, ${s.teams.filter((t) => t.fitsBudget).length} within budget.`,
+      '',
+    );
+    const perSize = opts.teamsPerSize ?? 3;
+    out.push(
+      `Most diverse teams per size (top ${perSize}):`,
+      '',
+      table(
+        ['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Chosen'],
+        topTeamsBySize(s, perSize).map((t) => [
+          String(t.members.length),
+          cell(teamName(s, t.members)),
+          fixed(t.robustDiversity, 3),
+          compactCount(t.parameters),
+          t.fitsBudget ? 'yes' : 'no',
+          t.chosen ? '**✓**' : '',
+        ]),
+        ['r', 'l', 'r', 'r', 'c', 'c'],
+      ),
+      '',
+    );
+    out.push(...figure('Robust diversity against team size', figures.teams));
+  } else out.push(`${MISSING} (not run)`, '');
+
+  if (report.sweep?.robustness.length) {
+    out.push('## Robustness against sparsity (Fig. 4)', '');
+    const sparsities = [...new Set(report.sweep.robustness.flatMap((r) => r.points.map((p) => p.sparsity)))].sort((a, b) => a - b);
+    out.push(
+      table(
+        ['Method', ...sparsities.map((v) => `${percent(v, 1)}% sparse`)],
+        report.sweep.robustness.map((r) => [
+          cell(r.method),
+          ...sparsities.map((v) => percent(r.points.find((p) => p.sparsity === v)?.robust ?? null)),
+        ]),
+        ['l', ...sparsities.map(() => 'r' as const)],
+      ),
+      '',
+    );
+    out.push(...figure('Robust accuracy against sparsity', figures.sparsity));
+  }
+
+  out.push(...runInfo(report));
+  return out.join('\n');
+}

@@ -1,0 +1,156 @@
+// The EED pipeline's result as one JSON document (report.json), from which report.md and the SVG
+// figures are rendered. Accuracies are fractions in [0, 1]; null means "not run" and renders as
+// "—", so a partial run (no AutoAttack, no sweep) still produces a complete, honest report.
+// Speed-ups are measured wall-clock against the dense model (src/attacks/throughput.ts), never
+// derived from parameter or FLOP counts.
+
+/** Pruning scores as named in src/pruning/scores.ts, with the method each reproduces (Table 1). */
+export const SCORE_METHODS = { erm: 'HYDRA', ase: 'MAD', bnsf: 'BNAP', nis: 'NIS' } as const;
+export type PruningScoreName = keyof typeof SCORE_METHODS;
+
+export const REPORT_SCHEMA = 'eed-report/1';
+
+export interface StageTime {
+  /** E.g. 'train', 'prune', 'failure-matrix', 'team-selection', 'evaluate'. */
+  stage: string;
+  seconds: number;
+}
+
+export interface RunInfo {
+  /** The command line that produced the report. */
+  command: string;
+  /** adapterString() of the device (speed-ups only compare within one adapter). */
+  adapter: string;
+  /** ISO 8601 time the run finished. */
+  date: string;
+  dataset: string;
+  model: string;
+  preset: string | null;
+  /** The resolved configuration, as JSON. */
+  config: { [key: string]: unknown };
+  /** Wall-clock seconds per stage, in run order. */
+  stages: StageTime[];
+}
+
+export type MethodKind = 'dense' | 'pruned' | 'pool-average' | 'eed-static' | 'eed-die';
+
+/** Accuracies of one method (fractions in [0, 1]; null: not run). */
+export interface Accuracies {
+  clean: number | null;
+  pgd: number | null;
+  aa: number | null;
+  cw: number | null;
+  df: number | null;
+}
+
+export const ACCURACY_KEYS = ['clean', 'pgd', 'aa', 'cw', 'df'] as const;
+export type AccuracyKey = (typeof ACCURACY_KEYS)[number];
+export const ACCURACY_LABELS: Record<AccuracyKey, string> = { clean: 'Clean', pgd: 'PGD', aa: 'AA', cw: 'CW', df: 'DF' };
+
+export interface ParameterCount {
+  /** Non-zero prunable (conv and linear) weights, summed over members for an ensemble. */
+  nonZero: number;
+  /** All parameters (dense count), summed over members for an ensemble. */
+  total: number;
+}
+
+/** One row of Table 1. */
+export interface MethodRow extends Accuracies {
+  /** Display name, e.g. "AT (dense)", "HYDRA (ERM)", "Average of all 12", "EED (DIE)". */
+  method: string;
+  kind: MethodKind;
+  /** The importance score of a pruned sub-model; null for the other kinds. */
+  score: PruningScoreName | null;
+  parameters: ParameterCount;
+  /** Measured wall-clock speed-up over the dense model (dense itself: 1); null: not measured. */
+  speedUp: number | null;
+  /** Measured clean images per second; null: not measured. */
+  imagesPerSecond: number | null;
+}
+
+/** One row of Table 3 (EED with and without the Dynamic Inference Ensemble). */
+export interface DieRow {
+  method: string;
+  clean: number | null;
+  pgd: number | null;
+  /** Mean members run per sample (the static team runs all of them). */
+  meanMembersUsed: number;
+  /** Measured median latency of one batch, in milliseconds per image; null: not measured. */
+  msPerImage: number | null;
+  /** Measured speed-up over the static team (static itself: 1); null: not measured. */
+  speedUp: number | null;
+}
+
+export interface DieTable {
+  teamSize: number;
+  withoutDie: DieRow;
+  withDie: DieRow;
+  /** histogram[k]: samples that ran k + 1 members (length teamSize). */
+  membersUsedHistogram: number[];
+}
+
+export interface PoolMember {
+  /** Display name, e.g. "HYDRA #2". */
+  label: string;
+  score: PruningScoreName;
+  parameters: ParameterCount;
+  /** Individual validation robust accuracy, when known. */
+  robustAccuracy: number | null;
+}
+
+export interface TeamInfo {
+  /** Pool indices in increasing order. */
+  members: number[];
+  /** Robust diversity; null where it is undefined (e.g. no failures). */
+  robustDiversity: number | null;
+  /** Σ non-zero prunable weights of the members. */
+  parameters: number;
+  fitsBudget: boolean;
+  chosen: boolean;
+}
+
+export interface TeamSelectionReport {
+  pool: PoolMember[];
+  /** τ_RD. */
+  threshold: number;
+  parameterBudget: number;
+  /** The chosen team in DIE order (pool indices). */
+  chosen: number[];
+  /** True when no affordable team reached τ_RD and the largest affordable size's best was taken. */
+  fallback: boolean;
+  /** Every team considered (sizes 2..N). */
+  teams: TeamInfo[];
+}
+
+export interface SparsityPoint {
+  /** Fraction of prunable weights removed, in [0, 1). */
+  sparsity: number;
+  /** Robust (PGD) accuracy. */
+  robust: number;
+  clean: number | null;
+}
+
+export interface SparsitySeries {
+  method: string;
+  points: SparsityPoint[];
+}
+
+/** Fig. 4 sweep. */
+export interface SweepReport {
+  /** Robust accuracy against sparsity, one line per method. */
+  robustness: SparsitySeries[];
+  /** Best RD found per team size, when swept separately from the chosen selection. */
+  rdByTeamSize: { size: number; robustDiversity: number }[] | null;
+}
+
+export interface EedReport {
+  schema: typeof REPORT_SCHEMA;
+  run: RunInfo;
+  /** The threat model, in words (attacks, norms, ε, counts, what the attacker knows). */
+  threatModel: string;
+  /** Table 1 rows in display order. */
+  methods: MethodRow[];
+  die: DieTable | null;
+  teamSelection: TeamSelectionReport | null;
+  sweep: SweepReport | null;
+}

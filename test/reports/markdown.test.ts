@@ -1,0 +1,136 @@
+// report.md: the numbers of a hand-built report land in the right cells, missing values are
+// dashes, and names cannot break the tables or inject HTML.
+
+import { describe, expect, it } from 'vitest';
+import { compactCount, factor, percent } from '../../src/reports/format.js';
+import { renderMarkdown, topTeamsBySize } from '../../src/reports/markdown.js';
+import { sampleReport } from './fixtures.js';
+
+/** The rows of the markdown table under `heading` as arrays of cells (header first, separator dropped). */
+function tableAfter(md: string, heading: string): string[][] {
+  const lines = md.split('\n');
+  let i = lines.findIndex((l) => l.startsWith(heading));
+  expect(i, `heading ${heading}`).toBeGreaterThanOrEqual(0);
+  while (!lines[i].startsWith('|')) i++;
+  const rows: string[][] = [];
+  for (; i < lines.length && lines[i].startsWith('|'); i++)
+    rows.push(
+      lines[i]
+        .slice(2, -2)
+        .split(/(?<!\\) \| /)
+        .map((c) => c.trim()),
+    );
+  return [rows[0], ...rows.slice(2)];
+}
+
+/** Row `method` of a table as {column header: cell}. */
+function rowOf(table: string[][], method: string): Record<string, string> {
+  const row = table.find((r) => r[0] === method);
+  expect(row, `row ${method}`).toBeDefined();
+  return Object.fromEntries(table[0].map((h, i) => [h, row![i]]));
+}
+
+describe('renderMarkdown', () => {
+  const md = renderMarkdown(sampleReport());
+
+  it('Table 1: accuracies as percentages, parameters, measured speed-up and throughput per method', () => {
+    const t = tableAfter(md, '## Table 1');
+    expect(t[0]).toEqual(['Method', 'Clean (%)', 'PGD (%)', 'AA (%)', 'CW (%)', 'DF (%)', 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s']);
+    expect(t.map((r) => r[0])).toEqual(['Method', 'AT (dense)', 'HYDRA (ERM) #1', 'MAD &lt;&amp;&gt; "x"', 'Average of all 4', 'EED (static team)', 'EED (DIE)']);
+    expect(rowOf(t, 'AT (dense)')).toEqual({
+      Method: 'AT (dense)',
+      'Clean (%)': '85.23',
+      'PGD (%)': '45.67',
+      'AA (%)': '40.12',
+      'CW (%)': '43.21',
+      'DF (%)': '50.00',
+      'Params (non-zero)': '93.7K (99.5%)',
+      'Params (total)': '94.2K',
+      'Speed-up': '1.00×',
+      'Images/s': '231.3',
+    });
+    const hydra = rowOf(t, 'HYDRA (ERM) #1');
+    expect([hydra['AA (%)'], hydra['CW (%)'], hydra['Params (non-zero)'], hydra['Speed-up']]).toEqual(['—', '39.00', '9.37K (10.0%)', '1.80×']);
+    const die = rowOf(t, 'EED (DIE)');
+    expect([die['Clean (%)'], die['PGD (%)'], die['AA (%)'], die['CW (%)'], die['Speed-up'], die['Images/s']]).toEqual(['84.50', '47.10', '41.90', '—', '1.35×', '300.0']);
+  });
+
+  it('nulls render as an em dash, never 0 or NaN', () => {
+    const mad = rowOf(tableAfter(md, '## Table 1'), 'MAD &lt;&amp;&gt; "x"');
+    expect([mad['AA (%)'], mad['CW (%)'], mad['DF (%)'], mad['Speed-up'], mad['Images/s']]).toEqual(['—', '—', '—', '—', '—']);
+    expect(md).not.toMatch(/NaN|undefined|null/);
+    const partial = { ...sampleReport(), die: null, teamSelection: null, sweep: null };
+    const text = renderMarkdown(partial);
+    expect(text).toContain('## Table 3: dynamic inference\n\n— (not run)');
+    expect(text).toContain('## Team selection\n\n— (not run)');
+    expect(text).not.toContain('Fig. 4');
+  });
+
+  it('Table 3: static team and DIE with members used, latency and speed-up', () => {
+    const t = tableAfter(md, '## Table 3');
+    expect(t).toEqual([
+      ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up'],
+      ['EED w/o DIE (static)', '84.00', '47.00', '3.00 / 3', '4.500', '1.00×'],
+      ['EED with DIE', '84.50', '47.10', '1.60 / 3', '3.000', '1.50×'],
+    ]);
+    expect(md).toContain('Samples by members run: 1: 120 (60.0%), 2: 40 (20.0%), 3: 40 (20.0%).');
+  });
+
+  it('team selection: chosen team, threshold, budget and the top teams of each size with the chosen one marked', () => {
+    expect(md).toContain('Chosen team (DIE order): **HYDRA #1, BNAP #1**, RD 0.700, 20K non-zero parameters of a budget of 30K.');
+    expect(md).toContain('reaching τ_RD = 0.70');
+    expect(md).toContain('11 teams considered, 10 within budget');
+    const t = tableAfter(md, 'Most diverse teams per size');
+    expect(t[0]).toEqual(['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Chosen']);
+    // Three per size plus the chosen team (fourth best of size 2), one team of size 4.
+    expect(t.slice(1).map((r) => r[0])).toEqual(['2', '2', '2', '2', '3', '3', '3', '4']);
+    expect(t[1]).toEqual(['2', 'BNAP #1, NIS #1', '0.720', '20K', 'yes', '']);
+    expect(t.find((r) => r[5] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', '**✓**']);
+    expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', '']);
+    const fallback = sampleReport();
+    fallback.teamSelection!.fallback = true;
+    expect(renderMarkdown(fallback)).toContain('No affordable team reached τ_RD = 0.70: fallback');
+    expect(topTeamsBySize(sampleReport().teamSelection!, 1).length).toBe(4);
+  });
+
+  it('sweep table: robust accuracy per method and sparsity, — where a method has no point', () => {
+    expect(tableAfter(md, '## Robustness against sparsity')).toEqual([
+      ['Method', '50.0% sparse', '90.0% sparse', '99.0% sparse'],
+      ['HYDRA', '45.00', '41.00', '30.00'],
+      ['NIS', '46.00', '43.00', '—'],
+    ]);
+  });
+
+  it('threat model and run info, with text escaped', () => {
+    expect(md).toContain('## Threat model\n\nWhite-box ℓ∞ attacks, ε = 0.1 &lt;all&gt; &amp; more\n');
+    expect(md).toContain('| Command | `eed run --preset quick` |');
+    expect(md).toContain('| Adapter | mesa / software / llvmpipe |');
+    expect(tableAfter(md, 'Wall time per stage')).toEqual([
+      ['Stage', 'Time'],
+      ['train', '2m05s'],
+      ['eval', '42.0 s'],
+      ['**total**', '**2m47s**'],
+    ]);
+    expect(md).toContain('"evalCount": 200');
+    const piped = sampleReport();
+    piped.methods[0].method = 'a | b';
+    piped.run.command = 'eed run | tee log';
+    const text = renderMarkdown(piped);
+    expect(text).toContain('| a \\| b | 85.23 |');
+    expect(text).toContain('`eed run \\| tee log`');
+  });
+
+  it('embeds figures only when given their links', () => {
+    expect(md).not.toContain('![');
+    const linked = renderMarkdown(sampleReport(), { figures: { accuracy: 'accuracy.svg', teams: 'my teams.svg' } });
+    expect(linked).toContain('![Accuracy by method](accuracy.svg)');
+    expect(linked).toContain('![Robust diversity against team size](my%20teams.svg)');
+    expect(linked).not.toContain('die.svg');
+  });
+
+  it('formats numbers consistently', () => {
+    expect([percent(0.8523), percent(1), percent(0), percent(null), percent(Number.NaN), percent(0.12345, 1)]).toEqual(['85.23', '100.00', '0.00', '—', '—', '12.3']);
+    expect([compactCount(999), compactCount(93_728), compactCount(100_000), compactCount(999_950), compactCount(11_200_000)]).toEqual(['999', '93.7K', '100K', '1M', '11.2M']);
+    expect([factor(2.314), factor(null)]).toEqual(['2.31×', '—']);
+  });
+});
