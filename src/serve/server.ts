@@ -107,6 +107,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) throw new HttpError(405, `${req.method} is not served (read-only)`);
+    // Binding to 127.0.0.1 keeps other machines out, but a web page elsewhere could still reach
+    // the server through a DNS name rebound to 127.0.0.1; its requests carry that name as Host.
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (host !== '127.0.0.1' && host !== 'localhost') throw new HttpError(403, `host '${host}' is not served (use 127.0.0.1)`);
     // The raw path, not URL-normalised: normalising would quietly turn `/ensemble/../x` into `/x`
     // instead of refusing it.
     const path = (req.url ?? '/').split(/[?#]/)[0];

@@ -21,7 +21,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
 // Flags that give headless Chromium a WebGPU adapter on Linux (SwiftShader without a GPU) and keep
 // it from reaching the network.
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
   '--no-sandbox',
   '--disable-quic',

@@ -13,10 +13,10 @@ const samples: SampleSet = { dataset: 'fashion-mnist', shape: [1, 2, 2], images:
 let server: RunningServer;
 
 /** A raw request: fetch() would normalise the `..` segments away before they reach the server. */
-function get(path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+function get(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const url = new URL(server.url);
   return new Promise((ok, fail) => {
-    const req = request({ host: url.hostname, port: url.port, path, method }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -56,7 +56,7 @@ describe('eed serve', () => {
     expect(back).toEqual(samples);
   });
 
-  it('refuses path traversal, links out of the folder, writes and missing files', async () => {
+  it('refuses path traversal, links out of the folder, writes, foreign host names and missing files', async () => {
     for (const p of ['/ensemble/../secret.txt', '/ensemble/%2e%2e/secret.txt', '/ensemble/..%2fsecret.txt', '/..%2f..%2fetc/passwd', '/ensemble/link.txt'])
       expect((await get(p)).status, p).toBe(403);
     expect((await get('/ensemble/%zz')).status).toBe(400);
@@ -64,6 +64,12 @@ describe('eed serve', () => {
     expect((await get('/ensemble/')).status).toBe(404); // a folder, not a file
     expect((await get('/ensemble/member-0.safetensors', 'PUT')).status).toBe(405);
     expect((await get('/ensemble/member-0.safetensors', 'DELETE')).status).toBe(405);
+    // A DNS-rebinding page reaches 127.0.0.1 under its own host name.
+    expect(await get('/ensemble/member-0.safetensors', 'GET', { host: `evil.example:${new URL(server.url).port}` })).toEqual({
+      status: 403,
+      body: "403: host 'evil.example' is not served (use 127.0.0.1)\n",
+    });
+    expect((await get('/', 'GET', { host: `localhost:${new URL(server.url).port}` })).status).toBe(200);
   });
 
   it('says what is missing: no bundle, no manifest, no images', async () => {
