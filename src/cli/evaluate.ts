@@ -60,6 +60,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
     console.log(EVAL_HELP);
     return 0;
   }
+  const chosen: SuiteAttack[] = [];
+  for (const a of c.attacks.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const known = ATTACKS.find((k) => k === a);
+    if (!known) throw new Error(`eed eval: unknown attack '${a}' (have ${ATTACKS.join(', ')})`);
+    chosen.push(known);
+  }
   let dataset = c.dataset as DatasetName;
   let modelName = c.model as ModelName;
   let width = c.width;
@@ -77,12 +83,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!weights) throw new Error('eed eval: pass --run DIR or --weights FILE');
   if (!existsSync(weights)) throw new Error(`eed eval: weights file ${weights} does not exist${c.run ? ' (has the run finished?)' : ''}`);
-  const chosen: SuiteAttack[] = [];
-  for (const a of c.attacks.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const known = ATTACKS.find((k) => k === a);
-    if (!known) throw new Error(`eed eval: unknown attack '${a}' (have ${ATTACKS.join(', ')})`);
-    chosen.push(known);
-  }
 
   await init();
   const adapter = adapterString(runtime().adapterInfo);
