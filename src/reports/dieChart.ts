@@ -6,13 +6,15 @@ import { chartTitle, legend, linearScale, niceTicks, xAxis, yAxis } from './axes
 import { groupedBars } from './barChart.js';
 import { fixed } from './format.js';
 import type { DieTable } from './report.js';
-import { colour, el, svgDocument, text, title } from './svg.js';
+import { colour, el, svgDocument, text, textWidth, title } from './svg.js';
 
 export function dieChart(die: DieTable): string {
-  const width = 760;
+  const series = [die.withoutDie.method, die.withDie.method];
   const height = 360;
   const left = { left: 70, top: 50, width: 270, height: 230 };
   const right = { left: 430, top: 50, width: 180, height: 230 };
+  // The legend sits right of the accuracy panel, never over its bars.
+  const width = right.left + right.width + 16 + 28 + Math.max(...series.map((s) => textWidth(s))) + 8;
   const body: string[] = [chartTitle(width, `Dynamic Inference Ensemble (team of ${die.teamSize})`)];
 
   const total = die.membersUsedHistogram.reduce((s, v) => s + v, 0);
@@ -50,7 +52,6 @@ export function dieChart(die: DieTable): string {
     }),
   );
 
-  const series = [die.withoutDie.method, die.withDie.method];
   body.push(
     ...groupedBars({
       area: right,
