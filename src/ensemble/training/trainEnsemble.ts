@@ -197,10 +197,8 @@ export async function trainEnsemble(
           );
         }
         v.forEach((x, i) => (sums[i] += x));
-        if (b === 0) {
-          const lE = v[1] + s.beta * v[2];
-          ratio = (s.gamma * v[6]) / lE;
-        }
+        const term = (name: (typeof TERM_NAMES)[number]) => v[TERM_NAMES.indexOf(name)];
+        if (b === 0) ratio = (s.gamma * term('complexity')) / (term('ce') + s.beta * term('diversity'));
         progress.tick(s.batchSize, `loss ${(sums[0] / (b + 1)).toFixed(4)}`);
         hooks.onStep?.((epoch - start) * stepsPerEpoch + b + 1, (s.epochs - start) * stepsPerEpoch);
       }
