@@ -130,6 +130,31 @@ export class MaskedModel extends Module {
     }
   }
 
+  /**
+   * Puts back masks saved with masks() (by weight state-dict name; `source` names the file in
+   * errors), in either mode. A resumed run takes the masks that were in use rather than recomputing
+   * them: in 'finetune' they are fixed, and refreshMasks is refused there.
+   */
+  async restoreMasks(masks: Map<string, Tensor>, source: string): Promise<void> {
+    const host: Float32Array[] = [];
+    for (const l of this.layers) {
+      const key = weightKey(l.prunable);
+      const t = masks.get(key);
+      if (!t) throw new Error(`${source}: no mask '${key}'`);
+      if (t.size !== l.prunable.weight.size) throw new Error(`${source}: mask '${key}' has ${t.size} entries, the weight ${l.prunable.weight.size}`);
+      const values = Float32Array.from(await t.data());
+      const bad = values.findIndex((v) => v !== 0 && v !== 1);
+      if (bad >= 0) throw new Error(`${source}: mask '${key}' holds ${values[bad]} at ${bad}; masks must be 0 or 1`);
+      host.push(values);
+    }
+    // Checked in full first, so a bad file leaves the model as it was.
+    this.layers.forEach((l, i) => {
+      l.hostMask = host[i];
+      l.mask.dispose();
+      l.mask = Tensor.fromArray(host[i], l.prunable.weight.shape).keep();
+    });
+  }
+
   /** What the optimizer updates in the current mode. */
   trainableParameters(): Tensor[] {
     if (this.modeValue === 'finetune') return this.base.parameters();

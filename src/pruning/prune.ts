@@ -9,15 +9,24 @@
 // The loop follows src/training/trainer.ts (adversarialLoss, one scope per step, NaN guard).
 // With a validation split, the state of the epoch with the best PGD accuracy is kept in each
 // stage ([C:harp]; while pruning, only epochs after the target was reached count) and restored at
-// the end of the stage. Not here yet: resumable run directories.
+// the end of the stage.
+//
+// With a run directory (hooks.run) every epoch is committed, numbered globally (pruning 1..P,
+// fine-tuning P+1..P+F): the base state with the masks in use, the scores and rate logits, the
+// current stage's optimizer, the best-epoch snapshot, generator positions, the frozen φ and the
+// history. Epoch P is committed after the steps between the stages (best-epoch restore, masks,
+// safety net, 'finetune' mode), so a checkpoint is always inside a stage and a resumed run is
+// bit-identical to an uninterrupted one. Resuming skips the initial scoring: the checkpoint holds
+// everything it produced.
 
 import { batchCount, epochOrder, GpuDataset, makeBatch } from '../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import { grad, noGrad } from '../engine/autograd.js';
 import { dispose, scope } from '../engine/scope.js';
-import { Tensor } from '../engine/tensor.js';
-import { saveStateDict } from '../io/checkpoint.js';
+import { Tensor, type DType } from '../engine/tensor.js';
+import { loadStateDict, saveStateDict } from '../io/checkpoint.js';
+import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type SafetensorsContent, type SafetensorsDType, type TensorRecord } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { clone, detach } from '../ops/creation.js';
 import { add, mul } from '../ops/elementwise.js';
@@ -25,11 +34,12 @@ import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss } from '../training/adversarialLoss.js';
-import { evaluateRobustness } from '../training/trainer.js';
+import type { RunDir, RunState } from '../training/runDir.js';
+import { evaluateRobustness, loadOptimizer, saveOptimizer, TrainingInterrupted } from '../training/trainer.js';
 import { compressionWeight, keepRateOf } from './harp.js';
-import { MaskedModel } from './maskedModel.js';
+import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
-import { weightKey } from './prunable.js';
+import { prunableLayers, weightKey } from './prunable.js';
 import { initialScores, type ImportanceScore } from './scores.js';
 
 export interface PruneSettings {
@@ -97,7 +107,15 @@ export interface ValidationSettings {
 export interface PruneHooks {
   /** Held-out data for the best-epoch choice (§5, §12). */
   validation?: ValidationSettings;
+  /** Called after each epoch (after its commit, with a run directory). */
   onEpoch?: (m: PruneEpochMetrics) => void;
+  /**
+   * Commits every epoch there and resumes from its last commit; open it with the PruneSettings as
+   * config (with the validation settings, if they may change) so a different job is refused.
+   */
+  run?: RunDir;
+  /** Checked before every step (Ctrl-C sets it); stopping throws TrainingInterrupted. */
+  signal?: { aborted: boolean };
 }
 
 /** The first `count` rows of the subset as fixed batches (scoring needs no shuffling). */
@@ -131,37 +149,76 @@ export async function enforceKeepBudget(model: MaskedModel): Promise<number> {
   return lo;
 }
 
-/** Copies of tensors, to restore the best epoch's state later. */
-class Snapshot {
-  private readonly copies: [Tensor, Tensor][];
+const RECORD_DTYPE = { f32: 'F32', i32: 'I32', u32: 'U32' } as const satisfies Record<DType, SafetensorsDType>;
 
-  constructor(tensors: readonly Tensor[]) {
-    this.copies = noGrad(() => tensors.map((t): [Tensor, Tensor] => [t, clone(t).keep()]));
+/** A tensor's values from a record written from a tensor of the same dtype and size. */
+function exactValues(rec: TensorRecord, t: Tensor, what: string): Float32Array | Int32Array | Uint32Array {
+  const n = rec.shape.reduce((a, d) => a * d, 1);
+  if (rec.dtype !== RECORD_DTYPE[t.dtype] || n !== t.size)
+    throw new Error(`${what} is ${rec.dtype} with ${n} values, expected ${RECORD_DTYPE[t.dtype]} with ${t.size}`);
+  const buf = rec.data.slice().buffer;
+  return t.dtype === 'f32' ? new Float32Array(buf) : t.dtype === 'i32' ? new Int32Array(buf) : new Uint32Array(buf);
+}
+
+/** Named copies of tensors, to restore the best epoch's state later. */
+class Snapshot {
+  private constructor(private readonly copies: Map<string, [Tensor, Tensor]>) {}
+
+  static of(state: Map<string, Tensor>): Snapshot {
+    return new Snapshot(noGrad(() => new Map([...state].map(([k, t]): [string, [Tensor, Tensor]] => [k, [t, clone(t).keep()]]))));
+  }
+
+  /** The saved values of `state`'s tensors from a file written from records(); `path` names it in errors. */
+  static fromFile(content: SafetensorsContent, path: string, state: Map<string, Tensor>): Snapshot {
+    const unexpected = [...content.tensors.keys()].filter((k) => !state.has(k));
+    if (unexpected.length) throw new Error(`${path}: unexpected ${unexpected.join(', ')}`);
+    const values = new Map<string, Float32Array | Int32Array | Uint32Array>();
+    for (const [k, t] of state) {
+      const rec = content.tensors.get(k);
+      if (!rec) throw new Error(`${path}: missing '${k}'`);
+      values.set(k, exactValues(rec, t, `${path}: '${k}'`));
+    }
+    return new Snapshot(new Map([...state].map(([k, t]): [string, [Tensor, Tensor]] => [k, [t, Tensor.fromArray(values.get(k)!, t.shape, t.dtype).keep()]])));
+  }
+
+  async records(): Promise<[string, TensorRecord][]> {
+    const out: [string, TensorRecord][] = [];
+    for (const [k, [, copy]] of this.copies) out.push([k, tensorRecord(await copy.data(), copy.shape)]);
+    return out;
   }
 
   /** Puts the saved values back and frees the copies. */
   restore(): void {
-    for (const [t, copy] of this.copies) t.assign(copy);
+    for (const [t, copy] of this.copies.values()) t.assign(copy);
   }
 
   dispose(): void {
-    for (const [, copy] of this.copies) copy.dispose();
+    for (const [, copy] of this.copies.values()) copy.dispose();
   }
 }
 
-/** Everything a stage changes: the base state (weights, BN), and while pruning the scores and rates. */
-function stageState(model: MaskedModel): Tensor[] {
-  return [...model.base.stateDict().values(), ...model.layers.flatMap((l) => [l.scores, l.rateLogit])];
+/**
+ * Everything a stage changes, by name: the base state (weights, BN), and while pruning the scores
+ * and rates.
+ */
+function stageState(model: MaskedModel): Map<string, Tensor> {
+  const state = new Map(model.base.stateDict());
+  if (model.mode === 'prune')
+    for (const l of model.layers) {
+      state.set(`${l.prunable.name}.scores`, l.scores);
+      state.set(`${l.prunable.name}.rate`, l.rateLogit);
+    }
+  return state;
 }
 
 /** Keeps the best-scoring epoch's state; `consider` returns whether it became the best. */
 class BestEpoch {
   private best: { epoch: number; accuracy: number; snapshot: Snapshot } | null = null;
 
-  consider(epoch: number, accuracy: number, state: () => Tensor[]): void {
+  consider(epoch: number, accuracy: number, state: () => Map<string, Tensor>): void {
     if (this.best && accuracy <= this.best.accuracy) return;
     this.best?.snapshot.dispose();
-    this.best = { epoch, accuracy, snapshot: new Snapshot(state()) };
+    this.best = { epoch, accuracy, snapshot: Snapshot.of(state()) };
   }
 
   /** Restores the best state (if any) and returns its epoch. */
@@ -173,9 +230,128 @@ class BestEpoch {
     return epoch;
   }
 
+  /** The best so far without its state (which save() writes), for a checkpoint. */
+  get current(): BestSoFar | null {
+    return this.best && { epoch: this.best.epoch, accuracy: this.best.accuracy };
+  }
+
+  async save(path: string): Promise<void> {
+    if (!this.best) throw new Error(`${path}: no best epoch to save`);
+    await writeSafetensors(path, await this.best.snapshot.records(), { format: 'eed-best-epoch', epoch: String(this.best.epoch) });
+  }
+
+  /** Takes the best so far back from a checkpoint; `state` is the current stage's (stageState). */
+  async load(path: string, saved: BestSoFar, state: Map<string, Tensor>): Promise<void> {
+    const snapshot = Snapshot.fromFile(await readSafetensors(path), path, state);
+    this.dispose();
+    this.best = { ...saved, snapshot };
+  }
+
   dispose(): void {
     this.best?.snapshot.dispose();
     this.best = null;
+  }
+}
+
+interface BestSoFar {
+  epoch: number;
+  accuracy: number;
+}
+
+/** state.json's `extra` of a pruning run directory. */
+interface PruneCheckpoint {
+  /** 'finetune' from epoch P on: the steps between the stages come before epoch P's commit. */
+  stage: MaskMode;
+  generatorPosition: number;
+  evalGeneratorPosition: number;
+  frozenPhi: number | null;
+  best: BestSoFar | null;
+  selectedPruneEpoch: number | null;
+  history: PruneEpochMetrics[];
+}
+
+/** Checks a resumed run's `extra` (errors name state.json and the field). */
+function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCheckpoint {
+  const where = run.file('state.json');
+  const x = state.extra;
+  const total = s.pruneEpochs + s.finetuneEpochs;
+  if (!Number.isSafeInteger(state.epoch) || state.epoch < 1 || state.epoch > total)
+    throw new Error(`${where}: epoch is ${JSON.stringify(state.epoch)}, expected 1..${total} (pruning ${s.pruneEpochs} + fine-tuning ${s.finetuneEpochs})`);
+  const fail = (field: string, expected: string): never => {
+    throw new Error(`${where}: extra.${field} is ${JSON.stringify(x[field])}, expected ${expected}`);
+  };
+  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  const stage: MaskMode = state.epoch < s.pruneEpochs ? 'prune' : 'finetune';
+  if (x.stage !== stage) fail('stage', `'${stage}' after epoch ${state.epoch} of ${s.pruneEpochs} pruning epochs`);
+  if (!isCount(x.generatorPosition)) fail('generatorPosition', 'a counter');
+  if (!isCount(x.evalGeneratorPosition)) fail('evalGeneratorPosition', 'a counter');
+  if (x.frozenPhi !== null && !isNumber(x.frozenPhi)) fail('frozenPhi', 'a number or null');
+  const best = x.best as Partial<BestSoFar> | null;
+  if (best !== null && (typeof best !== 'object' || !isCount(best.epoch) || !isNumber(best.accuracy))) fail('best', '{ epoch, accuracy } or null');
+  if (x.selectedPruneEpoch !== null && !isCount(x.selectedPruneEpoch)) fail('selectedPruneEpoch', 'an epoch or null');
+  if (!Array.isArray(x.history) || x.history.length !== state.epoch) fail('history', `${state.epoch} epoch records`);
+  return {
+    stage,
+    generatorPosition: x.generatorPosition as number,
+    evalGeneratorPosition: x.evalGeneratorPosition as number,
+    frozenPhi: x.frozenPhi as number | null,
+    best: best && { epoch: best.epoch!, accuracy: best.accuracy! },
+    selectedPruneEpoch: x.selectedPruneEpoch as number | null,
+    history: x.history as PruneEpochMetrics[],
+  };
+}
+
+/** The checkpoint file `name` of a resumed run. */
+function checkpointFile(run: RunDir, state: RunState, name: string): string {
+  const f = state.files[name];
+  if (!f) throw new Error(`${run.file('state.json')}: files.${name} is missing`);
+  return run.file(f);
+}
+
+/** Scores and rate logits by `<layer>.scores` / `<layer>.rate` (the masks go with the weights). */
+async function saveMasking(path: string, model: MaskedModel): Promise<void> {
+  const records: [string, TensorRecord][] = [];
+  for (const l of model.layers) {
+    records.push([`${l.prunable.name}.scores`, tensorRecord(await l.scores.data(), l.scores.shape)]);
+    records.push([`${l.prunable.name}.rate`, tensorRecord(await l.rateLogit.data(), l.rateLogit.shape)]);
+  }
+  await writeSafetensors(path, records, { format: 'eed-masking', mode: model.mode });
+}
+
+/** The MaskedModel of a checkpoint: `base` gets its weights and BN state, the wrapper the rest. */
+async function restoreMaskedModel(base: Module, modelPath: string, maskingPath: string, stage: MaskMode, s: PruneSettings): Promise<MaskedModel> {
+  const loaded = await loadStateDict(modelPath, base);
+  try {
+    const content = await readSafetensors(maskingPath);
+    const layers = prunableLayers(base);
+    const values = (key: string, size: number): Float32Array => {
+      const rec = content.tensors.get(key);
+      if (!rec) throw new Error(`${maskingPath}: missing '${key}'`);
+      const v = toFloat32(rec, `${maskingPath}: '${key}'`);
+      if (v.length !== size) throw new Error(`${maskingPath}: '${key}' has ${v.length} values, expected ${size}`);
+      return v;
+    };
+    const scoreValues = layers.map((l) => values(`${l.name}.scores`, l.weight.size));
+    const rates = layers.map((l) => values(`${l.name}.rate`, 1)[0]);
+    const scores = new Map(layers.map((l, i) => [l.name, Tensor.fromArray(scoreValues[i], l.weight.shape)]));
+    let model: MaskedModel;
+    try {
+      model = await MaskedModel.create(base, scores, { target: s.keepFraction, alphaMin: s.alphaMin });
+    } finally {
+      dispose([...scores.values()]);
+    }
+    try {
+      model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([rates[i]], [1])));
+      await model.restoreMasks(loaded.masks, modelPath);
+    } catch (e) {
+      model.disposeMasking();
+      throw e;
+    }
+    if (stage === 'finetune') model.setMode('finetune');
+    return model;
+  } finally {
+    dispose([...loaded.masks.values()]);
   }
 }
 
@@ -189,6 +365,9 @@ interface EpochLoop {
   extra: () => Tensor | null;
   /** Runs after every optimizer step. */
   afterStep: () => Promise<void>;
+  signal?: { aborted: boolean };
+  /** Epochs done (committed, with a run directory) before this one, for TrainingInterrupted. */
+  completed: number;
 }
 
 /** One epoch of Madry adversarial training steps; returns the mean robust loss. */
@@ -198,6 +377,7 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
   const steps = batchCount(order.length, o.s.batchSize, false);
   let lossSum = 0;
   for (let b = 0; b < steps; b++) {
+    if (o.signal?.aborted) throw new TrainingInterrupted(o.completed);
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
     const robust = scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
@@ -224,9 +404,12 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
 
 /**
  * Prunes `base` (trained weights; modified in place: BN during pruning, weights while fine-tuning)
- * on `subset` and returns it wrapped with its masks, already baked into the weights.
+ * on `subset` and returns it wrapped with its masks, already baked into the weights. With
+ * `hooks.run`, resumes from its last commit (`base`'s weights are then replaced by the checkpoint's).
  */
 export async function pruneAdversarially(base: Module, subset: Dataset, s: PruneSettings, hooks: PruneHooks = {}): Promise<PruneResult> {
+  const { run, signal } = hooks;
+  const resumed = run?.resumed ? { run, state: run.resumed, checkpoint: readCheckpoint(run, run.resumed, s) } : null;
   const gen = new Generator(s.seed);
   const evalGen = new Generator(s.seed).fork(1);
   const data = GpuDataset.upload(subset);
@@ -236,91 +419,155 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
     val && valData
       ? (await evaluateRobustness(model, valData, val.size, { eps: s.eps, stepSize: val.stepSize, steps: val.steps, batchSize: s.batchSize, generator: evalGen })).pgd
       : null;
+  const P = s.pruneEpochs;
+  const F = s.finetuneEpochs;
   const best = new BestEpoch();
   const selectedEpochs: PruneResult['selectedEpochs'] = { prune: null, finetune: null };
   const history: PruneEpochMetrics[] = [];
+  let frozenPhi: number | null = null;
+  let start = 0;
   let model: MaskedModel | null = null;
+  let opt: SGD | null = null;
   try {
-    const scoring = scoringBatches(data, s.scoreSamples, s.batchSize);
-    let scores: Map<string, Tensor>;
-    try {
-      scores = await initialScores(s.score, base, scoring, { nis: { frl: s.nisFrl }, ase: { generator: gen.fork(7), eps: s.eps, stepSize: s.stepSize } });
-    } finally {
-      dispose(scoring);
-    }
-    try {
-      model = await MaskedModel.create(base, scores, { target: s.keepFraction, alphaMin: s.alphaMin });
-    } finally {
-      dispose([...scores.values()]);
+    if (resumed) {
+      const { run: r, state, checkpoint: c } = resumed;
+      model = await restoreMaskedModel(base, checkpointFile(r, state, 'model'), checkpointFile(r, state, 'masking'), c.stage, s);
+      gen.position = c.generatorPosition;
+      evalGen.position = c.evalGeneratorPosition;
+      frozenPhi = c.frozenPhi;
+      selectedEpochs.prune = c.selectedPruneEpoch;
+      history.push(...c.history);
+      start = state.epoch;
+      r.log(`resumed after epoch ${start} of ${P + F} (${c.stage} stage)`);
+    } else {
+      const scoring = scoringBatches(data, s.scoreSamples, s.batchSize);
+      let scores: Map<string, Tensor>;
+      try {
+        scores = await initialScores(s.score, base, scoring, { nis: { frl: s.nisFrl }, ase: { generator: gen.fork(7), eps: s.eps, stepSize: s.stepSize } });
+      } finally {
+        dispose(scoring);
+      }
+      try {
+        model = await MaskedModel.create(base, scores, { target: s.keepFraction, alphaMin: s.alphaMin });
+      } finally {
+        dispose([...scores.values()]);
+      }
+      run?.log(`initial ${s.score} scores on ${Math.min(s.scoreSamples, data.size)} images`);
     }
     const masked = model;
+    const sgd = (lr: number) => new SGD(masked.trainableParameters(), { lr, momentum: s.momentum, weightDecay: s.weightDecay });
+    opt = sgd(masked.mode === 'prune' ? s.pruneLr : s.finetuneLr);
+    if (resumed) {
+      const { run: r, state, checkpoint: c } = resumed;
+      await loadOptimizer(checkpointFile(r, state, 'optimizer'), opt);
+      if (c.best) await best.load(checkpointFile(r, state, 'best'), c.best, stageState(masked));
+    }
+
+    /** Commits global epoch `epoch` (a no-op without a run directory). */
+    const commit = async (epoch: number, m: PruneEpochMetrics, current: SGD): Promise<void> => {
+      if (!run) return;
+      const saved = best.current;
+      await run.commit(
+        epoch,
+        ['model', 'masking', 'optimizer', ...(saved ? ['best'] : [])],
+        async (paths) => {
+          const masks = masked.masks();
+          try {
+            await saveStateDict(paths.model, masked.base, { masks, metadata: { epoch: String(epoch), stage: masked.mode } });
+          } finally {
+            dispose([...masks.values()]);
+          }
+          await saveMasking(paths.masking, masked);
+          await saveOptimizer(paths.optimizer, current);
+          if (paths.best) await best.save(paths.best);
+        },
+        {
+          stage: masked.mode,
+          generatorPosition: gen.position,
+          evalGeneratorPosition: evalGen.position,
+          frozenPhi,
+          best: saved,
+          selectedPruneEpoch: selectedEpochs.prune,
+          history,
+        } satisfies PruneCheckpoint,
+      );
+      run.log(
+        `${m.stage} epoch ${m.epoch} (${epoch}/${P + F}): loss ${m.loss}` +
+          (m.compressionLoss !== null ? `, L_p ${m.compressionLoss} (φ ${m.phi})` : '') +
+          (m.validationPgd !== null ? `, validation PGD ${m.validationPgd}` : '') +
+          `, kept ${m.kept}, ${m.seconds.toFixed(1)} s`,
+      );
+    };
+
+    /** The steps between the stages; returns the fine-tuning optimizer. */
+    const finishPruning = async (pruneOpt: SGD): Promise<SGD> => {
+      selectedEpochs.prune = best.restore() ?? (P > 0 ? P : null);
+      await masked.refreshMasks();
+      await enforceKeepBudget(masked);
+      masked.setMode('finetune');
+      pruneOpt.dispose();
+      return sgd(s.finetuneLr);
+    };
 
     // HARP pruning.
-    const pruneOpt = new SGD(masked.trainableParameters(), { lr: s.pruneLr, momentum: s.momentum, weightDecay: s.weightDecay });
-    const pruneSchedule = new CosineAnnealingLR(s.pruneLr, Math.max(1, s.pruneEpochs));
-    let frozenPhi: number | null = null;
-    try {
-      for (let epoch = 0; epoch < s.pruneEpochs; epoch++) {
-        const t0 = performance.now();
-        pruneOpt.lr = pruneSchedule.at(epoch);
-        const phi: number = frozenPhi ?? compressionWeight(s.phi, epoch);
-        const loss = await runEpoch(
-          { model: masked, data, s, gen, opt: pruneOpt, extra: () => mul(masked.compressionLoss(), phi), afterStep: () => masked.refreshMasks() },
-          `pruning epoch ${epoch + 1}`,
-        );
-        const lp = scope(() => detach(masked.compressionLoss()));
-        const lpValue = await lp.item();
-        lp.dispose();
-        if (frozenPhi === null && Math.round(lpValue * 1e4) === 0) frozenPhi = phi;
-        const accuracy = frozenPhi !== null ? await validate(masked) : null;
-        if (accuracy !== null) best.consider(epoch + 1, accuracy, () => stageState(masked));
-        const m: PruneEpochMetrics = {
-          stage: 'prune', epoch: epoch + 1, lr: pruneOpt.lr, loss, compressionLoss: lpValue, phi, kept: masked.keptCount(),
-          validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
-        };
-        history.push(m);
-        hooks.onEpoch?.(m);
-      }
-    } finally {
-      pruneOpt.dispose();
+    const pruneSchedule = new CosineAnnealingLR(s.pruneLr, Math.max(1, P));
+    for (let epoch = start; epoch < P; epoch++) {
+      const t0 = performance.now();
+      opt.lr = pruneSchedule.at(epoch);
+      const phi: number = frozenPhi ?? compressionWeight(s.phi, epoch);
+      const loss = await runEpoch(
+        {
+          model: masked, data, s, gen, opt, extra: () => mul(masked.compressionLoss(), phi), afterStep: () => masked.refreshMasks(),
+          signal, completed: epoch,
+        },
+        `pruning epoch ${epoch + 1}`,
+      );
+      const lp = scope(() => detach(masked.compressionLoss()));
+      const lpValue = await lp.item();
+      lp.dispose();
+      if (frozenPhi === null && Math.round(lpValue * 1e4) === 0) frozenPhi = phi;
+      const accuracy = frozenPhi !== null ? await validate(masked) : null;
+      if (accuracy !== null) best.consider(epoch + 1, accuracy, () => stageState(masked));
+      const m: PruneEpochMetrics = {
+        stage: 'prune', epoch: epoch + 1, lr: opt.lr, loss, compressionLoss: lpValue, phi, kept: masked.keptCount(),
+        validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(m);
+      if (epoch + 1 === P) opt = await finishPruning(opt);
+      await commit(epoch + 1, m, opt);
+      hooks.onEpoch?.(m);
     }
-    selectedEpochs.prune = best.restore() ?? (s.pruneEpochs > 0 ? s.pruneEpochs : null);
-    await masked.refreshMasks();
-    await enforceKeepBudget(masked);
+    if (masked.mode === 'prune') opt = await finishPruning(opt); // no pruning epochs
     const finalRates = await masked.keepRateValues();
     const layerKeepRates = new Map(masked.layers.map((l, i) => [l.prunable.name, finalRates[i]]));
 
     // Fine-tuning with fixed masks.
-    masked.setMode('finetune');
-    const tuneOpt = new SGD(masked.trainableParameters(), { lr: s.finetuneLr, momentum: s.momentum, weightDecay: s.weightDecay });
-    const tuneSchedule = new StagedLR([s.finetuneLr, s.finetuneLr / 5], Math.max(1, s.finetuneEpochs));
-    try {
-      for (let epoch = 0; epoch < s.finetuneEpochs; epoch++) {
-        const t0 = performance.now();
-        tuneOpt.lr = tuneSchedule.at(epoch);
-        const loss = await runEpoch(
-          { model: masked, data, s, gen, opt: tuneOpt, extra: () => null, afterStep: async () => {} },
-          `fine-tuning epoch ${epoch + 1}`,
-        );
-        const accuracy = await validate(masked);
-        if (accuracy !== null) best.consider(epoch + 1, accuracy, () => [...masked.base.stateDict().values()]);
-        const m: PruneEpochMetrics = {
-          stage: 'finetune', epoch: epoch + 1, lr: tuneOpt.lr, loss, compressionLoss: null, phi: null, kept: masked.keptCount(),
-          validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
-        };
-        history.push(m);
-        hooks.onEpoch?.(m);
-      }
-    } finally {
-      tuneOpt.dispose();
+    const tuneSchedule = new StagedLR([s.finetuneLr, s.finetuneLr / 5], Math.max(1, F));
+    for (let epoch = Math.max(0, start - P); epoch < F; epoch++) {
+      const t0 = performance.now();
+      opt.lr = tuneSchedule.at(epoch);
+      const loss = await runEpoch(
+        { model: masked, data, s, gen, opt, extra: () => null, afterStep: async () => {}, signal, completed: P + epoch },
+        `fine-tuning epoch ${epoch + 1}`,
+      );
+      const accuracy = await validate(masked);
+      if (accuracy !== null) best.consider(epoch + 1, accuracy, () => stageState(masked));
+      const m: PruneEpochMetrics = {
+        stage: 'finetune', epoch: epoch + 1, lr: opt.lr, loss, compressionLoss: null, phi: null, kept: masked.keptCount(),
+        validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(m);
+      await commit(P + epoch + 1, m, opt);
+      hooks.onEpoch?.(m);
     }
-    selectedEpochs.finetune = best.restore() ?? (s.finetuneEpochs > 0 ? s.finetuneEpochs : null);
+    selectedEpochs.finetune = best.restore() ?? (F > 0 ? F : null);
     masked.bakeMasks();
     return { model: masked, layerKeepRates, history, selectedEpochs };
   } catch (e) {
     model?.disposeMasking();
     throw e;
   } finally {
+    opt?.dispose();
     best.dispose();
     data.dispose();
     valData?.dispose();

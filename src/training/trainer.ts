@@ -114,13 +114,14 @@ export async function evaluateRobustness(
   return { clean: clean / n, pgd: robust / n, count: n };
 }
 
-async function saveOptimizer(path: string, opt: SGD): Promise<void> {
+/** SGD momentum buffers to a safetensors file (the pruning stage's run directory uses it too). */
+export async function saveOptimizer(path: string, opt: SGD): Promise<void> {
   const records: [string, TensorRecord][] = [];
   for (const [k, t] of opt.stateDict()) records.push([k, tensorRecord((await t.data()) as Float32Array, t.shape)]);
   await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opt.lr) });
 }
 
-async function loadOptimizer(path: string, opt: SGD): Promise<void> {
+export async function loadOptimizer(path: string, opt: SGD): Promise<void> {
   const file = await readSafetensors(path);
   const state = new Map<string, Tensor>();
   for (const [k, rec] of file.tensors) state.set(k, Tensor.fromArray(toFloat32(rec, `${path}: ${k}`), rec.shape));
