@@ -13,6 +13,8 @@ import { buildArchitecture } from '../ensemble/subModel.js';
 import { pruneAdversarially, savePrunedModel, type PruneSettings } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
+import { RunDir } from '../training/runDir.js';
+import { TrainingInterrupted } from '../training/trainer.js';
 import { parseList } from './config.js';
 import { PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
 import { tryLock } from './jobLock.js';
@@ -120,8 +122,13 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
     const t0 = performance.now();
     let result;
     try {
+      // Epoch checkpoints: a job stopped by Ctrl-C or a crash continues where it was.
+      const run = await RunDir.open(join(job.dir, 'train'), { ...settings });
+      if (run.resumed) ctx.log(`pool job ${job.index} (${job.name}): resuming after epoch ${run.resumed.epoch}`);
       result = await pruneAdversarially(base, subset, settings, {
       validation,
+      run,
+      signal: ctx.signal,
       onEpoch: (m) =>
         ctx.log(
           `  ${job.name} ${m.stage} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}` +
@@ -132,6 +139,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
       });
     } catch (e) {
       base.dispose();
+      if (e instanceof TrainingInterrupted) throw new PipelineInterrupted(`pool job ${job.index} (${job.name})`);
       throw e;
     }
     try {
