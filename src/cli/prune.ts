@@ -1,9 +1,8 @@
 // `eed prune`: the pruning stage of one EED sub-model (algorithms.md §1 stage 1, §4, §5): score a
 // pre-trained checkpoint with one importance metric on one EED data subset, HARP-prune it, fine-tune
-// it with fixed masks, and write the pruned weights with their masks and layer rates.
+// it with fixed masks, and write the pruned weights with their masks and layer rates, in a
+// resumable run directory.
 
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
 import { DATASET_NAMES, loadDatasetByName, type DatasetName } from '../data/byName.js';
@@ -15,6 +14,8 @@ import { pruneAdversarially, savePrunedModel, type PruneSettings } from '../prun
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
+import { RunDir } from '../training/runDir.js';
+import { TrainingInterrupted } from '../training/trainer.js';
 import { optionHelp, resolveOptions, type OptionTable, type Resolved } from './options.js';
 
 export const PRUNE_OPTIONS = {
@@ -46,7 +47,8 @@ export const PRUNE_OPTIONS = {
   nisFrl: { type: 'enum', values: ['inffs', 'uniform'], default: 'inffs', help: 'NIS final-response-layer importance' },
   augment: { type: 'boolean', default: true, help: 'crop/flip augmentation where the dataset calls for it' },
   seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of the subsets and every random choice' },
-  out: { type: 'string', default: 'runs/prune', help: 'output directory (model.safetensors with masks, report.json)' },
+  out: { type: 'string', default: 'runs/prune', help: 'run directory (model.safetensors with masks, report.json); rerunning the same command resumes it' },
+  fresh: { type: 'boolean', default: false, help: 'discard an existing run directory instead of resuming' },
 } satisfies OptionTable;
 
 type PruneConfig = Resolved<typeof PRUNE_OPTIONS>;
@@ -58,7 +60,9 @@ export const PRUNE_HELP = `Usage: eed prune --checkpoint FILE [--score nis|erm|a
 Prunes one EED sub-model: scores the checkpoint with the chosen metric on the metric's subset
 C0 ∪ Ck, learns per-layer masks and rates with HARP under Madry adversarial training, fine-tunes the
 kept weights with the masks fixed, and writes model.safetensors (pruned weights, '<param>.mask'
-tensors, layer keep-rates in the metadata) and report.json to --out.
+tensors, layer keep-rates in the metadata) and report.json to --out. --out is a run directory with
+a checkpoint after every epoch: interrupting it (Ctrl-C) keeps the last finished epoch, and
+rerunning the same command resumes from there.
 
 Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
@@ -70,6 +74,8 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!config.checkpoint) throw new Error('--checkpoint is required (a model.safetensors written by eed train)');
+  const { fresh, ...recorded } = config;
+  const run = await RunDir.open(config.out, recorded, { fresh });
   await init();
   const adapter = adapterString(runtime().adapterInfo);
   const score = config.score as ImportanceScore;
@@ -93,7 +99,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   for (const m of loaded.masks.values()) m.dispose();
 
   const settings: PruneSettings = {
-    ...config,
+    ...recorded,
     score,
     keepFraction: 1 - config.sparsity,
     nisFrl: config.nisFrl as NisFrl,
@@ -108,39 +114,55 @@ export async function pruneCommand(argv: string[]): Promise<number> {
           stepSize: config.validationStepSize,
         }
       : undefined;
-  const result = await pruneAdversarially(model, subset, settings, {
-    validation,
-    onEpoch: (m) =>
-      process.stderr.write(
-        `${m.stage} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}` +
-          (m.compressionLoss !== null ? `, L_p ${m.compressionLoss.toFixed(4)} (φ ${m.phi})` : '') +
-          (m.validationPgd !== null ? `, held-out PGD ${(m.validationPgd * 100).toFixed(2)}%` : '') +
-          `, kept ${m.kept}, ${m.seconds.toFixed(1)} s\n`,
-      ),
-  });
-  await mkdir(config.out, { recursive: true });
-  const modelPath = join(config.out, 'model.safetensors');
+  if (run.resumed) process.stderr.write(`resuming ${run.path} after epoch ${run.resumed.epoch} of ${config.pruneEpochs + config.finetuneEpochs}\n`);
+  // Ctrl-C stops at the next step; the last finished epoch stays committed.
+  const signal = { aborted: false };
+  const onSigint = () => {
+    if (signal.aborted) process.exit(130);
+    signal.aborted = true;
+    process.stderr.write('\ninterrupting after the current step (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  let result;
+  try {
+    result = await pruneAdversarially(model, subset, settings, {
+      validation,
+      run,
+      signal,
+      onEpoch: (m) =>
+        process.stderr.write(
+          `${m.stage} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}` +
+            (m.compressionLoss !== null ? `, L_p ${m.compressionLoss.toFixed(4)} (φ ${m.phi})` : '') +
+            (m.validationPgd !== null ? `, held-out PGD ${(m.validationPgd * 100).toFixed(2)}%` : '') +
+            `, kept ${m.kept}, ${m.seconds.toFixed(1)} s\n`,
+        ),
+    });
+  } catch (e) {
+    if (e instanceof TrainingInterrupted) {
+      console.error(`eed prune: ${e.message}`);
+      model.dispose();
+      shutdown();
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const modelPath = run.file('model.safetensors');
   await savePrunedModel(modelPath, result, { score, dataset: config.dataset, subset: String(config.subset), sparsity: String(config.sparsity) });
   const count = await result.model.countNonZero();
-  await writeFile(
-    join(config.out, 'report.json'),
-    JSON.stringify(
-      {
-        command: `eed prune ${argv.join(' ')}`.trim(),
-        adapter,
-        config,
-        subsetSize: indices.length,
-        nonZero: count,
-        sparsity: 1 - count.prunableNonZero / count.prunableTotal,
-        layerKeepRates: Object.fromEntries(result.layerKeepRates),
-        selectedEpochs: result.selectedEpochs,
-        history: result.history,
-        wallSeconds: (performance.now() - t0) / 1000,
-      },
-      null,
-      2,
-    ),
-  );
+  await run.writeJson('report.json', {
+    command: `eed prune ${argv.join(' ')}`.trim(),
+    adapter,
+    config: recorded,
+    subsetSize: indices.length,
+    nonZero: count,
+    sparsity: 1 - count.prunableNonZero / count.prunableTotal,
+    layerKeepRates: Object.fromEntries(result.layerKeepRates),
+    selectedEpochs: result.selectedEpochs,
+    history: result.history,
+    wallSeconds: (performance.now() - t0) / 1000,
+  });
   console.log(
     `done: ${count.prunableNonZero} of ${count.prunableTotal} prunable weights kept ` +
       `(sparsity ${((1 - count.prunableNonZero / count.prunableTotal) * 100).toFixed(2)}%); weights and masks in ${modelPath}`,

@@ -1,6 +1,9 @@
 // `eed prune` option handling (the full command runs a device and datasets; its stages are tested
-// in prune.test.ts).
+// in prune.test.ts, resuming in resume.test.ts).
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
 import { PRUNE_OPTIONS, PRUNE_PRESETS, pruneCommand } from '../../src/cli/prune.js';
@@ -21,5 +24,17 @@ describe('eed prune options', () => {
       log.mockRestore();
     }
     await expect(pruneCommand(['--score', 'nis'])).rejects.toThrow(/--checkpoint is required/);
+  });
+
+  it('--out is a run directory: another job there is refused before any work, naming the field', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
+    try {
+      const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
+      const { fresh: _fresh, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
+      writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
+      await expect(pruneCommand([...args, '--score', 'nis'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
