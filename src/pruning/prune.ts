@@ -211,7 +211,7 @@ function stageState(model: MaskedModel): Map<string, Tensor> {
   return state;
 }
 
-/** Keeps the best-scoring epoch's state; `consider` returns whether it became the best. */
+/** Keeps the best-scoring epoch's state (a checkpoint carries it: current, save, load). */
 class BestEpoch {
   private best: { epoch: number; accuracy: number; snapshot: Snapshot } | null = null;
 
