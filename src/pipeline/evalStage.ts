@@ -100,7 +100,8 @@ export async function evalStage(
       poolModels.push(module.eval());
       await compressForInference(module);
       const count = await countParameters(module);
-      const label = `${SCORE_METHODS[p.score as PruningScoreName]} (${p.score.toUpperCase()}) #${p.subset}`;
+      const method = SCORE_METHODS[p.score as PruningScoreName];
+      const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
       const suite = await evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) });
       const t = await timeOf(classifierPredictor(moduleClassifier(module), speed.x), speedBatch, c);
