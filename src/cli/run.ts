@@ -3,7 +3,7 @@
 // machines that share the run folder.
 
 import { init, shutdown } from '../engine/engine.js';
-import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipeline/config.js';
+import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipeline/config.js';
 import { openPipeline, PipelineInterrupted } from '../pipeline/context.js';
 import { runPipeline, STAGES, type Stage } from '../pipeline/pipeline.js';
 import { optionHelp, resolveOptions } from './options.js';
@@ -68,6 +68,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
     if (!Number.isInteger(job) || job < 0) throw new Error(`--job expects a pool job number (0, 1, ...), got ${JSON.stringify(jobArg)}`);
     if (stageArg !== 'pool') throw new Error('--job needs --stage pool');
   }
+  checkPipelineConfig(config);
   await init();
   const signal = { aborted: false };
   const onSigint = () => {

@@ -126,3 +126,19 @@ export function parseList<T extends string>(text: string, allowed: readonly T[],
   if (!items.length) throw new Error(`option '${field}' is empty`);
   return items as T[];
 }
+
+/** Checks what the option table cannot (lists, and that a team of two fits the budget) before any work. */
+export function checkPipelineConfig(c: PipelineConfig): void {
+  parseList(c.scores, IMPORTANCE_SCORES, 'scores');
+  parseList(c.evalAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'evalAttacks');
+  parseList(c.singleAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'singleAttacks');
+  parseLrValues(c.ensembleLr);
+  const pool = parseList(c.scores, IMPORTANCE_SCORES, 'scores').length * (c.chunks - 1);
+  if (pool < 2) throw new Error(`options 'scores' and 'chunks' give a pool of ${pool} sub-model(s); a team needs at least 2`);
+  // Two sub-models keep about 2·(1 − c_r) of the weights; the team may keep (1 − s_r).
+  if (2 * (1 - c.subSparsity) > 1 - c.sparsity + 1e-9)
+    throw new Error(
+      `options 'sparsity' (${c.sparsity}) and 'subSparsity' (${c.subSparsity}): no team of two sub-models fits the budget ` +
+        `(each keeps ${(1 - c.subSparsity) * 100}% of the weights, the team may keep ${((1 - c.sparsity) * 100).toFixed(1)}%); raise subSparsity to at least ${(1 - (1 - c.sparsity) / 2).toFixed(3)}`,
+    );
+}

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { ArchitectureSpec } from '../ensemble/subModel.js';
 import type { ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
-import type { PipelineConfig } from './config.js';
+import { checkPipelineConfig, type PipelineConfig } from './config.js';
 
 /** Settings that only the evaluation stage reads: changing them never invalidates earlier stages. */
 export const EVALUATION_KEYS: readonly (keyof PipelineConfig)[] = [
@@ -47,6 +47,7 @@ function recordedConfig(config: PipelineConfig): Record<string, unknown> {
 
 /** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
 export async function openPipeline(config: PipelineConfig, opts: { fresh?: boolean; signal?: { aborted: boolean } } = {}): Promise<PipelineContext> {
+  checkPipelineConfig(config);
   const run = await RunDir.open(config.out, recordedConfig(config), opts);
   // The full config of the latest invocation, evaluation settings included, for the report.
   await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
