@@ -66,7 +66,9 @@ export async function baseStage(ctx: PipelineContext): Promise<string> {
     const result = await trainAdversarially(model, pool, null, settings, run, { signal: ctx.signal });
     const checkpoint = run.file('model.safetensors');
     await saveStateDict(checkpoint, model, { metadata: { method: settings.method, dataset: c.dataset } });
-    const report: BaseReport = { checkpoint, seconds: (performance.now() - t0) / 1000, history: result.history };
+    // Summed over epochs, so a resumed run reports the whole training time.
+    const seconds = result.history.reduce((sum, h) => sum + h.seconds, 0) || (performance.now() - t0) / 1000;
+    const report: BaseReport = { checkpoint, seconds, history: result.history };
     await run.writeJson('report.json', report);
     return checkpoint;
   } catch (e) {

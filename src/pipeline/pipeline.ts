@@ -9,8 +9,9 @@
 
 import { writeReport } from '../reports/write.js';
 import type { EedReport } from '../reports/report.js';
-import { baseStage } from './baseStage.js';
-import type { PipelineContext } from './context.js';
+import { join } from 'node:path';
+import { baseDir, baseStage, type BaseReport } from './baseStage.js';
+import { readStageJson, type PipelineContext } from './context.js';
 import { ensembleStage } from './ensembleStage.js';
 import { evalStage } from './evalStage.js';
 import { poolStage } from './poolStage.js';
@@ -37,25 +38,27 @@ export interface PipelineOutcome {
 export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {}): Promise<PipelineOutcome> {
   const last = req.stage ?? 'eval';
   const upTo = (s: Stage) => STAGES.indexOf(s) <= STAGES.indexOf(last);
+  // Each stage's own recorded duration, so a resumed run still reports what the work cost (the pool
+  // sums its jobs, wherever they ran).
   const times: { stage: string; seconds: number }[] = [];
-  const timed = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(stage: Stage, fn: () => Promise<T>, recorded: (r: T) => number | null): Promise<T> => {
     const t0 = performance.now();
     const r = await fn();
-    times.push({ stage, seconds: (performance.now() - t0) / 1000 });
+    times.push({ stage, seconds: recorded(r) ?? (performance.now() - t0) / 1000 });
     return r;
   };
   const stagesRun: Stage[] = [];
-  const basePath = await timed('base', () => baseStage(ctx));
+  const basePath = await timed('base', () => baseStage(ctx), () => readStageJson<BaseReport>(join(baseDir(ctx), 'report.json'))?.seconds ?? null);
   stagesRun.push('base');
   if (!upTo('pool')) return { stagesRun, report: null, reportDir: null };
   if (req.job !== undefined && last !== 'pool') throw new Error("option 'job' needs --stage pool");
-  const pool = await timed('pool', () => poolStage(ctx, basePath, req.job));
+  const pool = await timed('pool', () => poolStage(ctx, basePath, req.job), (jobs) => jobs.reduce((sum, j) => sum + j.seconds, 0));
   stagesRun.push('pool');
   if (!upTo('select')) return { stagesRun, report: null, reportDir: null };
-  const selection = await timed('select', () => selectStage(ctx, pool));
+  const selection = await timed('select', () => selectStage(ctx, pool), (sel) => sel.seconds);
   stagesRun.push('select');
   if (!upTo('ensemble')) return { stagesRun, report: null, reportDir: null };
-  await timed('ensemble', () => ensembleStage(ctx, selection));
+  await timed('ensemble', () => ensembleStage(ctx, selection), (r) => r.seconds);
   stagesRun.push('ensemble');
   if (!upTo('eval')) return { stagesRun, report: null, reportDir: null };
   const t0 = performance.now();
