@@ -67,6 +67,7 @@ export const PIPELINE_OPTIONS = {
   dieCombiner: { type: 'enum', values: ['average', 'max'], default: 'average', help: 'DIE combiner' },
   instabilityThreshold: { type: 'number', default: 0.05, min: 0, help: 'τ_U (nats)' },
   haltThreshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'τ_q of the threshold rule' },
+  dieCalibrate: { type: 'boolean', default: true, help: 'choose τ_U (and τ_q) on the held-out split: fewest members within 0.5 points of the static team’s PGD accuracy' },
   evalCount: { type: 'number', default: 2000, min: 1, integer: true, help: 'test images of the cheap attacks (the first of the test split)' },
   aaCount: { type: 'number', default: 500, min: 0, integer: true, help: 'test images of AutoAttack (0: skip)' },
   evalSteps: { type: 'number', default: 20, min: 1, integer: true, help: 'PGD steps of the evaluation' },

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { selectSamples } from '../data/dataset.js';
 import { HostRandom } from '../data/hostRandom.js';
 import { writeEnsemble } from '../ensemble/ensembleDir.js';
-import { resolveHaltingOptions } from '../ensemble/haltingRule.js';
+import { averageEnsemble, maxEnsemble, moduleClassifier } from '../attacks/classifier.js';
+import { pgd } from '../attacks/pgd.js';
+import { GpuDataset } from '../data/batches.js';
+import { calibrateDie, memberLogProbabilities, type DieCalibration } from '../ensemble/dieCalibration.js';
+import { resolveHaltingOptions, type HaltingOptions } from '../ensemble/haltingRule.js';
+import { Generator } from '../ops/random.js';
 import { MANIFEST_FILE, type EnsembleManifest } from '../ensemble/manifest.js';
 import { countParameters, disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
@@ -29,6 +34,8 @@ export interface EnsembleStageReport {
   history: unknown[];
   prunableNonZero: number;
   budget: number;
+  /** The DIE settings chosen on the held-out split (null: the configured ones, uncalibrated). */
+  dieCalibration: DieCalibration | null;
   seconds: number;
 }
 
@@ -36,6 +43,46 @@ const reportPath = (ctx: PipelineContext) => join(ensembleDir(ctx), 'report.json
 
 export function ensembleStageReport(ctx: PipelineContext): EnsembleStageReport | null {
   return existsSync(join(ensembleDir(ctx), MANIFEST_FILE)) ? readStageJson<EnsembleStageReport>(reportPath(ctx)) : null;
+}
+
+/** §8: DIE thresholds from the held-out split, clean and under PGD against the static team. */
+async function calibratedDie(ctx: PipelineContext, members: Module[]): Promise<{ chosen: Required<HaltingOptions>; calibration: DieCalibration | null }> {
+  const c = ctx.config;
+  const configured = resolveHaltingOptions({
+    dieRule: c.dieRule as 'argmax' | 'threshold',
+    combiner: c.dieCombiner as 'average' | 'max',
+    instabilityThreshold: c.instabilityThreshold,
+    haltThreshold: c.haltThreshold,
+  });
+  if (!c.dieCalibrate) return { chosen: configured, calibration: null };
+  const heldOut = GpuDataset.upload(selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`));
+  try {
+    const { x, y } = heldOut.gather(Int32Array.from({ length: heldOut.size }, (_, i) => i));
+    try {
+      const classifiers = members.map((m) => moduleClassifier(m));
+      const team = configured.combiner === 'max' ? maxEnsemble(classifiers) : averageEnsemble(classifiers);
+      const xAdv = pgd(team, x, y, { eps: c.eps, stepSize: c.rdStepSize, steps: c.rdSteps, randomStart: true, generator: new Generator(c.seed).fork(3) });
+      try {
+        const labels = (await y.data()) as Int32Array;
+        const calibration = calibrateDie(await memberLogProbabilities(classifiers, x), await memberLogProbabilities(classifiers, xAdv), labels, ctx.architecture.numClasses, configured);
+        const p = calibration.points.find((q) => q.instabilityThreshold === calibration.chosen.instabilityThreshold && q.haltThreshold === calibration.chosen.haltThreshold)!;
+        ctx.log(
+          `ensemble: DIE calibrated on ${labels.length} held-out images: τ_U ${calibration.chosen.instabilityThreshold}` +
+            (configured.dieRule === 'threshold' ? `, τ_q ${calibration.chosen.haltThreshold}` : '') +
+            ` runs ${p.meanMembers.toFixed(2)} of ${members.length} members on average, PGD ${(p.robustAccuracy * 100).toFixed(1)}% ` +
+            `(static team ${(calibration.staticRobust * 100).toFixed(1)}%${calibration.withinTolerance ? '' : '; no setting came within the tolerance'})`,
+        );
+        return { chosen: calibration.chosen, calibration };
+      } finally {
+        xAdv.dispose();
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  } finally {
+    heldOut.dispose();
+  }
 }
 
 export async function ensembleStage(ctx: PipelineContext, selection: Selection): Promise<EnsembleStageReport> {
@@ -87,6 +134,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       }
     } else ctx.log('ensemble: ensembleEpochs is 0, the team is kept as pruned');
 
+    const die = await calibratedDie(ctx, members);
     const counts = await Promise.all(members.map((m) => countParameters(m)));
     const prunableNonZero = counts.reduce((s, k) => s + k.prunableNonZero, 0);
     // §7 final check: the masks are fixed, so the team cannot have grown past the budget.
@@ -107,12 +155,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
         prunableNonZero: counts[i].prunableNonZero,
         validationPgd: m.validationPgd,
       })),
-      die: resolveHaltingOptions({
-        dieRule: c.dieRule as 'argmax' | 'threshold',
-        combiner: c.dieCombiner as 'average' | 'max',
-        instabilityThreshold: c.instabilityThreshold,
-        haltThreshold: c.haltThreshold,
-      }),
+      die: die.chosen,
     };
     const report: EnsembleStageReport = {
       team: team.map((m) => m.name),
@@ -120,6 +163,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       history,
       prunableNonZero,
       budget: selection.budget,
+      dieCalibration: die.calibration,
       seconds: (performance.now() - t0) / 1000,
     };
     // The report first: the manifest is the stage's done marker.
