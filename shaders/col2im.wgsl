@@ -3,6 +3,10 @@
 // gx[b0 + b, ci, iy, ix] = Σ_{ky,kx} dcols[b, (ci·KH + ky)·KW + kx, oy·OW + ox] over the
 // (oy, ox) whose window covers (iy, ix). Each input element gathers its ≤ KH·KW terms, so no
 // atomics are needed. Grid: x = iy·W + ix, y = ci, z = batch item within the chunk.
+// The loops run over the covering window positions only: oy·sh + ky = iy + ph with 0 ≤ ky < KH
+// gives oy ∈ [⌈(iy + ph − KH + 1)/sh⌉, ⌊(iy + ph)/sh⌋] ∩ [0, OH), and the same along x, so there is
+// no per-tap divisibility test and only a few udiv (fast_div.wgsl) per element.
+//#include "fast_div"
 struct Params {
   cin: u32, h: u32, w: u32, oh: u32,
   ow: u32, kh: u32, kw: u32, sh: u32,
@@ -13,28 +17,34 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> GX: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
+// Window positions o with o·s + k = t for some 0 ≤ k < ks, as the half-open range [lo, hi).
+fn covering(t: u32, ks: u32, s: u32, n: u32) -> vec2<u32> {
+  var lo = 0u;
+  if (t + 1u > ks) { lo = udiv(t + 1u - ks + s - 1u, s); }
+  let hi = min(udiv(t, s) + 1u, n);
+  return vec2<u32>(lo, max(lo, hi));
+}
+
 @compute @workgroup_size(64, 4, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hw = p.h * p.w;
   let i = gid.x;
   let ci = gid.y;
   if (i >= hw || ci >= p.cin) { return; }
-  let iy = i32(i / p.w);
-  let ix = i32(i % p.w);
-  let base = gid.z * p.rows * p.pitch;
+  let iy = udiv(i, p.w);
+  let ix = i - iy * p.w;
+  let ty = iy + p.ph;
+  let tx = ix + p.pw;
+  let ry = covering(ty, p.kh, p.sh, p.oh);
+  let rx = covering(tx, p.kw, p.sw, p.ow);
+  let base = gid.z * p.rows * p.pitch + ci * p.kh * p.kw * p.pitch;
   var s = 0.0;
-  for (var ky = 0u; ky < p.kh; ky++) {
-    let ty = iy + i32(p.ph) - i32(ky);
-    if (ty < 0 || ty >= i32(p.oh * p.sh)) { continue; }
-    let oy = u32(ty) / p.sh;
-    if (oy * p.sh != u32(ty)) { continue; }
-    for (var kx = 0u; kx < p.kw; kx++) {
-      let tx = ix + i32(p.pw) - i32(kx);
-      if (tx < 0 || tx >= i32(p.ow * p.sw)) { continue; }
-      let ox = u32(tx) / p.sw;
-      if (ox * p.sw != u32(tx)) { continue; }
-      let r = (ci * p.kh + ky) * p.kw + kx;
-      s += DCOLS[base + r * p.pitch + oy * p.ow + ox];
+  for (var oy = ry.x; oy < ry.y; oy++) {
+    let ky = ty - oy * p.sh;
+    let rowbase = base + ky * p.kw * p.pitch + oy * p.ow;
+    for (var ox = rx.x; ox < rx.y; ox++) {
+      let kx = tx - ox * p.sw;
+      s += DCOLS[rowbase + kx * p.pitch + ox];
     }
   }
   GX[p.x_off + (gid.z * p.cin + ci) * hw + i] = s;

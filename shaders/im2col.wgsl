@@ -1,7 +1,8 @@
 // Unfolds convolution patches: cols[b, r, q] = x[b0 + b, ci, oy·sh − ph + ky, ox·sw − pw + kx]
 // (0 outside the image) with r = (ci·KH + ky)·KW + kx, q = oy·OW + ox. Rows r ≥ Cin·KH·KW up to
 // `rows` are zero padding, so the GEMM that follows can read 16-byte groups along r.
-// Grid: x = q, y = r, z = batch item within the chunk.
+// Grid: x = q, y = r, z = batch item within the chunk. Index math uses udiv (fast_div.wgsl).
+//#include "fast_div"
 struct Params {
   cin: u32, h: u32, w: u32, oh: u32,
   ow: u32, kh: u32, kw: u32, sh: u32,
@@ -23,14 +24,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let out = ((gid.z * p.rows + r) * p.pitch + q0) / 4u;
   let ksz = p.kh * p.kw;
   if (r >= p.cin * ksz) { COLS[out] = vec4<f32>(0.0); return; }
-  let ci = r / ksz;
-  let kr = r % ksz;
-  let ky = kr / p.kw;
-  let kx = kr % p.kw;
+  let ci = udiv(r, ksz);
+  let kr = r - ci * ksz;
+  let ky = udiv(kr, p.kw);
+  let kx = kr - ky * p.kw;
   let plane = p.x_off + (gid.z * p.cin + ci) * p.h * p.w;
   var v = vec4<f32>(0.0);
-  var oy = q0 / p.ow;
-  var ox = q0 % p.ow;
+  var oy = udiv(q0, p.ow);
+  var ox = q0 - oy * p.ow;
   for (var j = 0u; j < 4u; j++) {
     if (q0 + j < npos) {
       let iy = i32(oy * p.sh + ky) - i32(p.ph);

@@ -1,0 +1,181 @@
+// `node dist/bench/profile.js [train|pgd|at|all] [--reps N] [--width W]`: where the time of a
+// SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
+// dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
+// dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
+// which includes lavapipe's worker threads). Buffers freed by the step stay in the buffer pool, so
+// the replays bind live buffers; their contents are stale, which does not change the cost of these
+// data-independent kernels. Times are aggregated by kernel label (the op names of runtime.ts
+// without the layer path) and printed, largest first, next to the whole step's own time.
+//   train: one SGD step of clean training (batch 128)
+//   pgd:   one PGD step (input gradient in eval mode + the ℓ∞ step)
+//   at:    one Madry PGD-7 adversarial-training step (7 PGD steps, then the train step)
+
+import { parseArgs } from 'node:util';
+import { moduleClassifier } from '../src/attacks/classifier.js';
+import { inputGradient } from '../src/attacks/inputGradient.js';
+import { crossEntropyLoss } from '../src/attacks/losses.js';
+import { linfStep } from '../src/attacks/project.js';
+import { grad } from '../src/engine/autograd.js';
+import { adapterString } from '../src/engine/device.js';
+import { init } from '../src/engine/engine.js';
+import { scope } from '../src/engine/scope.js';
+import type { Tensor } from '../src/engine/tensor.js';
+import { SmallCNN } from '../src/nn/models/smallCnn.js';
+import { crossEntropy, Generator } from '../src/ops/index.js';
+import { SGD } from '../src/optim/sgd.js';
+import { adversarialLoss } from '../src/training/adversarialLoss.js';
+import type { Binding, KernelSpec, Runtime } from '../kernels/runtime.js';
+
+interface Captured {
+  name: string;
+  spec: KernelSpec;
+  bindings: Binding[];
+  params: Uint32Array;
+  groups: [number, number?, number?];
+}
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+}
+
+async function timed(rt: Runtime, fn: () => void): Promise<Sample> {
+  await rt.sync();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  await rt.sync();
+  const c = process.cpuUsage(c0);
+  return { wallMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+function capture(rt: Runtime, fn: () => void): { dispatches: Captured[]; copies: number } {
+  const dispatches: Captured[] = [];
+  let copies = 0;
+  const orig = rt.dispatch;
+  const origCopy = rt.copy;
+  const origClear = rt.clear;
+  rt.dispatch = function (name, spec, bindings, params, groups) {
+    dispatches.push({ name, spec, bindings: bindings.map((b) => ({ ...b })), params: params.slice(), groups: [...groups] as [number, number?, number?] });
+    orig.call(this, name, spec, bindings, params, groups);
+  };
+  rt.copy = function (...a) {
+    copies++;
+    origCopy.apply(this, a);
+  };
+  rt.clear = function (...a) {
+    copies++;
+    origClear.apply(this, a);
+  };
+  try {
+    fn();
+  } finally {
+    rt.dispatch = orig;
+    rt.copy = origCopy;
+    rt.clear = origClear;
+  }
+  return { dispatches, copies };
+}
+
+/** Kernel label: the op name without the layer path, plus the pipeline's distinguishing constants. */
+function labelOf(d: Captured): string {
+  const consts = d.spec.constants ?? {};
+  const keys = Object.keys(consts).filter((k) => !/^WG_/.test(k));
+  const c = keys.length ? `{${keys.map((k) => `${k}=${consts[k]}`).join(',')}}` : '';
+  return `${d.name}${c}`;
+}
+
+async function profile(rt: Runtime, what: string, step: () => void, reps: number, rounds: number): Promise<void> {
+  // Warm-up (pipelines compiled, pool filled), then the step's own time.
+  for (let i = 0; i < 2; i++) await timed(rt, step);
+  const whole: Sample[] = [];
+  for (let i = 0; i < rounds; i++) whole.push(await timed(rt, step));
+  const { dispatches, copies } = capture(rt, step);
+  await rt.sync();
+  const perLabel = new Map<string, { n: number; wall: number; cpu: number; sample: string }>();
+  const layerOf = (d: Captured) => d.name.split(' > ').slice(-1)[0];
+  const timesOf: { d: Captured; wall: number; cpu: number }[] = [];
+  let sumWall = 0;
+  let sumCpu = 0;
+  for (const d of dispatches) {
+    const samples: Sample[] = [];
+    for (let r = 0; r < rounds; r++)
+      samples.push(
+        await timed(rt, () => {
+          for (let k = 0; k < reps; k++) rt.dispatch(d.name, d.spec, d.bindings, d.params, d.groups);
+        }),
+      );
+    const wall = median(samples.map((s) => s.wallMs)) / reps;
+    const cpu = median(samples.map((s) => s.cpuMs)) / reps;
+    timesOf.push({ d, wall, cpu });
+    sumWall += wall;
+    sumCpu += cpu;
+    const key = `${layerOf(d)}${labelOf(d).slice(d.name.length)}`.replace(/ACCUMULATE_BATCH/, "ACC").replace(/,MASK_A=0/, "");
+    const e = perLabel.get(key) ?? { n: 0, wall: 0, cpu: 0, sample: d.name };
+    e.n++;
+    e.wall += wall;
+    e.cpu += cpu;
+    perLabel.set(key, e);
+  }
+  const stepWall = median(whole.map((s) => s.wallMs));
+  const stepCpu = median(whole.map((s) => s.cpuMs));
+  console.log(`\n== ${what}: ${dispatches.length} dispatches, ${copies} copies/clears`);
+  console.log(`step (median of ${rounds}): wall ${stepWall.toFixed(0)} ms, cpu ${stepCpu.toFixed(0)} ms`);
+  console.log(`sum of replayed kernels: wall ${sumWall.toFixed(0)} ms, cpu ${sumCpu.toFixed(0)} ms`);
+  console.log(`${'kernel'.padEnd(44)} ${'n'.padStart(4)} ${'wall ms'.padStart(9)} ${'cpu ms'.padStart(9)} ${'cpu %'.padStart(6)}`);
+  for (const [k, e] of [...perLabel].sort((a, b) => b[1].cpu - a[1].cpu))
+    console.log(
+      `${k.slice(0, 44).padEnd(44)} ${String(e.n).padStart(4)} ${e.wall.toFixed(1).padStart(9)} ${e.cpu.toFixed(1).padStart(9)} ${((100 * e.cpu) / sumCpu).toFixed(1).padStart(6)}`,
+    );
+  console.log('largest single dispatches:');
+  for (const t of [...timesOf].sort((a, b) => b.cpu - a.cpu).slice(0, 12))
+    console.log(`  ${t.cpu.toFixed(1).padStart(7)} ms cpu ${t.wall.toFixed(1).padStart(7)} ms wall  ${t.d.name} [${t.d.groups.join('x')}]`);
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { reps: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, width: { type: 'string', default: '1' } },
+  });
+  const rt = await init();
+  console.log(`adapter: ${adapterString(rt.adapterInfo)}`);
+  const reps = Number(values.reps);
+  const rounds = Number(values.rounds);
+  const gen = new Generator(7);
+  const model = new SmallCNN({ generator: gen, width: Number(values.width) });
+  const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const x = gen.uniform([128, 1, 28, 28]).keep();
+  const y = gen.randint([128], 0, 10).keep();
+  const which = positionals.length ? positionals : ['train', 'pgd'];
+  const all = which.includes('all');
+  if (all || which.includes('train'))
+    await profile(rt, 'train step (SmallCNN b128, SGD)', () =>
+      scope(() => {
+        model.train();
+        const loss = crossEntropy(model.forward(x), y);
+        opt.step(grad(loss, opt.params));
+      }), reps, rounds);
+  if (all || which.includes('pgd')) {
+    const classifier = moduleClassifier(model);
+    await profile(rt, 'PGD step (SmallCNN b128, eval mode)', () =>
+      scope(() => {
+        const g = inputGradient(classifier, x, (z: Tensor) => crossEntropyLoss(z, y)).grad;
+        void linfStep(x, g, x, 8 / 255, 2 / 255);
+      }), reps, rounds);
+  }
+  if (all || which.includes('at'))
+    await profile(rt, 'Madry PGD-7 AT step (SmallCNN b128)', () =>
+      scope(() => {
+        const loss = adversarialLoss(model, x, y, { method: 'madry', eps: 0.1, stepSize: 0.025, steps: 7, generator: gen });
+        opt.step(grad(loss, opt.params));
+      }), 1, rounds);
+  process.exit(0);
+}
+
+void main();
