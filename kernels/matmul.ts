@@ -3,7 +3,7 @@
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { Params } from './runtime.js';
-import { activeTuning } from './tuning.js';
+import { activeTuning, type GemmKernelName } from './tuning.js';
 
 export interface MatmulGeometry {
   batch: number;
@@ -46,6 +46,26 @@ export interface Vec4Tiling {
   wgY: number;
 }
 
+let forcedGemmKernel: GemmKernelName | null = null;
+/** Forces the vec4 GEMM's kernel (tests cover both); null restores the tuned choice. */
+export function forceGemmKernel(k: GemmKernelName | null): void {
+  forcedGemmKernel = k;
+}
+
+/** Whether this device can run matmul_subgroup.wgsl (subgroups holding a workgroup of 8). */
+export function subgroupGemmSupported(): boolean {
+  const rt = runtime();
+  const info = (rt.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  return rt.features.includes('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+}
+
+/** Rows per workgroup of the subgroup kernel for M rows, or 0 when it cannot run this shape. */
+function subgroupRows(m: number): number {
+  const kernel = forcedGemmKernel ?? activeTuning()?.gemmKernel ?? 'register';
+  if (kernel !== 'subgroup' || !subgroupGemmSupported()) return 0;
+  return m >= 16 ? 16 : m >= 8 ? 8 : 0;
+}
+
 function vec4Tiling(): Vec4Tiling {
   const wg = activeTuning()?.gemmWorkgroup ?? [8, 1];
   return { wgX: wg[0], wgY: wg[1] };
@@ -73,30 +93,39 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
   if (g.maskA && g.maskA.size !== a.size) throw new Error(`gemm: mask of ${g.maskA.size} elements for an A of ${a.size}`);
   const c = g.out ?? Tensor.empty(g.sumBatches ? [m, n] : [batch, m, n]);
   if (m * n === 0) return c;
+  const params = new Params()
+    .u(m, n, k, batch)
+    .u(g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, g.aOffset ?? 0, g.bOffset ?? 0)
+    .u(g.cOffset ?? 0, g.accumulate ? 1 : 0, 0, 0)
+    .build();
+  const constants = {
+    TRANS_A: g.transA ? 1 : 0,
+    TRANS_B: g.transB ? 1 : 0,
+    ACCUMULATE_BATCH: g.sumBatches ? 1 : 0,
+    MASK_A: g.maskA ? 1 : 0,
+  };
+  // Without a mask the kernels never read binding 3; A fills the slot.
+  const bindings = [a.binding(), b.binding(), c.binding(), (g.maskA ?? a).binding()];
+  const spec = (shader: string, extra: Record<string, number>) => ({
+    shader,
+    constants: { ...constants, ...extra },
+    bindings: ['read', 'read', 'write', 'read'] as const,
+  });
+  const tm = subgroupRows(m);
+  if (tm > 0) {
+    runtime().dispatch('matmul', spec('matmul_subgroup', { TM: tm }), bindings, params, [
+      Math.ceil(n / 32),
+      Math.ceil(m / tm),
+      g.sumBatches ? 1 : batch,
+    ]);
+    return c;
+  }
   const t = vec4Tiling();
-  runtime().dispatch(
-    'matmul',
-    {
-      shader: 'matmul_vec4',
-      constants: {
-        TRANS_A: g.transA ? 1 : 0,
-        TRANS_B: g.transB ? 1 : 0,
-        ACCUMULATE_BATCH: g.sumBatches ? 1 : 0,
-        MASK_A: g.maskA ? 1 : 0,
-        WG_X: t.wgX,
-        WG_Y: t.wgY,
-      },
-      bindings: ['read', 'read', 'write', 'read'],
-    },
-    // Without a mask the kernel never reads binding 3; A fills the slot.
-    [a.binding(), b.binding(), c.binding(), (g.maskA ?? a).binding()],
-    new Params()
-      .u(m, n, k, batch)
-      .u(g.batchA === 1 ? 0 : m * k, g.batchB === 1 ? 0 : k * n, g.aOffset ?? 0, g.bOffset ?? 0)
-      .u(g.cOffset ?? 0, g.accumulate ? 1 : 0, 0, 0)
-      .build(),
-    [Math.ceil(n / (8 * t.wgX)), Math.ceil(m / (4 * t.wgY)), g.sumBatches ? 1 : batch],
-  );
+  runtime().dispatch('matmul', spec('matmul_vec4', { WG_X: t.wgX, WG_Y: t.wgY }), bindings, params, [
+    Math.ceil(n / (8 * t.wgX)),
+    Math.ceil(m / (4 * t.wgY)),
+    g.sumBatches ? 1 : batch,
+  ]);
   return c;
 }
 

@@ -8,6 +8,13 @@ import { adapterString } from '../src/engine/device.js';
 import type { Runtime } from './runtime.js';
 
 export type ConvStrategyName = 'direct' | 'gemm';
+/**
+ * The vec4 GEMM's kernel: 'register' (matmul_vec4.wgsl, register tiles; for GPUs) or 'subgroup'
+ * (matmul_subgroup.wgsl, A shared by subgroup broadcasts; 2–4x faster on lavapipe, where every
+ * load is split per SIMD lane). 'subgroup' runs only where the device has the subgroups feature
+ * and subgroups of at least 8 invocations; elsewhere the register kernel runs.
+ */
+export type GemmKernelName = 'register' | 'subgroup';
 export type ConvPass = 'forward' | 'input' | 'weight';
 
 export interface Tuning {
@@ -15,6 +22,7 @@ export interface Tuning {
   source: 'table' | 'autotune';
   /** Workgroup shape of the vec4 GEMM (each invocation computes a 4×8 tile). */
   gemmWorkgroup: [number, number];
+  gemmKernel: GemmKernelName;
   /** Measured winners per conv shape and pass (see convKey); other shapes use the default rule. */
   conv: Record<string, ConvStrategyName>;
 }
@@ -25,6 +33,7 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     adapter: adapterString(info),
     source: 'table',
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
+    gemmKernel: info.isSoftware ? 'subgroup' : 'register',
     conv: {},
   };
 }
@@ -84,7 +93,8 @@ export function loadTuning(info: AdapterDescription): Tuning {
       wg.every((v) => Number.isInteger(v) && v > 0) &&
       wg[0] * wg[1] <= 256 &&
       typeof t.conv === 'object';
-    return valid ? { ...t, source: 'autotune' } : fallback;
+    const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
+    return valid ? { ...t, gemmKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { convGeometry } from '../../kernels/conv2d.js';
+import { subgroupGemmSupported } from '../../kernels/matmul.js';
 import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, type Tuning } from '../../kernels/tuning.js';
 
 describe('per-adapter tuning', () => {
@@ -29,6 +30,14 @@ describe('per-adapter tuning', () => {
     expect(back.source).toBe('autotune');
     expect(back.gemmWorkgroup).toEqual([16, 1]);
     expect(back.conv).toEqual(t.conv);
+    expect(back.gemmKernel).toBe(defaultTuning(info).gemmKernel);
+    // A saved kernel choice is kept; a cache written before the choice existed gets the table's.
+    saveTuning({ ...t, gemmKernel: 'register' });
+    expect(loadTuning(info).gemmKernel).toBe('register');
+    const { gemmKernel: _dropped, ...old } = t;
+    writeFileSync(path!, JSON.stringify(old));
+    expect(loadTuning(info).source).toBe('autotune');
+    expect(loadTuning(info).gemmKernel).toBe(defaultTuning(info).gemmKernel);
   });
 
   it('a damaged or foreign cache file falls back to the table', () => {
@@ -55,17 +64,24 @@ describe('per-adapter tuning', () => {
     };
     try {
       const info = rt.adapterInfo;
-      setTuning({ ...defaultTuning(info), gemmWorkgroup: [16, 1], conv: {} });
+      setTuning({ ...defaultTuning(info), gemmKernel: 'register', gemmWorkgroup: [16, 1], conv: {} });
       const yGemm = E.conv2d(x, w, null, { padding: 1 });
       expect(shaders.some((s) => s.startsWith('im2col'))).toBe(true);
       expect(shaders.some((s) => s.startsWith('matmul_vec4') && s.includes('"WG_X":16'))).toBe(true);
       shaders.length = 0;
+      setTuning({ ...defaultTuning(info), gemmKernel: 'subgroup', conv: {} });
+      const ySub = E.conv2d(x, w, null, { padding: 1 });
+      const gemms = shaders.filter((s) => s.startsWith('matmul'));
+      expect(gemms.length).toBe(1);
+      expect(gemms[0].startsWith(subgroupGemmSupported() ? 'matmul_subgroup' : 'matmul_vec4')).toBe(true);
+      shaders.length = 0;
       setTuning({ ...defaultTuning(info), conv: { [convKey('forward', g)]: 'direct' } });
       const yDirect = E.conv2d(x, w, null, { padding: 1 });
       expect(shaders.map((s) => s.split(':')[0])).toEqual(['conv2d_forward']);
-      const [a, b] = [await yGemm.data(), await yDirect.data()];
+      const [a, b, c] = [await yGemm.data(), await yDirect.data(), await ySub.data()];
       a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
-      for (const t of [x, w, yGemm, yDirect]) t.dispose();
+      c.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
+      for (const t of [x, w, yGemm, yDirect, ySub]) t.dispose();
     } finally {
       rt.dispatch = orig;
     }

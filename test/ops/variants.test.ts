@@ -1,5 +1,6 @@
 // Every kernel variant, not only the one the automatic choice picks: the matmul's scalar and vec4
-// kernels and the conv's direct and im2col+GEMM strategies, on shapes that do and do not divide
+// kernels (the vec4 GEMM both as register tiles and as the subgroup kernel, whose 8/16/32-row
+// tiles are picked by M) and the conv's direct and im2col+GEMM strategies, on shapes that do and do not divide
 // the tile sizes (the vec4 GEMM tiles are 4×8; im2col pads patch rows to multiples of 4), with the
 // batch split into several im2col chunks.
 
@@ -7,12 +8,13 @@ import fc from 'fast-check';
 import { afterEach, describe, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
-import { forceMatmulVariant } from '../../kernels/matmul.js';
+import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported } from '../../kernels/matmul.js';
 import { conv2d, matmul } from '../reference/ops.js';
 import { checkOp, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
 
 afterEach(() => {
   forceMatmulVariant(null);
+  forceGemmKernel(null);
   forceConvStrategy(null);
   setColsBudget(64 * 1024 * 1024);
 });
@@ -24,19 +26,26 @@ const transposed = (a: NDArray): NDArray => {
   return { shape: [c, r], data: out };
 };
 
+/** The vec4 GEMM's kernels to force; the subgroup one where the device can run it. */
+const gemmKernels = () => (subgroupGemmSupported() ? (['register', 'subgroup'] as const) : (['register'] as const));
+
 describe('matmul variants', () => {
-  for (const variant of ['scalar', 'vec4'] as const) {
-    it(`${variant}: forward and gradients for every transpose combination`, async () => {
-      // vec4 needs K (and M when A is transposed, N when B is not) to be multiples of 4.
+  for (const [variant, kernel] of [['scalar', null], ['vec4', 'register'], ['vec4', 'subgroup']] as const) {
+    it(`${variant}${kernel ? ` (${kernel})` : ''}: forward and gradients for every transpose combination`, async () => {
+      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
+      // vec4 needs K (and M when A is transposed, N when B is not) to be multiples of 4; M covers
+      // the subgroup kernel's 8- and 16-row tiles, edge tiles and M < 8 (the register kernel).
       const dim = variant === 'vec4' ? fc.integer({ min: 1, max: 5 }).map((d) => 4 * d) : fc.integer({ min: 1, max: 13 });
+      const mdim = variant === 'vec4' ? fc.integer({ min: 1, max: 9 }).map((d) => 4 * d) : dim;
       await fc.assert(
-        fc.asyncProperty(dim, dim, dim, fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), seedArb, async (m, k, n, ta, tb, batch, seed) => {
+        fc.asyncProperty(mdim, dim, dim, fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), seedArb, async (m, k, n, ta, tb, batch, seed) => {
           forceMatmulVariant(variant);
+          forceGemmKernel(kernel);
           const rng = mulberry32(seed);
           const a = randomArray(ta ? [k, m] : [m, k], rng);
           const b = randomArray(tb ? [n, k] : [k, n], rng);
           await checkOp({
-            label: `${variant} ${m}x${k}x${n} transA ${ta} transB ${tb}`,
+            label: `${variant} ${kernel ?? ''} ${m}x${k}x${n} transA ${ta} transB ${tb}`,
             gpu: ([x, y]) => E.matmulT(x, y, ta, tb),
             ref: ([x, y]) => matmul(ta ? transposed(x) : x, tb ? transposed(y) : y),
             inputs: [a, b],
@@ -64,14 +73,15 @@ describe('matmul variants', () => {
 });
 
 describe('conv2d strategies', () => {
-  for (const strategy of ['direct', 'gemm'] as const) {
-    it(`${strategy}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
+  for (const [strategy, kernel] of [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup']] as const) {
+    it(`${strategy}${kernel ? ` (${kernel} GEMM)` : ''}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
+      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
       // The GEMM path needs >= 4 output channels
       // (a multiple of 4 for the input gradient).
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 2, 3, 5),
-        cout: strategy === 'gemm' ? fc.constantFrom(4, 8, 12) : fc.constantFrom(1, 3, 6),
+        cout: strategy === 'gemm' ? fc.constantFrom(4, 8, 12, 20) : fc.constantFrom(1, 3, 6),
         hw: fc.integer({ min: 2, max: 7 }),
         kernel: fc.constantFrom(1, 3),
         seed: seedArb,
@@ -79,6 +89,7 @@ describe('conv2d strategies', () => {
       await fc.assert(
         fc.asyncProperty(arb, async (p) => {
           forceConvStrategy(strategy);
+          forceGemmKernel(kernel);
           const rng = mulberry32(p.seed);
           const pad = p.kernel === 3 ? 1 : 0;
           await checkOp({
@@ -96,13 +107,16 @@ describe('conv2d strategies', () => {
     });
   }
 
-  it('gemm: stride 2 and a batch split over several im2col chunks', async () => {
+  for (const kernel of ['register', 'subgroup'] as const)
+  it(`gemm (${kernel} GEMM): stride 2 and a batch split over several im2col chunks`, async () => {
+    if (!(gemmKernels() as readonly string[]).includes(kernel)) return;
     forceConvStrategy('gemm');
+    forceGemmKernel(kernel);
     // Patches of one item: 28 rows × 16 positions × 4 B; a budget of two items gives 3 chunks.
     setColsBudget(2 * 28 * 16 * 4);
     const rng = mulberry32(99);
     await checkOp({
-      label: 'gemm stride 2',
+      label: `gemm (${kernel}) stride 2`,
       gpu: ([x, w]) => E.conv2d(x, w, null, { stride: 2, padding: 1 }),
       ref: ([x, w]) => conv2d(x, w, [2, 2], [1, 1]),
       inputs: [randomArray([5, 3, 8, 8], rng), randomArray([8, 3, 3, 3], rng)],
