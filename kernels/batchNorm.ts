@@ -44,17 +44,22 @@ export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: numb
   return statsPass(2, x, mean, g, n, c, hw);
 }
 
+/** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions. */
+const BN_PER = 4;
+
 function applyPass(mode: 0 | 1, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
   const y = Tensor.empty([n, c, hw]);
   if (y.size === 0) return y;
-  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, hw))));
+  const per = hw >= 4 * BN_PER ? BN_PER : 1;
+  const cols = Math.ceil(hw / per);
+  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
   const wy = Math.max(1, Math.floor(256 / wx / 4));
   runtime().dispatch(
     mode === 0 ? 'batch_norm' : 'batch_norm_grad_input',
-    { shader: 'bn_apply', constants: { MODE: mode, WG_X: wx, WG_Y: wy }, bindings: ['read', 'read', 'read', 'read', 'write'] },
+    { shader: 'bn_apply', constants: { MODE: mode, WG_X: wx, WG_Y: wy, PER: per }, bindings: ['read', 'read', 'read', 'read', 'write'] },
     [x.binding(), g.binding(), mean.binding(), k.binding(), y.binding()],
     new Params().u(n, c, hw, 0).build(),
-    [Math.ceil(hw / wx), Math.ceil(c / wy), n],
+    [Math.ceil(cols / wx), Math.ceil(c / wy), n],
   );
   return y;
 }

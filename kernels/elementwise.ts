@@ -51,6 +51,17 @@ function requireF32(t: Tensor, op: string): void {
   if (t.dtype !== 'f32') throw new Error(`${op}: expected an f32 tensor, got ${t.dtype}`);
 }
 
+/** vec4s per invocation of unary_vec4.wgsl / binary_vec4.wgsl. */
+const VEC4_PER = 4;
+let vec4Paths = true;
+/**
+ * Turns the vec4 kernels for contiguous operands whose size is a multiple of 4 on or off (tests
+ * cover both paths; on by default).
+ */
+export function setElementwiseVec4(enabled: boolean): void {
+  vec4Paths = enabled;
+}
+
 function gridParams(n: number): { groups: [number, number]; nx: number } {
   const rt = runtime();
   const groups = grid1d(n, WG, rt.limits.maxComputeWorkgroupsPerDimension);
@@ -61,6 +72,18 @@ export function unaryKernel(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor
   requireF32(x, op);
   const y = Tensor.empty(x.shape);
   if (x.size === 0) return y;
+  if (vec4Paths && x.size % 4 === 0) {
+    const n4 = x.size / 4;
+    const { groups, nx } = gridParams(Math.ceil(n4 / VEC4_PER));
+    runtime().dispatch(
+      op,
+      { shader: 'unary_vec4', constants: { OP: UNARY_OPS[op], PER: VEC4_PER }, bindings: ['read', 'write'] },
+      [x.binding(), y.binding()],
+      new Params().u(n4, nx).f(alpha, beta).build(),
+      groups,
+    );
+    return y;
+  }
   const { groups, nx } = gridParams(x.size);
   runtime().dispatch(
     op,
@@ -81,6 +104,18 @@ export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const fast = sameShape(a.shape, shape) && sameShape(b.shape, shape);
   const grid = fast ? null : broadcastGrid(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   const spec = { shader: 'binary', bindings: ['read', 'read', 'write'] as const };
+  if (fast && vec4Paths && y.size % 4 === 0) {
+    const n4 = y.size / 4;
+    const { groups, nx } = gridParams(Math.ceil(n4 / VEC4_PER));
+    runtime().dispatch(
+      op,
+      { shader: 'binary_vec4', constants: { OP: BINARY_OPS[op], PER: VEC4_PER }, bindings: ['read', 'read', 'write'] },
+      [a.binding(), b.binding(), y.binding()],
+      new Params().u(n4, nx, 0, 0).build(),
+      groups,
+    );
+    return y;
+  }
   if (grid) {
     runtime().dispatch(
       op,

@@ -4,6 +4,7 @@
 // kernels/layout.ts). Then shape/sa/sb[0..2] hold the [inner, mid, outer] extents and strides.
 //#include "common_math"
 //#include "common_index"
+//#include "binary_op"
 override OP: u32 = 0u;
 override GRID: u32 = 0u;
 override WG_X: u32 = 256u;
@@ -18,25 +19,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
-
-fn apply(u: f32, v: f32) -> f32 {
-  switch OP {
-    case 0u: { return u + v; }
-    case 1u: { return u - v; }
-    case 2u: { return u * v; }
-    case 3u: { return u / v; }
-    case 4u: { return min_nan(u, v); }
-    case 5u: { return max_nan(u, v); }
-    case 6u: { return pow_f32(u, v); }
-    case 7u: { return select(0.0, 1.0, u > v); }
-    case 8u: { return select(0.0, 1.0, u >= v); }
-    case 9u: { return select(0.0, 1.0, u < v); }
-    case 10u: { return select(0.0, 1.0, u <= v); }
-    case 11u: { return select(0.0, 1.0, u == v); }
-    case 12u: { return select(0.0, 1.0, u != v || is_nan(u) || is_nan(v)); }
-    default: { return u; }
-  }
-}
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

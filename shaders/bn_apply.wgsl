@@ -1,10 +1,12 @@
 // Per-channel affine maps over an [N, C, HW] tensor on a division-free 3-D grid
-// (x = position in HW, y = channel, z = batch item).
+// (x = PER consecutive positions in HW, y = channel, z = batch item). Several positions per
+// invocation: on CPU adapters the cost of an invocation dominates such a pass.
 // MODE 0 (forward):  y = (x − mean[c])·k1[c] + k2[c]
 // MODE 1 (backward): y = g·k1[c] + (x − mean[c])·k2[c] + k3[c]     (the input gradient)
 override MODE: u32 = 0u;
 override WG_X: u32 = 64u;
 override WG_Y: u32 = 4u;
+override PER: u32 = 1u;
 struct Params { n: u32, c: u32, hw: u32, pad0: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
@@ -15,14 +17,18 @@ struct Params { n: u32, c: u32, hw: u32, pad0: u32 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
   let c = gid.y;
-  if (i >= p.hw || c >= p.c) { return; }
-  let idx = (gid.z * p.c + c) * p.hw + i;
-  let d = X[idx] - M[c];
+  let i0 = gid.x * PER;
+  if (i0 >= p.hw || c >= p.c) { return; }
+  let base = (gid.z * p.c + c) * p.hw;
+  let m = M[c];
+  let k1 = K[c];
+  let k2 = K[p.c + c];
+  let i1 = min(i0 + PER, p.hw);
   if (MODE == 0u) {
-    Y[idx] = d * K[c] + K[p.c + c];
+    for (var i = i0; i < i1; i++) { Y[base + i] = (X[base + i] - m) * k1 + k2; }
   } else {
-    Y[idx] = G[idx] * K[c] + d * K[p.c + c] + K[2u * p.c + c];
+    let k3 = K[2u * p.c + c];
+    for (var i = i0; i < i1; i++) { Y[base + i] = G[base + i] * k1 + (X[base + i] - m) * k2 + k3; }
   }
 }

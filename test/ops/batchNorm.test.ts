@@ -22,8 +22,8 @@ const bnArb = fc
   .record({
     n: fc.integer({ min: 1, max: 3 }),
     c: fc.constantFrom(1, 2, 3, 5),
-    h: fc.integer({ min: 1, max: 4 }),
-    w: fc.integer({ min: 1, max: 4 }),
+    h: fc.integer({ min: 1, max: 7 }),
+    w: fc.integer({ min: 1, max: 7 }),
     affine: fc.boolean(),
     eps: fc.constantFrom(1e-5, 1e-3),
     seed: seedArb,

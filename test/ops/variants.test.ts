@@ -5,14 +5,16 @@
 // batch split into several im2col chunks.
 
 import fc from 'fast-check';
-import { afterEach, describe, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
 import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported } from '../../kernels/matmul.js';
+import { binaryKernel, setElementwiseVec4, unaryKernel, type BinaryOp, type UnaryOp } from '../../kernels/elementwise.js';
 import { conv2d, matmul } from '../reference/ops.js';
 import { checkOp, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
 
 afterEach(() => {
+  setElementwiseVec4(true);
   forceMatmulVariant(null);
   forceGemmKernel(null);
   forceConvStrategy(null);
@@ -124,5 +126,51 @@ describe('conv2d strategies', () => {
       seed: 99,
       fwd: { rtol: 1e-5, atol: 1e-5 },
     });
+  });
+});
+
+describe('elementwise vec4 kernels', () => {
+  // Sizes that are and are not multiples of 4 (the scalar kernel) and that end inside a PER-vec4
+  // group; inputs include NaN, ±0 and values on both sides of the ops' thresholds.
+  const unaryOps: UnaryOp[] = ['relu', 'step', 'neg', 'abs', 'affine', 'clamp', 'exp', 'square', 'isNan'];
+  const binaryOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'gt', 'ne'];
+  const values = (n: number, rng: () => number) =>
+    Float32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? NaN : i % 11 === 5 ? 0 : Math.round((rng() * 8 - 4) * 8) / 8));
+  const same = (a: Float32Array, b: Float32Array, what: string) => {
+    expect(a.length, what).toBe(b.length);
+    a.forEach((v, i) => expect(Object.is(v, b[i]) || Math.abs(v - b[i]) <= 1e-6 * Math.abs(b[i]), `${what} [${i}]: ${v} vs ${b[i]}`).toBe(true));
+  };
+  it('unary and same-shape binary ops give what the scalar kernels give', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 70 }), seedArb, async (n, seed) => {
+        const rng = mulberry32(seed);
+        const x = E.tensor(values(n, rng), [n]);
+        const z = E.tensor(values(n, rng), [n]);
+        try {
+          for (const op of unaryOps) {
+            setElementwiseVec4(true);
+            const v = unaryKernel(op, x, -0.5, 1.25);
+            setElementwiseVec4(false);
+            const s = unaryKernel(op, x, -0.5, 1.25);
+            same((await v.data()) as Float32Array, (await s.data()) as Float32Array, `${op} n=${n}`);
+            v.dispose();
+            s.dispose();
+          }
+          for (const op of binaryOps) {
+            setElementwiseVec4(true);
+            const v = binaryKernel(op, x, z);
+            setElementwiseVec4(false);
+            const s = binaryKernel(op, x, z);
+            same((await v.data()) as Float32Array, (await s.data()) as Float32Array, `${op} n=${n}`);
+            v.dispose();
+            s.dispose();
+          }
+        } finally {
+          x.dispose();
+          z.dispose();
+        }
+      }),
+      { numRuns: 12 },
+    );
   });
 });
