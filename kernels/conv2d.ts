@@ -214,6 +214,9 @@ function choose(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   return plan;
 }
 
+/** vec4s (im2col) or positions (col2im) per invocation: fewer, longer invocations suit CPU adapters. */
+const FOLD_PER = 4;
+
 function foldParams(g: ConvGeometry, plan: GemmPlan, xOff: number): Uint32Array {
   return new Params()
     .u(g.cin, g.h, g.w, g.oh)
@@ -225,12 +228,17 @@ function foldParams(g: ConvGeometry, plan: GemmPlan, xOff: number): Uint32Array 
 
 function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): Tensor {
   const cols = Tensor.empty([nb, plan.rows, plan.pitch]);
+  // Each invocation writes FOLD_PER vec4s; the workgroup's x extent fits the row (short rows of
+  // strided layers would otherwise leave most of a 64-wide workgroup idle).
+  const xs = Math.ceil(plan.pitch / 4 / FOLD_PER);
+  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, xs))));
+  const wy = Math.max(1, Math.floor(256 / wx));
   runtime().dispatch(
     'conv2d_im2col',
-    { shader: 'im2col', bindings: ['read', 'write'] },
+    { shader: 'im2col', constants: { WG_X: wx, WG_Y: wy, PER: FOLD_PER }, bindings: ['read', 'write'] },
     [x.binding(), cols.binding()],
     foldParams(g, plan, b0 * g.cin * g.h * g.w),
-    [Math.ceil(plan.pitch / 4 / 64), Math.ceil(plan.rows / 4), nb],
+    [Math.ceil(xs / wx), Math.ceil(plan.rows / wy), nb],
   );
   return cols;
 }
@@ -238,10 +246,10 @@ function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: numb
 function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): void {
   runtime().dispatch(
     'conv2d_col2im',
-    { shader: 'col2im', bindings: ['read', 'write'] },
+    { shader: 'col2im', constants: { PER: FOLD_PER }, bindings: ['read', 'write'] },
     [dcols.binding(), gx.binding()],
     foldParams(g, plan, b0 * g.cin * g.h * g.w),
-    [Math.ceil((g.h * g.w) / 64), Math.ceil(g.cin / 4), nb],
+    [Math.ceil((g.h * g.w) / FOLD_PER / 64), Math.ceil(g.cin / 4), nb],
   );
 }
 

@@ -25,27 +25,36 @@ fn covering(t: u32, ks: u32, s: u32, n: u32) -> vec2<u32> {
   return vec2<u32>(lo, max(lo, hi));
 }
 
+// PER consecutive positions of one plane per invocation (fewer invocations: their cost dominates
+// on CPU adapters); the first position's (iy, ix) takes a udiv, the next ones step along the row.
+override PER: u32 = 1u;
 @compute @workgroup_size(64, 4, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hw = p.h * p.w;
-  let i = gid.x;
+  let i0 = gid.x * PER;
   let ci = gid.y;
-  if (i >= hw || ci >= p.cin) { return; }
-  let iy = udiv(i, p.w);
-  let ix = i - iy * p.w;
-  let ty = iy + p.ph;
-  let tx = ix + p.pw;
-  let ry = covering(ty, p.kh, p.sh, p.oh);
-  let rx = covering(tx, p.kw, p.sw, p.ow);
+  if (i0 >= hw || ci >= p.cin) { return; }
   let base = gid.z * p.rows * p.pitch + ci * p.kh * p.kw * p.pitch;
-  var s = 0.0;
-  for (var oy = ry.x; oy < ry.y; oy++) {
-    let ky = ty - oy * p.sh;
-    let rowbase = base + ky * p.kw * p.pitch + oy * p.ow;
-    for (var ox = rx.x; ox < rx.y; ox++) {
-      let kx = tx - ox * p.sw;
-      s += DCOLS[rowbase + kx * p.pitch + ox];
+  let out = p.x_off + (gid.z * p.cin + ci) * hw;
+  var iy = udiv(i0, p.w);
+  var ix = i0 - iy * p.w;
+  let i1 = min(i0 + PER, hw);
+  for (var i = i0; i < i1; i++) {
+    let ty = iy + p.ph;
+    let tx = ix + p.pw;
+    let ry = covering(ty, p.kh, p.sh, p.oh);
+    let rx = covering(tx, p.kw, p.sw, p.ow);
+    var s = 0.0;
+    for (var oy = ry.x; oy < ry.y; oy++) {
+      let ky = ty - oy * p.sh;
+      let rowbase = base + ky * p.kw * p.pitch + oy * p.ow;
+      for (var ox = rx.x; ox < rx.y; ox++) {
+        let kx = tx - ox * p.sw;
+        s += DCOLS[rowbase + kx * p.pitch + ox];
+      }
     }
+    GX[out + i] = s;
+    ix += 1u;
+    if (ix == p.w) { ix = 0u; iy += 1u; }
   }
-  GX[p.x_off + (gid.z * p.cin + ci) * hw + i] = s;
 }
