@@ -123,7 +123,8 @@ export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
   readonly eps: number;
-  readonly momentum: number;
+  /** Mutable so that BN re-estimation can use a cumulative average (src/pruning/bnRecalibration.ts). */
+  momentum: number;
 
   constructor(
     readonly numFeatures: number,

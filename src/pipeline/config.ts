@@ -41,6 +41,7 @@ export const PIPELINE_OPTIONS = {
   poolAttackSteps: { type: 'number', default: 0, min: 0, integer: true, help: 'PGD steps while pruning and fine-tuning (0: attackSteps)' },
   pruneValidation: { type: 'boolean', default: true, help: 'keep each sub-model stage’s best epoch by held-out PGD accuracy' },
   subsetSize: { type: 'number', default: 0, min: 0, integer: true, help: 'cap on the images each sub-model prunes and fine-tunes on (0: its whole subset)' },
+  bnRecalibration: { type: 'number', default: 0, min: 0, integer: true, help: 're-estimate each sub-model’s BN statistics on this many of its PGD examples after fine-tuning ([X]; for short runs)' },
   scores: { type: 'string', default: IMPORTANCE_SCORES.join(','), help: 'importance scores of the pool, in job order' },
   // Stage 2: team selection.
   rdAttack: { type: 'enum', values: ['member', 'pool'], default: 'member', help: 'failures from PGD against each member, or against the pool average' },
@@ -98,7 +99,7 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     // SmallCNN at width 0.5 has 24k conv/linear weights: at the paper's 95% a sub-model keeps 1.2k and
     // a few fine-tuning steps cannot recover it, so the quick run prunes to 87.5% per sub-model and
     // a 50% ensemble budget (4 × 12.5%), the same "4 sub-models fill the budget" ratio as 95%/80%.
-    sparsity: 0.5, subSparsity: 0.875, pruneEpochs: 1, finetuneEpochs: 2, finetuneLr: 0.02, poolAttackSteps: 1, subsetSize: 256,
+    sparsity: 0.5, subSparsity: 0.875, pruneEpochs: 1, finetuneEpochs: 2, finetuneLr: 0.02, poolAttackSteps: 1, subsetSize: 256, bnRecalibration: 256,
     pruneValidation: false, scoreSamples: 256, rdSteps: 3, rdStepSize: 0.04, ensembleEpochs: 1, ensembleSize: 384,
     ensembleAttackSteps: 1, distillSteps: 2, distillStep: 0.025, ensembleLr: '0.01', evalCount: 128, aaCount: 0, evalSteps: 10,
     evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw', singleAttacks: 'clean,pgd', speedRepeats: 3, out: 'runs/quick',

@@ -7,7 +7,13 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { selectSamples } from '../data/dataset.js';
+import { moduleClassifier } from '../attacks/classifier.js';
+import { pgd } from '../attacks/pgd.js';
+import { GpuDataset } from '../data/batches.js';
+import { selectSamples, type Dataset } from '../data/dataset.js';
+import type { Module } from '../nn/module.js';
+import { Generator } from '../ops/random.js';
+import { recalibrateBatchNorm } from '../pruning/bnRecalibration.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { buildArchitecture } from '../ensemble/subModel.js';
 import { pruneAdversarially, savePrunedModel, type PruneSettings } from '../pruning/prune.js';
@@ -57,6 +63,32 @@ export function poolJobs(ctx: PipelineContext): PoolJob[] {
 }
 
 export const poolJobReport = (job: PoolJob) => readStageJson<PoolJobReport>(join(job.dir, 'report.json'));
+
+/**
+ * BN statistics re-estimated on the job's own training distribution (PGD examples of its subset;
+ * src/pruning/bnRecalibration.ts says why short runs need it).
+ */
+async function recalibrateOnSubset(model: Module, subset: Dataset, s: PruneSettings, images: number, batchSize: number): Promise<void> {
+  const data = GpuDataset.upload(subset);
+  const gen = new Generator(s.seed).fork(11);
+  try {
+    const n = Math.min(images, data.size);
+    async function* batches() {
+      for (let b0 = 0; b0 < n; b0 += batchSize) {
+        const { x, y } = data.gather(Int32Array.from({ length: Math.min(batchSize, n - b0) }, (_, i) => b0 + i));
+        const xAdv = pgd(moduleClassifier(model), x, y, { eps: s.eps, stepSize: s.stepSize, steps: s.attackSteps, randomStart: true, generator: gen });
+        try {
+          yield xAdv;
+        } finally {
+          for (const t of [x, y, xAdv]) t.dispose();
+        }
+      }
+    }
+    await recalibrateBatchNorm(model, batches());
+  } finally {
+    data.dispose();
+  }
+}
 
 /** Runs one job unless it is done or another process holds it ('busy'). */
 export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: string): Promise<PoolJobReport | 'busy'> {
@@ -143,6 +175,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
       throw e;
     }
     try {
+      if (c.bnRecalibration > 0) await recalibrateOnSubset(result.model, subset, settings, c.bnRecalibration, c.batchSize);
       const checkpoint = join(job.dir, 'model.safetensors');
       await savePrunedModel(checkpoint, result, { score: job.score, subset: String(job.subset), job: String(job.index), dataset: c.dataset });
       const count = await result.model.countNonZero();

@@ -21,7 +21,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function tinyConfig(out: string): PipelineConfig {
   const flags = {
     width: 0.25, trainSize: 160, heldOut: 32, chunks: 2, scores: 'erm,bnsf,nis', batchSize: 32, eps: 0.1, stepSize: 0.05, attackSteps: 1,
-    baseEpochs: 1, pruneEpochs: 1, finetuneEpochs: 1, pruneValidation: false, scoreSamples: 32, subSparsity: 0.9, sparsity: 0.75,
+    baseEpochs: 1, pruneEpochs: 1, finetuneEpochs: 1, pruneValidation: false, scoreSamples: 32, bnRecalibration: 32, subSparsity: 0.9, sparsity: 0.75,
     rdSteps: 1, rdStepSize: 0.05, ensembleEpochs: 1, ensembleSize: 64, ensembleAttackSteps: 1, distillSteps: 1, distillStep: 0.02,
     evalCount: 32, aaCount: 0, evalSteps: 1, evalStepSize: 0.05, evalAttacks: 'clean,pgd', singleAttacks: 'clean', speedRepeats: 1, out,
   };
