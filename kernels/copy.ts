@@ -32,7 +32,7 @@ export function stridedCopyKernel(
   if (grid) {
     runtime().dispatch(
       name,
-      { shader: 'strided_copy', bindings: ['read', 'write'], constants: { GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1] } },
+      { shader: 'strided_copy', bindings: ['read', 'write'], constants: { GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1], PER: grid.per } },
       [src.binding(), dst.binding()],
       new Params()
         .u(n, 0, 3, srcView.offset)

@@ -119,7 +119,7 @@ export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   if (grid) {
     runtime().dispatch(
       op,
-      { ...spec, constants: { OP: BINARY_OPS[op], GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1] } },
+      { ...spec, constants: { OP: BINARY_OPS[op], GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1], PER: grid.per } },
       [a.binding(), b.binding(), y.binding()],
       new Params().u(y.size, 0, 3, 0).uvec(grid.extents, MAX_DIMS).uvec(grid.strides[1], MAX_DIMS).uvec(grid.strides[2], MAX_DIMS).build(),
       grid.groups,
@@ -160,7 +160,7 @@ export function whereKernel(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   if (grid) {
     runtime().dispatch(
       'where',
-      { shader: 'where', bindings: ['read', 'read', 'read', 'write'], constants: { GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1] } },
+      { shader: 'where', bindings: ['read', 'read', 'read', 'write'], constants: { GRID: 1, WG_X: grid.workgroup[0], WG_Y: grid.workgroup[1], PER: grid.per } },
       [cond.binding(), a.binding(), b.binding(), y.binding()],
       new Params()
         .u(y.size, 0, 3, 0)

@@ -37,7 +37,12 @@ export interface Grid3 {
   strides: [number, number, number][];
   workgroup: [number, number];
   groups: [number, number, number];
+  /** Consecutive inner-axis elements per invocation (the kernels' PER override). */
+  per: number;
 }
+
+/** Inner-axis elements per invocation on rows of at least 4·GRID_PER: fewer invocations, whose cost dominates on CPU adapters. */
+const GRID_PER = 4;
 
 /** A division-free 3-D launch for a collapsed layout of at most 3 axes, or null. */
 export function grid3(layout: CollapsedLayout, maxGroups: number): Grid3 | null {
@@ -47,9 +52,11 @@ export function grid3(layout: CollapsedLayout, maxGroups: number): Grid3 | null 
   const ext = [...Array(pad).fill(1), ...layout.shape].reverse() as [number, number, number];
   const strides = layout.strides.map((s) => [...Array(pad).fill(0), ...s].reverse() as [number, number, number]);
   // Workgroup of 256 invocations shaped to the innermost extent, so short rows do not idle lanes.
-  const wx = Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, ext[0]))));
+  const per = ext[0] >= 4 * GRID_PER ? GRID_PER : 1;
+  const xs = Math.ceil(ext[0] / per);
+  const wx = Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, xs))));
   const wy = 256 / wx;
-  const groups: [number, number, number] = [Math.ceil(ext[0] / wx), Math.ceil(ext[1] / wy), ext[2]];
+  const groups: [number, number, number] = [Math.ceil(xs / wx), Math.ceil(ext[1] / wy), ext[2]];
   if (groups.some((g) => g > maxGroups)) return null;
-  return { extents: ext, strides, workgroup: [wx, wy], groups };
+  return { extents: ext, strides, workgroup: [wx, wy], groups, per };
 }

@@ -7,6 +7,8 @@
 //#include "binary_op"
 override OP: u32 = 0u;
 override GRID: u32 = 0u;
+// GRID = 1: PER consecutive inner-axis elements per invocation (kernels/layout.ts grid3).
+override PER: u32 = 1u;
 override WG_X: u32 = 256u;
 override WG_Y: u32 = 1u;
 struct Params {
@@ -24,10 +26,14 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (GRID == 1u) {
     let e = p.shape[0];
-    if (gid.x >= e.x || gid.y >= e.y) { return; }
-    let oa = gid.x * p.sa[0].x + gid.y * p.sa[0].y + gid.z * p.sa[0].z;
-    let ob = gid.x * p.sb[0].x + gid.y * p.sb[0].y + gid.z * p.sb[0].z;
-    y[(gid.z * e.y + gid.y) * e.x + gid.x] = apply(a[oa], b[ob]);
+    let x0 = gid.x * PER;
+    if (x0 >= e.x || gid.y >= e.y) { return; }
+    let x1 = min(x0 + PER, e.x);
+    for (var x = x0; x < x1; x++) {
+      let oa = x * p.sa[0].x + gid.y * p.sa[0].y + gid.z * p.sa[0].z;
+      let ob = x * p.sb[0].x + gid.y * p.sb[0].y + gid.z * p.sb[0].z;
+      y[(gid.z * e.y + gid.y) * e.x + x] = apply(a[oa], b[ob]);
+    }
     return;
   }
   let i = gid.x + gid.y * p.nx;

@@ -4,6 +4,8 @@
 // GRID as in binary.wgsl: shape/ss/ds[0..2] are [inner, mid, outer] extents and strides.
 //#include "common_index"
 override GRID: u32 = 0u;
+// GRID = 1: PER consecutive inner-axis elements per invocation (kernels/layout.ts grid3).
+override PER: u32 = 1u;
 override WG_X: u32 = 256u;
 override WG_Y: u32 = 1u;
 struct Params {
@@ -21,9 +23,13 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (GRID == 1u) {
     let e = p.shape[0];
-    if (gid.x >= e.x || gid.y >= e.y) { return; }
-    let g = vec3<u32>(gid.x, gid.y, gid.z);
-    D[p.dst_off + dot(g, p.ds[0].xyz)] = S[p.src_off + dot(g, p.ss[0].xyz)];
+    let x0 = gid.x * PER;
+    if (x0 >= e.x || gid.y >= e.y) { return; }
+    let x1 = min(x0 + PER, e.x);
+    for (var x = x0; x < x1; x++) {
+      let g = vec3<u32>(x, gid.y, gid.z);
+      D[p.dst_off + dot(g, p.ds[0].xyz)] = S[p.src_off + dot(g, p.ss[0].xyz)];
+    }
     return;
   }
   let i = gid.x + gid.y * p.nx;

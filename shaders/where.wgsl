@@ -2,6 +2,8 @@
 //#include "common_index"
 //#include "common_math"
 override GRID: u32 = 0u;
+// GRID = 1: PER consecutive inner-axis elements per invocation (kernels/layout.ts grid3).
+override PER: u32 = 1u;
 override WG_X: u32 = 256u;
 override WG_Y: u32 = 1u;
 struct Params {
@@ -21,10 +23,14 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (GRID == 1u) {
     let e = p.shape[0];
-    if (gid.x >= e.x || gid.y >= e.y) { return; }
-    let g = vec3<u32>(gid.x, gid.y, gid.z);
-    y[(gid.z * e.y + gid.y) * e.x + gid.x] =
-      select(b[dot(g, p.sb[0].xyz)], a[dot(g, p.sa[0].xyz)], c[dot(g, p.sc[0].xyz)] != 0.0 || is_nan(c[dot(g, p.sc[0].xyz)]));
+    let x0 = gid.x * PER;
+    if (x0 >= e.x || gid.y >= e.y) { return; }
+    let x1 = min(x0 + PER, e.x);
+    for (var x = x0; x < x1; x++) {
+      let g = vec3<u32>(x, gid.y, gid.z);
+      y[(gid.z * e.y + gid.y) * e.x + x] =
+        select(b[dot(g, p.sb[0].xyz)], a[dot(g, p.sa[0].xyz)], c[dot(g, p.sc[0].xyz)] != 0.0 || is_nan(c[dot(g, p.sc[0].xyz)]));
+    }
     return;
   }
   let i = gid.x + gid.y * p.nx;
