@@ -98,7 +98,7 @@ export async function evalStage(
     for (const p of pool) {
       const { module } = await loadSubModel(p.checkpoint, ctx.architecture);
       poolModels.push(module.eval());
-      await compressForInference(module);
+      await compressForInference(module, { sample: speed.x });
       const count = await countParameters(module);
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
@@ -125,7 +125,7 @@ export async function evalStage(
     });
 
     // EED: attack the static team, score with the static team and with DIE.
-    for (const m of team.members) await compressForInference(m);
+    for (const m of team.members) await compressForInference(m, { sample: speed.x });
     const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
     const die = team.manifest.die;
     const staticTeam = die.combiner === 'max' ? maxEnsemble(memberClassifiers) : averageEnsemble(memberClassifiers);

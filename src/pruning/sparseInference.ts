@@ -1,11 +1,19 @@
 // Switches a pruned model's convolutions to the zero-skipping sparse kernel for inference
 // (issue 6: sparse weights must run faster, not only hold zeros). Each Conv2d keeps its dense
 // weights and mask for training and attacks; the compressed CSR copy (w ⊙ mask) serves the
-// forward passes that record no gradient. Only layers sparse enough for the CSR kernel to win
-// are compressed: bench/results/sparse.json has it faster than dense from about 80% sparsity.
+// forward passes that record no gradient. Only layers sparse enough for the CSR kernel to have a
+// chance are compressed (bench/results/sparse.json: faster than dense from about 80%); given a
+// sample input, each candidate layer is also timed both ways at that input's shape and keeps the
+// sparse kernel only where it measured faster, since which wins depends on the adapter, the
+// layer's shape and how fast the dense GEMM is there.
 
+import { noGrad } from '../engine/autograd.js';
+import { runtime } from '../engine/engine.js';
+import { scope } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
 import { Conv2d } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { Generator } from '../ops/random.js';
 import { SparseConv2d } from '../ops/sparseConv.js';
 
 /** Sparsity from which a conv layer is compressed (see the file comment). */
@@ -14,19 +22,85 @@ export const SPARSE_INFERENCE_MIN_SPARSITY = 0.8;
 export interface SparseInferenceSummary {
   /** Layers compressed, by module path, with their sparsity. */
   compressed: Record<string, number>;
-  /** Layers left dense (too dense to gain), with their sparsity. */
+  /** Layers left dense (too dense to gain, or measured slower sparse), with their sparsity. */
   dense: Record<string, number>;
+  /** Per timed layer: median milliseconds dense and sparse at the sample input's shape. */
+  timings: Record<string, { dense: number; sparse: number }>;
 }
 
-/** Compresses every conv at or above `minSparsity` (replacing an earlier compression). */
-export async function compressForInference(model: Module, minSparsity = SPARSE_INFERENCE_MIN_SPARSITY): Promise<SparseInferenceSummary> {
-  const summary: SparseInferenceSummary = { compressed: {}, dense: {} };
+export interface CompressOptions {
+  minSparsity?: number;
+  /** A batch of typical inputs: when given, each candidate layer is timed both ways. */
+  sample?: Tensor;
+  /** Timed repeats per layer and kernel (default 3). */
+  repeats?: number;
+}
+
+/** The input shape of every Conv2d on `sample`, by module path (one forward pass, no gradient). */
+function convInputShapes(model: Module, sample: Tensor): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const convs = model.namedModules().filter((e): e is [string, Conv2d] => e[1] instanceof Conv2d);
+  const originals = convs.map(([name, conv]) => {
+    const forward = conv.forward.bind(conv);
+    conv.forward = (x: Tensor) => {
+      shapes.set(name, [...x.shape]);
+      return forward(x);
+    };
+    return [conv, forward] as const;
+  });
+  try {
+    scope(() => void noGrad(() => model.forward(sample)));
+  } finally {
+    for (const [conv] of originals) delete (conv as { forward?: unknown }).forward;
+  }
+  return shapes;
+}
+
+async function medianMs(fn: () => void, repeats: number): Promise<number> {
+  fn(); // compiles the pipelines
+  await runtime().sync();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    await runtime().sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * Compresses every conv at or above `minSparsity` (replacing an earlier compression); with a
+ * `sample`, only where the sparse kernel measured faster than the dense one.
+ */
+export async function compressForInference(model: Module, opts: CompressOptions | number = {}): Promise<SparseInferenceSummary> {
+  const o: CompressOptions = typeof opts === 'number' ? { minSparsity: opts } : opts;
+  const minSparsity = o.minSparsity ?? SPARSE_INFERENCE_MIN_SPARSITY;
+  const summary: SparseInferenceSummary = { compressed: {}, dense: {}, timings: {} };
+  decompress(model);
+  const shapes = o.sample ? convInputShapes(model, o.sample) : null;
+  const gen = new Generator(0x5ba25e);
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof Conv2d)) continue;
     const sparse = await SparseConv2d.fromTensors(m.weight, m.weightMask ?? undefined);
-    m.sparseWeight?.dispose();
-    m.sparseWeight = null;
-    if (sparse.sparsity >= minSparsity) {
+    let keep = sparse.sparsity >= minSparsity;
+    const shape = shapes?.get(name);
+    if (keep && shape) {
+      const x = gen.uniform(shape);
+      try {
+        const run = () => scope(() => void noGrad(() => m.forward(x)));
+        const dense = await medianMs(run, o.repeats ?? 3);
+        m.sparseWeight = sparse;
+        const fast = await medianMs(run, o.repeats ?? 3);
+        m.sparseWeight = null;
+        summary.timings[name] = { dense, sparse: fast };
+        keep = fast < dense;
+      } finally {
+        x.dispose();
+      }
+    }
+    if (keep) {
       m.sparseWeight = sparse;
       summary.compressed[name] = sparse.sparsity;
     } else {

@@ -46,4 +46,29 @@ describe('sparse inference (compressForInference)', () => {
     expect(Object.values(summary.dense).every((s) => s < 0.8 && s > 0.2)).toBe(true);
     disposeSubModel(m);
   });
+
+  it('with a sample input keeps the sparse kernel only where it measured faster', async () => {
+    const m = pruned(5, 0.05);
+    const x = new E.Generator(2).uniform([16, 1, 28, 28]);
+    const before = await E.noGrad(() => m.forward(x)).data();
+    const summary = await compressForInference(m, { sample: x, repeats: 1 });
+    const timed = Object.entries(summary.timings);
+    expect(timed.length).toBeGreaterThanOrEqual(2);
+    for (const [name, t] of timed) {
+      expect(t.dense).toBeGreaterThan(0);
+      expect(name in summary.compressed).toBe(t.sparse < t.dense);
+      expect(name in summary.dense).toBe(!(t.sparse < t.dense));
+    }
+    // The forward pass is unchanged whichever kernels won, and the layers' forward methods are restored.
+    const after = await E.noGrad(() => m.forward(x)).data();
+    decompress(m);
+    const again = await E.noGrad(() => m.forward(x)).data();
+    for (let i = 0; i < before.length; i++) {
+      expect(after[i]).toBeCloseTo(before[i], 4);
+      expect(again[i]).toBeCloseTo(before[i], 4);
+    }
+    for (const [, c] of m.namedModules()) expect(Object.hasOwn(c, 'forward')).toBe(false);
+    x.dispose();
+    disposeSubModel(m);
+  });
 });
