@@ -16,6 +16,7 @@ import type { NisFrl } from '../pruning/nis.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
+import { onInterrupt } from './interrupt.js';
 import { optionHelp, resolveOptions, type OptionTable, type Resolved } from './options.js';
 
 export const PRUNE_OPTIONS = {
@@ -116,13 +117,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
       : undefined;
   if (run.resumed) process.stderr.write(`resuming ${run.path} after epoch ${run.resumed.epoch} of ${config.pruneEpochs + config.finetuneEpochs}\n`);
   // Ctrl-C stops at the next step; the last finished epoch stays committed.
-  const signal = { aborted: false };
-  const onSigint = () => {
-    if (signal.aborted) process.exit(130);
-    signal.aborted = true;
-    process.stderr.write('\ninterrupting after the current step (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = onInterrupt();
   let result;
   try {
     result = await pruneAdversarially(model, subset, settings, {
@@ -146,7 +141,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
   }
   const modelPath = run.file('model.safetensors');
   await savePrunedModel(modelPath, result, { score, dataset: config.dataset, subset: String(config.subset), sparsity: String(config.sparsity) });

@@ -6,6 +6,7 @@ import { init, shutdown } from '../engine/engine.js';
 import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipeline/config.js';
 import { openPipeline, PipelineInterrupted } from '../pipeline/context.js';
 import { runPipeline, STAGES, type Stage } from '../pipeline/pipeline.js';
+import { onInterrupt } from './interrupt.js';
 import { optionHelp, resolveOptions } from './options.js';
 
 export const RUN_HELP = `Usage: eed run [--preset quick|fmnist|cifar10-resnet18|svhn-vgg16] [--config FILE.json] [--stage S] [--job K] [options]
@@ -70,13 +71,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   }
   checkPipelineConfig(config);
   await init();
-  const signal = { aborted: false };
-  const onSigint = () => {
-    if (signal.aborted) process.exit(130);
-    signal.aborted = true;
-    process.stderr.write('\ninterrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = onInterrupt('interrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)');
   const t0 = performance.now();
   try {
     const ctx = await openPipeline(config, { fresh, signal });
@@ -100,7 +95,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
     shutdown();
   }
 }

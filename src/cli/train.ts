@@ -12,6 +12,7 @@ import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
 import { trainAdversarially, TrainingInterrupted, type TrainSettings } from '../training/trainer.js';
 import type { TrainingMethod } from '../training/adversarialLoss.js';
+import { onInterrupt } from './interrupt.js';
 import { optionHelp, resolveOptions, type OptionTable, type Resolved } from './options.js';
 
 export const TRAIN_OPTIONS = {
@@ -96,13 +97,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const settings: TrainSettings = { ...config, method: config.method as TrainingMethod, schedule: config.schedule as 'cosine' | 'multistep' };
   const t0 = performance.now();
   // Ctrl-C stops at the next step; the last finished epoch stays committed.
-  const signal = { aborted: false };
-  const onSigint = () => {
-    if (signal.aborted) process.exit(130);
-    signal.aborted = true;
-    process.stderr.write('\ninterrupting after the current step (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = onInterrupt();
   let result;
   try {
     result = await trainAdversarially(model, trainSet, testSet, settings, run, { signal });
@@ -114,7 +109,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
   }
   await saveStateDict(run.file('model.safetensors'), model, { metadata: { method: config.method, dataset: config.dataset } });
   const last = result.history[result.history.length - 1];
