@@ -1,4 +1,4 @@
-// `node dist/bench/profile.js [train|pgd|at|all] [--reps N] [--width W]`: where the time of a
+// `node dist/bench/profile.js [train|pgd|at|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
 // SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
 // dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
 // dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
@@ -90,11 +90,20 @@ function labelOf(d: Captured): string {
   return `${d.name}${c}`;
 }
 
-async function profile(rt: Runtime, what: string, step: () => void, reps: number, rounds: number): Promise<void> {
+async function profile(rt: Runtime, what: string, step: () => void, reps: number, rounds: number, stepsOnly: boolean): Promise<void> {
   // Warm-up (pipelines compiled, pool filled), then the step's own time.
   for (let i = 0; i < 2; i++) await timed(rt, step);
   const whole: Sample[] = [];
   for (let i = 0; i < rounds; i++) whole.push(await timed(rt, step));
+  if (stepsOnly) {
+    const w = whole.map((s) => s.wallMs);
+    const c = whole.map((s) => s.cpuMs);
+    console.log(
+      `${what}: median of ${rounds}: wall ${median(w).toFixed(0)} ms, cpu ${median(c).toFixed(0)} ms ` +
+        `(min wall ${Math.min(...w).toFixed(0)}, min cpu ${Math.min(...c).toFixed(0)})`,
+    );
+    return;
+  }
   const { dispatches, copies } = capture(rt, step);
   await rt.sync();
   const perLabel = new Map<string, { n: number; wall: number; cpu: number; sample: string }>();
@@ -141,12 +150,19 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
     allowPositionals: true,
-    options: { reps: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, width: { type: 'string', default: '1' } },
+    options: {
+      reps: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      width: { type: 'string', default: '1' },
+      // Whole-step times only (no per-kernel replay).
+      'steps-only': { type: 'boolean', default: false },
+    },
   });
   const rt = await init();
   console.log(`adapter: ${adapterString(rt.adapterInfo)}`);
   const reps = Number(values.reps);
   const rounds = Number(values.rounds);
+  const stepsOnly = values['steps-only'] ?? false;
   const gen = new Generator(7);
   const model = new SmallCNN({ generator: gen, width: Number(values.width) });
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
@@ -160,21 +176,21 @@ async function main(): Promise<void> {
         model.train();
         const loss = crossEntropy(model.forward(x), y);
         opt.step(grad(loss, opt.params));
-      }), reps, rounds);
+      }), reps, rounds, stepsOnly);
   if (all || which.includes('pgd')) {
     const classifier = moduleClassifier(model);
     await profile(rt, 'PGD step (SmallCNN b128, eval mode)', () =>
       scope(() => {
         const g = inputGradient(classifier, x, (z: Tensor) => crossEntropyLoss(z, y)).grad;
         void linfStep(x, g, x, 8 / 255, 2 / 255);
-      }), reps, rounds);
+      }), reps, rounds, stepsOnly);
   }
   if (all || which.includes('at'))
     await profile(rt, 'Madry PGD-7 AT step (SmallCNN b128)', () =>
       scope(() => {
         const loss = adversarialLoss(model, x, y, { method: 'madry', eps: 0.1, stepSize: 0.025, steps: 7, generator: gen });
         opt.step(grad(loss, opt.params));
-      }), 1, rounds);
+      }), 1, rounds, stepsOnly);
   process.exit(0);
 }
 
