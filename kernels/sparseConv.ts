@@ -1,6 +1,10 @@
-// Launcher for shaders/sparse_conv2d.wgsl: the forward convolution with CSR weights (inference).
-// The input is zero-padded into a scratch tensor first so the kernel's inner loop has no bounds
-// checks; that copy costs about one pass over the activations, small next to the convolution.
+// Launchers for the forward convolution with CSR weights (inference). Two kernels:
+// - 'direct' (shaders/sparse_conv2d.wgsl): the input is zero-padded into a scratch tensor first so
+//   the inner loop has no bounds checks (about one pass over the activations), then each non-zero
+//   costs 8 gathered scalar loads for 8 output positions.
+// - 'spmm' (shaders/sparse_conv2d_spmm.wgsl): the patches are unfolded with im2col.wgsl (the dense
+//   GEMM path's kernel, a chunk of batch items at a time) and the CSR rows multiply them, one
+//   aligned vec4 load per non-zero and 4 positions. The default on CPU adapters (kernels/tuning.ts).
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -9,6 +13,18 @@ import type { ConvGeometry } from './conv2d.js';
 import { fillKernel } from './elementwise.js';
 import { Params } from './runtime.js';
 import type { SparseConv2d } from './sparseWeights.js';
+import { activeTuning, type SparseConvKernelName } from './tuning.js';
+
+let forcedKernel: SparseConvKernelName | null = null;
+/** Forces a sparse conv kernel (tests cover each); null restores the tuned choice. */
+export function forceSparseConvKernel(k: SparseConvKernelName | null): void {
+  forcedKernel = k;
+}
+
+/** The kernel sparseConv2dKernel runs: forced, else the adapter's tuning, else 'direct'. */
+export function sparseConvKernel(): SparseConvKernelName {
+  return forcedKernel ?? activeTuning()?.sparseConvKernel ?? 'direct';
+}
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
 const POSITIONS_PER_INVOCATION = 8;
@@ -32,6 +48,10 @@ function padInput(x: Tensor, g: ConvGeometry): Tensor {
 }
 
 export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+  return sparseConvKernel() === 'spmm' ? spmmConv(x, sparse, bias, g) : directConv(x, sparse, bias, g);
+}
+
+function directConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   const hp = g.h + 2 * g.padH;
@@ -60,3 +80,76 @@ export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor
   if (xp !== x) xp.dispose();
   return y;
 }
+
+/** Bytes of unfolded patches per chunk of batch items (lowered by tests to force several chunks). */
+let spmmColsBudget = 64 * 1024 * 1024;
+export function setSparseColsBudget(bytes: number): void {
+  spmmColsBudget = bytes;
+}
+
+/** vec4s of output positions per invocation of the 'spmm' kernel, and its workgroup width. */
+// V = 4 measured the same as 2 within noise; sharing the CSR entries by subgroup broadcasts (as
+// matmul_subgroup.wgsl shares A) measured 1.3-1.8x slower on lavapipe at 32->64 @28x28 s2, b128.
+const SPMM_V = 2;
+const SPMM_WG = 64;
+
+function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+  const k = g.cin * g.kh * g.kw;
+  const rows = Math.ceil(k / 4) * 4;
+  const npos = g.oh * g.ow;
+  const pitch = Math.ceil(npos / 4) * 4;
+  if (g.batch * g.cout * npos === 0) return Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
+  const perItem = rows * pitch * 4;
+  const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
+  // One item's patches over the binding limit cannot be unfolded at once: the direct kernel runs.
+  if (perItem > (runtime().limits.maxStorageBufferBindingSize ?? Infinity)) return directConv(x, sparse, bias, g);
+  // The kernel writes whole vec4s: output planes padded to `pitch`, cropped after when npos is not a multiple of 4.
+  const y = Tensor.empty([g.batch, g.cout, pitch]);
+  const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
+  const xs = Math.ceil(pitch / 4 / FOLD_PER);
+  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, xs))));
+  const wy = Math.max(1, Math.floor(256 / wx));
+  const cidx = sparse.colsGpu();
+  for (let b0 = 0; b0 < g.batch; b0 += chunk) {
+    const nb = Math.min(chunk, g.batch - b0);
+    const cols = Tensor.empty([nb, rows, pitch]);
+    runtime().dispatch(
+      'sparse_conv2d_im2col',
+      { shader: 'im2col', constants: { WG_X: wx, WG_Y: wy, PER: FOLD_PER }, bindings: ['read', 'write'] },
+      [x.binding(), cols.binding()],
+      new Params()
+        .u(g.cin, g.h, g.w, g.oh)
+        .u(g.ow, g.kh, g.kw, g.strideH)
+        .u(g.strideW, g.padH, g.padW, rows)
+        .u(b0 * g.cin * g.h * g.w, pitch, 0, 0)
+        .build(),
+      [Math.ceil(xs / wx), Math.ceil(rows / wy), nb],
+    );
+    runtime().dispatch(
+      'sparse_conv2d_spmm',
+      { shader: 'sparse_conv2d_spmm', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: SPMM_WG, V: SPMM_V } },
+      [
+        cols.binding(),
+        sparse.rowPtrGpu.binding(),
+        cidx.binding(),
+        sparse.valuesGpu.binding(),
+        (bias ?? sparse.valuesGpu).binding(),
+        y.binding(),
+      ],
+      new Params()
+        .u(g.cout, npos, pitch / 4, rows)
+        .u((b0 * g.cout * pitch) / 4, bias ? 1 : 0, (nb * pitch) / 4, 0)
+        .build(),
+      [g.cout, Math.ceil((nb * pitch) / 4 / (SPMM_WG * SPMM_V))],
+    );
+    cols.dispose();
+  }
+  if (pitch === npos) return y.reshapedInto([g.batch, g.cout, g.oh, g.ow]);
+  const out = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
+  stridedCopyKernel('sparse_conv2d_crop', y, { offset: 0, strides: [g.cout * pitch, pitch, 1] }, out, { offset: 0, strides: [g.cout * npos, npos, 1] }, [g.batch, g.cout, npos]);
+  y.dispose();
+  return out;
+}
+
+/** vec4s per im2col invocation (as kernels/conv2d.ts runs it). */
+const FOLD_PER = 4;

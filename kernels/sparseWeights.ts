@@ -18,6 +18,7 @@ export class SparseConv2d {
   readonly rowPtrGpu: Tensor;
   readonly valuesGpu: Tensor;
   private offsetTables = new Map<string, Tensor>();
+  private colsTensor: Tensor | null = null;
   private disposed = false;
 
   private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
@@ -98,11 +99,20 @@ export class SparseConv2d {
     return t;
   }
 
+  /** GPU copy of the columns (u32 [max(nnz, 1)]), uploaded on first use (the 'spmm' kernel reads it). */
+  colsGpu(): Tensor {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    if (!this.colsTensor) this.colsTensor = Tensor.fromArray(this.nnz ? this.cols : new Uint32Array(1), [Math.max(this.nnz, 1)], 'u32').keep();
+    return this.colsTensor;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.rowPtrGpu.dispose();
     this.valuesGpu.dispose();
+    this.colsTensor?.dispose();
+    this.colsTensor = null;
     for (const t of this.offsetTables.values()) t.dispose();
     this.offsetTables.clear();
   }

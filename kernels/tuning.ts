@@ -16,6 +16,8 @@ export type ConvStrategyName = 'direct' | 'gemm';
  */
 export type GemmKernelName = 'register' | 'subgroup';
 export type ConvPass = 'forward' | 'input' | 'weight';
+/** The sparse (CSR) conv's kernel, kernels/sparseConv.ts: 'direct' (gathers) or 'spmm' (im2col + CSR × patches). */
+export type SparseConvKernelName = 'direct' | 'spmm';
 
 export interface Tuning {
   adapter: string;
@@ -23,6 +25,8 @@ export interface Tuning {
   /** Workgroup shape of the vec4 GEMM (each invocation computes a 4×8 tile). */
   gemmWorkgroup: [number, number];
   gemmKernel: GemmKernelName;
+  /** Absent in caches written before it existed: then the table's choice. */
+  sparseConvKernel?: SparseConvKernelName;
   /** Measured winners per conv shape and pass (see convKey); other shapes use the default rule. */
   conv: Record<string, ConvStrategyName>;
 }
@@ -34,6 +38,7 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     source: 'table',
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
     gemmKernel: info.isSoftware ? 'subgroup' : 'register',
+    sparseConvKernel: info.isSoftware ? 'spmm' : 'direct',
     conv: {},
   };
 }
@@ -94,7 +99,8 @@ export function loadTuning(info: AdapterDescription): Tuning {
       wg[0] * wg[1] <= 256 &&
       typeof t.conv === 'object';
     const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
-    return valid ? { ...t, gemmKernel, source: 'autotune' } : fallback;
+    const sparseConvKernel = t.sparseConvKernel === 'direct' || t.sparseConvKernel === 'spmm' ? t.sparseConvKernel : fallback.sparseConvKernel;
+    return valid ? { ...t, gemmKernel, sparseConvKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness
   }

@@ -1,10 +1,14 @@
 // The sparse inference path: SparseConv2d (CSR compression) and sparseConv2d (the kernel that skips
 // zeros) must equal the dense convolution of the masked weights, on random shapes, strides,
-// paddings and sparsities, including output channels with no weights left at all.
+// paddings and sparsities, including output channels with no weights left at all. Every kernel
+// variant is forced in turn ('direct' gathers, 'spmm' im2col + CSR × patches, whose output planes
+// are padded to multiples of 4 and whose batch is unfolded in chunks).
 
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
+import { forceSparseConvKernel, setSparseColsBudget, sparseConvKernel } from '../../kernels/sparseConv.js';
+import type { SparseConvKernelName } from '../../kernels/tuning.js';
 import { conv2d } from '../reference/ops.js';
 import { expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
 
@@ -42,8 +46,20 @@ describe('SparseConv2d', () => {
   });
 });
 
+afterEach(() => {
+  forceSparseConvKernel(null);
+  setSparseColsBudget(64 * 1024 * 1024);
+});
+
+const KERNELS: SparseConvKernelName[] = ['direct', 'spmm'];
+
 describe('sparseConv2d', () => {
-  it('equals the dense convolution of the masked weights', async () => {
+  it('runs a kernel the tuning names', () => {
+    expect(KERNELS).toContain(sparseConvKernel());
+  });
+
+  for (const kernel of KERNELS)
+  it(`[${kernel}] equals the dense convolution of the masked weights`, async () => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 3 }),
       cin: fc.integer({ min: 1, max: 6 }),
@@ -58,6 +74,9 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        forceSparseConvKernel(kernel);
+        // Small budgets unfold the batch one or two items at a time.
+        setSparseColsBudget(p.seed % 2 ? 64 * 1024 * 1024 : 1024);
         const rng = mulberry32(p.seed);
         const pad = p.kernel === 3 ? 1 : 0;
         const x = randomArray([p.n, p.cin, p.hw, p.hw], rng);
@@ -80,8 +99,11 @@ describe('sparseConv2d', () => {
     );
   });
 
-  it('covers several workgroups of positions, the last one partly filled', async () => {
-    // 3·15·15 = 675 output positions: one full workgroup of 64 × 8 positions and a ragged one.
+  for (const kernel of KERNELS)
+  it(`[${kernel}] covers several workgroups of positions, the last one partly filled`, async () => {
+    // 3·15·15 = 675 output positions: for 'direct' one full workgroup of 64 × 8 positions and a
+    // ragged one; for 'spmm' 3 items of 57 vec4s (225 positions padded to 228), 128 vec4s per workgroup.
+    forceSparseConvKernel(kernel);
     const rng = mulberry32(11);
     const x = randomArray([3, 4, 15, 15], rng);
     const w = randomArray([5, 4, 3, 3], rng);
@@ -98,7 +120,9 @@ describe('sparseConv2d', () => {
     }
   });
 
-  it('gives the bias alone (or zeros) when every weight is pruned', async () => {
+  for (const kernel of KERNELS)
+  it(`[${kernel}] gives the bias alone (or zeros) when every weight is pruned`, async () => {
+    forceSparseConvKernel(kernel);
     const rng = mulberry32(7);
     const w = randomArray([4, 3, 3, 3], rng);
     const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, new Array<number>(w.data.length).fill(0));
