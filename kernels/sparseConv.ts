@@ -4,7 +4,7 @@
 //   costs 8 gathered scalar loads for 8 output positions.
 // - 'spmm' (shaders/sparse_conv2d_spmm.wgsl): the patches are unfolded with im2col.wgsl (the dense
 //   GEMM path's kernel, a chunk of batch items at a time) and the CSR rows multiply them, one
-//   aligned vec4 load per non-zero and 4 positions. The default on CPU adapters (kernels/tuning.ts).
+//   aligned vec4 load per non-zero and 4 positions. CPU adapters pick per layer ('auto', below).
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -21,9 +21,22 @@ export function forceSparseConvKernel(k: SparseConvKernelName | null): void {
   forcedKernel = k;
 }
 
-/** The kernel sparseConv2dKernel runs: forced, else the adapter's tuning, else 'direct'. */
+/** The kernel setting in force: forced, else the adapter's tuning, else 'direct'. */
 export function sparseConvKernel(): SparseConvKernelName {
   return forcedKernel ?? activeTuning()?.sparseConvKernel ?? 'direct';
+}
+
+/**
+ * 'auto' (CPU adapters): 'spmm' for strided layers and for few patch rows (Cin·KH·KW <= 16), where
+ * the unfolded patches are small (2.25x the input at stride 2); 'direct' for stride-1 layers with
+ * many channels, where im2col writes 9x the input. Measured on lavapipe, b128 / b32, 80-95%: SmallCNN's three
+ * convs (1->32 s1, 32->64 s2, 64->128 s2) ran 1.2-1.5x faster with 'spmm'; ResNet-18's
+ * 64->64 @32 .. 512->512 @4 (s1) 1.0-1.6x faster with 'direct'.
+ */
+function resolveKernel(g: ConvGeometry): 'direct' | 'spmm' {
+  const k = sparseConvKernel();
+  if (k !== 'auto') return k;
+  return g.strideH * g.strideW > 1 || g.cin * g.kh * g.kw <= 16 ? 'spmm' : 'direct';
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -48,7 +61,7 @@ function padInput(x: Tensor, g: ConvGeometry): Tensor {
 }
 
 export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
-  return sparseConvKernel() === 'spmm' ? spmmConv(x, sparse, bias, g) : directConv(x, sparse, bias, g);
+  return resolveKernel(g) === 'spmm' ? spmmConv(x, sparse, bias, g) : directConv(x, sparse, bias, g);
 }
 
 function directConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
@@ -88,8 +101,11 @@ export function setSparseColsBudget(bytes: number): void {
 }
 
 /** vec4s of output positions per invocation of the 'spmm' kernel, and its workgroup width. */
-// V = 4 measured the same as 2 within noise; sharing the CSR entries by subgroup broadcasts (as
-// matmul_subgroup.wgsl shares A) measured 1.3-1.8x slower on lavapipe at 32->64 @28x28 s2, b128.
+// V = 4 measured the same as 2 within noise. Two variants measured slower on lavapipe at
+// 32->64 @28x28 s2, b128 and were dropped: sharing the CSR entries by subgroup broadcasts (as
+// matmul_subgroup.wgsl shares A; 1.3-1.8x slower), and merging the rows of 4 or 8 output channels
+// so each patch load feeds all of them (zeros where a channel lacks the column; 1.1-2.9x slower at
+// 80-95%: the FMAs on zeros cost more than the loads they save).
 const SPMM_V = 2;
 const SPMM_WG = 64;
 

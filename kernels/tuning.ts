@@ -16,8 +16,8 @@ export type ConvStrategyName = 'direct' | 'gemm';
  */
 export type GemmKernelName = 'register' | 'subgroup';
 export type ConvPass = 'forward' | 'input' | 'weight';
-/** The sparse (CSR) conv's kernel, kernels/sparseConv.ts: 'direct' (gathers) or 'spmm' (im2col + CSR × patches). */
-export type SparseConvKernelName = 'direct' | 'spmm';
+/** The sparse (CSR) conv's kernel, kernels/sparseConv.ts: 'direct' (gathers), 'spmm' (im2col + CSR × patches) or 'auto' (by layer shape). */
+export type SparseConvKernelName = 'direct' | 'spmm' | 'auto';
 
 export interface Tuning {
   adapter: string;
@@ -38,7 +38,7 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     source: 'table',
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
     gemmKernel: info.isSoftware ? 'subgroup' : 'register',
-    sparseConvKernel: info.isSoftware ? 'spmm' : 'direct',
+    sparseConvKernel: info.isSoftware ? 'auto' : 'direct',
     conv: {},
   };
 }
@@ -99,7 +99,7 @@ export function loadTuning(info: AdapterDescription): Tuning {
       wg[0] * wg[1] <= 256 &&
       typeof t.conv === 'object';
     const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
-    const sparseConvKernel = t.sparseConvKernel === 'direct' || t.sparseConvKernel === 'spmm' ? t.sparseConvKernel : fallback.sparseConvKernel;
+    const sparseConvKernel = ['direct', 'spmm', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
     return valid ? { ...t, gemmKernel, sparseConvKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness

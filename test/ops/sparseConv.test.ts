@@ -51,10 +51,10 @@ afterEach(() => {
   setSparseColsBudget(64 * 1024 * 1024);
 });
 
-const KERNELS: SparseConvKernelName[] = ['direct', 'spmm'];
+const KERNELS: SparseConvKernelName[] = ['direct', 'spmm', 'auto'];
 
 describe('sparseConv2d', () => {
-  it('runs a kernel the tuning names', () => {
+  it('runs a kernel setting the tuning names', () => {
     expect(KERNELS).toContain(sparseConvKernel());
   });
 
