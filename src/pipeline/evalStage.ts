@@ -8,6 +8,9 @@
 // Speed-ups are wall-clock medians on this adapter: dense model vs the pruned models running the
 // zero-skipping sparse kernels (src/pruning/sparseInference.ts), and DIE vs the static team.
 
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, maxEnsemble, moduleClassifier, type Classifier } from '../attacks/classifier.js';
 import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
 import { classifierPredictor, measureThroughput, speedUp, type ThroughputResult } from '../attacks/throughput.js';
@@ -23,7 +26,7 @@ import type { Module } from '../nn/module.js';
 import { compressForInference } from '../pruning/sparseInference.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
-import type { PipelineContext } from './context.js';
+import { readStageJson, writeStageJson, type PipelineContext } from './context.js';
 import { ensembleDir } from './ensembleStage.js';
 import type { PoolJobReport } from './poolStage.js';
 import type { Selection } from './selectStage.js';
@@ -50,6 +53,27 @@ function attacksOf(text: string, field: string, withAutoAttack: boolean, c: Pipe
 
 function accuracies(r: SuiteResult): Pick<MethodRow, 'clean' | 'pgd' | 'aa' | 'cw' | 'df'> {
   return { clean: accuracyOf(r, 'clean'), pgd: accuracyOf(r, 'pgd'), aa: accuracyOf(r, 'autoattack'), cw: accuracyOf(r, 'cw'), df: accuracyOf(r, 'deepfool') };
+}
+
+/**
+ * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
+ * DIE settings and the suite options), so an interrupted evaluation resumes at the row it was
+ * on and a changed setting recomputes only what it affects. Timings are always re-measured.
+ */
+/** A model file as a cache key: its path and its last write (a retrained stage rewrites it). */
+const fileKey = (path: string) => {
+  const st = statSync(path);
+  return `${path}@${st.mtimeMs}:${st.size}`;
+};
+
+async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Promise<T>): Promise<T> {
+  const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  const path = ctx.run.file(join('eval', `${digest}.json`));
+  const hit = readStageJson<{ key: unknown; value: T }>(path);
+  if (hit && JSON.stringify(hit.key) === JSON.stringify(key)) return hit.value;
+  const value = await compute();
+  await writeStageJson(path, { key, value });
+  return value;
 }
 
 /** Median clean latency of `predict` on the first batch of test images. */
@@ -86,7 +110,9 @@ export async function evalStage(
     dense.eval();
     const denseCount = await countParameters(dense);
     ctx.log(`eval: dense AT on ${n} test images`);
-    const denseSuite = await evaluateSuite(moduleClassifier(dense), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') });
+    const denseSuite = await cached(ctx, { row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
+      evaluateSuite(moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }),
+    );
     const denseTime = await timeOf(classifierPredictor(moduleClassifier(dense), speed.x), speedBatch, c);
     methods.push({
       method: 'AT (dense)', kind: 'dense', score: null, ...accuracies(denseSuite),
@@ -103,7 +129,9 @@ export async function evalStage(
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
-      const suite = await evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) });
+      const suite = await cached(ctx, { row: label, model: fileKey(p.checkpoint), options: suiteOptions(c, singleAttacks) }, () =>
+        evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }),
+      );
       const t = await timeOf(classifierPredictor(moduleClassifier(module), speed.x), speedBatch, c);
       methods.push({
         method: label, kind: 'pruned', score: p.score as PruningScoreName, ...accuracies(suite),
@@ -116,7 +144,9 @@ export async function evalStage(
     const poolClassifier = averageEnsemble(poolModels.map((m) => moduleClassifier(m)));
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
-    const poolSuite = await evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) });
+    const poolSuite = await cached(ctx, { row: poolLabel, models: pool.map((p) => fileKey(p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
+      evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }),
+    );
     const poolTime = await timeOf(classifierPredictor(poolClassifier, speed.x), speedBatch, c);
     methods.push({
       method: poolLabel, kind: 'pool-average', score: null, ...accuracies(poolSuite),
@@ -129,35 +159,38 @@ export async function evalStage(
     const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
     const die = team.manifest.die;
     const staticTeam = die.combiner === 'max' ? maxEnsemble(memberClassifiers) : averageEnsemble(memberClassifiers);
-    const staticRight: Record<string, number> = {};
-    const dieRight: Record<string, number> = {};
     const membersUsedHistogram = new Array<number>(team.members.length).fill(0);
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
     const staticSuite: SuiteResult[] = [];
     const dieSuite: SuiteResult[] = [];
     for (const attack of mainAttacks) {
-      let judged = 0;
-      const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
-        const labels = await y.data();
-        const r = await dynamicEnsemble(memberClassifiers, x, die);
-        r.probabilities.dispose();
-        const right = Array.from(r.predictions, (p, i) => p === labels[i]);
-        const staticOk = await correctOnHost(staticTeam, x, y);
-        staticRight[attack] = (staticRight[attack] ?? 0) + staticOk.filter(Boolean).length;
-        dieRight[attack] = (dieRight[attack] ?? 0) + right.filter(Boolean).length;
-        judged += right.length;
-        if (attack === 'clean') for (const k of r.membersUsed) membersUsedHistogram[k - 1]++;
-        return right;
-      };
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
-      const dieResult = await evaluateSuite(staticTeam, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
-      dieSuite.push(dieResult);
+      const key = { row: 'eed', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
+      const outcome = await cached(ctx, key, async () => {
+        let judged = 0;
+        let staticRight = 0;
+        const histogram = new Array<number>(team.members.length).fill(0);
+        const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
+          const labels = await y.data();
+          const r = await dynamicEnsemble(memberClassifiers, x, die);
+          r.probabilities.dispose();
+          const right = Array.from(r.predictions, (p, i) => p === labels[i]);
+          staticRight += (await correctOnHost(staticTeam, x, y)).filter(Boolean).length;
+          judged += right.length;
+          for (const k of r.membersUsed) histogram[k - 1]++;
+          return right;
+        };
+        const dieResult = await evaluateSuite(staticTeam, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
+        return { dieResult, staticAccuracy: staticRight / Math.max(1, judged), histogram };
+      });
+      dieSuite.push(outcome.dieResult);
       // The same adversarial images, scored by the static team.
       staticSuite.push({
-        ...dieResult,
-        rows: dieResult.rows.map((row) => ({ ...row, accuracy: staticRight[attack] / Math.max(1, judged) })),
+        ...outcome.dieResult,
+        rows: outcome.dieResult.rows.map((row) => ({ ...row, accuracy: outcome.staticAccuracy })),
         autoAttack: null,
       });
+      if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
     }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
     const staticTime = await timeOf(classifierPredictor(staticTeam, speed.x), speedBatch, c);

@@ -3,7 +3,7 @@
 //   pool/      stage 1, one folder per (score, subset) job (resumable per job; jobs lock)
 //   select/    stage 2, failure matrix and team            (selection.json)
 //   ensemble/  stage 3, ensemble training → manifest.json  (resumable per epoch)
-//   report.*   stage 4, evaluation, Table 1/3, figures     (recomputed each time it runs)
+//   report.*   stage 4, evaluation, Table 1/3, figures     (attack results cached per row in eval/)
 // Each stage skips itself when its output exists, so rerunning a command resumes the run, and
 // `--stage X` runs the stages up to X whose outputs are missing, then X itself.
 

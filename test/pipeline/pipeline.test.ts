@@ -78,6 +78,21 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(readdirSync(out).some((f) => f.endsWith('.svg'))).toBe(true);
   });
 
+  it('keeps evaluation results per row, so a rerun recomputes only what changed', async () => {
+    const cacheFiles = () => readdirSync(join(out, 'eval')).filter((f) => f.endsWith('.json'));
+    const before = cacheFiles();
+    // dense, 3 sub-models, the pool average, and EED under clean and PGD.
+    expect(before).toHaveLength(7);
+    const stamps = new Map(before.map((f) => [f, statSync(join(out, 'eval', f)).mtimeMs]));
+    const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,pgd,cw' });
+    const outcome = await runPipeline(ctx);
+    expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.cw).not.toBeNull();
+    const after = cacheFiles();
+    // Only the rows whose attacks changed are new: dense (its attack list changed) and EED under CW.
+    expect(after.filter((f) => !stamps.has(f))).toHaveLength(2);
+    for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
+  });
+
   it('resumes a finished run without redoing its stages, and refuses a changed config', async () => {
     const before = statSync(join(out, 'select', 'selection.json')).mtimeMs;
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean' });
