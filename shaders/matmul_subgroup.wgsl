@@ -18,26 +18,8 @@
 // (16 rows: 6 s, the register kernel: 3 s; Mesa's disk cache keeps them afterwards), so 16 is the cap.
 // Edge tiles are shifted back inside the matrix (overlap computed twice, stored once).
 enable subgroups;
-override TRANS_A: u32 = 0u;
-override MASK_A: u32 = 0u;
-override TRANS_B: u32 = 0u;
-override ACCUMULATE_BATCH: u32 = 0u;
+//#include "matmul_common"
 override TM: u32 = 16u;
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  a_batch: u32, b_batch: u32, a_off: u32, b_off: u32,
-  c_off: u32, beta: u32, pad0: u32, pad1: u32,
-}
-@group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<storage, read> MASK: array<vec4<f32>>;
-@group(1) @binding(0) var<uniform> p: Params;
-
-fn a_load4(i: u32) -> vec4<f32> {
-  if (MASK_A == 1u) { return A[i] * MASK[i]; }
-  return A[i];
-}
 
 // Stores row r of the tile (this lane's 4 columns starting at nn; only columns lo..hi-1 are its own).
 fn store_row(cbase: u32, r: u32, m0: u32, nn: u32, lo: u32, hi: u32, v: vec4<f32>) {

@@ -11,29 +11,11 @@
 // `beta` = 1 adds to what C holds (accumulating over launches).
 // MASK_A = 1 multiplies every load of A by MASK at the same index (MASK has A's layout): a pruned
 // conv's weights are masked as they are read, with no masked copy of them (src/ops/maskedConv.ts).
-// With MASK_A = 0 binding 3 is never read (the launcher binds A there).
-override TRANS_A: u32 = 0u;
-override MASK_A: u32 = 0u;
-override TRANS_B: u32 = 0u;
-override ACCUMULATE_BATCH: u32 = 0u;
+//#include "matmul_common"
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 1u;
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  a_batch: u32, b_batch: u32, a_off: u32, b_off: u32,
-  c_off: u32, beta: u32, pad0: u32, pad1: u32,
-}
-@group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<storage, read> MASK: array<vec4<f32>>;
-@group(1) @binding(0) var<uniform> p: Params;
 
 // Element offsets below are multiples of 4 (checked by the launcher), so /4 indexes vec4s.
-fn a_load4(i: u32) -> vec4<f32> {
-  if (MASK_A == 1u) { return A[i] * MASK[i]; }
-  return A[i];
-}
 fn a_row4(base: u32, row: u32, kk: u32) -> vec4<f32> { return a_load4((base + row * p.k + kk) / 4u); }
 fn a_col4(base: u32, k: u32, m: u32) -> vec4<f32> { return a_load4((base + k * p.m + m) / 4u); }
 fn b_row4(base: u32, k: u32, n: u32) -> vec4<f32> { return B[(base + k * p.n + n) / 4u]; }
