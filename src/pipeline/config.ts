@@ -76,6 +76,7 @@ export const PIPELINE_OPTIONS = {
   evalAttacks: { type: 'string', default: 'clean,pgd,cw,deepfool', help: 'attacks on the main rows (dense, EED)' },
   singleAttacks: { type: 'string', default: 'clean,pgd', help: 'attacks on each single sub-model and the average of the pool' },
   speedRepeats: { type: 'number', default: 5, min: 1, integer: true, help: 'timed repeats of the inference speed measurement' },
+  sweep: { type: 'string', default: '', help: 'Fig. 4: also run these target sparsities (e.g. 0.5,0.9), each in sweep/s-<s>/ from the same base' },
   seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of every random choice' },
   out: { type: 'string', default: 'runs/eed', help: 'run directory (rerunning the same command resumes it)' },
 } satisfies OptionTable;
@@ -129,12 +130,23 @@ export function parseList<T extends string>(text: string, allowed: readonly T[],
   return items as T[];
 }
 
+/** The sub-model compression that lets four sub-models fill the budget of target sparsity s. */
+export const subSparsityFor = (sparsity: number) => 1 - (1 - sparsity) / 4;
+
+export function parseSweep(text: string): number[] {
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  for (const v of values)
+    if (!(Number.isFinite(v) && v > 0 && v < 1)) throw new Error(`option 'sweep' expects comma-separated sparsities in (0, 1), got ${JSON.stringify(text)}`);
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
 /** Checks what the option table cannot (lists, and that a team of two fits the budget) before any work. */
 export function checkPipelineConfig(c: PipelineConfig): void {
   parseList(c.scores, IMPORTANCE_SCORES, 'scores');
   parseList(c.evalAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'evalAttacks');
   parseList(c.singleAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'singleAttacks');
   parseLrValues(c.ensembleLr);
+  if (c.sweep) parseSweep(c.sweep);
   const pool = parseList(c.scores, IMPORTANCE_SCORES, 'scores').length * (c.chunks - 1);
   if (pool < 2) throw new Error(`options 'scores' and 'chunks' give a pool of ${pool} sub-model(s); a team needs at least 2`);
   // Two sub-models keep about 2·(1 − c_r) of the weights; the team may keep (1 − s_r).

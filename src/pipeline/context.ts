@@ -20,7 +20,7 @@ import { checkPipelineConfig, type PipelineConfig } from './config.js';
 /** Settings that only the evaluation stage reads: changing them never invalidates earlier stages. */
 export const EVALUATION_KEYS: readonly (keyof PipelineConfig)[] = [
   'evalCount', 'aaCount', 'evalSteps', 'evalStepSize', 'evalAttacks', 'singleAttacks', 'speedRepeats',
-  'data', 'out',
+  'sweep', 'data', 'out',
 ];
 
 export interface PipelineContext {

@@ -16,6 +16,7 @@ import { ensembleStage } from './ensembleStage.js';
 import { evalStage } from './evalStage.js';
 import { poolStage } from './poolStage.js';
 import { selectStage } from './selectStage.js';
+import { runSweep } from './sweep.js';
 
 export const STAGES = ['base', 'pool', 'select', 'ensemble', 'eval'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -62,9 +63,14 @@ export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {
   stagesRun.push('ensemble');
   if (!upTo('eval')) return { stagesRun, report: null, reportDir: null };
   const t0 = performance.now();
-  const report = await evalStage(ctx, basePath, pool, selection, times);
+  let report = await evalStage(ctx, basePath, pool, selection, times);
   report.run.stages = [...times, { stage: 'eval', seconds: (performance.now() - t0) / 1000 }];
   report.run.preset = req.preset ?? null;
+  if (ctx.config.sweep) {
+    const t1 = performance.now();
+    report = await runSweep(ctx, report, basePath, async (sub) => (await runPipeline(sub, { preset: req.preset })).report!);
+    report.run.stages.push({ stage: 'sweep', seconds: (performance.now() - t1) / 1000 });
+  }
   const reportDir = ctx.run.path;
   await writeReport(reportDir, report);
   stagesRun.push('eval');

@@ -93,6 +93,21 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 
+  it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {
+    const ctx = await openPipeline({ ...tinyConfig(out), sweep: '0.7', singleAttacks: 'clean,pgd' });
+    const outcome = await runPipeline(ctx);
+    const sweepReport = JSON.parse(readFileSync(join(out, 'sweep', 's-0.7', 'report.json'), 'utf8')) as EedReport;
+    expect(sweepReport.run.config.subSparsity).toBeCloseTo(0.925, 12);
+    expect(sweepReport.run.config.baseCheckpoint).toBe(join(out, 'base', 'model.safetensors'));
+    const series = outcome.report!.sweep!.robustness;
+    expect(series.map((s) => s.method).sort()).toEqual(['Average of the pool', 'Best single sub-model', 'EED (DIE)', 'EED (static team)']);
+    for (const s of series) expect(s.points.map((p) => p.sparsity)).toEqual([0.7, 0.75]);
+    const eed = series.find((s) => s.method === 'EED (DIE)')!;
+    expect(eed.points[1].robust).toBe(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.pgd);
+    expect(eed.points[0].robust).toBe(sweepReport.methods.find((m) => m.kind === 'eed-die')!.pgd);
+    expect(existsSync(join(out, 'sparsity.svg'))).toBe(true);
+  });
+
   it('resumes a finished run without redoing its stages, and refuses a changed config', async () => {
     const before = statSync(join(out, 'select', 'selection.json')).mtimeMs;
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean' });
