@@ -1,6 +1,7 @@
 // Convolution launchers (NCHW activations, [Cout, Cin, KH, KW] weights). Two strategies:
 // - 'gemm': unfold patches (shaders/im2col.wgsl) and multiply with the vec4 GEMM
-//   (matmul_vec4.wgsl); the input gradient folds back with col2im.wgsl. Patches are unfolded a
+//   (matmul_vec4.wgsl); the input gradient folds back with col2im (col2im.wgsl or
+//   col2im_lanes.wgsl, see Col2imKernel). Patches are unfolded a
 //   chunk of batch items at a time, so the scratch buffer stays under COLS_BUDGET.
 //   Output planes whose size is not a multiple of 4 are padded to one (zero columns).
 // - 'direct': one kernel per pass (conv2d_forward.wgsl, conv2d_grad_input.wgsl,
@@ -19,7 +20,7 @@ import { stridedCopyKernel } from './copy.js';
 import { binaryKernel, fillKernel } from './elementwise.js';
 import { gemmVec4 } from './matmul.js';
 import { Params } from './runtime.js';
-import { activeTuning, convKey, type ConvPass } from './tuning.js';
+import { activeTuning, convKey, type Col2imKernelName, type ConvPass } from './tuning.js';
 
 export interface ConvGeometry {
   batch: number;
@@ -243,7 +244,39 @@ function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: numb
   return cols;
 }
 
+/**
+ * col2im's kernel: 'positions' (col2im.wgsl: lanes over pixels of one plane, loops over each
+ * pixel's covering window) or 'lanes' (col2im_lanes.wgsl: lanes over planes, so the window tests
+ * are uniform, and the kernel size and stride are pipeline constants).
+ */
+export type Col2imKernel = Col2imKernelName;
+let forcedCol2im: Col2imKernel | null = null;
+/** Forces col2im's kernel (tests cover both); null restores the tuned choice. */
+export function forceCol2imKernel(k: Col2imKernel | null): void {
+  forcedCol2im = k;
+}
+
+const COL2IM_LANES = 64;
+
 function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): void {
+  const kernel = forcedCol2im ?? activeTuning()?.col2imKernel ?? 'positions';
+  if (kernel === 'lanes') {
+    const planes = nb * g.cin;
+    const fp = foldParams(g, plan, b0 * g.cin * g.h * g.w);
+    fp[14] = planes;
+    runtime().dispatch(
+      'conv2d_col2im',
+      {
+        shader: 'col2im_lanes',
+        constants: { KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, LANES: COL2IM_LANES },
+        bindings: ['read', 'write'],
+      },
+      [dcols.binding(), gx.binding()],
+      fp,
+      [Math.ceil(g.w / 4), g.h, Math.ceil(planes / COL2IM_LANES)],
+    );
+    return;
+  }
   runtime().dispatch(
     'conv2d_col2im',
     { shader: 'col2im', constants: { PER: FOLD_PER }, bindings: ['read', 'write'] },

@@ -16,6 +16,8 @@ export type ConvStrategyName = 'direct' | 'gemm';
  */
 export type GemmKernelName = 'register' | 'subgroup';
 export type ConvPass = 'forward' | 'input' | 'weight';
+/** col2im: 'positions' (lanes over pixels) or 'lanes' (lanes over planes; ~3x faster on lavapipe). */
+export type Col2imKernelName = 'positions' | 'lanes';
 /** The sparse (CSR) conv's kernel, kernels/sparseConv.ts: 'direct' (gathers), 'spmm' (im2col + CSR × patches) or 'auto' (by layer shape). */
 export type SparseConvKernelName = 'direct' | 'spmm' | 'auto';
 
@@ -27,6 +29,8 @@ export interface Tuning {
   gemmKernel: GemmKernelName;
   /** Absent in caches written before it existed: then the table's choice. */
   sparseConvKernel?: SparseConvKernelName;
+  /** col2im's kernel (kernels/conv2d.ts Col2imKernel); absent in older caches: the table's choice. */
+  col2imKernel?: Col2imKernelName;
   /** Measured winners per conv shape and pass (see convKey); other shapes use the default rule. */
   conv: Record<string, ConvStrategyName>;
 }
@@ -39,6 +43,7 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
     gemmKernel: info.isSoftware ? 'subgroup' : 'register',
     sparseConvKernel: info.isSoftware ? 'auto' : 'direct',
+    col2imKernel: info.isSoftware ? 'lanes' : 'positions',
     conv: {},
   };
 }
@@ -100,7 +105,8 @@ export function loadTuning(info: AdapterDescription): Tuning {
       typeof t.conv === 'object';
     const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
     const sparseConvKernel = ['direct', 'spmm', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
-    return valid ? { ...t, gemmKernel, sparseConvKernel, source: 'autotune' } : fallback;
+    const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
+    return valid ? { ...t, gemmKernel, sparseConvKernel, col2imKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness
   }

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
+import { forceCol2imKernel, forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
 import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported } from '../../kernels/matmul.js';
 import { binaryKernel, setElementwiseVec4, unaryKernel, type BinaryOp, type UnaryOp } from '../../kernels/elementwise.js';
 import { conv2d, matmul } from '../reference/ops.js';
@@ -18,6 +18,7 @@ afterEach(() => {
   forceMatmulVariant(null);
   forceGemmKernel(null);
   forceConvStrategy(null);
+  forceCol2imKernel(null);
   setColsBudget(64 * 1024 * 1024);
 });
 
@@ -127,6 +128,50 @@ describe('conv2d strategies', () => {
       fwd: { rtol: 1e-5, atol: 1e-5 },
     });
   });
+});
+
+describe('col2im kernels', () => {
+  // The input gradient's fold-back, both kernels: strides 1-3, kernels 1-5, paddings up to k-1,
+  // widths that do and do not fill the 4-pixel groups, more planes than one 64-lane group, and a
+  // batch split over several chunks (then each chunk's planes start at an offset).
+  for (const kernel of ['positions', 'lanes'] as const)
+    it(`${kernel}: conv2d input and weight gradients`, async () => {
+      const arb = fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        cin: fc.constantFrom(1, 3, 5, 33),
+        cout: fc.constantFrom(4, 8),
+        h: fc.integer({ min: 3, max: 9 }),
+        w: fc.integer({ min: 3, max: 10 }),
+        k: fc.constantFrom(1, 2, 3, 5),
+        s: fc.constantFrom(1, 2, 3),
+        padFrac: fc.double({ min: 0, max: 0.999, noNaN: true }),
+        chunked: fc.boolean(),
+        seed: seedArb,
+      });
+      await fc.assert(
+        fc.asyncProperty(arb, async (p) => {
+          const k = Math.min(p.k, p.h, p.w);
+          const pad = Math.floor(p.padFrac * k);
+          forceConvStrategy('gemm');
+          forceCol2imKernel(kernel);
+          const oh = Math.floor((p.h + 2 * pad - k) / p.s) + 1;
+          const ow = Math.floor((p.w + 2 * pad - k) / p.s) + 1;
+          const perItem = Math.ceil((p.cin * k * k) / 4) * 4 * Math.ceil((oh * ow) / 4) * 4 * 4;
+          setColsBudget(p.chunked ? perItem : 64 * 1024 * 1024);
+          const rng = mulberry32(p.seed);
+          await checkOp({
+            label: `col2im ${kernel} x [${p.n}, ${p.cin}, ${p.h}, ${p.w}] k ${k} s ${p.s} p ${pad} chunked ${p.chunked}`,
+            gpu: ([x, w]) => E.conv2d(x, w, null, { stride: p.s, padding: pad }),
+            ref: ([x, w]) => conv2d(x, w, [p.s, p.s], [pad, pad]),
+            inputs: [randomArray([p.n, p.cin, p.h, p.w], rng), randomArray([p.cout, p.cin, k, k], rng)],
+            wrt: [0, 1],
+            seed: p.seed,
+            fwd: { rtol: 1e-5, atol: 1e-5 },
+          });
+        }),
+        { numRuns: 10 },
+      );
+    });
 });
 
 describe('elementwise vec4 kernels', () => {
