@@ -47,7 +47,7 @@ export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: numb
 /** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions. */
 const BN_PER = 4;
 
-function applyPass(mode: 0 | 1, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
+function applyPass(mode: 0 | 1 | 2, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, relu = false): Tensor {
   const y = Tensor.empty([n, c, hw]);
   if (y.size === 0) return y;
   const per = hw >= 4 * BN_PER ? BN_PER : 1;
@@ -55,8 +55,8 @@ function applyPass(mode: 0 | 1, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n
   const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
   const wy = Math.max(1, Math.floor(256 / wx / 4));
   runtime().dispatch(
-    mode === 0 ? 'batch_norm' : 'batch_norm_grad_input',
-    { shader: 'bn_apply', constants: { MODE: mode, WG_X: wx, WG_Y: wy, PER: per }, bindings: ['read', 'read', 'read', 'read', 'write'] },
+    mode === 0 ? (relu ? 'batch_norm_relu' : 'batch_norm') : mode === 1 ? 'batch_norm_grad_input' : 'batch_norm_relu_grad',
+    { shader: 'bn_apply', constants: { MODE: mode, RELU: relu ? 1 : 0, WG_X: wx, WG_Y: wy, PER: per }, bindings: ['read', 'read', 'read', 'read', 'write'] },
     [x.binding(), g.binding(), mean.binding(), k.binding(), y.binding()],
     new Params().u(n, c, hw, 0).build(),
     [Math.ceil(cols / wx), Math.ceil(c / wy), n],
@@ -64,9 +64,14 @@ function applyPass(mode: 0 | 1, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n
   return y;
 }
 
-/** y = (x − mean[c])·k[0, c] + k[1, c]. */
-export function bnApplyKernel(x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
-  return applyPass(0, x, x, mean, k, n, c, hw);
+/** y = (x − mean[c])·k[0, c] + k[1, c], or with `relu` max(that, 0). */
+export function bnApplyKernel(x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, relu = false): Tensor {
+  return applyPass(0, x, x, mean, k, n, c, hw, relu);
+}
+
+/** gx = g·k[2, c] where (x − mean[c])·k[0, c] + k[1, c] > 0, else 0: a gradient through bnApplyKernel's ReLU. */
+export function bnReluGradKernel(g: Tensor, x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
+  return applyPass(2, x, g, mean, k, n, c, hw);
 }
 
 /** gx = g·k[0, c] + (x − mean[c])·k[1, c] + k[2, c]. */

@@ -3,7 +3,11 @@
 // invocation: on CPU adapters the cost of an invocation dominates such a pass.
 // MODE 0 (forward):  y = (x − mean[c])·k1[c] + k2[c]
 // MODE 1 (backward): y = g·k1[c] + (x − mean[c])·k2[c] + k3[c]     (the input gradient)
+// MODE 2 (ReLU'd):   y = g·k3[c] where (x − mean[c])·k1[c] + k2[c] > 0, else 0
+//                    (the gradient through relu of MODE 0's map, recomputing its sign from x)
+// RELU = 1 applies max(·, 0) to MODE 0's output (fused batch norm + ReLU).
 override MODE: u32 = 0u;
+override RELU: u32 = 0u;
 override WG_X: u32 = 64u;
 override WG_Y: u32 = 4u;
 override PER: u32 = 1u;
@@ -26,7 +30,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k2 = K[p.c + c];
   let i1 = min(i0 + PER, p.hw);
   if (MODE == 0u) {
-    for (var i = i0; i < i1; i++) { Y[base + i] = (X[base + i] - m) * k1 + k2; }
+    if (RELU == 1u) {
+      for (var i = i0; i < i1; i++) { Y[base + i] = max((X[base + i] - m) * k1 + k2, 0.0); }
+    } else {
+      for (var i = i0; i < i1; i++) { Y[base + i] = (X[base + i] - m) * k1 + k2; }
+    }
+  } else if (MODE == 2u) {
+    let k3 = K[2u * p.c + c];
+    for (var i = i0; i < i1; i++) {
+      Y[base + i] = select(0.0, G[base + i] * k3, (X[base + i] - m) * k1 + k2 > 0.0);
+    }
   } else {
     let k3 = K[2u * p.c + c];
     for (var i = i0; i < i1; i++) { Y[base + i] = G[base + i] * k1 + (X[base + i] - m) * k2 + k3; }

@@ -4,7 +4,7 @@
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { full, intAffine, ones, zeros } from '../ops/creation.js';
-import { batchNorm2d } from '../ops/batchNorm.js';
+import { batchNorm2d, batchNormRelu } from '../ops/batchNorm.js';
 import { conv2d } from '../ops/conv.js';
 import { maskedConv2d } from '../ops/maskedConv.js';
 import { sparseConv2d, type SparseConv2d } from '../ops/sparseConv.js';
@@ -149,10 +149,19 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.apply(x, false);
+  }
+
+  /** relu(forward(x)) in one fused op (src/ops/batchNorm.ts batchNormRelu): for forward paths that do not tap the pre-ReLU value. */
+  forwardRelu(x: Tensor): Tensor {
+    return this.apply(x, true);
+  }
+
+  private apply(x: Tensor, withRelu: boolean): Tensor {
     expectInput(this, x, ['N', this.numFeatures, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.numFeatures);
     return this.labelled(() => {
       if (this.training) this.setBuffer('num_batches_tracked', intAffine(this.getBuffer('num_batches_tracked'), 1, 1));
-      return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      return (withRelu ? batchNormRelu : batchNorm2d)(x, this.runningMean, this.runningVar, this.weight, this.bias, {
         training: this.training,
         momentum: this.momentum,
         eps: this.eps,
@@ -231,7 +240,14 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (let i = 0; i < this.layers.length; i++) {
+      const m = this.layers[i];
+      // BN followed by ReLU runs as one fused op (the ReLU module has no state to skip).
+      if (m instanceof BatchNorm2d && this.layers[i + 1] instanceof ReLU) {
+        y = m.forwardRelu(y);
+        i++;
+      } else y = m.forward(y);
+    }
     return y;
   }
 }

@@ -7,13 +7,17 @@
 // backward, e.g. for Hessian-vector products), the backward instead differentiates the same
 // function written with differentiable primitives (`batchNormReference`), so second derivatives
 // stay exact. Tests check both paths against float64 finite differences.
+//
+// `batchNormRelu` is relu(batchNorm2d(...)) in one pass forward and one backward (the ReLU's mask
+// is recomputed from x in the gradient kernel, so neither the pre-ReLU tensor nor a step mask is
+// stored); models use it on their plain forward path, where the pre-ReLU value is not tapped.
 
-import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnSumsKernel } from '../../kernels/batchNorm.js';
+import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnReluGradKernel, bnSumsKernel } from '../../kernels/batchNorm.js';
 import { attach, grad, isRecording, noGrad } from '../engine/autograd.js';
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
-import { zeros } from './creation.js';
-import { add, affine, mul, pow, sub } from './elementwise.js';
+import { ones, zeros } from './creation.js';
+import { add, affine, mul, pow, relu, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { concat, reshape, slice } from './shape.js';
 
@@ -30,6 +34,30 @@ export function batchNorm2d(
   weight: Tensor | null,
   bias: Tensor | null,
   opts: BatchNormOptions,
+): Tensor {
+  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, false);
+}
+
+/** relu(batchNorm2d(x, ...)) fused: the same value and gradients, fewer passes. */
+export function batchNormRelu(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, true);
+}
+
+function batchNormAny(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+  withRelu: boolean,
 ): Tensor {
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expected input [N, C, H, W], got ${shapeStr(x.shape)}`);
   const c = x.shape[1];
@@ -48,9 +76,9 @@ export function batchNorm2d(
     const n = x.shape[0] * x.shape[2] * x.shape[3];
     if (opts.training && n < 2)
       throw new Error(`batchNorm2d: training needs more than 1 value per channel, got input ${shapeStr(x.shape)}`);
-    return batchStatsNorm(x, runningMean, runningVar, weight, bias, eps, opts.training ? (opts.momentum ?? 0.1) : 0);
+    return batchStatsNorm(x, runningMean, runningVar, weight, bias, eps, opts.training ? (opts.momentum ?? 0.1) : 0, withRelu);
   }
-  return runningStatsNorm(x, runningMean!, runningVar!, weight, bias, eps);
+  return runningStatsNorm(x, runningMean!, runningVar!, weight, bias, eps, withRelu);
 }
 
 const dims = (x: Tensor) => ({ n: x.shape[0], c: x.shape[1], hw: x.shape[2] * x.shape[3] });
@@ -76,6 +104,7 @@ function batchStatsNorm(
   bias: Tensor | null,
   eps: number,
   momentum: number,
+  withRelu: boolean,
 ): Tensor {
   const { n, c, hw } = dims(x);
   const count = n * hw;
@@ -91,16 +120,20 @@ function batchStatsNorm(
     }
     const scale = weight ? mul(invstd, weight) : invstd;
     const shift = bias ?? zeros([c]);
-    return { mu, invstd, k: concat([scale, shift], 0) };
+    return { mu, invstd, scale, shift, k: concat([scale, shift], 0) };
   });
-  const y = reshape(bnApplyKernel(x, stats.mu, stats.k, n, c, hw), x.shape);
+  const y = reshape(bnApplyKernel(x, stats.mu, stats.k, n, c, hw, withRelu), x.shape);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return attach(y, 'batch_norm', inputs, (gy, needs) => {
+  return attach(y, withRelu ? 'batch_norm_relu' : 'batch_norm', inputs, (gyOut, needs) => {
     if (isRecording()) {
       // Building a differentiable gradient: differentiate the primitive form instead.
       const ref = batchNormReference(x, weight, bias, eps);
-      return grad(ref, inputs, { gradOutput: gy, createGraph: true, allowUnused: true });
+      return grad(withRelu ? relu(ref) : ref, inputs, { gradOutput: gyOut, createGraph: true, allowUnused: true });
     }
+    // Through the ReLU: the output gradient where the normalised value is positive.
+    const gy = withRelu
+      ? reshape(bnReluGradKernel(gyOut, x, stats.mu, concat([stats.scale, stats.shift, ones([c])], 0), n, c, hw), x.shape)
+      : gyOut;
     // Σg and Σg·(x − μ) per channel give every gradient:
     //   dβ = Σg,  dγ = invstd·Σg(x − μ),
     //   dx = γ·invstd·(g − Σg/M − (x − μ)·invstd²·Σg(x − μ)/M)
@@ -128,6 +161,7 @@ function runningStatsNorm(
   weight: Tensor | null,
   bias: Tensor | null,
   eps: number,
+  withRelu: boolean,
 ): Tensor {
   const { n, c, hw } = dims(x);
   // scale = γ/√(var + ε), differentiable in γ; the running statistics are constants.
@@ -135,8 +169,23 @@ function runningStatsNorm(
   const scale = weight ? mul(invstd, weight) : invstd;
   const shift = bias ?? zeros([c]);
   const k = noGrad(() => concat([scale, shift], 0));
-  const y = reshape(bnApplyKernel(x, runningMean, k, n, c, hw), x.shape);
+  const y = reshape(bnApplyKernel(x, runningMean, k, n, c, hw, withRelu), x.shape);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  if (withRelu)
+    return attach(y, 'batch_norm_relu_eval', inputs, (gy, needs) => {
+      if (isRecording()) {
+        // The unfused form's backward is made of differentiable ops: differentiate through it.
+        const ref = relu(runningStatsNorm(x, runningMean, runningVar, weight, bias, eps, false));
+        return grad(ref, inputs, { gradOutput: gy, createGraph: true, allowUnused: true });
+      }
+      // dx = g·scale where the normalised value is positive: one pass, no mask tensor.
+      const masked = (k3: Tensor) => reshape(bnReluGradKernel(gy, x, runningMean, concat([k, k3], 0), n, c, hw), x.shape);
+      const out: (Tensor | null)[] = [needs[0] ? masked(scale) : null];
+      const gm = (weight && needs[1]) || (bias && needs[weight ? 2 : 1]) ? masked(ones([c])) : null;
+      if (weight) out.push(needs[out.length] && gm ? mul(sum(mul(gm, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
+      if (bias) out.push(needs[out.length] && gm ? sum(gm, [0, 2, 3]) : null);
+      return out;
+    });
   return attach(y, 'batch_norm_eval', inputs, (gy, needs) => {
     const out: (Tensor | null)[] = [needs[0] ? mul(gy, chan(scale, c)) : null];
     if (weight)

@@ -145,3 +145,82 @@ describe('batchNorm2d errors', () => {
     expectThrowsMentioning(() => E.batchNorm2d(E.zeros([2, 3]), null, null, null, null, { training: true }), ['[2, 3]']);
   });
 });
+
+describe('batchNormRelu (fused batch norm + ReLU)', () => {
+  const reluRef = (a: NDArray): NDArray => nd(a.shape, a.data.map((v) => Math.max(v, 0)));
+  for (const training of [true, false])
+    it(`${training ? 'training' : 'eval'} mode: relu(batchNorm2d) and its gradients in x, weight and bias match the reference`, async () => {
+      await fc.assert(
+        fc.asyncProperty(bnArb, async (p) => {
+          const rng = mulberry32(p.seed);
+          const x = randomArray([p.n, p.c, p.h, p.w], rng, -2, 3);
+          if (training) fc.pre(Array.from(batchNormStats(x).variance.data).every((v) => v > 0.05));
+          const rm = randomArray([p.c], rng);
+          const rv = randomArray([p.c], rng, 0.3, 2);
+          const inputs = p.affine ? [x, randomArray([p.c], rng, 0.5, 1.5), randomArray([p.c], rng)] : [x];
+          await checkOp({
+            label: `batchNormRelu ${training ? 'train' : 'eval'} [${p.n}, ${p.c}, ${p.h}, ${p.w}] affine ${p.affine}`,
+            gpu: ([t, w, b]) =>
+              training
+                ? E.batchNormRelu(t, null, null, w ?? null, b ?? null, { training: true, eps: p.eps })
+                : E.batchNormRelu(t, up(rm), up(rv), w ?? null, b ?? null, { training: false, eps: p.eps }),
+            ref: ([t, w, b]) =>
+              reluRef(
+                training
+                  ? batchNorm2dTrain(t, w ?? ones(p.c), b ?? zeros(p.c), p.eps)
+                  : batchNorm2dEval(t, rm, rv, w ?? ones(p.c), b ?? zeros(p.c), p.eps),
+              ),
+            inputs,
+            wrt: inputs.map((_, i) => i),
+            seed: p.seed,
+            fwd: { rtol: 1e-4, atol: 1e-4 },
+            grad: { rtol: 2e-3, atol: 5e-4 },
+          });
+        }),
+        { numRuns: 15 },
+      );
+    });
+
+  it('updates the running statistics as batchNorm2d does', async () => {
+    const rng = mulberry32(11);
+    const x = randomArray([3, 2, 3, 3], rng, -2, 3);
+    const [rmA, rvA, rmB, rvB] = [E.zeros([2]), E.ones([2]), E.zeros([2]), E.ones([2])];
+    E.batchNormRelu(up(x), rmA, rvA, null, null, { training: true, momentum: 0.3 });
+    E.batchNorm2d(up(x), rmB, rvB, null, null, { training: true, momentum: 0.3 });
+    expectClose(await readNumbers(rmA), await readNumbers(rmB), { rtol: 1e-6, label: 'running mean' });
+    expectClose(await readNumbers(rvA), await readNumbers(rvB), { rtol: 1e-6, label: 'running var' });
+  });
+
+  for (const training of [true, false])
+    it(`${training ? 'training' : 'eval'} mode: double backward equals that of relu(batchNorm2d)`, async () => {
+      const rng = mulberry32(training ? 21 : 22);
+      const x = randomArray([3, 4, 5, 5], rng, -2, 3);
+      const wt = randomArray([4], rng, 0.5, 1.5);
+      const bs = randomArray([4], rng);
+      const rm = randomArray([4], rng);
+      const rv = randomArray([4], rng, 0.3, 2);
+      const vx = randomArray(x.shape, rng);
+      const vw = randomArray([4], rng);
+      const r = randomArray(x.shape, rng);
+      // Second derivatives of L = Σ (r·y + y³): the linear term makes the ReLU's mask matter in
+      // the first derivative, the cube gives a second derivative in eval mode too.
+      const secondOrder = (layer: (x: E.Tensor, w: E.Tensor, b: E.Tensor) => E.Tensor) =>
+        E.scopeAsync(async () => {
+          const xv = E.variable(up(x));
+          const wv = E.variable(up(wt));
+          const bv = E.variable(up(bs));
+          const y = layer(xv, wv, bv);
+          const [gx, gw] = E.grad(E.sum(E.add(E.mul(y, up(r)), E.mul(E.mul(y, y), y))), [xv, wv], { createGraph: true });
+          const s = E.add(E.sum(E.mul(gx, up(vx))), E.sum(E.mul(gw, up(vw))));
+          const [hx, hw, hb] = E.grad(s, [xv, wv, bv]);
+          return { hx: Array.from(await hx.data()), hw: Array.from(await hw.data()), hb: Array.from(await hb.data()) };
+        });
+      const opts = { training, eps: 1e-5 };
+      const stats = (): [E.Tensor | null, E.Tensor | null] => (training ? [null, null] : [up(rm), up(rv)]);
+      const got = await secondOrder((xv, wv, bv) => E.batchNormRelu(xv, ...stats(), wv, bv, opts));
+      const want = await secondOrder((xv, wv, bv) => E.relu(E.batchNorm2d(xv, ...stats(), wv, bv, opts)));
+      expectClose(got.hx, want.hx, { rtol: 1e-4, atol: 1e-4, label: 'd²/dx' });
+      expectClose(got.hw, want.hw, { rtol: 1e-4, atol: 1e-4, label: 'd²/dw' });
+      expectClose(got.hb, want.hb, { rtol: 1e-4, atol: 1e-4, label: 'd²/db' });
+    });
+});

@@ -33,7 +33,7 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = relu(this.bn1.forward(this.conv1.forward(x)));
+    const y = this.bn1.forwardRelu(this.conv1.forward(x));
     const z = this.bn2.forward(this.conv2.forward(y));
     return relu(add(z, this.shortcut.forward(x)));
   }
@@ -90,7 +90,7 @@ export class ResNet18 extends Module implements TappedModel {
   }
 
   forward(x: Tensor): Tensor {
-    let y = relu(this.bn1.forward(this.conv1.forward(x)));
+    let y = this.bn1.forwardRelu(this.conv1.forward(x));
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     // Global average pooling equals the reference's 4×4 average pool at 32×32 and also works
     // for other input sizes.

@@ -40,9 +40,9 @@ export class SmallCNN extends Module implements TappedModel {
   }
 
   forward(x: Tensor): Tensor {
-    let y = relu(this.bn1.forward(this.conv1.forward(x)));
-    y = relu(this.bn2.forward(this.conv2.forward(y)));
-    y = relu(this.bn3.forward(this.conv3.forward(y)));
+    let y = this.bn1.forwardRelu(this.conv1.forward(x));
+    y = this.bn2.forwardRelu(this.conv2.forward(y));
+    y = this.bn3.forwardRelu(this.conv3.forward(y));
     return this.linear.forward(this.pool.forward(y));
   }
 
