@@ -1,9 +1,22 @@
 // A short autotune: times the kernel candidates on the adapter at hand and caches the winners
-// (kernels/tuning.ts). Run it with `eed tune`; every later process on the same adapter loads the
+// (kernels/tuning.ts): the register GEMM's workgroup shape, register vs subgroup GEMM, col2im's
+// kernel, and per conv shape and pass the direct vs im2col+GEMM strategy. Run it with `eed tune`; every later process on the same adapter loads the
 // result at init().
 
-import { convGeometry, forceConvStrategy } from '../../kernels/conv2d.js';
-import { activeTuning, convKey, defaultTuning, saveTuning, setTuning, timeIt, type ConvPass, type Tuning } from '../../kernels/tuning.js';
+import { convGeometry, forceCol2imKernel, forceConvStrategy } from '../../kernels/conv2d.js';
+import { subgroupGemmSupported } from '../../kernels/matmul.js';
+import {
+  activeTuning,
+  convKey,
+  defaultTuning,
+  saveTuning,
+  setTuning,
+  timeIt,
+  type Col2imKernelName,
+  type ConvPass,
+  type GemmKernelName,
+  type Tuning,
+} from '../../kernels/tuning.js';
 import { conv2d, convGradInput, convGradWeight, Generator, matmul } from '../ops/index.js';
 import { runtime } from './engine.js';
 import { scope } from './scope.js';
@@ -36,6 +49,12 @@ export const DEFAULT_TUNE_SHAPES: ConvShape[] = [
   { batch: 128, cin: 64, cout: 128, hw: 14, kernel: 3, stride: 2, padding: 1 },
 ];
 
+/** A 512³ product and SmallCNN conv2's forward GEMM (64 × 288 × 196 positions, 16 items). */
+const DEFAULT_TUNE_GEMMS: [number, number, number, number][] = [
+  [1, 512, 512, 512],
+  [16, 64, 288, 196],
+];
+
 const GEMM_WORKGROUPS: [number, number][] = [
   [8, 1],
   [16, 1],
@@ -50,6 +69,8 @@ export interface AutotuneOptions {
   log?: (line: string) => void;
   /** Write the result to the on-disk cache (default true). */
   save?: boolean;
+  /** The GEMMs that pick the workgroup (the first) and the kernel (all, summed), as [batch, m, k, n]. */
+  gemms?: [number, number, number, number][];
 }
 
 export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { cachePath: string | null }> {
@@ -59,24 +80,47 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   const tuning: Tuning = { ...defaultTuning(rt.adapterInfo), source: 'autotune', conv: {} };
   const previous = activeTuning();
 
-  // GEMM workgroup shape, on a 512³ product.
-  const a = gen.uniform([512, 512]).keep();
-  const b = gen.uniform([512, 512]).keep();
+  // The register GEMM's workgroup shape (it only shapes that kernel), then register vs subgroup
+  // kernel, on DEFAULT_TUNE_GEMMS.
+  const operands = (opts.gemms ?? DEFAULT_TUNE_GEMMS).map(([batch, m, k, n]) => ({
+    label: `${batch > 1 ? `${batch}x` : ''}${m}x${k}x${n}`,
+    a: gen.uniform([m, k]).keep(),
+    b: gen.uniform(batch > 1 ? [batch, k, n] : [k, n]).keep(),
+  }));
   let best = Infinity;
   for (const wg of GEMM_WORKGROUPS) {
-    setTuning({ ...tuning, gemmWorkgroup: wg });
-    const ms = await timeIt(rt, () => scope(() => void matmul(a, b)));
+    setTuning({ ...tuning, gemmKernel: 'register', gemmWorkgroup: wg });
+    const ms = await timeIt(rt, () => scope(() => void matmul(operands[0].a, operands[0].b)));
     log(`gemm workgroup ${wg.join('x')}: ${ms.toFixed(1)} ms`);
     if (ms < best) {
       best = ms;
       tuning.gemmWorkgroup = wg;
     }
   }
-  a.dispose();
-  b.dispose();
+  const kernels: GemmKernelName[] = subgroupGemmSupported() ? ['register', 'subgroup'] : ['register'];
+  const kernelMs: Partial<Record<GemmKernelName, number>> = {};
+  for (const kernel of kernels) {
+    setTuning({ ...tuning, gemmKernel: kernel });
+    let total = 0;
+    for (const o of operands) {
+      const ms = await timeIt(rt, () => scope(() => void matmul(o.a, o.b)));
+      total += ms;
+      log(`gemm kernel ${kernel}, ${o.label}: ${ms.toFixed(1)} ms`);
+    }
+    kernelMs[kernel] = total;
+  }
+  tuning.gemmKernel = kernels.reduce((w, k) => (kernelMs[k]! < kernelMs[w]! ? k : w), kernels[0]);
+  log(`gemm kernel -> ${tuning.gemmKernel}`);
+  for (const o of operands) {
+    o.a.dispose();
+    o.b.dispose();
+  }
   setTuning(tuning);
 
-  // Conv strategy per shape and pass.
+  // Conv strategy per shape and pass; the input gradient's GEMM path is timed with each col2im
+  // kernel, and the kernel with the smaller total over the shapes is kept.
+  const col2imKernels: Col2imKernelName[] = ['positions', 'lanes'];
+  const col2imMs: Record<Col2imKernelName, number> = { positions: 0, lanes: 0 };
   for (const s of opts.shapes ?? DEFAULT_TUNE_SHAPES) {
     const x = gen.uniform([s.batch, s.cin, s.hw, s.hw]).keep();
     const w = gen.uniform([s.cout, s.cin, s.kernel, s.kernel], -0.1, 0.1).keep();
@@ -90,13 +134,22 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
     for (const [pass, fn] of passes) {
       const times: Partial<Record<'direct' | 'gemm', number>> = {};
       for (const strategy of ['direct', 'gemm'] as const) {
-        forceConvStrategy(strategy);
-        try {
-          times[strategy] = await timeIt(rt, () => scope(() => void fn()), 2);
-        } catch {
-          // the GEMM cannot align this shape
-        } finally {
-          forceConvStrategy(null);
+        for (const col2im of strategy === 'gemm' && pass === 'input' ? col2imKernels : [null]) {
+          forceConvStrategy(strategy);
+          forceCol2imKernel(col2im);
+          try {
+            const ms = await timeIt(rt, () => scope(() => void fn()), 2);
+            if (col2im) {
+              col2imMs[col2im] += ms;
+              log(`${convKey(pass, g)}: gemm with col2im '${col2im}' ${ms.toFixed(1)} ms`);
+            }
+            times[strategy] = Math.min(times[strategy] ?? Infinity, ms);
+          } catch {
+            // the GEMM cannot align this shape
+          } finally {
+            forceConvStrategy(null);
+            forceCol2imKernel(null);
+          }
         }
       }
       const winner = times.gemm !== undefined && times.gemm <= (times.direct ?? Infinity) ? 'gemm' : 'direct';
@@ -104,6 +157,10 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
       log(`${convKey(pass, g)}: direct ${times.direct?.toFixed(1)} ms, gemm ${times.gemm?.toFixed(1) ?? 'n/a'} ms -> ${winner}`);
     }
     for (const t of [x, w, gy]) t.dispose();
+  }
+  if (col2imMs.positions + col2imMs.lanes > 0) {
+    tuning.col2imKernel = col2imMs.lanes <= col2imMs.positions ? 'lanes' : 'positions';
+    log(`col2im: positions ${col2imMs.positions.toFixed(1)} ms, lanes ${col2imMs.lanes.toFixed(1)} ms in total -> ${tuning.col2imKernel}`);
   }
   setTuning(tuning);
   const cachePath = opts.save === false ? null : saveTuning(tuning);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { convGeometry } from '../../kernels/conv2d.js';
 import { subgroupGemmSupported } from '../../kernels/matmul.js';
+import { autotune } from '../../src/engine/autotune.js';
 import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, type Tuning } from '../../kernels/tuning.js';
 
 describe('per-adapter tuning', () => {
@@ -86,4 +87,20 @@ describe('per-adapter tuning', () => {
       rt.dispatch = orig;
     }
   });
+
+  it('autotune picks a GEMM kernel, a col2im kernel and a strategy per conv pass (small shapes)', async () => {
+    const lines: string[] = [];
+    const t = await autotune({
+      save: false,
+      gemms: [[1, 32, 32, 32], [2, 8, 36, 16]],
+      shapes: [{ batch: 2, cin: 4, cout: 8, hw: 6, kernel: 3, stride: 2, padding: 1 }],
+      log: (l) => lines.push(l),
+    });
+    expect(t.cachePath).toBeNull();
+    expect(subgroupGemmSupported() ? ['register', 'subgroup'] : ['register']).toContain(t.gemmKernel);
+    expect(['positions', 'lanes']).toContain(t.col2imKernel);
+    expect(Object.keys(t.conv)).toHaveLength(3);
+    expect(lines.some((l) => l.startsWith('gemm kernel register'))).toBe(true);
+    expect(lines.some((l) => l.includes("col2im 'lanes'"))).toBe(true);
+  }, 120_000);
 });
