@@ -215,6 +215,9 @@ function choose(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   return plan;
 }
 
+/** Lanes (item, channel planes) per workgroup of the 'lanes' im2col and col2im kernels. */
+const COL2IM_LANES = 64;
+
 /** vec4s (im2col) or positions (col2im) per invocation: fewer, longer invocations suit CPU adapters. */
 const FOLD_PER = 4;
 
@@ -227,8 +230,36 @@ function foldParams(g: ConvGeometry, plan: GemmPlan, xOff: number): Uint32Array 
     .build();
 }
 
+/** im2col's kernel (Tuning.im2colKernel): 'positions' (im2col.wgsl) or 'lanes' (im2col_lanes.wgsl, lanes over planes). */
+let forcedIm2col: Col2imKernel | null = null;
+/** Forces im2col's kernel (tests cover both); null restores the tuned choice. */
+export function forceIm2colKernel(k: Col2imKernel | null): void {
+  forcedIm2col = k;
+}
+
 function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): Tensor {
   const cols = Tensor.empty([nb, plan.rows, plan.pitch]);
+  const taps = g.kh * g.kw;
+  const perItem = Math.ceil(plan.rows / taps);
+  const lanes = Math.ceil((nb * perItem) / COL2IM_LANES);
+  const kernel = forcedIm2col ?? activeTuning()?.im2colKernel ?? 'positions';
+  if (kernel === 'lanes' && lanes <= runtime().limits.maxComputeWorkgroupsPerDimension) {
+    const fp = foldParams(g, plan, b0 * g.cin * g.h * g.w);
+    fp[14] = nb * perItem;
+    fp[15] = perItem;
+    runtime().dispatch(
+      'conv2d_im2col',
+      {
+        shader: 'im2col_lanes',
+        constants: { KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, LANES: COL2IM_LANES },
+        bindings: ['read', 'write'],
+      },
+      [x.binding(), cols.binding()],
+      fp,
+      [Math.ceil(plan.pitch / 16), taps, lanes],
+    );
+    return cols;
+  }
   // Each invocation writes FOLD_PER vec4s; the workgroup's x extent fits the row (short rows of
   // strided layers would otherwise leave most of a 64-wide workgroup idle).
   const xs = Math.ceil(plan.pitch / 4 / FOLD_PER);
@@ -256,11 +287,10 @@ export function forceCol2imKernel(k: Col2imKernel | null): void {
   forcedCol2im = k;
 }
 
-const COL2IM_LANES = 64;
 
 function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): void {
   const kernel = forcedCol2im ?? activeTuning()?.col2imKernel ?? 'positions';
-  if (kernel === 'lanes') {
+  if (kernel === 'lanes' && Math.ceil((nb * g.cin) / COL2IM_LANES) <= runtime().limits.maxComputeWorkgroupsPerDimension) {
     const planes = nb * g.cin;
     const fp = foldParams(g, plan, b0 * g.cin * g.h * g.w);
     fp[14] = planes;

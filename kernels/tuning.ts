@@ -16,7 +16,7 @@ export type ConvStrategyName = 'direct' | 'gemm';
  */
 export type GemmKernelName = 'register' | 'subgroup';
 export type ConvPass = 'forward' | 'input' | 'weight';
-/** col2im: 'positions' (lanes over pixels) or 'lanes' (lanes over planes; ~3x faster on lavapipe). */
+/** im2col's and col2im's kernels: 'positions' (lanes over pixels) or 'lanes' (lanes over planes; faster on lavapipe). */
 export type Col2imKernelName = 'positions' | 'lanes';
 /** The sparse (CSR) conv's kernel, kernels/sparseConv.ts: 'direct' (gathers), 'spmm' (im2col + CSR × patches) or 'auto' (by layer shape). */
 export type SparseConvKernelName = 'direct' | 'spmm' | 'auto';
@@ -31,6 +31,8 @@ export interface Tuning {
   sparseConvKernel?: SparseConvKernelName;
   /** col2im's kernel (kernels/conv2d.ts Col2imKernel); absent in older caches: the table's choice. */
   col2imKernel?: Col2imKernelName;
+  /** im2col's kernel, the same two layouts (kernels/conv2d.ts); absent in older caches: the table's choice. */
+  im2colKernel?: Col2imKernelName;
   /** Measured winners per conv shape and pass (see convKey); other shapes use the default rule. */
   conv: Record<string, ConvStrategyName>;
 }
@@ -44,6 +46,7 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     gemmKernel: info.isSoftware ? 'subgroup' : 'register',
     sparseConvKernel: info.isSoftware ? 'auto' : 'direct',
     col2imKernel: info.isSoftware ? 'lanes' : 'positions',
+    im2colKernel: info.isSoftware ? 'lanes' : 'positions',
     conv: {},
   };
 }
@@ -106,7 +109,8 @@ export function loadTuning(info: AdapterDescription): Tuning {
     const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
     const sparseConvKernel = ['direct', 'spmm', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
     const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
-    return valid ? { ...t, gemmKernel, sparseConvKernel, col2imKernel, source: 'autotune' } : fallback;
+    const im2colKernel = t.im2colKernel === 'positions' || t.im2colKernel === 'lanes' ? t.im2colKernel : fallback.im2colKernel;
+    return valid ? { ...t, gemmKernel, sparseConvKernel, col2imKernel, im2colKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness
   }

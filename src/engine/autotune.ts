@@ -3,7 +3,7 @@
 // kernel, and per conv shape and pass the direct vs im2col+GEMM strategy. Run it with `eed tune`; every later process on the same adapter loads the
 // result at init().
 
-import { convGeometry, forceCol2imKernel, forceConvStrategy } from '../../kernels/conv2d.js';
+import { convGeometry, forceCol2imKernel, forceConvStrategy, forceIm2colKernel } from '../../kernels/conv2d.js';
 import { subgroupGemmSupported } from '../../kernels/matmul.js';
 import {
   activeTuning,
@@ -117,10 +117,12 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   }
   setTuning(tuning);
 
-  // Conv strategy per shape and pass; the input gradient's GEMM path is timed with each col2im
-  // kernel, and the kernel with the smaller total over the shapes is kept.
-  const col2imKernels: Col2imKernelName[] = ['positions', 'lanes'];
+  // Conv strategy per shape and pass; the forward's GEMM path is timed with each im2col kernel and
+  // the input gradient's with each col2im kernel, and the kernels with the smaller totals over the
+  // shapes are kept.
+  const foldKernels: Col2imKernelName[] = ['positions', 'lanes'];
   const col2imMs: Record<Col2imKernelName, number> = { positions: 0, lanes: 0 };
+  const im2colMs: Record<Col2imKernelName, number> = { positions: 0, lanes: 0 };
   for (const s of opts.shapes ?? DEFAULT_TUNE_SHAPES) {
     const x = gen.uniform([s.batch, s.cin, s.hw, s.hw]).keep();
     const w = gen.uniform([s.cout, s.cin, s.kernel, s.kernel], -0.1, 0.1).keep();
@@ -134,14 +136,16 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
     for (const [pass, fn] of passes) {
       const times: Partial<Record<'direct' | 'gemm', number>> = {};
       for (const strategy of ['direct', 'gemm'] as const) {
-        for (const col2im of strategy === 'gemm' && pass === 'input' ? col2imKernels : [null]) {
+        const fold = strategy === 'gemm' && pass !== 'weight' ? (pass === 'input' ? 'col2im' : 'im2col') : null;
+        for (const kernel of fold ? foldKernels : [null]) {
           forceConvStrategy(strategy);
-          forceCol2imKernel(col2im);
+          if (fold === 'col2im') forceCol2imKernel(kernel);
+          if (fold === 'im2col') forceIm2colKernel(kernel);
           try {
             const ms = await timeIt(rt, () => scope(() => void fn()), 2);
-            if (col2im) {
-              col2imMs[col2im] += ms;
-              log(`${convKey(pass, g)}: gemm with col2im '${col2im}' ${ms.toFixed(1)} ms`);
+            if (fold && kernel) {
+              (fold === 'col2im' ? col2imMs : im2colMs)[kernel] += ms;
+              log(`${convKey(pass, g)}: gemm with ${fold} '${kernel}' ${ms.toFixed(1)} ms`);
             }
             times[strategy] = Math.min(times[strategy] ?? Infinity, ms);
           } catch {
@@ -149,6 +153,7 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
           } finally {
             forceConvStrategy(null);
             forceCol2imKernel(null);
+            forceIm2colKernel(null);
           }
         }
       }
@@ -161,6 +166,10 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   if (col2imMs.positions + col2imMs.lanes > 0) {
     tuning.col2imKernel = col2imMs.lanes <= col2imMs.positions ? 'lanes' : 'positions';
     log(`col2im: positions ${col2imMs.positions.toFixed(1)} ms, lanes ${col2imMs.lanes.toFixed(1)} ms in total -> ${tuning.col2imKernel}`);
+  }
+  if (im2colMs.positions + im2colMs.lanes > 0) {
+    tuning.im2colKernel = im2colMs.lanes <= im2colMs.positions ? 'lanes' : 'positions';
+    log(`im2col: positions ${im2colMs.positions.toFixed(1)} ms, lanes ${im2colMs.lanes.toFixed(1)} ms in total -> ${tuning.im2colKernel}`);
   }
   setTuning(tuning);
   const cachePath = opts.save === false ? null : saveTuning(tuning);

@@ -99,6 +99,8 @@ describe('per-adapter tuning', () => {
     expect(t.cachePath).toBeNull();
     expect(subgroupGemmSupported() ? ['register', 'subgroup'] : ['register']).toContain(t.gemmKernel);
     expect(['positions', 'lanes']).toContain(t.col2imKernel);
+    expect(['positions', 'lanes']).toContain(t.im2colKernel);
+    expect(lines.some((l) => l.includes("im2col 'lanes'"))).toBe(true);
     expect(Object.keys(t.conv)).toHaveLength(3);
     expect(lines.some((l) => l.startsWith('gemm kernel register'))).toBe(true);
     expect(lines.some((l) => l.includes("col2im 'lanes'"))).toBe(true);

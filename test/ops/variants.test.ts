@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { forceCol2imKernel, forceConvStrategy, setColsBudget } from '../../kernels/conv2d.js';
+import { forceCol2imKernel, forceConvStrategy, forceIm2colKernel, setColsBudget } from '../../kernels/conv2d.js';
 import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported } from '../../kernels/matmul.js';
 import { binaryKernel, setElementwiseVec4, unaryKernel, type BinaryOp, type UnaryOp } from '../../kernels/elementwise.js';
 import { conv2d, matmul } from '../reference/ops.js';
@@ -19,6 +19,7 @@ afterEach(() => {
   forceGemmKernel(null);
   forceConvStrategy(null);
   forceCol2imKernel(null);
+  forceIm2colKernel(null);
   setColsBudget(64 * 1024 * 1024);
 });
 
@@ -130,12 +131,12 @@ describe('conv2d strategies', () => {
   });
 });
 
-describe('col2im kernels', () => {
-  // The input gradient's fold-back, both kernels: strides 1-3, kernels 1-5, paddings up to k-1,
+describe('im2col and col2im kernels', () => {
+  // The forward's and weight gradient's unfold and the input gradient's fold-back, both kernels: strides 1-3, kernels 1-5, paddings up to k-1,
   // widths that do and do not fill the 4-pixel groups, more planes than one 64-lane group, and a
   // batch split over several chunks (then each chunk's planes start at an offset).
   for (const kernel of ['positions', 'lanes'] as const)
-    it(`${kernel}: conv2d input and weight gradients`, async () => {
+    it(`${kernel}: conv2d forward, input and weight gradients`, async () => {
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 3, 5, 33),
@@ -154,13 +155,14 @@ describe('col2im kernels', () => {
           const pad = Math.floor(p.padFrac * k);
           forceConvStrategy('gemm');
           forceCol2imKernel(kernel);
+          forceIm2colKernel(kernel);
           const oh = Math.floor((p.h + 2 * pad - k) / p.s) + 1;
           const ow = Math.floor((p.w + 2 * pad - k) / p.s) + 1;
           const perItem = Math.ceil((p.cin * k * k) / 4) * 4 * Math.ceil((oh * ow) / 4) * 4 * 4;
           setColsBudget(p.chunked ? perItem : 64 * 1024 * 1024);
           const rng = mulberry32(p.seed);
           await checkOp({
-            label: `col2im ${kernel} x [${p.n}, ${p.cin}, ${p.h}, ${p.w}] k ${k} s ${p.s} p ${pad} chunked ${p.chunked}`,
+            label: `im2col/col2im ${kernel} x [${p.n}, ${p.cin}, ${p.h}, ${p.w}] k ${k} s ${p.s} p ${pad} chunked ${p.chunked}`,
             gpu: ([x, w]) => E.conv2d(x, w, null, { stride: p.s, padding: pad }),
             ref: ([x, w]) => conv2d(x, w, [p.s, p.s], [pad, pad]),
             inputs: [randomArray([p.n, p.cin, p.h, p.w], rng), randomArray([p.cout, p.cin, k, k], rng)],
