@@ -44,13 +44,13 @@ export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: numb
   return statsPass(2, x, mean, g, n, c, hw);
 }
 
-/** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions. */
-const BN_PER = 4;
+/** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions (4 on planes of 16+): 16 measured ~20% less CPU than 4 on SmallCNN. */
+const BN_PER = 16;
 
 function applyPass(mode: 0 | 1 | 2, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, relu = false): Tensor {
   const y = Tensor.empty([n, c, hw]);
   if (y.size === 0) return y;
-  const per = hw >= 4 * BN_PER ? BN_PER : 1;
+  const per = hw >= 4 * BN_PER ? BN_PER : hw >= 16 ? 4 : 1;
   const cols = Math.ceil(hw / per);
   const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
   const wy = Math.max(1, Math.floor(256 / wx / 4));

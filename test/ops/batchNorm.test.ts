@@ -224,3 +224,31 @@ describe('batchNormRelu (fused batch norm + ReLU)', () => {
       expectClose(got.hb, want.hb, { rtol: 1e-4, atol: 1e-4, label: 'd²/db' });
     });
 });
+
+describe('batch norm on planes of 64+ positions (16 positions per invocation, a partial last group)', () => {
+  for (const [label, withRelu, training] of [
+    ['batchNorm2d train', false, true],
+    ['batchNorm2d eval', false, false],
+    ['batchNormRelu train', true, true],
+    ['batchNormRelu eval', true, false],
+  ] as const)
+    it(label, async () => {
+      const rng = mulberry32(31);
+      const x = randomArray([2, 3, 9, 11], rng, -2, 3);
+      const rm = randomArray([3], rng);
+      const rv = randomArray([3], rng, 0.3, 2);
+      const inputs = [x, randomArray([3], rng, 0.5, 1.5), randomArray([3], rng)];
+      const op = withRelu ? E.batchNormRelu : E.batchNorm2d;
+      const relu = (a: NDArray): NDArray => (withRelu ? nd(a.shape, a.data.map((v) => Math.max(v, 0))) : a);
+      await checkOp({
+        label,
+        gpu: ([t, w, b]) => (training ? op(t, null, null, w, b, { training: true }) : op(t, up(rm), up(rv), w, b, { training: false })),
+        ref: ([t, w, b]) => relu(training ? batchNorm2dTrain(t, w, b, 1e-5) : batchNorm2dEval(t, rm, rv, w, b, 1e-5)),
+        inputs,
+        wrt: [0, 1, 2],
+        seed: 31,
+        fwd: { rtol: 1e-4, atol: 1e-4 },
+        grad: { rtol: 2e-3, atol: 5e-4 },
+      });
+    });
+});
