@@ -36,7 +36,7 @@ import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss } from '../training/adversarialLoss.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer, TrainingInterrupted } from '../training/trainer.js';
-import { compressionWeight, keepRateOf } from './harp.js';
+import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
 import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
 import { prunableLayers, weightKey } from './prunable.js';
@@ -134,19 +134,28 @@ export async function enforceKeepBudget(model: MaskedModel): Promise<number> {
   const logits: number[] = [];
   for (const l of model.layers) logits.push((await l.rateLogit.data())[0]);
   const sizes = model.layers.map((l) => l.prunable.weight.size);
-  const budget = model.target * sizes.reduce((a, b) => a + b, 0);
-  const expected = (c: number) => logits.reduce((a, r, i) => a + sizes[i] * keepRateOf(r + c, model.kMin), 0);
-  if (expected(0) <= budget) return 0;
+  // The weights the masks keep, counted as the masks round them (n − floor((1 − k)·n) per layer):
+  // the rates' continuous Σ n·k can sit under the budget while the rounded masks keep up to one
+  // weight per layer more, enough to push a team of sub-models at c_r = 1 − (1 − s_r)/4 over
+  // its budget.
+  const budget = Math.floor(model.target * sizes.reduce((a, b) => a + b, 0) + 1e-9);
+  const kept = (c: number) => logits.reduce((a, r, i) => a + sizes[i] - prunedCount(sizes[i], keepRateOf(r + c, model.kMin)), 0);
+  if (kept(0) <= budget && model.keptCount() <= budget) return 0;
   let lo = -60;
   let hi = 0;
   for (let it = 0; it < 100; it++) {
     const mid = (lo + hi) / 2;
-    if (expected(mid) <= budget) lo = mid;
+    if (kept(mid) <= budget) lo = mid;
     else hi = mid;
   }
-  model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([logits[i] + lo], [1])));
-  await model.refreshMasks();
-  return lo;
+  // The masks come from the GPU's f32 rates: step further down in the rare case that rounding
+  // there keeps one weight more than the host's count.
+  for (let step = 0; ; step++) {
+    const shift = lo - step * 1e-4;
+    model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([logits[i] + shift], [1])));
+    await model.refreshMasks();
+    if (model.keptCount() <= budget || step === 100) return shift;
+  }
 }
 
 const RECORD_DTYPE = { f32: 'F32', i32: 'I32', u32: 'U32' } as const satisfies Record<DType, SafetensorsDType>;
