@@ -10,8 +10,13 @@ import type { Tensor } from '../engine/tensor.js';
 import { softmax } from '../ops/loss.js';
 import type { DieCombiner } from './haltingRule.js';
 
+/** The static team as one differentiable classifier (the §0 combiner logits): what attacks see. */
+export function staticTeam(members: readonly Classifier[], combiner: DieCombiner = 'average'): Classifier {
+  return combiner === 'max' ? maxEnsemble(members) : averageEnsemble(members);
+}
+
 /** Probabilities [N, C] of the static team on images x. */
 export function staticEnsemble(members: readonly Classifier[], x: Tensor, combiner: DieCombiner = 'average'): Tensor {
-  const team = combiner === 'max' ? maxEnsemble(members) : averageEnsemble(members);
+  const team = staticTeam(members, combiner);
   return scope(() => noGrad(() => softmax(team.logits(x), 1)));
 }

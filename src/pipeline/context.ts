@@ -9,6 +9,8 @@ import { loadDatasetByName, type DatasetName } from '../data/byName.js';
 import { selectSamples, type Dataset } from '../data/dataset.js';
 import { HostRandom } from '../data/hostRandom.js';
 import { eedSubsets, type EedSubsets } from '../data/subsets.js';
+import { GpuDataset } from '../data/batches.js';
+import type { Tensor } from '../engine/tensor.js';
 import { adapterString } from '../engine/device.js';
 import { runtime } from '../engine/engine.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
@@ -67,6 +69,21 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
     run.log(line);
   };
   return { config, run, train, test, subsets, architecture, adapter: adapterString(runtime().adapterInfo), signal: opts.signal ?? { aborted: false }, log };
+}
+
+/** The held-out split (§6: team selection, best epochs, DIE calibration) as a dataset. */
+export function heldOutSet(ctx: PipelineContext): Dataset {
+  return selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`);
+}
+
+/** The held-out split on the device, all of it as one batch (the caller disposes x and y). */
+export function heldOutBatch(ctx: PipelineContext): { x: Tensor; y: Tensor } {
+  const data = GpuDataset.upload(heldOutSet(ctx));
+  try {
+    return data.gather(Int32Array.from({ length: data.size }, (_, i) => i));
+  } finally {
+    data.dispose();
+  }
 }
 
 /** Reads a JSON file a stage wrote, or null when the stage has not finished. */

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { selectSamples } from '../data/dataset.js';
 import { HostRandom } from '../data/hostRandom.js';
 import { writeEnsemble } from '../ensemble/ensembleDir.js';
-import { averageEnsemble, maxEnsemble, moduleClassifier } from '../attacks/classifier.js';
+import { moduleClassifier } from '../attacks/classifier.js';
 import { pgd } from '../attacks/pgd.js';
-import { GpuDataset } from '../data/batches.js';
 import { calibrateDie, memberLogProbabilities, type DieCalibration } from '../ensemble/dieCalibration.js';
 import { resolveHaltingOptions, type HaltingOptions } from '../ensemble/haltingRule.js';
 import { Generator } from '../ops/random.js';
 import { MANIFEST_FILE, type EnsembleManifest } from '../ensemble/manifest.js';
+import { staticTeam } from '../ensemble/staticEnsemble.js';
 import { countParameters, disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
 import { ensembleTrainSettings, type Diversity } from '../ensemble/training/settings.js';
@@ -23,7 +23,7 @@ import type { Module } from '../nn/module.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseLrValues } from './config.js';
-import { PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
 import type { Selection } from './selectStage.js';
 
 export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
@@ -55,33 +55,28 @@ async function calibratedDie(ctx: PipelineContext, members: Module[]): Promise<{
     haltThreshold: c.haltThreshold,
   });
   if (!c.dieCalibrate) return { chosen: configured, calibration: null };
-  const heldOut = GpuDataset.upload(selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`));
+  const { x, y } = heldOutBatch(ctx);
   try {
-    const { x, y } = heldOut.gather(Int32Array.from({ length: heldOut.size }, (_, i) => i));
+    const classifiers = members.map((m) => moduleClassifier(m));
+    const team = staticTeam(classifiers, configured.combiner);
+    const xAdv = pgd(team, x, y, { eps: c.eps, stepSize: c.rdStepSize, steps: c.rdSteps, randomStart: true, generator: new Generator(c.seed).fork(3) });
     try {
-      const classifiers = members.map((m) => moduleClassifier(m));
-      const team = configured.combiner === 'max' ? maxEnsemble(classifiers) : averageEnsemble(classifiers);
-      const xAdv = pgd(team, x, y, { eps: c.eps, stepSize: c.rdStepSize, steps: c.rdSteps, randomStart: true, generator: new Generator(c.seed).fork(3) });
-      try {
-        const labels = (await y.data()) as Int32Array;
-        const calibration = calibrateDie(await memberLogProbabilities(classifiers, x), await memberLogProbabilities(classifiers, xAdv), labels, ctx.architecture.numClasses, configured);
-        const p = calibration.points.find((q) => q.instabilityThreshold === calibration.chosen.instabilityThreshold && q.haltThreshold === calibration.chosen.haltThreshold)!;
-        ctx.log(
-          `ensemble: DIE calibrated on ${labels.length} held-out images: τ_U ${calibration.chosen.instabilityThreshold}` +
-            (configured.dieRule === 'threshold' ? `, τ_q ${calibration.chosen.haltThreshold}` : '') +
-            ` runs ${p.meanMembers.toFixed(2)} of ${members.length} members on average, PGD ${(p.robustAccuracy * 100).toFixed(1)}% ` +
-            `(static team ${(calibration.staticRobust * 100).toFixed(1)}%${calibration.withinTolerance ? '' : '; no setting came within the tolerance'})`,
-        );
-        return { chosen: calibration.chosen, calibration };
-      } finally {
-        xAdv.dispose();
-      }
+      const labels = (await y.data()) as Int32Array;
+      const calibration = calibrateDie(await memberLogProbabilities(classifiers, x), await memberLogProbabilities(classifiers, xAdv), labels, ctx.architecture.numClasses, configured);
+      const p = calibration.points.find((q) => q.instabilityThreshold === calibration.chosen.instabilityThreshold && q.haltThreshold === calibration.chosen.haltThreshold)!;
+      ctx.log(
+        `ensemble: DIE calibrated on ${labels.length} held-out images: τ_U ${calibration.chosen.instabilityThreshold}` +
+          (configured.dieRule === 'threshold' ? `, τ_q ${calibration.chosen.haltThreshold}` : '') +
+          ` runs ${p.meanMembers.toFixed(2)} of ${members.length} members on average, PGD ${(p.robustAccuracy * 100).toFixed(1)}% ` +
+          `(static team ${(calibration.staticRobust * 100).toFixed(1)}%${calibration.withinTolerance ? '' : '; no setting came within the tolerance'})`,
+      );
+      return { chosen: calibration.chosen, calibration };
     } finally {
-      x.dispose();
-      y.dispose();
+      xAdv.dispose();
     }
   } finally {
-    heldOut.dispose();
+    x.dispose();
+    y.dispose();
   }
 }
 

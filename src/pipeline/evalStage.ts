@@ -11,13 +11,14 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { averageEnsemble, correctOnHost, maxEnsemble, moduleClassifier, type Classifier } from '../attacks/classifier.js';
+import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
 import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
 import { classifierPredictor, measureThroughput, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
 import { selectSamples } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
+import { staticTeam } from '../ensemble/staticEnsemble.js';
 import { buildArchitecture, countParameters, disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -158,7 +159,7 @@ export async function evalStage(
     for (const m of team.members) await compressForInference(m, { sample: speed.x });
     const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
     const die = team.manifest.die;
-    const staticTeam = die.combiner === 'max' ? maxEnsemble(memberClassifiers) : averageEnsemble(memberClassifiers);
+    const teamClassifier = staticTeam(memberClassifiers, die.combiner);
     const membersUsedHistogram = new Array<number>(team.members.length).fill(0);
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
     const staticSuite: SuiteResult[] = [];
@@ -175,12 +176,12 @@ export async function evalStage(
           const r = await dynamicEnsemble(memberClassifiers, x, die);
           r.probabilities.dispose();
           const right = Array.from(r.predictions, (p, i) => p === labels[i]);
-          staticRight += (await correctOnHost(staticTeam, x, y)).filter(Boolean).length;
+          staticRight += (await correctOnHost(teamClassifier, x, y)).filter(Boolean).length;
           judged += right.length;
           for (const k of r.membersUsed) histogram[k - 1]++;
           return right;
         };
-        const dieResult = await evaluateSuite(staticTeam, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
+        const dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
         return { dieResult, staticAccuracy: staticRight / Math.max(1, judged), histogram };
       });
       dieSuite.push(outcome.dieResult);
@@ -193,7 +194,7 @@ export async function evalStage(
       if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
     }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
-    const staticTime = await timeOf(classifierPredictor(staticTeam, speed.x), speedBatch, c);
+    const staticTime = await timeOf(classifierPredictor(teamClassifier, speed.x), speedBatch, c);
     const dieTime = await timeOf(async () => {
       const r = await dynamicEnsemble(memberClassifiers, speed.x, die);
       r.probabilities.dispose();

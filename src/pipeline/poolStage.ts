@@ -22,7 +22,7 @@ import type { NisFrl } from '../pruning/nis.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseList } from './config.js';
-import { PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutSet, PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
 import { tryLock } from './jobLock.js';
 
 export interface PoolJob {
@@ -144,7 +144,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
     };
     const validation = c.pruneValidation
       ? {
-          data: selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`),
+          data: heldOutSet(ctx),
           size: ctx.subsets.heldOut.length,
           steps: c.rdSteps,
           stepSize: c.rdStepSize,

@@ -6,15 +6,13 @@
 import { join } from 'node:path';
 import { moduleClassifier } from '../attacks/classifier.js';
 import { pgd } from '../attacks/pgd.js';
-import { GpuDataset } from '../data/batches.js';
-import { selectSamples } from '../data/dataset.js';
 import { memberFailures } from '../ensemble/memberFailures.js';
 import { selectTeam } from '../ensemble/teamSelection.js';
 import { disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
-import { readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, readStageJson, writeStageJson, type PipelineContext } from './context.js';
 import type { PoolJobReport } from './poolStage.js';
 
 export interface PoolMemberSummary {
@@ -59,12 +57,12 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
   const c = ctx.config;
   const t0 = performance.now();
   const members: Module[] = [];
-  const heldOut = GpuDataset.upload(selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`));
   try {
     for (const p of pool) members.push((await loadSubModel(p.checkpoint, ctx.architecture)).module.eval());
-    const { x, y } = heldOut.gather(Int32Array.from({ length: heldOut.size }, (_, i) => i));
+    const { x, y } = heldOutBatch(ctx);
+    const heldOut = x.shape[0];
     const gen = new Generator(c.seed).fork(2);
-    ctx.log(`select: PGD-${c.rdSteps} against ${c.rdAttack === 'pool' ? 'the pool average' : 'each member'} on ${heldOut.size} held-out images`);
+    ctx.log(`select: PGD-${c.rdSteps} against ${c.rdAttack === 'pool' ? 'the pool average' : 'each member'} on ${heldOut} held-out images`);
     let matrix;
     try {
       matrix = await memberFailures(
@@ -82,7 +80,7 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
     const budget = (1 - c.sparsity) * prunableTotal;
     const choice = selectTeam(matrix, { parameterCounts: pool.map((p) => p.prunableNonZero), parameterBudget: budget, rdThreshold: c.rdThreshold });
     const selection: Selection = {
-      heldOut: heldOut.size,
+      heldOut,
       attack: { mode: c.rdAttack, steps: c.rdSteps, stepSize: c.rdStepSize, eps: c.eps },
       pool: pool.map((p, j) => ({
         job: p.job, name: p.name, score: p.score, subset: p.subset, checkpoint: p.checkpoint, prunableNonZero: p.prunableNonZero,
@@ -108,6 +106,5 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
     return selection;
   } finally {
     members.forEach(disposeSubModel);
-    heldOut.dispose();
   }
 }
