@@ -108,14 +108,11 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
     if (!metric) throw new Error(`pool job ${job.index}: no EED subsets for score ${job.score}`);
     const all = metric.subModels[job.subset - 1];
     // A capped subset keeps the shared/own balance of C0 ∪ Cs: the first images of each chunk,
-    // which are in the metric's random order.
-    const own = metric.chunks[c.chunks > 1 ? job.subset : 0];
+    // which are in the metric's random order (the pipeline has d ≥ 2 chunks, so both exist).
     const cap = (chunk: Int32Array, k: number) => chunk.slice(0, Math.min(chunk.length, k));
     const indices =
       c.subsetSize > 0 && c.subsetSize < all.length
-        ? c.chunks > 1
-          ? Int32Array.from([...cap(metric.chunks[0], Math.ceil(c.subsetSize / 2)), ...cap(own, Math.floor(c.subsetSize / 2))])
-          : cap(own, c.subsetSize)
+        ? Int32Array.from([...cap(metric.chunks[0], Math.ceil(c.subsetSize / 2)), ...cap(metric.chunks[job.subset], Math.floor(c.subsetSize / 2))])
         : all;
     const subset = selectSamples(ctx.train, indices, `${ctx.train.name} (${job.name}, ${indices.length} images)`);
     const base = buildArchitecture(ctx.architecture, c.seed);
