@@ -6,6 +6,8 @@ export interface ProgressOptions {
   total: number;
   /** Unit of the throughput figure, e.g. 'img'. */
   unit?: string;
+  /** Units already done before this process started (a resumed run); not counted in the rate. */
+  initial?: number;
   stream?: NodeJS.WriteStream;
 }
 
@@ -25,6 +27,7 @@ export class Progress {
   private readonly tty: boolean;
 
   constructor(private readonly opts: ProgressOptions) {
+    this.done = opts.initial ?? 0;
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
   }
@@ -33,7 +36,7 @@ export class Progress {
   tick(n = 1, extra = ''): void {
     this.done = Math.min(this.opts.total, this.done + n);
     const elapsed = (performance.now() - this.start) / 1000;
-    const rate = this.done / Math.max(elapsed, 1e-9);
+    const rate = (this.done - (this.opts.initial ?? 0)) / Math.max(elapsed, 1e-9);
     const eta = (this.opts.total - this.done) / Math.max(rate, 1e-9);
     const pct = this.opts.total ? this.done / this.opts.total : 1;
     const rateStr = `${rate.toFixed(1)} ${this.opts.unit ?? 'it'}/s`;

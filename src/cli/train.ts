@@ -40,6 +40,7 @@ export const TRAIN_OPTIONS = {
   seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of every random choice' },
   out: { type: 'string', default: 'runs/train', help: 'run directory (rerunning the same command resumes it)' },
   fresh: { type: 'boolean', default: false, help: 'discard an existing run directory instead of resuming' },
+  checkpointMinutes: { type: 'number', default: 10, min: 0, help: 'also checkpoint inside an epoch this often (0: every step)' },
 } satisfies OptionTable;
 
 type TrainConfig = Resolved<typeof TRAIN_OPTIONS>;
@@ -77,7 +78,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
-  const { fresh, ...recorded } = config;
+  // Neither changes the result, so a run may resume with other values.
+  const { fresh, checkpointMinutes, ...recorded } = config;
   const run = await RunDir.open(config.out, recorded, { fresh });
   await init();
   const adapter = adapterString(runtime().adapterInfo);
@@ -100,7 +102,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { signal, release } = onInterrupt();
   let result;
   try {
-    result = await trainAdversarially(model, trainSet, testSet, settings, run, { signal });
+    result = await trainAdversarially(model, trainSet, testSet, settings, run, { signal, checkpointSeconds: checkpointMinutes * 60 });
   } catch (e) {
     if (e instanceof TrainingInterrupted) {
       console.error(`eed train: ${e.message}`);

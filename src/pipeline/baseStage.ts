@@ -63,7 +63,7 @@ export async function baseStage(ctx: PipelineContext): Promise<string> {
   const model = buildArchitecture(ctx.architecture, c.seed);
   const t0 = performance.now();
   try {
-    const result = await trainAdversarially(model, pool, null, settings, run, { signal: ctx.signal });
+    const result = await trainAdversarially(model, pool, null, settings, run, { signal: ctx.signal, checkpointSeconds: 600 });
     const checkpoint = run.file('model.safetensors');
     await saveStateDict(checkpoint, model, { metadata: { method: settings.method, dataset: c.dataset } });
     // Summed over epochs, so a resumed run reports the whole training time.

@@ -71,17 +71,28 @@ export class RunDir {
     appendFileSync(this.file('log.txt'), `${new Date().toISOString()} ${line}\n`);
   }
 
-  /** Writes the checkpoint files (via `write`, which gets their paths), then commits state.json. */
-  async commit(epoch: number, names: string[], write: (paths: Record<string, string>) => Promise<void>, extra: Record<string, unknown>): Promise<void> {
+  /**
+   * Writes the checkpoint files (via `write`, which gets their paths), then commits state.json.
+   * `step` names a checkpoint taken `step` steps into the epoch after `epoch` (long epochs); the
+   * caller keeps in `extra` what it needs to continue from there.
+   */
+  async commit(
+    epoch: number,
+    names: string[],
+    write: (paths: Record<string, string>) => Promise<void>,
+    extra: Record<string, unknown>,
+    step?: number,
+  ): Promise<void> {
     const files: Record<string, string> = {};
-    for (const n of names) files[n] = `epoch-${String(epoch).padStart(4, '0')}.${n}.safetensors`;
+    const tag = `epoch-${String(epoch).padStart(4, '0')}` + (step === undefined ? '' : `-step-${String(step).padStart(6, '0')}`);
+    for (const n of names) files[n] = `${tag}.${n}.safetensors`;
     await write(Object.fromEntries(Object.entries(files).map(([k, f]) => [k, this.file(f)])));
     const state: RunState = { epoch, files, extra };
     await writeFileAtomic(this.file('state.json'), new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n'));
     // Older checkpoints are no longer referenced.
     const keep = new Set(Object.values(files));
     for (const f of readdirSync(this.path))
-      if (/^epoch-\d+\..*\.safetensors$/.test(f) && !keep.has(f)) rmSync(this.file(f), { force: true });
+      if (/^epoch-\d+(-step-\d+)?\..*\.safetensors$/.test(f) && !keep.has(f)) rmSync(this.file(f), { force: true });
   }
 
   async writeJson(name: string, value: unknown): Promise<void> {

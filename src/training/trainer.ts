@@ -57,8 +57,13 @@ export interface EpochMetrics {
 
 /** Thrown when a run stops early on request; the last committed epoch is intact. */
 export class TrainingInterrupted extends Error {
-  constructor(readonly completedEpochs: number) {
-    super(`interrupted; ${completedEpochs} epoch(s) are saved, rerun the same command to resume`);
+  constructor(
+    readonly completedEpochs: number,
+    readonly stepsIntoNext = 0,
+  ) {
+    super(
+      `interrupted; ${completedEpochs} epoch(s)${stepsIntoNext ? ` and ${stepsIntoNext} step(s) of the next` : ''} are saved, rerun the same command to resume`,
+    );
     this.name = 'TrainingInterrupted';
   }
 }
@@ -68,6 +73,24 @@ export interface TrainHooks {
   signal?: { aborted: boolean };
   /** Called after each committed epoch. */
   onEpoch?: (m: EpochMetrics) => void;
+  /**
+   * Also commit a checkpoint inside an epoch once this many seconds have passed since the last
+   * one (0: after every step), and when interrupted mid-epoch; an epoch of PGD training on a CPU
+   * adapter takes about an hour. Unset: epoch boundaries only.
+   */
+  checkpointSeconds?: number;
+  /** Called after each step (the tests interrupt mid-epoch with it). */
+  onStep?: (epoch: number, step: number) => void;
+}
+
+/** Where a mid-epoch checkpoint left off: enough to redraw the epoch's order and continue. */
+interface PartialEpoch {
+  /** Steps of the epoch already taken. */
+  step: number;
+  lossSum: number;
+  seconds: number;
+  /** Generator position the epoch's order was drawn from. */
+  orderPosition: number;
 }
 
 export interface TrainResult {
@@ -148,6 +171,7 @@ export async function trainAdversarially(
   const schedule = scheduleOf(s);
   const history: EpochMetrics[] = [];
   let start = 0;
+  let partial: PartialEpoch | undefined;
   if (run.resumed) {
     await loadStateDict(run.file(run.resumed.files.model), model);
     await loadOptimizer(run.file(run.resumed.files.optimizer), opt);
@@ -155,8 +179,10 @@ export async function trainAdversarially(
     evalGen.position = Number(run.resumed.extra.evalGeneratorPosition);
     history.push(...((run.resumed.extra.history as EpochMetrics[]) ?? []));
     start = run.resumed.epoch;
-    run.log(`resumed after epoch ${start}`);
-    process.stderr.write(`resuming ${run.path} after epoch ${start}\n`);
+    partial = run.resumed.extra.partial as PartialEpoch | undefined;
+    const where = partial ? `epoch ${start} and ${partial.step} steps of epoch ${start + 1}` : `epoch ${start}`;
+    run.log(`resumed after ${where}`);
+    process.stderr.write(`resuming ${run.path} after ${where}\n`);
   }
   const train = GpuDataset.upload(trainSet);
   const test = testSet && s.evalSize > 0 ? GpuDataset.upload(testSet) : null;
@@ -165,12 +191,39 @@ export async function trainAdversarially(
     for (let epoch = start; epoch < s.epochs; epoch++) {
       opt.lr = schedule.at(epoch);
       const t0 = performance.now();
+      const resumeAt = epoch === start ? partial : undefined;
+      const resumePosition = gen.position;
+      if (resumeAt) gen.position = resumeAt.orderPosition;
+      const orderPosition = gen.position;
       const order = await epochOrder(train.size, gen);
+      if (resumeAt) gen.position = resumePosition;
       const steps = batchCount(order.length, s.batchSize, true);
-      const progress = new Progress({ label: `epoch ${epoch + 1}/${s.epochs}`, total: steps * s.batchSize, unit: 'img' });
-      let lossSum = 0;
-      for (let b = 0; b < steps; b++) {
-        if (hooks.signal?.aborted) throw new TrainingInterrupted(epoch);
+      const first = resumeAt?.step ?? 0;
+      const progress = new Progress({ label: `epoch ${epoch + 1}/${s.epochs}`, total: steps * s.batchSize, unit: 'img', initial: first * s.batchSize });
+      let lossSum = resumeAt?.lossSum ?? 0;
+      const priorSeconds = resumeAt?.seconds ?? 0;
+      let lastCheckpoint = performance.now();
+      const commitPartial = async (b: number): Promise<void> => {
+        const p: PartialEpoch = { step: b, lossSum, seconds: priorSeconds + (performance.now() - t0) / 1000, orderPosition };
+        await run.commit(
+          epoch,
+          ['model', 'optimizer'],
+          async (paths) => {
+            await saveStateDict(paths.model, model, { metadata: { epoch: String(epoch), step: String(b), method: s.method } });
+            await saveOptimizer(paths.optimizer, opt);
+          },
+          { generatorPosition: gen.position, evalGeneratorPosition: evalGen.position, history, partial: p },
+          b,
+        );
+        run.log(`checkpoint at epoch ${epoch + 1}, step ${b}/${steps}`);
+        lastCheckpoint = performance.now();
+      };
+      for (let b = first; b < steps; b++) {
+        if (hooks.signal?.aborted) {
+          const saved = hooks.checkpointSeconds !== undefined && b > first;
+          if (saved) await commitPartial(b);
+          throw new TrainingInterrupted(epoch, saved ? b : first);
+        }
         const rows = order.slice(b * s.batchSize, (b + 1) * s.batchSize);
         const loss = scope(() => {
           const batch = makeBatch(train, rows, aug, gen);
@@ -192,8 +245,11 @@ export async function trainAdversarially(
           throw new Error(`training loss became ${v} at epoch ${epoch + 1}, step ${b + 1} (lr ${opt.lr}); the last checkpoint is intact`);
         lossSum += v;
         progress.tick(s.batchSize, `loss ${(lossSum / (b + 1)).toFixed(4)}`);
+        hooks.onStep?.(epoch + 1, b + 1);
+        if (hooks.checkpointSeconds !== undefined && b + 1 < steps && performance.now() - lastCheckpoint >= hooks.checkpointSeconds * 1000)
+          await commitPartial(b + 1);
       }
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = priorSeconds + (performance.now() - t0) / 1000;
       let ev: Evaluation | null = null;
       if (test)
         ev = await evaluateRobustness(model, test, s.evalSize, {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,53 @@ describe('adversarial training runs', () => {
     await expect(RunDir.open(join(base, 'b'), { ...config, lr: 0.1 })).rejects.toThrow(/different config \(lr: 0.05 there, 0.1 now\)/);
     a.dispose();
     b2.dispose();
+  });
+
+  it('a run interrupted inside an epoch resumes from that step and ends with the same weights', async () => {
+    const train = quadrants(64, 1);
+    const base = mkdtempSync(join(tmpdir(), 'eed-train-step-'));
+    const s2 = { ...settings, epochs: 2, evalSize: 0 };
+    const config = { ...s2 } as unknown as Record<string, unknown>;
+
+    const a = freshModel();
+    const resA = await trainAdversarially(a, train, null, s2, await RunDir.open(join(base, 'a'), config));
+
+    // Four steps per epoch: stop after step 2 of epoch 2 (a checkpoint every step), then again
+    // after step 3 of the resumed run, which checkpoints only when interrupted.
+    const stopAt = async (epoch: number, step: number, checkpointSeconds: number): Promise<E.Module> => {
+      const m = freshModel();
+      const signal = { aborted: false };
+      const run = await RunDir.open(join(base, 'b'), config);
+      const err = await trainAdversarially(m, train, null, s2, run, {
+        signal,
+        checkpointSeconds,
+        onStep: (e, b) => (signal.aborted = e === epoch && b === step),
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrainingInterrupted);
+      expect((err as TrainingInterrupted).stepsIntoNext).toBe(step);
+      return m;
+    };
+    (await stopAt(2, 2, 0)).dispose();
+    const r1 = await RunDir.open(join(base, 'b'), config);
+    expect(r1.resumed?.epoch).toBe(1);
+    expect((r1.resumed?.extra.partial as { step: number }).step).toBe(2);
+    (await stopAt(2, 3, 1e9)).dispose();
+    const r2 = await RunDir.open(join(base, 'b'), config);
+    expect((r2.resumed?.extra.partial as { step: number }).step).toBe(3);
+    // Only the newest checkpoint's files stay.
+    expect(readdirSync(join(base, 'b')).filter((f) => f.endsWith('.safetensors')).sort()).toEqual([
+      'epoch-0001-step-000003.model.safetensors',
+      'epoch-0001-step-000003.optimizer.safetensors',
+    ]);
+
+    const b = freshModel();
+    const resB = await trainAdversarially(b, train, null, s2, r2);
+    expect(resB.history.map((h) => h.epoch)).toEqual([1, 2]);
+    expect(resB.history[1].loss).toBe(resA.history[1].loss);
+    const [wa, wb] = [await weights(a), await weights(b)];
+    wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
+    a.dispose();
+    b.dispose();
   });
 
   for (const method of ['clean', 'madry', 'trades', 'mart'] as TrainingMethod[]) {
