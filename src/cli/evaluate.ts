@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { moduleClassifier } from '../attacks/classifier.js';
-import { evaluateSuite, SUITE_ATTACKS, type SuiteAttack } from '../attacks/suite.js';
+import { evaluateSuite, SUITE_ATTACKS, type AttackOutcome, type SuiteAttack, type SuiteOptions } from '../attacks/suite.js';
+import { EvalProgress, fileIdentity } from './evalProgress.js';
 import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
 import { GpuDataset } from '../data/batches.js';
@@ -104,28 +105,41 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const prunableTotal = prunableWeightCount(layers);
   const classifier = moduleClassifier(model);
   const data = GpuDataset.upload(test);
+  const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
+  const suiteOptions: SuiteOptions = {
+    eps: c.eps,
+    count: c.count,
+    aaCount: c.aaCount,
+    batchSize: c.batchSize,
+    seed: c.seed,
+    pgd: { steps: c.pgdSteps, stepSize: c.pgdStep },
+    deepfool: { eps: c.dfEps },
+  };
   try {
-    const suite = await evaluateSuite(
-      classifier,
-      data,
-      {
-        attacks: chosen,
-        eps: c.eps,
-        count: c.count,
-        aaCount: c.aaCount,
-        batchSize: c.batchSize,
-        seed: c.seed,
-        pgd: { steps: c.pgdSteps, stepSize: c.pgdStep },
-        deepfool: { eps: c.dfEps },
-      },
-      {
-        onProgress: (e) => {
-          if (e.kind !== 'attack') return;
-          if (e.outcome.attack === 'autoattack') for (const s of e.outcome.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
-          console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}%`);
-        },
-      },
-    );
+    // One attack at a time, each finished row kept in <out>.partial.json: AutoAttack alone runs
+    // for an hour on a CPU adapter, and a rerun of the same command skips what is done.
+    const partial = await EvalProgress.open(`${out}.partial.json`, { weights: fileIdentity(weights), dataset, options: suiteOptions });
+    const outcomes: AttackOutcome[] = [];
+    let autoAttackLabel: string | null = null;
+    for (const attack of chosen) {
+      let outcome = partial.row(attack);
+      if (outcome) console.error(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${partial.path})`);
+      else {
+        const suite = await evaluateSuite(classifier, data, { ...suiteOptions, attacks: [attack] }, {
+          onProgress: (e) => {
+            if (e.kind !== 'attack') return;
+            if (e.outcome.attack === 'autoattack') for (const s of e.outcome.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
+            console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}%`);
+          },
+        });
+        outcome = suite.rows[0];
+        if (!outcome) continue; // AutoAttack with aaCount 0
+        await partial.record(outcome);
+      }
+      if (outcome.attack === 'autoattack') autoAttackLabel = outcome.suiteLabel;
+      outcomes.push(outcome);
+    }
+    const suite = { rows: outcomes, autoAttack: autoAttackLabel === null ? null : { suiteLabel: autoAttackLabel } };
     const rows = suite.rows.map((r) => ({ attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds }));
     // Clean throughput (images/s) of one forward pass over a batch.
     const { x } = data.gather(Int32Array.from({ length: Math.min(c.batchSize, data.size) }, (_, i) => i));
@@ -139,7 +153,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
     console.log(
       `parameters ${model.numParameters()} (conv/linear non-zeros ${nonZero} of ${prunableTotal}), clean throughput ${imagesPerSecond.toFixed(1)} images/s`,
     );
-    const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
     const report = {
       command: `eed eval ${argv.join(' ')}`.trim(),
       adapter,
@@ -156,6 +169,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       imagesPerSecond,
     };
     await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
+    partial.remove();
     console.log(`report: ${out}`);
   } finally {
     data.dispose();
