@@ -15,6 +15,13 @@ describe('eed prune options', () => {
     expect(() => resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--score', 'magnitude'])).toThrow(/score/);
   });
 
+  it("the acceptance preset prunes the fmnist-smallcnn checkpoint to 80% with that preset's attack, and flags still win", () => {
+    const { config } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--preset', 'fmnist-smallcnn-80', '--score', 'bnsf']);
+    expect([config.checkpoint, config.sparsity, config.eps, config.stepSize, config.attackSteps, config.score]).toEqual([
+      'runs/fmnist-smallcnn/model.safetensors', 0.8, 0.1, 0.025, 7, 'bnsf',
+    ]);
+  });
+
   it('prints help and requires a checkpoint', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {

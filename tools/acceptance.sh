@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The real-data acceptance runs of issues 5 and 6 (and, with --eed, issue 7's fmnist preset), one
+# after another. Every step is resumable, so after an interruption rerun the same command and it
+# goes on where it stopped; finished steps are skipped. On this repository's 2-core CPU adapter:
+#   issue 5  eed train --preset fmnist-smallcnn      ~3.5 h (5 epochs of PGD-7 AT on 60,000 images)
+#            eed eval  --preset fmnist-smallcnn      ~1.5 h (AutoAttack on 500 images dominates)
+#   issue 6  eed prune --preset fmnist-smallcnn-80   ~80 min per score, 4 scores, then PGD-20 each
+#   issue 7  eed run --preset fmnist (from the AT checkpoint above; days, see the README)
+# Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json; the table at the end
+# is the README's.
+#   bash tools/acceptance.sh [--eed]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+EED=0
+case "${1:-}" in
+  --eed) EED=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--eed]" >&2; exit 2 ;;
+esac
+[ -d dist ] || npm run build
+eed() { node bin/eed.js "$@"; }
+step() { echo "== $* ($(date -u +%FT%TZ))" >&2; }
+
+BASE=runs/fmnist-smallcnn
+step "issue 5: Madry PGD-7 AT of SmallCNN on Fashion-MNIST, 5 epochs"
+[ -f "$BASE/report.json" ] || eed train --preset fmnist-smallcnn --out "$BASE"
+step "issue 5: attack suite (PGD-20 on 2000 test images, AutoAttack on 500)"
+[ -f "$BASE/eval.json" ] || eed eval --preset fmnist-smallcnn --run "$BASE"
+
+for score in nis erm ase bnsf; do
+  out="runs/prune-80-$score"
+  step "issue 6: $score at 80% sparsity"
+  [ -f "$out/report.json" ] || eed prune --preset fmnist-smallcnn-80 --checkpoint "$BASE/model.safetensors" --score "$score" --out "$out"
+  [ -f "$out/eval.json" ] || eed eval --preset fmnist-smallcnn --weights "$out/model.safetensors" --model smallcnn \
+    --dataset fashion-mnist --attacks clean,pgd --aa-count 0 --out "$out/eval.json"
+done
+
+if [ "$EED" = 1 ]; then
+  step "issue 7: eed run --preset fmnist from the AT checkpoint"
+  eed run --preset fmnist --base-checkpoint "$BASE/model.safetensors"
+fi
+
+node --input-type=module - "$BASE" <<'JS'
+import { existsSync, readFileSync } from 'node:fs';
+const base = process.argv[2];
+const rows = [['dense AT', `${base}/eval.json`], ...['nis', 'erm', 'ase', 'bnsf'].map((s) => [`${s.toUpperCase()} 80%`, `runs/prune-80-${s}/eval.json`])];
+const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+console.log('| model | clean | PGD-20 | AutoAttack | non-zeros |\n|---|---|---|---|---|');
+for (const [name, file] of rows) {
+  if (!existsSync(file)) continue;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const acc = (re) => r.results.find((x) => re.test(x.attack))?.accuracy;
+  console.log(`| ${name} | ${pct(acc(/^clean$/))} | ${pct(acc(/^PGD-20$/))} | ${pct(acc(/^AutoAttack$/))} | ${r.prunableNonZero} of ${r.prunableTotal} |`);
+}
+JS
