@@ -1,4 +1,4 @@
-// `npm run bench [-- suite ...] [-- --time ms]`: kernel and training-step benchmarks on whatever
+// `npm run bench [-- suite ...] [-- --time ms] [--filter regex] [--out dir]`: kernel and training-step benchmarks on whatever
 // adapter is present. Each suite writes bench/results/<suite>.json:
 //   {adapter, date, command, results: [{name, shape, ms_median, ms_min, gflops}]}
 // Every iteration waits for the GPU (queue drained), so times are wall-clock per call.
@@ -60,7 +60,13 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
     allowPositionals: true,
-    options: { time: { type: 'string', default: '2000' }, out: { type: 'string', default: 'bench/results' } },
+    options: {
+      time: { type: 'string', default: '2000' },
+      out: { type: 'string', default: 'bench/results' },
+      // Only the cases whose name matches (write them elsewhere with --out, or the suite's file
+      // will hold only those).
+      filter: { type: 'string' },
+    },
   });
   const rt = await init();
   const adapter = adapterString(rt.adapterInfo);
@@ -71,7 +77,8 @@ async function main(): Promise<void> {
     const cases = SUITES[suite];
     if (!cases) throw new Error(`unknown suite '${suite}' (have: ${Object.keys(SUITES).join(', ')})`);
     const results: BenchResult[] = [];
-    for (const c of cases()) {
+    const only = values.filter ? new RegExp(values.filter) : null;
+    for (const c of cases().filter((k) => !only || only.test(k.name))) {
       const r = await measure(c, Number(values.time));
       results.push(r);
       console.log(

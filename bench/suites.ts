@@ -7,9 +7,10 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import type { Module } from '../src/nn/module.js';
-import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, maskedConv2d, matmul, relu, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
+import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, maskedConv2d, matmul, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
 import { noGrad } from '../src/engine/autograd.js';
-import type { Conv2d } from '../src/nn/layers.js';
+import { Conv2d } from '../src/nn/layers.js';
+import { compressForInference, decompress } from '../src/pruning/sparseInference.js';
 import { convGeometry, forceConvStrategy, setMaskedGemmWeights, type ConvStrategy, type MaskedGemmWeights } from '../kernels/conv2d.js';
 import { forceMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -239,57 +240,54 @@ function magnitudeMask(w: Float32Array, sparsity: number): Float32Array {
   return Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? 1 : 0));
 }
 
-async function compressConv(conv: Conv2d, sparsity: number): Promise<SparseConv2d> {
-  const w = (await conv.weight.data()) as Float32Array;
-  return SparseConv2d.fromDense(w, conv.weight.shape, magnitudeMask(w, sparsity));
+/**
+ * Magnitude-prunes every conv of `model` to `sparsity` (per layer, through Conv2d.weightMask) and
+ * compresses it for inference: every conv ('csr'), or with `sample` only the layers whose sparse
+ * kernel measured faster there ('timed', what the EED pipeline does).
+ */
+async function pruneAndCompress(model: Module, sparsity: number, sample?: Tensor): Promise<void> {
+  for (const [, m] of model.namedModules())
+    if (m instanceof Conv2d) {
+      const w = (await m.weight.data()) as Float32Array;
+      m.weightMask = tensor(magnitudeMask(w, sparsity), m.weight.shape);
+    }
+  await compressForInference(model, { minSparsity: 0, sample });
 }
 
-/** SmallCNN's eval forward with every conv replaced by its compressed (CSR) weights. */
-function sparseSmallCnnForward(m: SmallCNN, convs: readonly SparseConv2d[], x: Tensor): Tensor {
-  const layer = (conv: Conv2d, sparse: SparseConv2d, input: Tensor) =>
-    sparseConv2d(input, sparse, conv.bias, { stride: conv.stride, padding: conv.padding });
-  let y = relu(m.bn1.forward(layer(m.conv1, convs[0], x)));
-  y = relu(m.bn2.forward(layer(m.conv2, convs[1], y)));
-  y = relu(m.bn3.forward(layer(m.conv3, convs[2], y)));
-  return m.linear.forward(m.pool.forward(y));
+function disposeModel(state: Record<string, unknown>): void {
+  const model = state.model as Module;
+  decompress(model);
+  for (const [, m] of model.namedModules()) if (m instanceof Conv2d) m.weightMask?.dispose();
+  disposeAll(state);
 }
 
-/** Inference (eval mode, no gradients) of SmallCNN at batch 128: dense vs magnitude-pruned CSR convs. */
-function prunedSmallCnnCases(batch = 128): BenchCase[] {
-  const shape = `b${batch} 1x28x28`;
+/**
+ * Issue 6's end-to-end measurement: the eval-mode forward pass (no gradient) of a model, dense
+ * against its magnitude-pruned copy with the convolutions on the zero-skipping sparse kernel.
+ */
+function prunedForwardCases(label: string, makeModel: () => Module, input: number[]): BenchCase[] {
+  const shape = `b${input[0]} ${input.slice(1).join('x')}`;
   const setupModel = () => {
-    const model = new SmallCNN({ generator: gen });
+    const model = makeModel();
     model.eval();
-    return { model, x: gen.uniform([batch, 1, 28, 28]).keep() };
+    return { model, x: gen.uniform(input).keep() };
   };
-  const cases: BenchCase[] = [
-    {
-      name: 'sparse.smallcnn_forward.dense',
-      shape,
-      flops: null,
-      setup: setupModel,
-      run: (s) => scope(() => void noGrad(() => (s.model as SmallCNN).forward(s.x as Tensor))),
-      teardown: disposeAll,
-    },
-  ];
+  const run = (s: Record<string, unknown>) => scope(() => void noGrad(() => (s.model as Module).forward(s.x as Tensor)));
+  const cases: BenchCase[] = [{ name: `sparse.${label}_forward.dense`, shape, flops: null, setup: setupModel, run, teardown: disposeModel }];
   for (const sparsity of [0.8, 0.9, 0.95])
-    cases.push({
-      name: `sparse.smallcnn_forward.csr@${Math.round(sparsity * 100)}%`,
-      shape,
-      flops: null,
-      setup: async () => {
-        const state = setupModel();
-        const m = state.model;
-        const [c1, c2, c3] = await Promise.all([m.conv1, m.conv2, m.conv3].map((c) => compressConv(c, sparsity)));
-        return { ...state, c1, c2, c3 };
-      },
-      run: (s) =>
-        scope(() => {
-          const convs = [s.c1, s.c2, s.c3] as SparseConv2d[];
-          void noGrad(() => sparseSmallCnnForward(s.model as SmallCNN, convs, s.x as Tensor));
-        }),
-      teardown: disposeAll,
-    });
+    for (const mode of ['csr', 'timed'] as const)
+      cases.push({
+        name: `sparse.${label}_forward.${mode}@${Math.round(sparsity * 100)}%`,
+        shape,
+        flops: null,
+        setup: async () => {
+          const state = setupModel();
+          await pruneAndCompress(state.model, sparsity, mode === 'timed' ? state.x : undefined);
+          return state;
+        },
+        run,
+        teardown: disposeModel,
+      });
   return cases;
 }
 
@@ -298,5 +296,9 @@ export const SUITES: Record<string, () => BenchCase[]> = {
   conv2d: () => convCases(32),
   train: trainCases,
   attack: attackCases,
-  sparse: () => [...sparseCases(32), ...prunedSmallCnnCases(128)],
+  sparse: () => [
+    ...sparseCases(32),
+    ...prunedForwardCases('smallcnn', () => new SmallCNN({ generator: gen }), [128, 1, 28, 28]),
+    ...prunedForwardCases('resnet18', () => new ResNet18({ generator: gen }), [32, 3, 32, 32]),
+  ],
 };
