@@ -58,6 +58,8 @@ export function standardAttacks(opts: StandardAttackOptions = {}): AutoAttackCom
 export interface AutoAttackOptions extends StandardAttackOptions {
   /** The attacks to run in order (default standardAttacks(opts)). */
   attacks?: readonly AutoAttackComponent[];
+  /** Called as each attack finishes (on a CPU adapter the whole suite runs for an hour). */
+  onStage?: (step: { attack: string; robustAccuracy: number; seconds: number }) => void;
 }
 
 export interface AutoAttackReport {
@@ -81,6 +83,7 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const attacks = opts.attacks ?? standardAttacks(opts);
   const n = x.shape[0];
   const accuracy = (flags: readonly boolean[]) => (n ? flags.filter(Boolean).length / n : 0);
+  const t0 = performance.now();
   const cleanAccuracy = accuracy(await correctOnHost(classifier, x, labels));
   const steps: AutoAttackReport['steps'] = [];
   const { xAdv, robust } = await untilFooled(
@@ -94,7 +97,11 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
         if (worst > eps + PERTURBATION_SLACK)
           throw new Error(`autoAttack: ${attacks[k].name} returned a perturbation with ‖δ‖∞ = ${worst}, beyond ε = ${eps}`);
       },
-      afterStage: (k, flags) => steps.push({ attack: attacks[k].name, robustAccuracy: accuracy(flags) }),
+      afterStage: (k, flags) => {
+        const step = { attack: attacks[k].name, robustAccuracy: accuracy(flags) };
+        steps.push(step);
+        opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000 });
+      },
     },
   );
   return {

@@ -96,7 +96,9 @@ export interface SuiteResult {
 
 export type SuiteProgress =
   | { kind: 'batch'; attack: SuiteAttack; label: string; done: number; total: number }
-  | { kind: 'attack'; outcome: AttackOutcome };
+  | { kind: 'attack'; outcome: AttackOutcome }
+  /** One of AutoAttack's attacks finished: robust accuracy so far, seconds since AutoAttack began. */
+  | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number };
 
 export interface SuiteHooks {
   onProgress?: (event: SuiteProgress) => void;
@@ -252,6 +254,7 @@ export async function evaluateSuite(
           seed: o.seed,
           batchSize: o.batchSize,
           ...o.autoAttack,
+          onStage: (step) => hooks.onProgress?.({ kind: 'autoattack-stage', ...step }),
         });
         const judged = hooks.judge ? (await judge(xAdv, y)) / n : null;
         xAdv.dispose();

@@ -127,9 +127,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
       else {
         const suite = await evaluateSuite(classifier, data, { ...suiteOptions, attacks: [attack] }, {
           onProgress: (e) => {
-            if (e.kind !== 'attack') return;
-            if (e.outcome.attack === 'autoattack') for (const s of e.outcome.steps) console.error(`  after ${s.attack}: ${(s.robustAccuracy * 100).toFixed(2)}%`);
-            console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}%`);
+            if (e.kind === 'autoattack-stage')
+              console.error(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
+            if (e.kind === 'attack') console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
           },
         });
         outcome = suite.rows[0];

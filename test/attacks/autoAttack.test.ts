@@ -47,20 +47,28 @@ async function runStubs(cleanCorrect: boolean[], foolSets: Set<number>[]) {
   const x = E.tensor(cleanCorrect.flatMap((c, i) => image(i, c)), [n, 1, 1, 3]);
   const y = E.zeros([n], 'i32');
   const logs = foolSets.map((): StubLog => ({ seen: [] }));
+  const stages: { attack: string; robustAccuracy: number; seenSoFar: number }[] = [];
   const report = await autoAttack(scoresClassifier, x, y, {
     eps: EPS,
     attacks: foolSets.map((f, k) => stub(`stub${k}`, f, logs[k])),
+    // Reported as each attack finishes: the later attacks have not run yet.
+    onStage: (s) => stages.push({ attack: s.attack, robustAccuracy: s.robustAccuracy, seenSoFar: logs.filter((l) => l.seen.length).length }),
   });
   const adv = Array.from(await report.xAdv.data());
   for (const t of [x, y, report.xAdv]) t.dispose();
-  return { report, logs, adv };
+  return { report, logs, adv, stages };
 }
 
 describe('autoAttack bookkeeping', () => {
   it('runs each attack only on the points still robust and keeps the first success per point', async () => {
     // Point 5 is misclassified from the start; attack 0 fools 1 and 2, attack 1 fools 2 (again) and 3.
     const clean = [true, true, true, true, true, false];
-    const { report, logs, adv } = await runStubs(clean, [new Set([1, 2]), new Set([2, 3]), new Set([0])]);
+    const { report, logs, adv, stages } = await runStubs(clean, [new Set([1, 2]), new Set([2, 3]), new Set([0])]);
+    expect(stages).toEqual([
+      { attack: 'stub0', robustAccuracy: 3 / 6, seenSoFar: 1 },
+      { attack: 'stub1', robustAccuracy: 2 / 6, seenSoFar: 2 },
+      { attack: 'stub2', robustAccuracy: 1 / 6, seenSoFar: 3 },
+    ]);
     expect(logs[0].seen).toEqual([0, 1, 2, 3, 4]);
     expect(logs[1].seen).toEqual([0, 3, 4]);
     expect(logs[2].seen).toEqual([0, 4]);
