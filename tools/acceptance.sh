@@ -46,11 +46,11 @@ import { existsSync, readFileSync } from 'node:fs';
 const base = process.argv[2];
 const rows = [['dense AT', `${base}/eval.json`], ...['nis', 'erm', 'ase', 'bnsf'].map((s) => [`${s.toUpperCase()} 80%`, `runs/prune-80-${s}/eval.json`])];
 const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
-console.log('| model | clean | PGD-20 | AutoAttack | non-zeros |\n|---|---|---|---|---|');
+console.log('| model | clean | PGD-20 | PGD-20 on AA\'s images | AutoAttack | non-zeros |\n|---|---|---|---|---|---|');
 for (const [name, file] of rows) {
   if (!existsSync(file)) continue;
   const r = JSON.parse(readFileSync(file, 'utf8'));
   const acc = (re) => r.results.find((x) => re.test(x.attack))?.accuracy;
-  console.log(`| ${name} | ${pct(acc(/^clean$/))} | ${pct(acc(/^PGD-20$/))} | ${pct(acc(/^AutoAttack$/))} | ${r.prunableNonZero} of ${r.prunableTotal} |`);
+  console.log(`| ${name} | ${pct(acc(/^clean$/))} | ${pct(acc(/^PGD-20$/))} | ${pct(acc(/^PGD-20 \(first/))} | ${pct(acc(/^AutoAttack$/))} | ${r.prunableNonZero} of ${r.prunableTotal} |`);
 }
 JS

@@ -71,6 +71,11 @@ interface OutcomeFields {
 /** A row of the clean, FGSM, PGD, C&W or DeepFool evaluation. */
 export interface BatchAttackOutcome extends OutcomeFields {
   attack: Exclude<SuiteAttack, 'autoattack'>;
+  /**
+   * Accuracy on the first `aaCount` images alone, when that is fewer than this attack's images:
+   * AutoAttack runs on those, and must be compared with PGD on the same images.
+   */
+  onAutoAttackImages?: { count: number; accuracy: number };
 }
 
 /** The AutoAttack row, with the robust accuracy after each of its components. */
@@ -233,12 +238,13 @@ export async function evaluateSuite(
 ): Promise<SuiteResult> {
   const o = resolveSuiteOptions(opts);
   const size = sizeOf(data);
-  const judge = async (x: Tensor, y: Tensor): Promise<number> => {
-    if (!hooks.judge) return (await correctOnHost(classifier, x, y)).filter(Boolean).length;
+  const judgeFlags = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
+    if (!hooks.judge) return correctOnHost(classifier, x, y);
     const flags = await hooks.judge(x, y);
     if (flags.length !== x.shape[0]) throw new Error(`evaluateSuite: hooks.judge returned ${flags.length} flags for a batch of ${x.shape[0]} images`);
-    return flags.filter(Boolean).length;
+    return flags;
   };
+  const judge = async (x: Tensor, y: Tensor): Promise<number> => (await judgeFlags(x, y)).filter(Boolean).length;
   const rows: AttackOutcome[] = [];
   let aa: AutoAttackOutcome | null = null;
   for (const attack of o.attacks) {
@@ -277,17 +283,24 @@ export async function evaluateSuite(
     }
     const fn = batchAttack(attack, classifier, o);
     const n = Math.min(o.count, size);
+    const aaImages = Math.min(o.aaCount, size);
     let right = 0;
+    let rightOnAa = 0;
     for (let first = 0; first < n; first += o.batchSize) {
       const b = Math.min(o.batchSize, n - first);
-      right += await scopeAsync(async () => {
+      const flags = await scopeAsync(async () => {
         const { x, y } = rowsOf(data, first, b);
         const xAdv = (await fn(x, y)) ?? x;
-        return judge(xAdv, y);
+        return judgeFlags(xAdv, y);
+      });
+      flags.forEach((ok, i) => {
+        right += ok ? 1 : 0;
+        if (ok && first + i < aaImages) rightOnAa++;
       });
       hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }
     const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000 };
+    if (aaImages > 0 && aaImages < n) outcome.onAutoAttackImages = { count: aaImages, accuracy: rightOnAa / aaImages };
     rows.push(outcome);
     hooks.onProgress?.({ kind: 'attack', outcome });
   }

@@ -140,7 +140,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
       outcomes.push(outcome);
     }
     const suite = { rows: outcomes, autoAttack: autoAttackLabel === null ? null : { suiteLabel: autoAttackLabel } };
-    const rows = suite.rows.map((r) => ({ attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds }));
+    // PGD again on AutoAttack's images alone (issue 5: AutoAttack must not be weaker than PGD there).
+    const rows = suite.rows.flatMap((r) => {
+      const row = { attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds as number | null };
+      const sub = r.attack === 'pgd' && chosen.includes('autoattack') ? r.onAutoAttackImages : undefined;
+      return sub ? [row, { attack: `${r.label} (first ${sub.count})`, accuracy: sub.accuracy, images: sub.count, seconds: null }] : [row];
+    });
     // Clean throughput (images/s) of one forward pass over a batch.
     const { x } = data.gather(Int32Array.from({ length: Math.min(c.batchSize, data.size) }, (_, i) => i));
     const { imagesPerSecond } = await measureThroughput(classifierPredictor(classifier, x), { images: x.shape[0], warmup: 1, repeats: 3 });
@@ -149,7 +154,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     console.log(`\nmodel ${modelName} (width ${width}) on ${dataset}, ε = ${c.eps.toFixed(4)}, adapter ${adapter}`);
     console.log(`${'attack'.padEnd(28)}${'accuracy'.padStart(10)}${'images'.padStart(8)}${'seconds'.padStart(10)}`);
     for (const r of rows)
-      console.log(`${r.attack.padEnd(28)}${(r.accuracy * 100).toFixed(2).padStart(9)}%${String(r.images).padStart(8)}${r.seconds.toFixed(1).padStart(10)}`);
+      console.log(`${r.attack.padEnd(28)}${(r.accuracy * 100).toFixed(2).padStart(9)}%${String(r.images).padStart(8)}${(r.seconds === null ? '' : r.seconds.toFixed(1)).padStart(10)}`);
     console.log(
       `parameters ${model.numParameters()} (conv/linear non-zeros ${nonZero} of ${prunableTotal}), clean throughput ${imagesPerSecond.toFixed(1)} images/s`,
     );
