@@ -122,7 +122,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       ctx.log(`ensemble: ${settings.diversity} training of ${team.map((m) => m.name).join(', ')} for ${settings.epochs} epoch(s) on ${rows.length} images`);
       const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length });
       try {
-        history = (await trainEnsemble(members, data, settings, run, { signal: ctx.signal, log: (line: string) => ctx.log(`  ${line}`) })).history;
+        history = (await trainEnsemble(members, data, settings, run, { signal: ctx.signal, checkpointSeconds: 600, log: (line: string) => ctx.log(`  ${line}`) })).history;
       } catch (e) {
         if (e instanceof TrainingInterrupted) throw new PipelineInterrupted('ensemble training');
         throw e;

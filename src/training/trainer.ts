@@ -5,7 +5,7 @@
 
 import { moduleClassifier, predict } from '../attacks/classifier.js';
 import { pgd } from '../attacks/pgd.js';
-import { batchCount, epochOrder, GpuDataset, makeBatch } from '../data/batches.js';
+import { batchCount, GpuDataset, makeBatch } from '../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import { grad, noGrad } from '../engine/autograd.js';
@@ -23,6 +23,7 @@ import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, MultiStepLR, type LrSchedule } from '../optim/schedule.js';
 import { Progress } from '../cli/progress.js';
 import { adversarialLoss, type TrainingMethod } from './adversarialLoss.js';
+import { CheckpointClock, drawEpochOrders, type PartialEpoch } from './partialEpoch.js';
 import type { RunDir } from './runDir.js';
 
 export interface TrainSettings {
@@ -83,14 +84,9 @@ export interface TrainHooks {
   onStep?: (epoch: number, step: number) => void;
 }
 
-/** Where a mid-epoch checkpoint left off: enough to redraw the epoch's order and continue. */
-interface PartialEpoch {
-  /** Steps of the epoch already taken. */
-  step: number;
+/** A mid-epoch checkpoint of adversarial training. */
+interface PartialTrainEpoch extends PartialEpoch {
   lossSum: number;
-  seconds: number;
-  /** Generator position the epoch's order was drawn from. */
-  orderPosition: number;
 }
 
 export interface TrainResult {
@@ -171,7 +167,7 @@ export async function trainAdversarially(
   const schedule = scheduleOf(s);
   const history: EpochMetrics[] = [];
   let start = 0;
-  let partial: PartialEpoch | undefined;
+  let partial: PartialTrainEpoch | undefined;
   if (run.resumed) {
     await loadStateDict(run.file(run.resumed.files.model), model);
     await loadOptimizer(run.file(run.resumed.files.optimizer), opt);
@@ -179,7 +175,7 @@ export async function trainAdversarially(
     evalGen.position = Number(run.resumed.extra.evalGeneratorPosition);
     history.push(...((run.resumed.extra.history as EpochMetrics[]) ?? []));
     start = run.resumed.epoch;
-    partial = run.resumed.extra.partial as PartialEpoch | undefined;
+    partial = run.resumed.extra.partial as PartialTrainEpoch | undefined;
     const where = partial ? `epoch ${start} and ${partial.step} steps of epoch ${start + 1}` : `epoch ${start}`;
     run.log(`resumed after ${where}`);
     process.stderr.write(`resuming ${run.path} after ${where}\n`);
@@ -192,19 +188,18 @@ export async function trainAdversarially(
       opt.lr = schedule.at(epoch);
       const t0 = performance.now();
       const resumeAt = epoch === start ? partial : undefined;
-      const resumePosition = gen.position;
-      if (resumeAt) gen.position = resumeAt.orderPosition;
-      const orderPosition = gen.position;
-      const order = await epochOrder(train.size, gen);
-      if (resumeAt) gen.position = resumePosition;
+      const {
+        orders: [order],
+        orderPosition,
+      } = await drawEpochOrders(gen, train.size, 1, resumeAt);
       const steps = batchCount(order.length, s.batchSize, true);
       const first = resumeAt?.step ?? 0;
       const progress = new Progress({ label: `epoch ${epoch + 1}/${s.epochs}`, total: steps * s.batchSize, unit: 'img', initial: first * s.batchSize });
       let lossSum = resumeAt?.lossSum ?? 0;
       const priorSeconds = resumeAt?.seconds ?? 0;
-      let lastCheckpoint = performance.now();
+      const clock = new CheckpointClock(hooks.checkpointSeconds);
       const commitPartial = async (b: number): Promise<void> => {
-        const p: PartialEpoch = { step: b, lossSum, seconds: priorSeconds + (performance.now() - t0) / 1000, orderPosition };
+        const p: PartialTrainEpoch = { step: b, lossSum, seconds: priorSeconds + (performance.now() - t0) / 1000, orderPosition };
         await run.commit(
           epoch,
           ['model', 'optimizer'],
@@ -216,11 +211,11 @@ export async function trainAdversarially(
           b,
         );
         run.log(`checkpoint at epoch ${epoch + 1}, step ${b}/${steps}`);
-        lastCheckpoint = performance.now();
+        clock.reset();
       };
       for (let b = first; b < steps; b++) {
         if (hooks.signal?.aborted) {
-          const saved = hooks.checkpointSeconds !== undefined && b > first;
+          const saved = clock.enabled && b > first;
           if (saved) await commitPartial(b);
           throw new TrainingInterrupted(epoch, saved ? b : first);
         }
@@ -246,8 +241,7 @@ export async function trainAdversarially(
         lossSum += v;
         progress.tick(s.batchSize, `loss ${(lossSum / (b + 1)).toFixed(4)}`);
         hooks.onStep?.(epoch + 1, b + 1);
-        if (hooks.checkpointSeconds !== undefined && b + 1 < steps && performance.now() - lastCheckpoint >= hooks.checkpointSeconds * 1000)
-          await commitPartial(b + 1);
+        if (b + 1 < steps && clock.due()) await commitPartial(b + 1);
       }
       const seconds = priorSeconds + (performance.now() - t0) / 1000;
       let ev: Evaluation | null = null;

@@ -10,7 +10,7 @@
 // layers. Every member has its own SGD (DVERGE/iGAT, §12), all stepped after one backward pass of
 // the joint loss; the masks are fixed inside the kernels, so pruned weights get no gradient.
 
-import { batchCount, epochOrder, GpuDataset, makeBatch } from '../../data/batches.js';
+import { batchCount, GpuDataset, makeBatch } from '../../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../../data/augment.js';
 import type { Dataset } from '../../data/dataset.js';
 import { HostRandom, streamOf } from '../../data/hostRandom.js';
@@ -27,6 +27,7 @@ import { stack } from '../../ops/shape.js';
 import { SGD } from '../../optim/sgd.js';
 import { StagedLR } from '../../optim/schedule.js';
 import { Progress } from '../../cli/progress.js';
+import { CheckpointClock, drawEpochOrders, type PartialEpoch } from '../../training/partialEpoch.js';
 import type { RunDir } from '../../training/runDir.js';
 import { TrainingInterrupted } from '../../training/trainer.js';
 import { masksOf } from '../subModel.js';
@@ -64,6 +65,15 @@ export interface EnsembleTrainHooks {
   onStep?: (done: number, total: number) => void;
   /** Receives the per-epoch lines and warnings (default: stderr); run.log gets them as well. */
   log?: (line: string) => void;
+  /** Also checkpoint inside an epoch this often, and when interrupted (as TrainHooks.checkpointSeconds). */
+  checkpointSeconds?: number;
+}
+
+/** A mid-epoch checkpoint of ensemble training: the running sums of the epoch's terms. */
+interface PartialEnsembleEpoch extends PartialEpoch {
+  sums: number[];
+  /** γ·L_C / L_E at the epoch's first step (null for NaN in JSON). */
+  ratio: number | null;
 }
 
 export interface EnsembleTrainResult {
@@ -141,7 +151,21 @@ export async function trainEnsemble(
     if (hooks.log) hooks.log(line);
     else process.stderr.write(`${line}\n`);
   };
+  // Members (with their masks) and optimizer state; `step` marks a checkpoint inside the epoch after `epoch`.
+  const saveCheckpoint = (epoch: number, extra: Record<string, unknown>, step?: number) =>
+    run.commit(
+      epoch,
+      [...members.map((_, i) => `member${i}`), 'optimizer'],
+      async (paths) => {
+        const metadata = { epoch: String(epoch), stage: 'ensemble', ...(step === undefined ? {} : { step: String(step) }) };
+        for (const [i, member] of members.entries()) await saveStateDict(paths[`member${i}`], member, { masks: masksOf(member), metadata });
+        await saveOptimizers(paths.optimizer, opts);
+      },
+      extra,
+      step,
+    );
   let start = 0;
+  let partial: PartialEnsembleEpoch | undefined;
   let train: GpuDataset | null = null;
   try {
     if (run.resumed) {
@@ -155,7 +179,8 @@ export async function trainEnsemble(
       gen.position = Number(run.resumed.extra.generatorPosition);
       history.push(...((run.resumed.extra.history as EnsembleEpochMetrics[]) ?? []));
       start = run.resumed.epoch;
-      say(`resumed ${run.path} after epoch ${start}`);
+      partial = run.resumed.extra.partial as PartialEnsembleEpoch | undefined;
+      say(`resumed ${run.path} after epoch ${start}${partial ? ` and ${partial.step} steps of epoch ${start + 1}` : ''}`);
     }
     train = GpuDataset.upload(trainSet);
     if (train.size < s.batchSize)
@@ -168,13 +193,40 @@ export async function trainEnsemble(
       const layer = distillationLayer(s.seed, epoch, layerCount);
       const diversity = diversityAt(s, epoch);
       const t0 = performance.now();
-      const sourceOrder = await epochOrder(train.size, gen);
-      const targetOrder = await epochOrder(train.size, gen);
-      const progress = new Progress({ label: `ensemble epoch ${epoch + 1}/${s.epochs}`, total: stepsPerEpoch * s.batchSize, unit: 'img' });
-      const sums = new Float64Array(TERM_NAMES.length);
-      let ratio = NaN;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        if (hooks.signal?.aborted) throw new TrainingInterrupted(epoch);
+      const resumeAt = epoch === start ? partial : undefined;
+      const {
+        orders: [sourceOrder, targetOrder],
+        orderPosition,
+      } = await drawEpochOrders(gen, train.size, 2, resumeAt);
+      const first = resumeAt?.step ?? 0;
+      const progress = new Progress({
+        label: `ensemble epoch ${epoch + 1}/${s.epochs}`,
+        total: stepsPerEpoch * s.batchSize,
+        unit: 'img',
+        initial: first * s.batchSize,
+      });
+      const sums = resumeAt ? Float64Array.from(resumeAt.sums) : new Float64Array(TERM_NAMES.length);
+      let ratio = resumeAt ? (resumeAt.ratio ?? NaN) : NaN;
+      const priorSeconds = resumeAt?.seconds ?? 0;
+      const clock = new CheckpointClock(hooks.checkpointSeconds);
+      const commitPartial = async (b: number): Promise<void> => {
+        const p: PartialEnsembleEpoch = {
+          step: b,
+          seconds: priorSeconds + (performance.now() - t0) / 1000,
+          orderPosition,
+          sums: Array.from(sums),
+          ratio: Number.isFinite(ratio) ? ratio : null,
+        };
+        await saveCheckpoint(epoch, { generatorPosition: gen.position, history, partial: p }, b);
+        run.log(`checkpoint at ensemble epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}`);
+        clock.reset();
+      };
+      for (let b = first; b < stepsPerEpoch; b++) {
+        if (hooks.signal?.aborted) {
+          const saved = clock.enabled && b > first;
+          if (saved) await commitPartial(b);
+          throw new TrainingInterrupted(epoch, saved ? b : first);
+        }
         const rows = (order: Int32Array) => order.slice(b * s.batchSize, (b + 1) * s.batchSize);
         const terms = scope(() => {
           const source = makeBatch(train!, rows(sourceOrder), aug, gen);
@@ -201,6 +253,7 @@ export async function trainEnsemble(
         if (b === 0) ratio = (s.gamma * term('complexity')) / (term('ce') + s.beta * term('diversity'));
         progress.tick(s.batchSize, `loss ${(sums[0] / (b + 1)).toFixed(4)}`);
         hooks.onStep?.((epoch - start) * stepsPerEpoch + b + 1, (s.epochs - start) * stepsPerEpoch);
+        if (b + 1 < stepsPerEpoch && clock.due()) await commitPartial(b + 1);
       }
       const mean = (name: (typeof TERM_NAMES)[number]) => sums[TERM_NAMES.indexOf(name)] / stepsPerEpoch;
       const m: EnsembleEpochMetrics = {
@@ -217,7 +270,7 @@ export async function trainEnsemble(
         complexity: mean('complexity'),
         activationDensity: mean('activationDensity'),
         complexityRatio: ratio,
-        seconds: (performance.now() - t0) / 1000,
+        seconds: priorSeconds + (performance.now() - t0) / 1000,
       };
       history.push(m);
       const line =
@@ -232,16 +285,7 @@ export async function trainEnsemble(
           `(§7 sanity check); consider rescaling lambda1 (${s.lambda1}) and lambda2 (${s.lambda2}) rather than gamma`;
         say(warning);
       }
-      await run.commit(
-        epoch + 1,
-        [...members.map((_, i) => `member${i}`), 'optimizer'],
-        async (paths) => {
-          for (const [i, member] of members.entries())
-            await saveStateDict(paths[`member${i}`], member, { masks: masksOf(member), metadata: { epoch: String(epoch + 1), stage: 'ensemble' } });
-          await saveOptimizers(paths.optimizer, opts);
-        },
-        { generatorPosition: gen.position, history },
-      );
+      await saveCheckpoint(epoch + 1, { generatorPosition: gen.position, history });
       hooks.onEpoch?.(m);
     }
   } finally {

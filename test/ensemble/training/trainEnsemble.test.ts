@@ -86,17 +86,34 @@ describe('ensemble training', () => {
     ).rejects.toBeInstanceOf(TrainingInterrupted);
     b1.forEach(E.disposeSubModel);
 
+    // Then inside epoch 2 (4 steps per epoch): a checkpoint after every step, stopped after step 2.
     const b2 = team();
     const runB2 = await RunDir.open(join(base, 'b'), config);
     expect(runB2.resumed?.epoch).toBe(1);
-    const resB = await E.trainEnsemble(b2, train, settings, runB2, quiet);
+    const signal2 = { aborted: false };
+    const stopped = await E.trainEnsemble(b2, train, settings, runB2, {
+      ...quiet,
+      signal: signal2,
+      checkpointSeconds: 0,
+      onStep: (done) => (signal2.aborted = done === 2),
+    }).catch((e: unknown) => e);
+    expect(stopped).toBeInstanceOf(TrainingInterrupted);
+    expect((stopped as TrainingInterrupted).stepsIntoNext).toBe(2);
+    b2.forEach(E.disposeSubModel);
+
+    const b3 = team();
+    const runB3 = await RunDir.open(join(base, 'b'), config);
+    expect([runB3.resumed?.epoch, (runB3.resumed?.extra.partial as { step: number }).step]).toEqual([1, 2]);
+    const resB = await E.trainEnsemble(b3, train, settings, runB3, quiet);
     expect(resB.history.map((m) => m.epoch)).toEqual([1, 2, 3]);
+    // The resumed epoch's means include the steps taken before the interruption.
+    expect(resB.history[1].loss).toBe(resA.history[1].loss);
     expect(resB.history[2].loss).toBe(resA.history[2].loss);
-    const [wa, wb] = [await weights(a), await weights(b2)];
+    const [wa, wb] = [await weights(a), await weights(b3)];
     expect(wb.length).toBe(wa.length);
     wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
     a.forEach(E.disposeSubModel);
-    b2.forEach(E.disposeSubModel);
+    b3.forEach(E.disposeSubModel);
   });
 
   it('warns when γ·L_C / L_E is outside 0.1–1 at the first step, and reports every step', async () => {
