@@ -50,6 +50,7 @@ export const PRUNE_OPTIONS = {
   seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of the subsets and every random choice' },
   out: { type: 'string', default: 'runs/prune', help: 'run directory (model.safetensors with masks, report.json); rerunning the same command resumes it' },
   fresh: { type: 'boolean', default: false, help: 'discard an existing run directory instead of resuming' },
+  checkpointMinutes: { type: 'number', default: 10, min: 0, help: 'also checkpoint inside an epoch this often (0: every step)' },
 } satisfies OptionTable;
 
 type PruneConfig = Resolved<typeof PRUNE_OPTIONS>;
@@ -95,7 +96,8 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!config.checkpoint) throw new Error('--checkpoint is required (a model.safetensors written by eed train)');
-  const { fresh, ...recorded } = config;
+  // Neither changes the result, so a run may resume with other values.
+  const { fresh, checkpointMinutes, ...recorded } = config;
   const run = await RunDir.open(config.out, recorded, { fresh });
   await init();
   const adapter = adapterString(runtime().adapterInfo);
@@ -144,6 +146,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
       validation,
       run,
       signal,
+      checkpointSeconds: checkpointMinutes * 60,
       onEpoch: (m) =>
         process.stderr.write(
           `${m.stage} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}` +

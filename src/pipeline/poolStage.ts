@@ -151,13 +151,14 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
     const t0 = performance.now();
     let result;
     try {
-      // Epoch checkpoints: a job stopped by Ctrl-C or a crash continues where it was.
+      // Checkpoints every epoch and every 10 minutes: a job stopped by Ctrl-C or a crash continues where it was.
       const run = await RunDir.open(join(job.dir, 'train'), { ...settings });
       if (run.resumed) ctx.log(`pool job ${job.index} (${job.name}): resuming after epoch ${run.resumed.epoch}`);
       result = await pruneAdversarially(base, subset, settings, {
       validation,
       run,
       signal: ctx.signal,
+      checkpointSeconds: 600,
       onEpoch: (m) =>
         ctx.log(
           `  ${job.name} ${m.stage} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}` +

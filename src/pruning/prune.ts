@@ -19,7 +19,7 @@
 // bit-identical to an uninterrupted one. Resuming skips the initial scoring: the checkpoint holds
 // everything it produced.
 
-import { batchCount, epochOrder, GpuDataset, makeBatch } from '../data/batches.js';
+import { batchCount, GpuDataset, makeBatch } from '../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import { grad, noGrad } from '../engine/autograd.js';
@@ -34,6 +34,7 @@ import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss } from '../training/adversarialLoss.js';
+import { CheckpointClock, drawEpochOrders, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer, TrainingInterrupted } from '../training/trainer.js';
 import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
@@ -116,6 +117,15 @@ export interface PruneHooks {
   run?: RunDir;
   /** Checked before every step (Ctrl-C sets it); stopping throws TrainingInterrupted. */
   signal?: { aborted: boolean };
+  /** With `run`: also checkpoint inside an epoch this often, and when interrupted (as TrainHooks.checkpointSeconds). */
+  checkpointSeconds?: number;
+  /** After each step: the global epoch (1-based, both stages counted) and the step in it. */
+  onStep?: (epoch: number, step: number) => void;
+}
+
+/** A checkpoint inside an epoch (of either stage). */
+interface PartialPruneEpoch extends PartialEpoch {
+  lossSum: number;
 }
 
 /** The first `count` rows of the subset as fixed batches (scoring needs no shuffling). */
@@ -277,6 +287,8 @@ interface PruneCheckpoint {
   best: BestSoFar | null;
   selectedPruneEpoch: number | null;
   history: PruneEpochMetrics[];
+  /** Present when the checkpoint was taken inside the epoch after `epoch`. */
+  partial?: PartialPruneEpoch;
 }
 
 /** Checks a resumed run's `extra` (errors name state.json and the field). */
@@ -284,8 +296,11 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
   const where = run.file('state.json');
   const x = state.extra;
   const total = s.pruneEpochs + s.finetuneEpochs;
-  if (!Number.isSafeInteger(state.epoch) || state.epoch < 1 || state.epoch > total)
-    throw new Error(`${where}: epoch is ${JSON.stringify(state.epoch)}, expected 1..${total} (pruning ${s.pruneEpochs} + fine-tuning ${s.finetuneEpochs})`);
+  const partial = x.partial as Partial<PartialPruneEpoch> | undefined;
+  // A checkpoint inside the first epoch has no finished epoch yet.
+  const first = partial === undefined ? 1 : 0;
+  if (!Number.isSafeInteger(state.epoch) || state.epoch < first || state.epoch > total)
+    throw new Error(`${where}: epoch is ${JSON.stringify(state.epoch)}, expected ${first}..${total} (pruning ${s.pruneEpochs} + fine-tuning ${s.finetuneEpochs})`);
   const fail = (field: string, expected: string): never => {
     throw new Error(`${where}: extra.${field} is ${JSON.stringify(x[field])}, expected ${expected}`);
   };
@@ -300,6 +315,11 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
   if (best !== null && (typeof best !== 'object' || !isCount(best.epoch) || !isNumber(best.accuracy))) fail('best', '{ epoch, accuracy } or null');
   if (x.selectedPruneEpoch !== null && !isCount(x.selectedPruneEpoch)) fail('selectedPruneEpoch', 'an epoch or null');
   if (!Array.isArray(x.history) || x.history.length !== state.epoch) fail('history', `${state.epoch} epoch records`);
+  if (
+    partial !== undefined &&
+    (typeof partial !== 'object' || !isCount(partial.step) || !isNumber(partial.lossSum) || !isNumber(partial.seconds) || !isCount(partial.orderPosition))
+  )
+    fail('partial', '{ step, lossSum, seconds, orderPosition }');
   return {
     stage,
     generatorPosition: x.generatorPosition as number,
@@ -308,6 +328,7 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
     best: best && { epoch: best.epoch!, accuracy: best.accuracy! },
     selectedPruneEpoch: x.selectedPruneEpoch as number | null,
     history: x.history as PruneEpochMetrics[],
+    partial: partial as PartialPruneEpoch | undefined,
   };
 }
 
@@ -377,16 +398,36 @@ interface EpochLoop {
   signal?: { aborted: boolean };
   /** Epochs done (committed, with a run directory) before this one, for TrainingInterrupted. */
   completed: number;
+  /** Where a checkpoint inside this epoch left off, when resuming from one. */
+  resumeAt?: PartialPruneEpoch;
+  /** Commits a checkpoint inside this epoch (absent without a run directory). */
+  checkpoint?: (p: PartialPruneEpoch) => Promise<void>;
+  clock: CheckpointClock;
+  onStep?: (epoch: number, step: number) => void;
 }
 
 /** One epoch of Madry adversarial training steps; returns the mean robust loss. */
 async function runEpoch(o: EpochLoop, label: string): Promise<number> {
+  const t0 = performance.now();
   const aug = o.s.augment ? defaultAugmentation(o.data) : NO_AUGMENTATION;
-  const order = await epochOrder(o.data.size, o.gen);
+  const {
+    orders: [order],
+    orderPosition,
+  } = await drawEpochOrders(o.gen, o.data.size, 1, o.resumeAt);
   const steps = batchCount(order.length, o.s.batchSize, false);
-  let lossSum = 0;
-  for (let b = 0; b < steps; b++) {
-    if (o.signal?.aborted) throw new TrainingInterrupted(o.completed);
+  const first = o.resumeAt?.step ?? 0;
+  let lossSum = o.resumeAt?.lossSum ?? 0;
+  const checkpoint = async (b: number): Promise<boolean> => {
+    if (!o.checkpoint) return false;
+    await o.checkpoint({ step: b, lossSum, seconds: (o.resumeAt?.seconds ?? 0) + (performance.now() - t0) / 1000, orderPosition });
+    o.clock.reset();
+    return true;
+  };
+  for (let b = first; b < steps; b++) {
+    if (o.signal?.aborted) {
+      const saved = o.clock.enabled && b > first && (await checkpoint(b));
+      throw new TrainingInterrupted(o.completed, saved ? b : first);
+    }
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
     const robust = scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
@@ -407,6 +448,8 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
     if (!Number.isFinite(v)) throw new Error(`${label}: the loss became ${v} at step ${b + 1}`);
     lossSum += v;
     await o.afterStep();
+    o.onStep?.(o.completed + 1, b + 1);
+    if (b + 1 < steps && o.clock.due()) await checkpoint(b + 1);
   }
   return lossSum / Math.max(1, steps);
 }
@@ -435,6 +478,8 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
   const history: PruneEpochMetrics[] = [];
   let frozenPhi: number | null = null;
   let start = 0;
+  let partial: PartialPruneEpoch | undefined;
+  const clock = new CheckpointClock(run ? hooks.checkpointSeconds : undefined);
   let model: MaskedModel | null = null;
   let opt: SGD | null = null;
   try {
@@ -447,7 +492,8 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       selectedEpochs.prune = c.selectedPruneEpoch;
       history.push(...c.history);
       start = state.epoch;
-      r.log(`resumed after epoch ${start} of ${P + F} (${c.stage} stage)`);
+      partial = c.partial;
+      r.log(`resumed after epoch ${start} of ${P + F}${partial ? ` and ${partial.step} steps` : ''} (${c.stage} stage)`);
     } else {
       const scoring = scoringBatches(data, s.scoreSamples, s.batchSize);
       let scores: Map<string, Tensor>;
@@ -472,8 +518,11 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       if (c.best) await best.load(checkpointFile(r, state, 'best'), c.best, stageState(masked));
     }
 
-    /** Commits global epoch `epoch` (a no-op without a run directory). */
-    const commit = async (epoch: number, m: PruneEpochMetrics, current: SGD): Promise<void> => {
+    /**
+     * Commits the state after global epoch `epoch`, or `partial.step` steps into the next one (a
+     * no-op without a run directory).
+     */
+    const saveState = async (epoch: number, current: SGD, inside?: PartialPruneEpoch): Promise<void> => {
       if (!run) return;
       const saved = best.current;
       await run.commit(
@@ -482,7 +531,8 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
         async (paths) => {
           const masks = masked.masks();
           try {
-            await saveStateDict(paths.model, masked.base, { masks, metadata: { epoch: String(epoch), stage: masked.mode } });
+            const metadata = { epoch: String(epoch), stage: masked.mode, ...(inside ? { step: String(inside.step) } : {}) };
+            await saveStateDict(paths.model, masked.base, { masks, metadata });
           } finally {
             dispose([...masks.values()]);
           }
@@ -498,8 +548,16 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
           best: saved,
           selectedPruneEpoch: selectedEpochs.prune,
           history,
+          ...(inside ? { partial: inside } : {}),
         } satisfies PruneCheckpoint,
+        inside?.step,
       );
+      clock.reset();
+    };
+    /** Commits global epoch `epoch` and logs it. */
+    const commit = async (epoch: number, m: PruneEpochMetrics, current: SGD): Promise<void> => {
+      if (!run) return;
+      await saveState(epoch, current);
       run.log(
         `${m.stage} epoch ${m.epoch} (${epoch}/${P + F}): loss ${m.loss}` +
           (m.compressionLoss !== null ? `, L_p ${m.compressionLoss} (φ ${m.phi})` : '') +
@@ -507,6 +565,14 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
           `, kept ${m.kept}, ${m.seconds.toFixed(1)} s`,
       );
     };
+    /** The checkpoint hook of an epoch after `completed` global epochs. */
+    const inside = (completed: number) =>
+      run
+        ? async (p: PartialPruneEpoch) => {
+            await saveState(completed, opt!, p);
+            run.log(`checkpoint after epoch ${completed} of ${P + F} and ${p.step} steps`);
+          }
+        : undefined;
 
     /** The steps between the stages; returns the fine-tuning optimizer. */
     const finishPruning = async (pruneOpt: SGD): Promise<SGD> => {
@@ -524,10 +590,11 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       const t0 = performance.now();
       opt.lr = pruneSchedule.at(epoch);
       const phi: number = frozenPhi ?? compressionWeight(s.phi, epoch);
+      const resumeAt = epoch === start ? partial : undefined;
       const loss = await runEpoch(
         {
           model: masked, data, s, gen, opt, extra: () => mul(masked.compressionLoss(), phi), afterStep: () => masked.refreshMasks(),
-          signal, completed: epoch,
+          signal, completed: epoch, resumeAt, checkpoint: inside(epoch), clock, onStep: hooks.onStep,
         },
         `pruning epoch ${epoch + 1}`,
       );
@@ -539,7 +606,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       if (accuracy !== null) best.consider(epoch + 1, accuracy, () => stageState(masked));
       const m: PruneEpochMetrics = {
         stage: 'prune', epoch: epoch + 1, lr: opt.lr, loss, compressionLoss: lpValue, phi, kept: masked.keptCount(),
-        validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
+        validationPgd: accuracy, seconds: (resumeAt?.seconds ?? 0) + (performance.now() - t0) / 1000,
       };
       history.push(m);
       if (epoch + 1 === P) opt = await finishPruning(opt);
@@ -555,15 +622,19 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
     for (let epoch = Math.max(0, start - P); epoch < F; epoch++) {
       const t0 = performance.now();
       opt.lr = tuneSchedule.at(epoch);
+      const resumeAt = P + epoch === start ? partial : undefined;
       const loss = await runEpoch(
-        { model: masked, data, s, gen, opt, extra: () => null, afterStep: async () => {}, signal, completed: P + epoch },
+        {
+          model: masked, data, s, gen, opt, extra: () => null, afterStep: async () => {}, signal, completed: P + epoch, resumeAt,
+          checkpoint: inside(P + epoch), clock, onStep: hooks.onStep,
+        },
         `fine-tuning epoch ${epoch + 1}`,
       );
       const accuracy = await validate(masked);
       if (accuracy !== null) best.consider(epoch + 1, accuracy, () => stageState(masked));
       const m: PruneEpochMetrics = {
         stage: 'finetune', epoch: epoch + 1, lr: opt.lr, loss, compressionLoss: null, phi: null, kept: masked.keptCount(),
-        validationPgd: accuracy, seconds: (performance.now() - t0) / 1000,
+        validationPgd: accuracy, seconds: (resumeAt?.seconds ?? 0) + (performance.now() - t0) / 1000,
       };
       history.push(m);
       await commit(P + epoch + 1, m, opt);

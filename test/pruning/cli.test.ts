@@ -37,7 +37,7 @@ describe('eed prune options', () => {
     const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
     try {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
-      const { fresh: _fresh, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
+      const { fresh: _fresh, checkpointMinutes: _minutes, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
       writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
       await expect(pruneCommand([...args, '--score', 'nis'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
     } finally {

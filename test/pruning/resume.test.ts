@@ -114,6 +114,37 @@ describe('resumable pruning runs', () => {
     });
   }
 
+  // Four steps per epoch: inside the first pruning epoch (no epoch finished yet) and inside the
+  // first fine-tuning epoch, checkpointed only when interrupted.
+  for (const [epoch, step] of [
+    [1, 2],
+    [3, 3],
+  ]) {
+    it(`stopped after step ${step} of global epoch ${epoch} and resumed, it ends bit-identical too`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eed-prune-resume-step-'));
+      dirs.push(dir);
+      const signal = { aborted: false };
+      const first = baseModel();
+      const error = await pruneAdversarially(first, train, SETTINGS, {
+        validation,
+        run: await RunDir.open(dir, CONFIG),
+        signal,
+        checkpointSeconds: 1e9,
+        onStep: (e, b) => (signal.aborted = e === epoch && b === step),
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TrainingInterrupted);
+      expect([(error as TrainingInterrupted).completedEpochs, (error as TrainingInterrupted).stepsIntoNext]).toEqual([epoch - 1, step]);
+      first.dispose();
+
+      const run = await RunDir.open(dir, CONFIG);
+      expect(run.resumed?.epoch).toBe(epoch - 1);
+      expect((run.resumed?.extra.partial as { step: number }).step).toBe(step);
+      const resumed = await outcome(await pruneAdversarially(baseModel(99), train, SETTINGS, { validation, run }));
+      expect(resumed).toEqual(reference);
+      expect(readFileSync(join(dir, 'log.txt'), 'utf8')).toContain(`resumed after epoch ${epoch - 1} of 4 and ${step} steps`);
+    });
+  }
+
   it('a checkpoint whose state does not fit the settings is refused, naming the file and field', async () => {
     const dir = dirs[0];
     const statePath = join(dir, 'state.json');
