@@ -59,11 +59,26 @@ export function subgroupGemmSupported(): boolean {
   return rt.features.includes('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
 }
 
-/** Rows per workgroup of the subgroup kernel for M rows, or 0 when it cannot run this shape. */
-function subgroupRows(m: number): number {
+/**
+ * GEMMs with at least this much work (m·n·k) get the subgroup kernel's 32-row tiles: on lavapipe
+ * they load a third fewer values per multiply-add than 16-row tiles, but llvmpipe takes ~14 s to
+ * compile each such pipeline (Mesa's disk cache keeps it), so small GEMMs stay at 16 rows.
+ */
+const TALL_TILE_WORK = 1 << 24;
+
+let forcedRows: 8 | 16 | 32 | null = null;
+/** Forces the subgroup kernel's tile height where M allows it (tests cover each); null: by size. */
+export function forceSubgroupRows(rows: 8 | 16 | 32 | null): void {
+  forcedRows = rows;
+}
+
+/** Rows per workgroup of the subgroup kernel for an m×k by k×n product, or 0 when it cannot run it. */
+function subgroupRows(m: number, n: number, k: number): number {
   const kernel = forcedGemmKernel ?? activeTuning()?.gemmKernel ?? 'register';
   if (kernel !== 'subgroup' || !subgroupGemmSupported()) return 0;
-  return m >= 16 ? 16 : m >= 8 ? 8 : 0;
+  const wanted = forcedRows ?? (m * n * k >= TALL_TILE_WORK ? 32 : 16);
+  for (const rows of [32, 16, 8]) if (rows <= wanted && m >= rows) return rows;
+  return 0;
 }
 
 function vec4Tiling(): Vec4Tiling {
@@ -111,7 +126,7 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
     constants: { ...constants, ...extra },
     bindings: ['read', 'read', 'write', 'read'] as const,
   });
-  const tm = subgroupRows(m);
+  const tm = subgroupRows(m, n, k);
   if (tm > 0) {
     runtime().dispatch('matmul', spec('matmul_subgroup', { TM: tm }), bindings, params, [
       Math.ceil(n / 32),

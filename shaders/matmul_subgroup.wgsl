@@ -12,7 +12,7 @@
 //   TRANS_A = 0: lane l loads rows ms + l + 8j at k .. k+3.
 //   TRANS_A = 1: lane l loads A[k + (l & 3), ms + 8j + 4(l >> 2) .. +3]; row i, k-offset t is then
 //                component (i & 3) of lane t + 4((i & 7) >> 2)'s vector.
-// TM (8 or 16; M >= TM) is an override: the rows past TM are dead code and compiled out. The
+// TM (8, 16 or 32; M >= TM) is an override: the rows past TM are dead code and compiled out. The
 // body is written out (no arrays), like matmul_vec4.wgsl, so the accumulators stay in registers.
 // 32-row tiles ran about 15% faster still, but llvmpipe took 14 s to compile each such pipeline
 // (16 rows: 6 s, the register kernel: 3 s; Mesa's disk cache keeps them afterwards), so 16 is the cap.
@@ -59,6 +59,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   var c13 = vec4<f32>(0.0);
   var c14 = vec4<f32>(0.0);
   var c15 = vec4<f32>(0.0);
+  var c16 = vec4<f32>(0.0);
+  var c17 = vec4<f32>(0.0);
+  var c18 = vec4<f32>(0.0);
+  var c19 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0);
+  var c21 = vec4<f32>(0.0);
+  var c22 = vec4<f32>(0.0);
+  var c23 = vec4<f32>(0.0);
+  var c24 = vec4<f32>(0.0);
+  var c25 = vec4<f32>(0.0);
+  var c26 = vec4<f32>(0.0);
+  var c27 = vec4<f32>(0.0);
+  var c28 = vec4<f32>(0.0);
+  var c29 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0);
+  var c31 = vec4<f32>(0.0);
   var bz0 = wid.z;
   var bz1 = wid.z + 1u;
   if (ACCUMULATE_BATCH == 1u) { bz0 = 0u; bz1 = p.batch; }
@@ -132,6 +148,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
           c15 += s4.w * b0 + s5.w * b1 + s6.w * b2 + s7.w * b3;
         }
       }
+      if (TM > 16u) {
+        let v2 = a_load4((ai + 2u * aj) / 4u);
+        let s0 = subgroupBroadcast(v2, 0u); let s1 = subgroupBroadcast(v2, 1u); let s2 = subgroupBroadcast(v2, 2u); let s3 = subgroupBroadcast(v2, 3u);
+        let s4 = subgroupBroadcast(v2, 4u); let s5 = subgroupBroadcast(v2, 5u); let s6 = subgroupBroadcast(v2, 6u); let s7 = subgroupBroadcast(v2, 7u);
+        if (TRANS_A == 0u) {
+          c16 += s0.x * b0 + s0.y * b1 + s0.z * b2 + s0.w * b3;
+          c17 += s1.x * b0 + s1.y * b1 + s1.z * b2 + s1.w * b3;
+          c18 += s2.x * b0 + s2.y * b1 + s2.z * b2 + s2.w * b3;
+          c19 += s3.x * b0 + s3.y * b1 + s3.z * b2 + s3.w * b3;
+          c20 += s4.x * b0 + s4.y * b1 + s4.z * b2 + s4.w * b3;
+          c21 += s5.x * b0 + s5.y * b1 + s5.z * b2 + s5.w * b3;
+          c22 += s6.x * b0 + s6.y * b1 + s6.z * b2 + s6.w * b3;
+          c23 += s7.x * b0 + s7.y * b1 + s7.z * b2 + s7.w * b3;
+        } else {
+          c16 += s0.x * b0 + s1.x * b1 + s2.x * b2 + s3.x * b3;
+          c17 += s0.y * b0 + s1.y * b1 + s2.y * b2 + s3.y * b3;
+          c18 += s0.z * b0 + s1.z * b1 + s2.z * b2 + s3.z * b3;
+          c19 += s0.w * b0 + s1.w * b1 + s2.w * b2 + s3.w * b3;
+          c20 += s4.x * b0 + s5.x * b1 + s6.x * b2 + s7.x * b3;
+          c21 += s4.y * b0 + s5.y * b1 + s6.y * b2 + s7.y * b3;
+          c22 += s4.z * b0 + s5.z * b1 + s6.z * b2 + s7.z * b3;
+          c23 += s4.w * b0 + s5.w * b1 + s6.w * b2 + s7.w * b3;
+        }
+      }
+      if (TM > 24u) {
+        let v3 = a_load4((ai + 3u * aj) / 4u);
+        let s0 = subgroupBroadcast(v3, 0u); let s1 = subgroupBroadcast(v3, 1u); let s2 = subgroupBroadcast(v3, 2u); let s3 = subgroupBroadcast(v3, 3u);
+        let s4 = subgroupBroadcast(v3, 4u); let s5 = subgroupBroadcast(v3, 5u); let s6 = subgroupBroadcast(v3, 6u); let s7 = subgroupBroadcast(v3, 7u);
+        if (TRANS_A == 0u) {
+          c24 += s0.x * b0 + s0.y * b1 + s0.z * b2 + s0.w * b3;
+          c25 += s1.x * b0 + s1.y * b1 + s1.z * b2 + s1.w * b3;
+          c26 += s2.x * b0 + s2.y * b1 + s2.z * b2 + s2.w * b3;
+          c27 += s3.x * b0 + s3.y * b1 + s3.z * b2 + s3.w * b3;
+          c28 += s4.x * b0 + s4.y * b1 + s4.z * b2 + s4.w * b3;
+          c29 += s5.x * b0 + s5.y * b1 + s5.z * b2 + s5.w * b3;
+          c30 += s6.x * b0 + s6.y * b1 + s6.z * b2 + s6.w * b3;
+          c31 += s7.x * b0 + s7.y * b1 + s7.z * b2 + s7.w * b3;
+        } else {
+          c24 += s0.x * b0 + s1.x * b1 + s2.x * b2 + s3.x * b3;
+          c25 += s0.y * b0 + s1.y * b1 + s2.y * b2 + s3.y * b3;
+          c26 += s0.z * b0 + s1.z * b1 + s2.z * b2 + s3.z * b3;
+          c27 += s0.w * b0 + s1.w * b1 + s2.w * b2 + s3.w * b3;
+          c28 += s4.x * b0 + s5.x * b1 + s6.x * b2 + s7.x * b3;
+          c29 += s4.y * b0 + s5.y * b1 + s6.y * b2 + s7.y * b3;
+          c30 += s4.z * b0 + s5.z * b1 + s6.z * b2 + s7.z * b3;
+          c31 += s4.w * b0 + s5.w * b1 + s6.w * b2 + s7.w * b3;
+        }
+      }
       ai += astep;
     }
   }
@@ -156,5 +220,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     store_row(cbase, ms + 13u, m0, nn, nx, hi, c13);
     store_row(cbase, ms + 14u, m0, nn, nx, hi, c14);
     store_row(cbase, ms + 15u, m0, nn, nx, hi, c15);
+  }
+  if (TM > 16u) {
+    store_row(cbase, ms + 16u, m0, nn, nx, hi, c16);
+    store_row(cbase, ms + 17u, m0, nn, nx, hi, c17);
+    store_row(cbase, ms + 18u, m0, nn, nx, hi, c18);
+    store_row(cbase, ms + 19u, m0, nn, nx, hi, c19);
+    store_row(cbase, ms + 20u, m0, nn, nx, hi, c20);
+    store_row(cbase, ms + 21u, m0, nn, nx, hi, c21);
+    store_row(cbase, ms + 22u, m0, nn, nx, hi, c22);
+    store_row(cbase, ms + 23u, m0, nn, nx, hi, c23);
+  }
+  if (TM > 24u) {
+    store_row(cbase, ms + 24u, m0, nn, nx, hi, c24);
+    store_row(cbase, ms + 25u, m0, nn, nx, hi, c25);
+    store_row(cbase, ms + 26u, m0, nn, nx, hi, c26);
+    store_row(cbase, ms + 27u, m0, nn, nx, hi, c27);
+    store_row(cbase, ms + 28u, m0, nn, nx, hi, c28);
+    store_row(cbase, ms + 29u, m0, nn, nx, hi, c29);
+    store_row(cbase, ms + 30u, m0, nn, nx, hi, c30);
+    store_row(cbase, ms + 31u, m0, nn, nx, hi, c31);
   }
 }

@@ -1,6 +1,6 @@
 // Every kernel variant, not only the one the automatic choice picks: the matmul's scalar and vec4
 // kernels (the vec4 GEMM both as register tiles and as the subgroup kernel, whose 8/16/32-row
-// tiles are picked by M) and the conv's direct and im2col+GEMM strategies, on shapes that do and do not divide
+// tiles are picked by M and the GEMM's size) and the conv's direct and im2col+GEMM strategies, on shapes that do and do not divide
 // the tile sizes (the vec4 GEMM tiles are 4×8; im2col pads patch rows to multiples of 4), with the
 // batch split into several im2col chunks.
 
@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { forceCol2imKernel, forceConvStrategy, forceIm2colKernel, setColsBudget } from '../../kernels/conv2d.js';
-import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported } from '../../kernels/matmul.js';
+import { forceGemmKernel, forceMatmulVariant, forceSubgroupRows, subgroupGemmSupported } from '../../kernels/matmul.js';
 import { binaryKernel, setElementwiseVec4, unaryKernel, type BinaryOp, type UnaryOp } from '../../kernels/elementwise.js';
 import { conv2d, matmul } from '../reference/ops.js';
 import { checkOp, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
@@ -17,6 +17,7 @@ afterEach(() => {
   setElementwiseVec4(true);
   forceMatmulVariant(null);
   forceGemmKernel(null);
+  forceSubgroupRows(null);
   forceConvStrategy(null);
   forceCol2imKernel(null);
   forceIm2colKernel(null);
@@ -74,6 +75,38 @@ describe('matmul variants', () => {
       );
     });
   }
+});
+
+describe('subgroup GEMM with 32-row tiles', () => {
+  // Chosen by size only for big GEMMs (each such pipeline takes llvmpipe ~15 s to compile), so it
+  // is forced here: M = 36 (one full tile shifted back over the edge) in all three conv GEMMs
+  // (cout 36; cin·3·3 = 36), and a matmul per transpose combination.
+  it('conv forward, input and weight gradients, and every matmul transpose', async () => {
+    if (!subgroupGemmSupported()) return;
+    forceGemmKernel('subgroup');
+    forceSubgroupRows(32);
+    forceConvStrategy('gemm');
+    const rng = mulberry32(32);
+    await checkOp({
+      label: 'gemm (subgroup, 32 rows) conv',
+      gpu: ([x, w]) => E.conv2d(x, w, null, { padding: 1 }),
+      ref: ([x, w]) => conv2d(x, w, [1, 1], [1, 1]),
+      inputs: [randomArray([2, 4, 5, 5], rng), randomArray([36, 4, 3, 3], rng)],
+      wrt: [0, 1],
+      seed: 32,
+      fwd: { rtol: 1e-5, atol: 1e-5 },
+    });
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const [m, k, n] = [36, 8, 12];
+      await checkOp({
+        label: `matmul (subgroup, 32 rows) transA ${ta} transB ${tb}`,
+        gpu: ([x, y]) => E.matmulT(x, y, ta, tb),
+        ref: ([x, y]) => matmul(ta ? transposed(x) : x, tb ? transposed(y) : y),
+        inputs: [randomArray(ta ? [k, m] : [m, k], rng), randomArray(tb ? [n, k] : [k, n], rng)],
+        fwd: { rtol: 1e-5, atol: 1e-5 },
+      });
+    }
+  }, 300_000);
 });
 
 describe('conv2d strategies', () => {
