@@ -139,9 +139,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       if (outcome.attack === 'autoattack') autoAttackLabel = outcome.suiteLabel;
       outcomes.push(outcome);
     }
-    const suite = { rows: outcomes, autoAttack: autoAttackLabel === null ? null : { suiteLabel: autoAttackLabel } };
     // PGD again on AutoAttack's images alone (issue 5: AutoAttack must not be weaker than PGD there).
-    const rows = suite.rows.flatMap((r) => {
+    const rows = outcomes.flatMap((r) => {
       const row = { attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds as number | null };
       const sub = r.attack === 'pgd' && chosen.includes('autoattack') ? r.onAutoAttackImages : undefined;
       return sub ? [row, { attack: `${r.label} (first ${sub.count})`, accuracy: sub.accuracy, images: sub.count, seconds: null }] : [row];
@@ -166,7 +165,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       width,
       dataset,
       eps: c.eps,
-      autoAttackLabel: suite.autoAttack?.suiteLabel ?? null,
+      autoAttackLabel: autoAttackLabel,
       results: rows,
       parameters: model.numParameters(),
       prunableNonZero: nonZero,
