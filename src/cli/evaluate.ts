@@ -165,7 +165,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       width,
       dataset,
       eps: c.eps,
-      autoAttackLabel: autoAttackLabel,
+      autoAttackLabel,
       results: rows,
       parameters: model.numParameters(),
       prunableNonZero: nonZero,
