@@ -522,7 +522,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
      * Commits the state after global epoch `epoch`, or `partial.step` steps into the next one (a
      * no-op without a run directory).
      */
-    const saveState = async (epoch: number, current: SGD, inside?: PartialPruneEpoch): Promise<void> => {
+    const saveState = async (epoch: number, current: SGD, partialAt?: PartialPruneEpoch): Promise<void> => {
       if (!run) return;
       const saved = best.current;
       await run.commit(
@@ -531,7 +531,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
         async (paths) => {
           const masks = masked.masks();
           try {
-            const metadata = { epoch: String(epoch), stage: masked.mode, ...(inside ? { step: String(inside.step) } : {}) };
+            const metadata = { epoch: String(epoch), stage: masked.mode, ...(partialAt ? { step: String(partialAt.step) } : {}) };
             await saveStateDict(paths.model, masked.base, { masks, metadata });
           } finally {
             dispose([...masks.values()]);
@@ -548,9 +548,9 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
           best: saved,
           selectedPruneEpoch: selectedEpochs.prune,
           history,
-          ...(inside ? { partial: inside } : {}),
+          ...(partialAt ? { partial: partialAt } : {}),
         } satisfies PruneCheckpoint,
-        inside?.step,
+        partialAt?.step,
       );
       clock.reset();
     };
@@ -565,8 +565,8 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
           `, kept ${m.kept}, ${m.seconds.toFixed(1)} s`,
       );
     };
-    /** The checkpoint hook of an epoch after `completed` global epochs. */
-    const inside = (completed: number) =>
+    /** The mid-epoch checkpoint hook of the epoch after `completed` global epochs. */
+    const checkpointInside = (completed: number) =>
       run
         ? async (p: PartialPruneEpoch) => {
             await saveState(completed, opt!, p);
@@ -594,7 +594,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       const loss = await runEpoch(
         {
           model: masked, data, s, gen, opt, extra: () => mul(masked.compressionLoss(), phi), afterStep: () => masked.refreshMasks(),
-          signal, completed: epoch, resumeAt, checkpoint: inside(epoch), clock, onStep: hooks.onStep,
+          signal, completed: epoch, resumeAt, checkpoint: checkpointInside(epoch), clock, onStep: hooks.onStep,
         },
         `pruning epoch ${epoch + 1}`,
       );
@@ -626,7 +626,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
       const loss = await runEpoch(
         {
           model: masked, data, s, gen, opt, extra: () => null, afterStep: async () => {}, signal, completed: P + epoch, resumeAt,
-          checkpoint: inside(P + epoch), clock, onStep: hooks.onStep,
+          checkpoint: checkpointInside(P + epoch), clock, onStep: hooks.onStep,
         },
         `fine-tuning epoch ${epoch + 1}`,
       );
