@@ -17,7 +17,8 @@
 // history. Epoch P is committed after the steps between the stages (best-epoch restore, masks,
 // safety net, 'finetune' mode), so a checkpoint is always inside a stage and a resumed run is
 // bit-identical to an uninterrupted one. Resuming skips the initial scoring: the checkpoint holds
-// everything it produced.
+// everything it produced. With hooks.checkpointSeconds the same state is also committed inside an
+// epoch (with the step and the running loss; src/training/partialEpoch.ts), and on interruption.
 
 import { batchCount, GpuDataset, makeBatch } from '../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
