@@ -58,8 +58,22 @@ export function standardAttacks(opts: StandardAttackOptions = {}): AutoAttackCom
 export interface AutoAttackOptions extends StandardAttackOptions {
   /** The attacks to run in order (default standardAttacks(opts)). */
   attacks?: readonly AutoAttackComponent[];
-  /** Called as each attack finishes (on a CPU adapter the whole suite runs for an hour). */
-  onStage?: (step: { attack: string; robustAccuracy: number; seconds: number }) => void;
+  /**
+   * Called as each attack finishes (on a CPU adapter the whole suite runs for an hour), with what
+   * `resumeFrom` needs to continue from there (its tensor borrowed: save it before returning).
+   */
+  onStage?: (step: { attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress }) => void | Promise<void>;
+  /** Continue after the attacks a previous run finished (as onStage reported them). */
+  resumeFrom?: AutoAttackProgress;
+}
+
+/** AutoAttack's state after some of its attacks. */
+export interface AutoAttackProgress {
+  cleanAccuracy: number;
+  /** Robust accuracy after each finished attack (their count is where a resumed run starts). */
+  steps: { attack: string; robustAccuracy: number }[];
+  robust: readonly boolean[];
+  xAdv: Tensor;
 }
 
 export interface AutoAttackReport {
@@ -84,8 +98,11 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const n = x.shape[0];
   const accuracy = (flags: readonly boolean[]) => (n ? flags.filter(Boolean).length / n : 0);
   const t0 = performance.now();
-  const cleanAccuracy = accuracy(await correctOnHost(classifier, x, labels));
-  const steps: AutoAttackReport['steps'] = [];
+  const from = opts.resumeFrom;
+  if (from && from.steps.some((st, k) => st.attack !== attacks[k]?.name))
+    throw new Error(`autoAttack: resumeFrom ran ${from.steps.map((st) => st.attack).join(', ')}, not the first attacks of ${attacks.map((a) => a.name).join(', ')}`);
+  const cleanAccuracy = from ? from.cleanAccuracy : accuracy(await correctOnHost(classifier, x, labels));
+  const steps: AutoAttackReport['steps'] = from ? [...from.steps] : [];
   const { xAdv, robust } = await untilFooled(
     classifier,
     x,
@@ -97,11 +114,12 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
         if (worst > eps + PERTURBATION_SLACK)
           throw new Error(`autoAttack: ${attacks[k].name} returned a perturbation with ‖δ‖∞ = ${worst}, beyond ε = ${eps}`);
       },
-      afterStage: (k, flags) => {
+      afterStage: async (k, flags, xAdvSoFar) => {
         const step = { attack: attacks[k].name, robustAccuracy: accuracy(flags) };
         steps.push(step);
-        opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000 });
+        await opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000, progress: { cleanAccuracy, steps: [...steps], robust: flags, xAdv: xAdvSoFar } });
       },
+      resumeFrom: from && { stage: from.steps.length, robust: from.robust, xAdv: from.xAdv },
     },
   );
   return {

@@ -16,8 +16,24 @@ export type AttackStage = (xs: Tensor, ys: Tensor) => Tensor | Promise<Tensor>;
 export interface UntilFooledHooks {
   /** Checks a stage's successful candidates against their clean points (e.g. the ε budget). */
   validate?: (stage: number, candidates: Tensor, clean: Tensor) => Promise<void>;
-  /** Called after each stage with the robustness flags of every sample. */
-  afterStage?: (stage: number, robust: readonly boolean[]) => void;
+  /**
+   * Called after each stage with the robustness flags of every sample and the points found so far
+   * (borrowed: read it before returning, do not keep it).
+   */
+  afterStage?: (stage: number, robust: readonly boolean[], xAdv: Tensor) => void | Promise<void>;
+  /**
+   * Continue a run whose stages before `stage` are done, from what afterStage reported after the
+   * last of them (the tensor is copied). Stages draw no shared randomness, so the result is the
+   * uninterrupted run's.
+   */
+  resumeFrom?: UntilFooledState;
+}
+
+export interface UntilFooledState {
+  /** Stages already run. */
+  stage: number;
+  robust: readonly boolean[];
+  xAdv: Tensor;
 }
 
 export interface UntilFooledResult {
@@ -34,9 +50,15 @@ export async function untilFooled(
   stages: readonly AttackStage[],
   hooks: UntilFooledHooks = {},
 ): Promise<UntilFooledResult> {
-  const robust = await correctOnHost(classifier, x, labels);
-  let xAdv = clone(x);
-  for (let k = 0; k < stages.length; k++) {
+  const from = hooks.resumeFrom;
+  if (from && (from.robust.length !== x.shape[0] || from.xAdv.shape.join() !== x.shape.join() || !(from.stage >= 0 && from.stage <= stages.length)))
+    throw new Error(
+      `untilFooled: resumeFrom holds ${from.robust.length} flags, points [${from.xAdv.shape.join(', ')}] after stage ${from.stage}; ` +
+        `expected ${x.shape[0]} flags, points [${x.shape.join(', ')}] and a stage in 0..${stages.length}`,
+    );
+  const robust = from ? [...from.robust] : await correctOnHost(classifier, x, labels);
+  let xAdv = clone(from ? from.xAdv : x);
+  for (let k = from?.stage ?? 0; k < stages.length; k++) {
     const rows = indicesWhere(robust);
     if (rows.length) {
       const found = await scopeAsync(async () => {
@@ -59,7 +81,7 @@ export async function untilFooled(
       xAdv = next;
       for (const j of found.hit) robust[rows[j]] = false;
     }
-    hooks.afterStage?.(k, robust);
+    await hooks.afterStage?.(k, robust, xAdv);
   }
   return { xAdv, robust };
 }

@@ -12,7 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Generator } from '../ops/random.js';
 import { slice } from '../ops/shape.js';
 import type { GpuDataset } from '../data/batches.js';
-import { autoAttack } from './autoAttack.js';
+import { autoAttack, type AutoAttackProgress } from './autoAttack.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { deepfool, DEEPFOOL_DEFAULTS } from './deepfool.js';
 import { fgsm } from './fgsm.js';
@@ -102,11 +102,15 @@ export interface SuiteResult {
 export type SuiteProgress =
   | { kind: 'batch'; attack: SuiteAttack; label: string; done: number; total: number }
   | { kind: 'attack'; outcome: AttackOutcome }
-  /** One of AutoAttack's attacks finished: robust accuracy so far, seconds since AutoAttack began. */
-  | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number };
+  /**
+   * One of AutoAttack's attacks finished: robust accuracy so far, seconds since AutoAttack began,
+   * and the state hooks.autoAttackResume takes to continue from there (tensor borrowed).
+   */
+  | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress };
 
 export interface SuiteHooks {
-  onProgress?: (event: SuiteProgress) => void;
+  /** Awaited when it returns a promise (eed eval saves AutoAttack's progress in it). */
+  onProgress?: (event: SuiteProgress) => void | Promise<void>;
   /**
    * Decides which attacked images count as correct, when that is not `classifier`'s own argmax:
    * the EED report attacks the differentiable static team and judges the result with the
@@ -115,6 +119,8 @@ export interface SuiteHooks {
    * image found, else the clean one); the per-component breakdown stays `classifier`'s.
    */
   judge?: (x: Tensor, labels: Tensor) => Promise<boolean[]>;
+  /** AutoAttack continues after the attacks this state (from an 'autoattack-stage' event) finished. */
+  autoAttackResume?: AutoAttackProgress;
 }
 
 /** Images and labels already on the device: x f32 [N, C, H, W] in [0, 1], y i32 [N]. */
@@ -260,13 +266,16 @@ export async function evaluateSuite(
           seed: o.seed,
           batchSize: o.batchSize,
           ...o.autoAttack,
-          onStage: (step) => hooks.onProgress?.({ kind: 'autoattack-stage', ...step }),
+          onStage: async (step) => {
+            await hooks.onProgress?.({ kind: 'autoattack-stage', ...step });
+          },
+          resumeFrom: hooks.autoAttackResume,
         });
         const judged = hooks.judge ? (await judge(xAdv, y)) / n : null;
         xAdv.dispose();
         return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy };
       });
-      hooks.onProgress?.({ kind: 'batch', attack, label, done: n, total: n });
+      await hooks.onProgress?.({ kind: 'batch', attack, label, done: n, total: n });
       aa = {
         attack,
         label,
@@ -278,7 +287,7 @@ export async function evaluateSuite(
         steps: report.steps,
       };
       rows.push(aa);
-      hooks.onProgress?.({ kind: 'attack', outcome: aa });
+      await hooks.onProgress?.({ kind: 'attack', outcome: aa });
       continue;
     }
     const fn = batchAttack(attack, classifier, o);
@@ -297,12 +306,12 @@ export async function evaluateSuite(
         right += ok ? 1 : 0;
         if (ok && first + i < aaImages) rightOnAa++;
       });
-      hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
+      await hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }
     const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000 };
     if (aaImages > 0 && aaImages < n) outcome.onAutoAttackImages = { count: aaImages, accuracy: rightOnAa / aaImages };
     rows.push(outcome);
-    hooks.onProgress?.({ kind: 'attack', outcome });
+    await hooks.onProgress?.({ kind: 'attack', outcome });
   }
   return { rows, autoAttack: aa, options: o };
 }

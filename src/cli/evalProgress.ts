@@ -1,12 +1,16 @@
 // The finished rows of an interrupted `eed eval`, so that rerunning the same command resumes after
-// the last finished attack. The file records what the rows depend on (the weights file's identity,
-// the dataset and the suite options); a file from another model or other settings is ignored and
-// replaced, never mixed in.
+// the last finished attack, and AutoAttack's state after each of its own attacks (in a safetensors
+// file beside it: the points found so far), so that it resumes inside AutoAttack too. Both record
+// what they depend on (the weights file's identity, the dataset and the suite options); a file
+// from another model or other settings is ignored and replaced, never mixed in.
 
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { AutoAttackProgress } from '../attacks/autoAttack.js';
 import type { AttackOutcome, SuiteAttack } from '../attacks/suite.js';
+import { Tensor } from '../engine/tensor.js';
+import { readSafetensors, tensorRecord, toFloat32, writeSafetensors } from '../io/safetensors.js';
 
 /** A file as a cache key: absolute path, size and last write (rewritten weights are a new model). */
 export function fileIdentity(path: string): { path: string; bytes: number; modified: number } {
@@ -51,8 +55,48 @@ export class EvalProgress {
     await writeFileAtomic(this.path, new TextEncoder().encode(JSON.stringify(file, null, 2) + '\n'));
   }
 
-  /** Drops the file once the full report is written. */
+  /** AutoAttack's state file. */
+  get autoAttackPath(): string {
+    return this.path.replace(/\.json$/, '') + '.autoattack.safetensors';
+  }
+
+  /** Saves AutoAttack's state after one of its attacks (atomically; the tensor is read, not kept). */
+  async recordAutoAttack(progress: AutoAttackProgress): Promise<void> {
+    const xAdv = (await progress.xAdv.data()) as Float32Array;
+    await writeSafetensors(this.autoAttackPath, [['xAdv', tensorRecord(xAdv, progress.xAdv.shape)]], {
+      key: JSON.stringify(this.key),
+      cleanAccuracy: String(progress.cleanAccuracy),
+      steps: JSON.stringify(progress.steps),
+      robust: JSON.stringify(progress.robust.map(Number)),
+    });
+  }
+
+  /** AutoAttack's saved state under this file's key (the caller owns the tensor), if there is one. */
+  async autoAttackState(): Promise<AutoAttackProgress | undefined> {
+    if (!existsSync(this.autoAttackPath)) return undefined;
+    try {
+      const file = await readSafetensors(this.autoAttackPath);
+      const m = file.metadata;
+      if (m.key !== JSON.stringify(this.key)) {
+        process.stderr.write(`eed eval: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
+        return undefined;
+      }
+      const rec = file.tensors.get('xAdv');
+      if (!rec) throw new Error('no xAdv tensor');
+      const robust = (JSON.parse(m.robust) as number[]).map(Boolean);
+      const steps = JSON.parse(m.steps) as AutoAttackProgress['steps'];
+      const cleanAccuracy = Number(m.cleanAccuracy);
+      if (!Array.isArray(steps) || !Number.isFinite(cleanAccuracy) || robust.length !== rec.shape[0]) throw new Error('inconsistent metadata');
+      return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape) };
+    } catch (e) {
+      process.stderr.write(`eed eval: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
+      return undefined;
+    }
+  }
+
+  /** Drops the files once the full report is written. */
   remove(): void {
     rmSync(this.path, { force: true });
+    rmSync(this.autoAttackPath, { force: true });
   }
 }

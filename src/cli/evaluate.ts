@@ -125,13 +125,23 @@ export async function evalCommand(argv: string[]): Promise<number> {
       let outcome = partial.row(attack);
       if (outcome) console.error(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${partial.path})`);
       else {
-        const suite = await evaluateSuite(classifier, data, { ...suiteOptions, attacks: [attack] }, {
-          onProgress: (e) => {
-            if (e.kind === 'autoattack-stage')
-              console.error(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
-            if (e.kind === 'attack') console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
-          },
-        });
+        const resume = attack === 'autoattack' ? await partial.autoAttackState() : undefined;
+        if (resume) console.error(`AutoAttack: resuming after ${resume.steps.map((st) => st.attack).join(', ')} (from ${partial.autoAttackPath})`);
+        let suite;
+        try {
+          suite = await evaluateSuite(classifier, data, { ...suiteOptions, attacks: [attack] }, {
+            autoAttackResume: resume,
+            onProgress: async (e) => {
+              if (e.kind === 'autoattack-stage') {
+                await partial.recordAutoAttack(e.progress);
+                console.error(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
+              }
+              if (e.kind === 'attack') console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+            },
+          });
+        } finally {
+          resume?.xAdv.dispose();
+        }
         outcome = suite.rows[0];
         if (!outcome) continue; // AutoAttack with aaCount 0
         await partial.record(outcome);

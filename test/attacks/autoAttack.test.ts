@@ -52,7 +52,9 @@ async function runStubs(cleanCorrect: boolean[], foolSets: Set<number>[]) {
     eps: EPS,
     attacks: foolSets.map((f, k) => stub(`stub${k}`, f, logs[k])),
     // Reported as each attack finishes: the later attacks have not run yet.
-    onStage: (s) => stages.push({ attack: s.attack, robustAccuracy: s.robustAccuracy, seenSoFar: logs.filter((l) => l.seen.length).length }),
+    onStage: (s) => {
+      stages.push({ attack: s.attack, robustAccuracy: s.robustAccuracy, seenSoFar: logs.filter((l) => l.seen.length).length });
+    },
   });
   const adv = Array.from(await report.xAdv.data());
   for (const t of [x, y, report.xAdv]) t.dispose();
@@ -83,6 +85,39 @@ describe('autoAttack bookkeeping', () => {
     for (const i of [0, 1, 2, 3]) expect(row(i)).toEqual(image(i, false).map(Math.fround));
     expect(row(4)).toEqual(image(4, true).map(Math.fround));
     expect(row(5)).toEqual(image(5, false).map(Math.fround));
+  });
+
+  it('resumed from the state reported after an attack, it skips the finished attacks and ends the same', async () => {
+    const clean = [true, true, true, true, true, false];
+    const fools = [new Set([1, 2]), new Set([2, 3]), new Set([0])];
+    const x = E.tensor(clean.flatMap((c, i) => image(i, c)), [6, 1, 1, 3]);
+    const y = E.zeros([6], 'i32');
+    const attacks = (logs: StubLog[]) => fools.map((f, k) => stub(`stub${k}`, f, logs[k]));
+    let saved: { cleanAccuracy: number; steps: { attack: string; robustAccuracy: number }[]; robust: boolean[]; xAdv: number[] } | null = null;
+    const full = await autoAttack(scoresClassifier, x, y, {
+      eps: EPS,
+      attacks: attacks(fools.map(() => ({ seen: [] }))),
+      // What eed eval writes to disk after the first attack.
+      onStage: async (s) => {
+        if (s.progress.steps.length === 1)
+          saved = { ...s.progress, steps: [...s.progress.steps], robust: [...s.progress.robust], xAdv: Array.from(await s.progress.xAdv.data()) };
+      },
+    });
+    const logs = fools.map((): StubLog => ({ seen: [] }));
+    const xAdvSaved = E.tensor(saved!.xAdv, x.shape);
+    const resumed = await autoAttack(scoresClassifier, x, y, {
+      eps: EPS,
+      attacks: attacks(logs),
+      resumeFrom: { ...saved!, xAdv: xAdvSaved },
+    });
+    expect(logs.map((l) => l.seen)).toEqual([[], [0, 3, 4], [0, 4]]);
+    expect([resumed.steps, resumed.robust, resumed.cleanAccuracy]).toEqual([full.steps, full.robust, full.cleanAccuracy]);
+    expect(Array.from(await resumed.xAdv.data())).toEqual(Array.from(await full.xAdv.data()));
+    const other = stub('other', new Set(), { seen: [] });
+    await expect(autoAttack(scoresClassifier, x, y, { eps: EPS, attacks: [other], resumeFrom: { ...saved!, xAdv: xAdvSaved } })).rejects.toThrow(
+      /resumeFrom ran stub0, not the first attacks of other/,
+    );
+    for (const t of [x, y, xAdvSaved, full.xAdv, resumed.xAdv]) t.dispose();
   });
 
   it('a point is robust iff it is clean-correct and every attack failed on it (random cases)', async () => {

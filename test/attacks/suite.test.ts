@@ -21,7 +21,7 @@ describe('evaluateSuite', () => {
         p.classifier,
         { x: p.x, y: p.y },
         { eps: 0.05, count: 100, aaCount: 4, batchSize: 3, pgd: { steps: 3, stepSize: 0.02 }, deepfool: { steps: 5, eps: 0.5 }, autoAttack: SMALL_AA },
-        { onProgress: (e) => events.push(e) },
+        { onProgress: (e) => void events.push(e) },
       );
       expect(r.rows.map((row) => row.attack)).toEqual(['clean', 'fgsm', 'pgd', 'cw', 'deepfool', 'autoattack']);
       expect(r.rows.map((row) => row.label)).toEqual(['clean', 'FGSM', 'PGD-3', 'CW-inf', 'DeepFool-L2 (eps 0.5)', 'AutoAttack']);

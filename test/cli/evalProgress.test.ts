@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import * as E from '../../src/index.js';
 import type { AttackOutcome } from '../../src/attacks/suite.js';
 import { EvalProgress, fileIdentity } from '../../src/cli/evalProgress.js';
 
@@ -32,5 +33,25 @@ describe('eed eval progress file', () => {
     expect((await EvalProgress.open(path, key({ eps: 0.1 }))).row('pgd')).toBeUndefined();
     resumed.remove();
     expect(existsSync(path)).toBe(false);
+  });
+
+  it("keeps AutoAttack's state after each of its attacks, for the same key only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-aa-'));
+    const path = join(dir, 'eval.json.partial.json');
+    const progress = await EvalProgress.open(path, { options: 1 });
+    expect(await progress.autoAttackState()).toBeUndefined();
+    const xAdv = E.tensor([0.25, 0.5, 0.75, 1, 0, 0.125], [3, 1, 1, 2]);
+    const steps = [{ attack: 'APGD-CE', robustAccuracy: 2 / 3 }];
+    await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv });
+    xAdv.dispose();
+
+    const state = await (await EvalProgress.open(path, { options: 1 })).autoAttackState();
+    expect(state && [state.cleanAccuracy, state.steps, state.robust, state.xAdv.shape]).toEqual([1, steps, [true, false, true], [3, 1, 1, 2]]);
+    expect(Array.from(await state!.xAdv.data())).toEqual([0.25, 0.5, 0.75, 1, 0, 0.125]);
+    state!.xAdv.dispose();
+    expect(await (await EvalProgress.open(path, { options: 2 })).autoAttackState()).toBeUndefined();
+
+    progress.remove();
+    expect(existsSync(progress.autoAttackPath)).toBe(false);
   });
 });
