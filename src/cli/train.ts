@@ -122,6 +122,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     parameters: model.numParameters(),
     history: result.history,
     secondsPerEpoch: result.history.map((h) => h.seconds),
+    evalSecondsPerEpoch: result.history.map((h) => h.evalSeconds ?? null),
     final: last,
     wallSeconds: (performance.now() - t0) / 1000,
   });

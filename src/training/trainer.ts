@@ -51,7 +51,10 @@ export interface EpochMetrics {
   epoch: number;
   lr: number;
   loss: number;
+  /** Training time of the epoch (its steps). */
   seconds: number;
+  /** Time of the per-epoch evaluation (absent in runs checkpointed before it was recorded). */
+  evalSeconds?: number;
   cleanAccuracy: number | null;
   pgdAccuracy: number | null;
 }
@@ -245,6 +248,7 @@ export async function trainAdversarially(
       }
       const seconds = priorSeconds + (performance.now() - t0) / 1000;
       let ev: Evaluation | null = null;
+      const e0 = performance.now();
       if (test)
         ev = await evaluateRobustness(model, test, s.evalSize, {
           eps: s.eps,
@@ -258,11 +262,12 @@ export async function trainAdversarially(
         lr: opt.lr,
         loss: lossSum / Math.max(1, steps),
         seconds,
+        evalSeconds: (performance.now() - e0) / 1000,
         cleanAccuracy: ev?.clean ?? null,
         pgdAccuracy: ev?.pgd ?? null,
       };
       history.push(m);
-      const line = `epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, ${seconds.toFixed(1)} s` + (ev ? `, clean ${(ev.clean * 100).toFixed(2)}%, PGD-${s.evalSteps} ${(ev.pgd * 100).toFixed(2)}% on ${ev.count} test images` : '');
+      const line = `epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, ${seconds.toFixed(1)} s` + (ev ? `, clean ${(ev.clean * 100).toFixed(2)}%, PGD-${s.evalSteps} ${(ev.pgd * 100).toFixed(2)}% on ${ev.count} test images (${m.evalSeconds!.toFixed(1)} s)` : '');
       run.log(line);
       process.stderr.write(`${line}\n`);
       await run.commit(

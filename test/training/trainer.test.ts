@@ -48,6 +48,8 @@ describe('adversarial training runs', () => {
     const runA = await RunDir.open(join(base, 'a'), config);
     const resA = await trainAdversarially(a, train, test, settings, runA);
     expect(resA.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    // Training and per-epoch evaluation are timed apart (issue 5 asks for both).
+    for (const h of resA.history) expect([h.seconds > 0, (h.evalSeconds ?? -1) > 0]).toEqual([true, true]);
 
     const b1 = freshModel();
     const signal = { aborted: false };
