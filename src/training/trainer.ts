@@ -1,5 +1,6 @@
 // Adversarial pre-training (stage 1 of EED): a resumable epoch loop around adversarialLoss, with a
-// checkpoint every epoch (model + optimizer state + generator position, committed atomically),
+// checkpoint every epoch (model + optimizer state + generator position, committed atomically) and,
+// with hooks.checkpointSeconds, inside epochs (src/training/partialEpoch.ts),
 // progress on stderr, a per-epoch evaluation (clean and PGD accuracy on a fixed test subset) and
 // a NaN guard that stops with the epoch and step instead of training on garbage.
 

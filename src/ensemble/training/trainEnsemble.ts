@@ -1,8 +1,9 @@
 // Ensemble training (stage 3 of EED, algorithms.md §7): the selected team trained jointly with
 // L_EED on the full training set. A resumable epoch loop around ensembleLoss, following
 // trainAdversarially (src/training/trainer.ts): a checkpoint every epoch (members with their
-// masks, optimizer state, generator position) committed atomically through RunDir, a NaN guard
-// that names the epoch and step, and TrainingInterrupted when the caller aborts.
+// masks, optimizer state, generator position) committed atomically through RunDir, and with
+// hooks.checkpointSeconds inside epochs too (the running term sums with it), a NaN guard that
+// names the epoch and step, and TrainingInterrupted when the caller aborts.
 //
 // Each batch pairs a source batch (x_s, y_s) with a target batch x_t from an independently
 // shuffled order of the same set (DVERGE's two loaders). The distillation layer l is drawn
