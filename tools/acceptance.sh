@@ -8,15 +8,32 @@
 #   issue 7  eed run --preset fmnist (from the AT checkpoint above; days, see the README)
 # Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json; the table at the end
 # is the README's.
-#   bash tools/acceptance.sh [--eed]
+#   bash tools/acceptance.sh [--eed]   run (or resume) the chain
+#   bash tools/acceptance.sh --status  show where each step stands, without running anything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 EED=0
 case "${1:-}" in
   --eed) EED=1 ;;
+  --status)
+    node --input-type=module - <<'JS'
+import { existsSync, readFileSync } from 'node:fs';
+const dirs = ['runs/fmnist-smallcnn', ...['nis', 'erm', 'ase', 'bnsf'].map((s) => `runs/prune-80-${s}`), 'runs/fmnist'];
+for (const d of dirs) {
+  let where = existsSync(d) ? 'started' : 'not started';
+  if (existsSync(`${d}/report.json`) || existsSync(`${d}/report.md`)) where = 'trained';
+  else if (existsSync(`${d}/state.json`)) {
+    const st = JSON.parse(readFileSync(`${d}/state.json`, 'utf8'));
+    where = `${st.epoch} epoch(s) done` + (st.extra?.partial ? ` + ${st.extra.partial.step} steps` : '');
+  }
+  const ev = existsSync(`${d}/eval.json`) ? ', evaluated' : existsSync(`${d}/eval.json.partial.json`) ? ', evaluation under way' : '';
+  console.log(`${d.padEnd(24)} ${where}${ev}`);
+}
+JS
+    exit 0 ;;
   "") ;;
-  *) echo "usage: $0 [--eed]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--eed | --status]" >&2; exit 2 ;;
 esac
 [ -d dist ] || npm run build
 eed() { node bin/eed.js "$@"; }
