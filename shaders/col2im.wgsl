@@ -7,12 +7,7 @@
 // gives oy ∈ [⌈(iy + ph − KH + 1)/sh⌉, ⌊(iy + ph)/sh⌋] ∩ [0, OH), and the same along x, so there is
 // no per-tap divisibility test and only a few udiv (fast_div.wgsl) per element.
 //#include "fast_div"
-struct Params {
-  cin: u32, h: u32, w: u32, oh: u32,
-  ow: u32, kh: u32, kw: u32, sh: u32,
-  sw: u32, ph: u32, pw: u32, rows: u32,
-  x_off: u32, pitch: u32, pad1: u32, pad2: u32,
-}
+//#include "fold_params"
 @group(0) @binding(0) var<storage, read> DCOLS: array<f32>;
 @group(0) @binding(1) var<storage, read_write> GX: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;

@@ -1,5 +1,5 @@
-// Geometry shared by im2col.wgsl and col2im.wgsl (kernels/conv2d.ts foldParams writes it):
-// `rows` patch rows (padded to a multiple of 4), `pitch` positions per row, `x_off` the image offset.
+// Geometry shared by im2col.wgsl, col2im.wgsl and their '_lanes' variants (kernels/conv2d.ts
+// foldParams writes it): `rows` patch rows (padded to a multiple of 4), `pitch` positions per row, `x_off` the image offset.
 struct Params {
   cin: u32, h: u32, w: u32, oh: u32,
   ow: u32, kh: u32, kw: u32, sh: u32,

@@ -3,12 +3,7 @@
 // `rows` are zero padding, so the GEMM that follows can read 16-byte groups along r.
 // Grid: x = q, y = r, z = batch item within the chunk. Index math uses udiv (fast_div.wgsl).
 //#include "fast_div"
-struct Params {
-  cin: u32, h: u32, w: u32, oh: u32,
-  ow: u32, kh: u32, kw: u32, sh: u32,
-  sw: u32, ph: u32, pw: u32, rows: u32,
-  x_off: u32, pitch: u32, pad1: u32, pad2: u32,
-}
+//#include "fold_params"
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> COLS: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> p: Params;
