@@ -221,7 +221,7 @@ const COL2IM_LANES = 64;
 /** vec4s (im2col) or positions (col2im) per invocation: fewer, longer invocations suit CPU adapters. */
 const FOLD_PER = 4;
 
-function foldParams(g: ConvGeometry, plan: GemmPlan, xOff: number): Uint32Array {
+function foldParams(g: ConvGeometry, plan: PatchLayout, xOff: number): Uint32Array {
   return new Params()
     .u(g.cin, g.h, g.w, g.oh)
     .u(g.ow, g.kh, g.kw, g.strideH)
@@ -237,7 +237,14 @@ export function forceIm2colKernel(k: Col2imKernel | null): void {
   forcedIm2col = k;
 }
 
-function im2col(x: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): Tensor {
+/** How unfolded patches are laid out: `rows` patch rows and `pitch` positions per row (both multiples of 4). */
+export type PatchLayout = Pick<GemmPlan, 'rows' | 'pitch'>;
+
+/**
+ * Unfolds the patches of batch items b0..b0+nb−1 of x into a new [nb, rows, pitch] tensor, with
+ * the tuned im2col kernel (also the sparse conv's 'spmm' path, kernels/sparseConv.ts).
+ */
+export function im2col(x: Tensor, g: ConvGeometry, plan: PatchLayout, b0: number, nb: number): Tensor {
   const cols = Tensor.empty([nb, plan.rows, plan.pitch]);
   const taps = g.kh * g.kw;
   const perItem = Math.ceil(plan.rows / taps);

@@ -2,14 +2,14 @@
 // - 'direct' (shaders/sparse_conv2d.wgsl): the input is zero-padded into a scratch tensor first so
 //   the inner loop has no bounds checks (about one pass over the activations), then each non-zero
 //   costs 8 gathered scalar loads for 8 output positions.
-// - 'spmm' (shaders/sparse_conv2d_spmm.wgsl): the patches are unfolded with im2col.wgsl (the dense
-//   GEMM path's kernel, a chunk of batch items at a time) and the CSR rows multiply them, one
+// - 'spmm' (shaders/sparse_conv2d_spmm.wgsl): the patches are unfolded by the dense GEMM path's
+//   im2col (kernels/conv2d.ts, a chunk of batch items at a time) and the CSR rows multiply them, one
 //   aligned vec4 load per non-zero and 4 positions. CPU adapters pick per layer ('auto', below).
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { stridedCopyKernel } from './copy.js';
-import type { ConvGeometry } from './conv2d.js';
+import { im2col, type ConvGeometry } from './conv2d.js';
 import { fillKernel } from './elementwise.js';
 import { Params } from './runtime.js';
 import type { SparseConv2d } from './sparseWeights.js';
@@ -122,25 +122,10 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
   // The kernel writes whole vec4s: output planes padded to `pitch`, cropped after when npos is not a multiple of 4.
   const y = Tensor.empty([g.batch, g.cout, pitch]);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
-  const xs = Math.ceil(pitch / 4 / FOLD_PER);
-  const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, xs))));
-  const wy = Math.max(1, Math.floor(256 / wx));
   const cidx = sparse.colsGpu();
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
-    const cols = Tensor.empty([nb, rows, pitch]);
-    runtime().dispatch(
-      'sparse_conv2d_im2col',
-      { shader: 'im2col', constants: { WG_X: wx, WG_Y: wy, PER: FOLD_PER }, bindings: ['read', 'write'] },
-      [x.binding(), cols.binding()],
-      new Params()
-        .u(g.cin, g.h, g.w, g.oh)
-        .u(g.ow, g.kh, g.kw, g.strideH)
-        .u(g.strideW, g.padH, g.padW, rows)
-        .u(b0 * g.cin * g.h * g.w, pitch, 0, 0)
-        .build(),
-      [Math.ceil(xs / wx), Math.ceil(rows / wy), nb],
-    );
+    const cols = im2col(x, g, { rows, pitch }, b0, nb);
     runtime().dispatch(
       'sparse_conv2d_spmm',
       { shader: 'sparse_conv2d_spmm', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: SPMM_WG, V: SPMM_V } },
@@ -166,6 +151,3 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
   y.dispose();
   return out;
 }
-
-/** vec4s per im2col invocation (as kernels/conv2d.ts runs it). */
-const FOLD_PER = 4;
