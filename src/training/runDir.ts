@@ -15,7 +15,22 @@ export interface RunState {
   extra: Record<string, unknown>;
 }
 
-const stable = (v: unknown): string => JSON.stringify(v, Object.keys(v as object).sort());
+// Key order must not matter at any depth (an array replacer would also drop nested keys that
+// are not top-level names, so nested settings would go uncompared).
+const canonical = (v: unknown): string =>
+  Array.isArray(v)
+    ? `[${v.map(canonical).join(',')}]`
+    : v !== null && typeof v === 'object'
+      ? `{${Object.keys(v)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+          .join(',')}}`
+      : JSON.stringify(v);
+
+/** Where the run lives is not part of what it computes: a moved run, or one reached by another path, resumes. */
+const LOCATION_KEYS = ['out'];
+const comparable = (config: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(config).filter(([k]) => !LOCATION_KEYS.includes(k)));
 
 export class RunDir {
   private constructor(
@@ -38,9 +53,10 @@ export class RunDir {
       } catch (e) {
         throw new Error(`${cfgPath}: unreadable (${(e as Error).message}); pass --fresh to start over`);
       }
-      if (stable(old) !== stable(config)) {
-        const keys = [...new Set([...Object.keys(old), ...Object.keys(config)])];
-        const k = keys.find((key) => JSON.stringify(old[key]) !== JSON.stringify(config[key]));
+      const [was, now] = [comparable(old), comparable(config)];
+      if (canonical(was) !== canonical(now)) {
+        const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])];
+        const k = keys.find((key) => canonical(was[key]) !== canonical(now[key]));
         throw new Error(
           `${path} holds a run with a different config (${k}: ${JSON.stringify(old[k!])} there, ${JSON.stringify(config[k!])} now); ` +
             'use another --out or pass --fresh to discard it',

@@ -70,6 +70,13 @@ describe('adversarial training runs', () => {
 
     // A different config in the same directory is refused, naming the field.
     await expect(RunDir.open(join(base, 'b'), { ...config, lr: 0.1 })).rejects.toThrow(/different config \(lr: 0.05 there, 0.1 now\)/);
+    // Nested settings are compared too, whatever their key order; the run's location is not.
+    const nested = join(base, 'nested');
+    await RunDir.open(nested, { out: nested, attack: { eps: 0.1, steps: 7 } });
+    await expect(RunDir.open(nested, { out: './moved', attack: { steps: 7, eps: 0.1 } })).resolves.toBeInstanceOf(RunDir);
+    await expect(RunDir.open(nested, { out: nested, attack: { eps: 0.1, steps: 10 } })).rejects.toThrow(
+      /different config \(attack: \{"eps":0.1,"steps":7\} there, \{"eps":0.1,"steps":10\} now\)/,
+    );
     a.dispose();
     b2.dispose();
   });
