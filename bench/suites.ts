@@ -12,7 +12,8 @@ import { noGrad } from '../src/engine/autograd.js';
 import { Conv2d } from '../src/nn/layers.js';
 import { compressForInference, decompress } from '../src/pruning/sparseInference.js';
 import { convGeometry, forceConvStrategy, setMaskedGemmWeights, type ConvStrategy, type MaskedGemmWeights } from '../kernels/conv2d.js';
-import { forceMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
+import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported, type MatmulVariant } from '../kernels/matmul.js';
+import { GEMM_KERNELS, type GemmKernelName } from '../kernels/tuning.js';
 import { SGD } from '../src/optim/sgd.js';
 import { moduleClassifier } from '../src/attacks/classifier.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -37,17 +38,25 @@ function disposeAll(state: Record<string, unknown>): void {
 
 function matmulCases(): BenchCase[] {
   const n = 1024;
-  return (['vec4', 'scalar'] as MatmulVariant[]).map((variant) => ({
-    name: `matmul[${variant}]`,
+  // The scalar kernel, and the vec4 GEMM as each of its kernels (the tuned one is what models get).
+  const variants: [MatmulVariant, GemmKernelName | null][] = [
+    ['vec4', null],
+    ...GEMM_KERNELS.filter((k) => k !== 'subgroup' || subgroupGemmSupported()).map((k): [MatmulVariant, GemmKernelName] => ['vec4', k]),
+    ['scalar', null],
+  ];
+  return variants.map(([variant, kernel]) => ({
+    name: `matmul[${variant}${kernel ? `:${kernel}` : ''}]`,
     shape: `${n}x${n}x${n}`,
     flops: 2 * n ** 3,
     setup: () => ({ a: gen.uniform([n, n]).keep(), b: gen.uniform([n, n]).keep() }),
     run: (s: Record<string, unknown>) => {
       forceMatmulVariant(variant);
+      forceGemmKernel(kernel);
       try {
         scope(() => void matmul(s.a as Tensor, s.b as Tensor));
       } finally {
         forceMatmulVariant(null);
+        forceGemmKernel(null);
       }
     },
     teardown: disposeAll,

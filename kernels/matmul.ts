@@ -72,10 +72,13 @@ export function forceSubgroupRows(rows: 8 | 16 | 32 | null): void {
   forcedRows = rows;
 }
 
+function gemmKernelChoice(): GemmKernelName {
+  return forcedGemmKernel ?? activeTuning()?.gemmKernel ?? 'register';
+}
+
 /** Rows per workgroup of the subgroup kernel for an m×k by k×n product, or 0 when it cannot run it. */
 function subgroupRows(m: number, n: number, k: number): number {
-  const kernel = forcedGemmKernel ?? activeTuning()?.gemmKernel ?? 'register';
-  if (kernel !== 'subgroup' || !subgroupGemmSupported()) return 0;
+  if (gemmKernelChoice() !== 'subgroup' || !subgroupGemmSupported()) return 0;
   const wanted = forcedRows ?? (m * n * k >= TALL_TILE_WORK ? 32 : 16);
   for (const rows of [32, 16, 8]) if (rows <= wanted && m >= rows) return rows;
   return 0;
@@ -126,6 +129,15 @@ export function gemmVec4(a: Tensor, b: Tensor, g: GemmCall): Tensor {
     constants: { ...constants, ...extra },
     bindings: ['read', 'read', 'write', 'read'] as const,
   });
+  if (gemmKernelChoice() === 'shared') {
+    // 16×16 invocations, the most every target allows; matmul_shared.wgsl sizes its panels for it.
+    runtime().dispatch('matmul', spec('matmul_shared', { WG_X: 16, WG_Y: 16 }), bindings, params, [
+      Math.ceil(n / 64),
+      Math.ceil(m / 64),
+      g.sumBatches ? 1 : batch,
+    ]);
+    return c;
+  }
   const tm = subgroupRows(m, n, k);
   if (tm > 0) {
     runtime().dispatch('matmul', spec('matmul_subgroup', { TM: tm }), bindings, params, [

@@ -9,12 +9,15 @@ import type { Runtime } from './runtime.js';
 
 export type ConvStrategyName = 'direct' | 'gemm';
 /**
- * The vec4 GEMM's kernel: 'register' (matmul_vec4.wgsl, register tiles; for GPUs) or 'subgroup'
- * (matmul_subgroup.wgsl, A shared by subgroup broadcasts; 2–4x faster on lavapipe, where every
- * load is split per SIMD lane). 'subgroup' runs only where the device has the subgroups feature
- * and subgroups of at least 8 invocations; elsewhere the register kernel runs.
+ * The vec4 GEMM's kernel: 'register' (matmul_vec4.wgsl, register tiles, no workgroup memory),
+ * 'subgroup' (matmul_subgroup.wgsl, A shared by subgroup broadcasts; 2–4x faster on lavapipe,
+ * where every load is split per SIMD lane) or 'shared' (matmul_shared.wgsl, 64×64 tiles staged
+ * through workgroup memory, the classic GPU GEMM; barriers make it slow on lavapipe). 'subgroup'
+ * runs only where the device has the subgroups feature and subgroups of at least 8 invocations;
+ * elsewhere the register kernel runs.
  */
-export type GemmKernelName = 'register' | 'subgroup';
+export type GemmKernelName = 'register' | 'subgroup' | 'shared';
+export const GEMM_KERNELS: readonly GemmKernelName[] = ['register', 'subgroup', 'shared'];
 export type ConvPass = 'forward' | 'input' | 'weight';
 /** im2col's and col2im's kernels: 'positions' (lanes over pixels) or 'lanes' (lanes over planes; faster on lavapipe). */
 export type Col2imKernelName = 'positions' | 'lanes';
@@ -43,7 +46,9 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     adapter: adapterString(info),
     source: 'table',
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
-    gemmKernel: info.isSoftware ? 'subgroup' : 'register',
+    // For GPUs this is the textbook choice, not yet measured here (no GPU was lent to this
+    // project so far); `eed tune` times all three on the adapter at hand.
+    gemmKernel: info.isSoftware ? 'subgroup' : 'shared',
     sparseConvKernel: info.isSoftware ? 'auto' : 'direct',
     col2imKernel: info.isSoftware ? 'lanes' : 'positions',
     im2colKernel: info.isSoftware ? 'lanes' : 'positions',
@@ -106,7 +111,7 @@ export function loadTuning(info: AdapterDescription): Tuning {
       wg.every((v) => Number.isInteger(v) && v > 0) &&
       wg[0] * wg[1] <= 256 &&
       typeof t.conv === 'object';
-    const gemmKernel = t.gemmKernel === 'register' || t.gemmKernel === 'subgroup' ? t.gemmKernel : fallback.gemmKernel;
+    const gemmKernel = GEMM_KERNELS.includes(t.gemmKernel) ? t.gemmKernel : fallback.gemmKernel;
     const sparseConvKernel = ['direct', 'spmm', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
     const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
     const im2colKernel = t.im2colKernel === 'positions' || t.im2colKernel === 'lanes' ? t.im2colKernel : fallback.im2colKernel;

@@ -80,8 +80,8 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   const tuning: Tuning = { ...defaultTuning(rt.adapterInfo), source: 'autotune', conv: {} };
   const previous = activeTuning();
 
-  // The register GEMM's workgroup shape (it only shapes that kernel), then register vs subgroup
-  // kernel, on DEFAULT_TUNE_GEMMS.
+  // The register GEMM's workgroup shape (it only shapes that kernel), then the register, subgroup
+  // and shared-memory kernels against each other, on DEFAULT_TUNE_GEMMS.
   const operands = (opts.gemms ?? DEFAULT_TUNE_GEMMS).map(([batch, m, k, n]) => ({
     label: `${batch > 1 ? `${batch}x` : ''}${m}x${k}x${n}`,
     a: gen.uniform([m, k]).keep(),
@@ -97,7 +97,7 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
       tuning.gemmWorkgroup = wg;
     }
   }
-  const kernels: GemmKernelName[] = subgroupGemmSupported() ? ['register', 'subgroup'] : ['register'];
+  const kernels: GemmKernelName[] = subgroupGemmSupported() ? ['register', 'subgroup', 'shared'] : ['register', 'shared'];
   const kernelMs: Partial<Record<GemmKernelName, number>> = {};
   for (const kernel of kernels) {
     setTuning({ ...tuning, gemmKernel: kernel });

@@ -97,12 +97,13 @@ describe('per-adapter tuning', () => {
       log: (l) => lines.push(l),
     });
     expect(t.cachePath).toBeNull();
-    expect(subgroupGemmSupported() ? ['register', 'subgroup'] : ['register']).toContain(t.gemmKernel);
+    expect(subgroupGemmSupported() ? ['register', 'subgroup', 'shared'] : ['register', 'shared']).toContain(t.gemmKernel);
     expect(['positions', 'lanes']).toContain(t.col2imKernel);
     expect(['positions', 'lanes']).toContain(t.im2colKernel);
     expect(lines.some((l) => l.includes("im2col 'lanes'"))).toBe(true);
     expect(Object.keys(t.conv)).toHaveLength(3);
     expect(lines.some((l) => l.startsWith('gemm kernel register'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('gemm kernel shared'))).toBe(true);
     expect(lines.some((l) => l.includes("col2im 'lanes'"))).toBe(true);
   }, 120_000);
 });

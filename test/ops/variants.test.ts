@@ -32,10 +32,10 @@ const transposed = (a: NDArray): NDArray => {
 };
 
 /** The vec4 GEMM's kernels to force; the subgroup one where the device can run it. */
-const gemmKernels = () => (subgroupGemmSupported() ? (['register', 'subgroup'] as const) : (['register'] as const));
+const gemmKernels = () => (subgroupGemmSupported() ? (['register', 'subgroup', 'shared'] as const) : (['register', 'shared'] as const));
 
 describe('matmul variants', () => {
-  for (const [variant, kernel] of [['scalar', null], ['vec4', 'register'], ['vec4', 'subgroup']] as const) {
+  for (const [variant, kernel] of [['scalar', null], ['vec4', 'register'], ['vec4', 'subgroup'], ['vec4', 'shared']] as const) {
     it(`${variant}${kernel ? ` (${kernel})` : ''}: forward and gradients for every transpose combination`, async () => {
       if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
       // vec4 needs K (and M when A is transposed, N when B is not) to be multiples of 4; M covers
@@ -109,8 +109,53 @@ describe('subgroup GEMM with 32-row tiles', () => {
   }, 300_000);
 });
 
+describe('shared-memory GEMM across tiles', () => {
+  // The property test above stays inside one 64×64 tile and two K slices; here M and N span
+  // several tiles with ragged last ones, K several 16-value slices with a ragged last one, batched
+  // and with the batch summed (a conv's weight gradient), in every transpose combination.
+  it('matches the reference over several tiles, batches and K slices', async () => {
+    forceGemmKernel('shared');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 17, max: 40 }).map((d) => 4 * d),
+        fc.integer({ min: 5, max: 14 }).map((d) => 4 * d),
+        fc.integer({ min: 17, max: 40 }).map((d) => 4 * d),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 2 }),
+        seedArb,
+        async (m, k, n, ta, tb, batch, seed) => {
+          forceGemmKernel('shared');
+          const rng = mulberry32(seed);
+          // Odd sizes where the layout allows them: M when A is not transposed, N when B is.
+          const mm = ta ? m : m - 1;
+          const nn = tb ? n - 3 : n;
+          const a = randomArray(ta ? [batch, k, mm] : [batch, mm, k], rng);
+          const b = randomArray(tb ? [batch, nn, k] : [batch, k, nn], rng);
+          const ref = ([x, y]: NDArray[]): NDArray => {
+            const out: number[] = [];
+            for (let i = 0; i < batch; i++) {
+              const slice = (t: NDArray): NDArray => ({ shape: t.shape.slice(1), data: t.data.slice((i * t.data.length) / batch, ((i + 1) * t.data.length) / batch) });
+              out.push(...matmul(ta ? transposed(slice(x)) : slice(x), tb ? transposed(slice(y)) : slice(y)).data);
+            }
+            return { shape: [batch, mm, nn], data: Float64Array.from(out) };
+          };
+          await checkOp({
+            label: `shared ${batch}x${mm}x${k}x${nn} transA ${ta} transB ${tb}`,
+            gpu: ([x, y]) => E.matmulT(x, y, ta, tb),
+            ref,
+            inputs: [a, b],
+            fwd: { rtol: 1e-4, atol: 1e-4 },
+          });
+        },
+      ),
+      { numRuns: 6 },
+    );
+  }, 300_000);
+});
+
 describe('conv2d strategies', () => {
-  for (const [strategy, kernel] of [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup']] as const) {
+  for (const [strategy, kernel] of [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup'], ['gemm', 'shared']] as const) {
     it(`${strategy}${kernel ? ` (${kernel} GEMM)` : ''}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
       if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
       // The GEMM path needs >= 4 output channels
@@ -144,7 +189,7 @@ describe('conv2d strategies', () => {
     });
   }
 
-  for (const kernel of ['register', 'subgroup'] as const)
+  for (const kernel of ['register', 'subgroup', 'shared'] as const)
   it(`gemm (${kernel} GEMM): stride 2 and a batch split over several im2col chunks`, async () => {
     if (!(gemmKernels() as readonly string[]).includes(kernel)) return;
     forceConvStrategy('gemm');
