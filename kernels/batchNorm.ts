@@ -47,7 +47,19 @@ export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: numb
 /** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions (4 on planes of 16+): 16 measured ~20% less CPU than 4 on SmallCNN. */
 const BN_PER = 16;
 
-function applyPass(mode: 0 | 1 | 2, x: Tensor, g: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, relu = false): Tensor {
+function applyPass(
+  mode: 0 | 1 | 2,
+  x: Tensor,
+  g: Tensor,
+  mean: Tensor,
+  k: Tensor,
+  n: number,
+  c: number,
+  hw: number,
+  relu = false,
+  residual: Tensor | null = null,
+): Tensor {
+  if (residual && residual.size !== n * c * hw) throw new Error(`batch norm: a residual of ${residual.size} values for an input of ${n * c * hw}`);
   const y = Tensor.empty([n, c, hw]);
   if (y.size === 0) return y;
   const per = hw >= 4 * BN_PER ? BN_PER : hw >= 16 ? 4 : 1;
@@ -55,23 +67,43 @@ function applyPass(mode: 0 | 1 | 2, x: Tensor, g: Tensor, mean: Tensor, k: Tenso
   const wx = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
   const wy = Math.max(1, Math.floor(256 / wx / 4));
   runtime().dispatch(
-    mode === 0 ? (relu ? 'batch_norm_relu' : 'batch_norm') : mode === 1 ? 'batch_norm_grad_input' : 'batch_norm_relu_grad',
-    { shader: 'bn_apply', constants: { MODE: mode, RELU: relu ? 1 : 0, WG_X: wx, WG_Y: wy, PER: per }, bindings: ['read', 'read', 'read', 'read', 'write'] },
-    [x.binding(), g.binding(), mean.binding(), k.binding(), y.binding()],
+    (mode === 0 ? (relu ? 'batch_norm_relu' : 'batch_norm') : mode === 1 ? 'batch_norm_grad_input' : 'batch_norm_relu_grad') +
+      (residual ? '_residual' : ''),
+    {
+      shader: 'bn_apply',
+      constants: { MODE: mode, RELU: relu ? 1 : 0, RESIDUAL: residual ? 1 : 0, WG_X: wx, WG_Y: wy, PER: per },
+      bindings: ['read', 'read', 'read', 'read', 'read', 'write'],
+    },
+    [x.binding(), g.binding(), mean.binding(), k.binding(), (residual ?? x).binding(), y.binding()],
     new Params().u(n, c, hw, 0).build(),
     [Math.ceil(cols / wx), Math.ceil(c / wy), n],
   );
   return y;
 }
 
-/** y = (x − mean[c])·k[0, c] + k[1, c], or with `relu` max(that, 0). */
-export function bnApplyKernel(x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, relu = false): Tensor {
-  return applyPass(0, x, x, mean, k, n, c, hw, relu);
+/**
+ * y = (x − mean[c])·k[0, c] + k[1, c]; with `relu` max(that, 0); with a `residual` (x's shape)
+ * max(that + residual, 0), a residual block's output.
+ */
+export function bnApplyKernel(
+  x: Tensor,
+  mean: Tensor,
+  k: Tensor,
+  n: number,
+  c: number,
+  hw: number,
+  relu = false,
+  residual: Tensor | null = null,
+): Tensor {
+  return applyPass(0, x, x, mean, k, n, c, hw, relu || residual !== null, residual);
 }
 
-/** gx = g·k[2, c] where (x − mean[c])·k[0, c] + k[1, c] > 0, else 0: a gradient through bnApplyKernel's ReLU. */
-export function bnReluGradKernel(g: Tensor, x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number): Tensor {
-  return applyPass(2, x, g, mean, k, n, c, hw);
+/**
+ * gx = g·k[2, c] where (x − mean[c])·k[0, c] + k[1, c] (+ residual) > 0, else 0: a gradient
+ * through bnApplyKernel's ReLU.
+ */
+export function bnReluGradKernel(g: Tensor, x: Tensor, mean: Tensor, k: Tensor, n: number, c: number, hw: number, residual: Tensor | null = null): Tensor {
+  return applyPass(2, x, g, mean, k, n, c, hw, false, residual);
 }
 
 /** gx = g·k[0, c] + (x − mean[c])·k[1, c] + k[2, c]. */

@@ -6,8 +6,12 @@
 // MODE 2 (ReLU'd):   y = g·k3[c] where (x − mean[c])·k1[c] + k2[c] > 0, else 0
 //                    (the gradient through relu of MODE 0's map, recomputing its sign from x)
 // RELU = 1 applies max(·, 0) to MODE 0's output (fused batch norm + ReLU).
+// RESIDUAL = 1 adds R (x's shape) to MODE 0's map before the ReLU, and to MODE 2's test: a residual
+// block's relu(bn(x) + shortcut) in one pass. Otherwise binding 4 is never read (the launcher
+// binds X there).
 override MODE: u32 = 0u;
 override RELU: u32 = 0u;
+override RESIDUAL: u32 = 0u;
 override WG_X: u32 = 64u;
 override WG_Y: u32 = 4u;
 override PER: u32 = 1u;
@@ -16,7 +20,8 @@ struct Params { n: u32, c: u32, hw: u32, pad0: u32 }
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read> M: array<f32>;
 @group(0) @binding(3) var<storage, read> K: array<f32>;   // [3, C]: k1, k2, k3
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read> R: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
@@ -30,15 +35,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k2 = K[p.c + c];
   let i1 = min(i0 + PER, p.hw);
   if (MODE == 0u) {
-    if (RELU == 1u) {
+    if (RESIDUAL == 1u) {
+      for (var i = i0; i < i1; i++) { Y[base + i] = max((X[base + i] - m) * k1 + k2 + R[base + i], 0.0); }
+    } else if (RELU == 1u) {
       for (var i = i0; i < i1; i++) { Y[base + i] = max((X[base + i] - m) * k1 + k2, 0.0); }
     } else {
       for (var i = i0; i < i1; i++) { Y[base + i] = (X[base + i] - m) * k1 + k2; }
     }
   } else if (MODE == 2u) {
     let k3 = K[2u * p.c + c];
-    for (var i = i0; i < i1; i++) {
-      Y[base + i] = select(0.0, G[base + i] * k3, (X[base + i] - m) * k1 + k2 > 0.0);
+    if (RESIDUAL == 1u) {
+      for (var i = i0; i < i1; i++) {
+        Y[base + i] = select(0.0, G[base + i] * k3, (X[base + i] - m) * k1 + k2 + R[base + i] > 0.0);
+      }
+    } else {
+      for (var i = i0; i < i1; i++) {
+        Y[base + i] = select(0.0, G[base + i] * k3, (X[base + i] - m) * k1 + k2 > 0.0);
+      }
     }
   } else {
     let k3 = K[2u * p.c + c];

@@ -4,7 +4,7 @@
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { full, intAffine, ones, zeros } from '../ops/creation.js';
-import { batchNorm2d, batchNormRelu } from '../ops/batchNorm.js';
+import { batchNorm2d, batchNormAddRelu, batchNormRelu } from '../ops/batchNorm.js';
 import { conv2d } from '../ops/conv.js';
 import { maskedConv2d } from '../ops/maskedConv.js';
 import { sparseConv2d, type SparseConv2d } from '../ops/sparseConv.js';
@@ -149,23 +149,26 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.apply(x, false);
+    return this.apply(x, false, null);
   }
 
   /** relu(forward(x)) in one fused op (src/ops/batchNorm.ts batchNormRelu): for forward paths that do not tap the pre-ReLU value. */
   forwardRelu(x: Tensor): Tensor {
-    return this.apply(x, true);
+    return this.apply(x, true, null);
   }
 
-  private apply(x: Tensor, withRelu: boolean): Tensor {
+  /** relu(forward(x) + residual) in one fused op (batchNormAddRelu): a residual block's output. */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    return this.apply(x, true, residual);
+  }
+
+  private apply(x: Tensor, withRelu: boolean, residual: Tensor | null): Tensor {
     expectInput(this, x, ['N', this.numFeatures, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.numFeatures);
     return this.labelled(() => {
       if (this.training) this.setBuffer('num_batches_tracked', intAffine(this.getBuffer('num_batches_tracked'), 1, 1));
-      return (withRelu ? batchNormRelu : batchNorm2d)(x, this.runningMean, this.runningVar, this.weight, this.bias, {
-        training: this.training,
-        momentum: this.momentum,
-        eps: this.eps,
-      });
+      const opts = { training: this.training, momentum: this.momentum, eps: this.eps };
+      if (residual) return batchNormAddRelu(x, residual, this.runningMean, this.runningVar, this.weight, this.bias, opts);
+      return (withRelu ? batchNormRelu : batchNorm2d)(x, this.runningMean, this.runningVar, this.weight, this.bias, opts);
     });
   }
 }

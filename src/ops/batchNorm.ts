@@ -11,6 +11,9 @@
 // `batchNormRelu` is relu(batchNorm2d(...)) in one pass forward and one backward (the ReLU's mask
 // is recomputed from x in the gradient kernel, so neither the pre-ReLU tensor nor a step mask is
 // stored); models use it on their plain forward path, where the pre-ReLU value is not tapped.
+// `batchNormAddRelu` is a residual block's relu(batchNorm2d(...) + shortcut) the same way: one
+// pass instead of three forward, and the shortcut's gradient is the masked output gradient the
+// batch norm's backward needs anyway.
 
 import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnReluGradKernel, bnSumsKernel } from '../../kernels/batchNorm.js';
 import { attach, grad, isRecording, noGrad } from '../engine/autograd.js';
@@ -35,7 +38,7 @@ export function batchNorm2d(
   bias: Tensor | null,
   opts: BatchNormOptions,
 ): Tensor {
-  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, false);
+  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, false, null);
 }
 
 /** relu(batchNorm2d(x, ...)) fused: the same value and gradients, fewer passes. */
@@ -47,7 +50,22 @@ export function batchNormRelu(
   bias: Tensor | null,
   opts: BatchNormOptions,
 ): Tensor {
-  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, true);
+  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, true, null);
+}
+
+/** relu(batchNorm2d(x, ...) + residual) fused; `residual` has x's shape (a residual block's shortcut). */
+export function batchNormAddRelu(
+  x: Tensor,
+  residual: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  if (residual.shape.length !== x.shape.length || residual.shape.some((d, i) => d !== x.shape[i]))
+    throw new Error(`batchNormAddRelu: residual ${shapeStr(residual.shape)} does not match input ${shapeStr(x.shape)}`);
+  return batchNormAny(x, runningMean, runningVar, weight, bias, opts, true, residual);
 }
 
 function batchNormAny(
@@ -58,6 +76,7 @@ function batchNormAny(
   bias: Tensor | null,
   opts: BatchNormOptions,
   withRelu: boolean,
+  residual: Tensor | null,
 ): Tensor {
   if (x.ndim !== 4) throw new Error(`batchNorm2d: expected input [N, C, H, W], got ${shapeStr(x.shape)}`);
   const c = x.shape[1];
@@ -76,10 +95,17 @@ function batchNormAny(
     const n = x.shape[0] * x.shape[2] * x.shape[3];
     if (opts.training && n < 2)
       throw new Error(`batchNorm2d: training needs more than 1 value per channel, got input ${shapeStr(x.shape)}`);
-    return batchStatsNorm(x, runningMean, runningVar, weight, bias, eps, opts.training ? (opts.momentum ?? 0.1) : 0, withRelu);
+    return batchStatsNorm(x, runningMean, runningVar, weight, bias, eps, opts.training ? (opts.momentum ?? 0.1) : 0, withRelu, residual);
   }
-  return runningStatsNorm(x, runningMean!, runningVar!, weight, bias, eps, withRelu);
+  return runningStatsNorm(x, runningMean!, runningVar!, weight, bias, eps, withRelu, residual);
 }
+
+/** What follows the normalisation, written with differentiable primitives (the double-backward form). */
+const epilogue = (y: Tensor, withRelu: boolean, residual: Tensor | null): Tensor =>
+  residual ? relu(add(y, residual)) : withRelu ? relu(y) : y;
+
+const opName = (base: string, withRelu: boolean, residual: Tensor | null): string =>
+  residual ? `${base}_add_relu` : withRelu ? `${base}_relu` : base;
 
 const dims = (x: Tensor) => ({ n: x.shape[0], c: x.shape[1], hw: x.shape[2] * x.shape[3] });
 const chan = (t: Tensor, c: number) => reshape(t, [1, c, 1, 1]);
@@ -105,6 +131,7 @@ function batchStatsNorm(
   eps: number,
   momentum: number,
   withRelu: boolean,
+  residual: Tensor | null,
 ): Tensor {
   const { n, c, hw } = dims(x);
   const count = n * hw;
@@ -122,17 +149,18 @@ function batchStatsNorm(
     const shift = bias ?? zeros([c]);
     return { mu, invstd, scale, shift, k: concat([scale, shift], 0) };
   });
-  const y = reshape(bnApplyKernel(x, stats.mu, stats.k, n, c, hw, withRelu), x.shape);
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return attach(y, withRelu ? 'batch_norm_relu' : 'batch_norm', inputs, (gyOut, needs) => {
+  const y = reshape(bnApplyKernel(x, stats.mu, stats.k, n, c, hw, withRelu, residual), x.shape);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  return attach(y, opName('batch_norm', withRelu, residual), inputs, (gyOut, needs) => {
     if (isRecording()) {
       // Building a differentiable gradient: differentiate the primitive form instead.
-      const ref = batchNormReference(x, weight, bias, eps);
-      return grad(withRelu ? relu(ref) : ref, inputs, { gradOutput: gyOut, createGraph: true, allowUnused: true });
+      const ref = epilogue(batchNormReference(x, weight, bias, eps), withRelu, residual);
+      return grad(ref, inputs, { gradOutput: gyOut, createGraph: true, allowUnused: true });
     }
-    // Through the ReLU: the output gradient where the normalised value is positive.
+    // Through the ReLU: the output gradient where the normalised value (plus residual) is positive.
+    // It is also the residual's gradient.
     const gy = withRelu
-      ? reshape(bnReluGradKernel(gyOut, x, stats.mu, concat([stats.scale, stats.shift, ones([c])], 0), n, c, hw), x.shape)
+      ? reshape(bnReluGradKernel(gyOut, x, stats.mu, concat([stats.scale, stats.shift, ones([c])], 0), n, c, hw, residual), x.shape)
       : gyOut;
     // Σg and Σg·(x − μ) per channel give every gradient:
     //   dβ = Σg,  dγ = invstd·Σg(x − μ),
@@ -150,6 +178,7 @@ function batchStatsNorm(
     } else out.push(null);
     if (weight) out.push(needs[out.length] ? mul(sgx, stats.invstd) : null);
     if (bias) out.push(needs[out.length] ? sg : null);
+    if (residual) out.push(needs[out.length] ? gy : null);
     return out;
   });
 }
@@ -162,6 +191,7 @@ function runningStatsNorm(
   bias: Tensor | null,
   eps: number,
   withRelu: boolean,
+  residual: Tensor | null,
 ): Tensor {
   const { n, c, hw } = dims(x);
   // scale = γ/√(var + ε), differentiable in γ; the running statistics are constants.
@@ -169,21 +199,26 @@ function runningStatsNorm(
   const scale = weight ? mul(invstd, weight) : invstd;
   const shift = bias ?? zeros([c]);
   const k = noGrad(() => concat([scale, shift], 0));
-  const y = reshape(bnApplyKernel(x, runningMean, k, n, c, hw, withRelu), x.shape);
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const y = reshape(bnApplyKernel(x, runningMean, k, n, c, hw, withRelu, residual), x.shape);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (withRelu)
-    return attach(y, 'batch_norm_relu_eval', inputs, (gy, needs) => {
+    return attach(y, `${opName('batch_norm', withRelu, residual)}_eval`, inputs, (gy, needs) => {
       if (isRecording()) {
         // The unfused form's backward is made of differentiable ops: differentiate through it.
-        const ref = relu(runningStatsNorm(x, runningMean, runningVar, weight, bias, eps, false));
+        const ref = epilogue(runningStatsNorm(x, runningMean, runningVar, weight, bias, eps, false, null), withRelu, residual);
         return grad(ref, inputs, { gradOutput: gy, createGraph: true, allowUnused: true });
       }
-      // dx = g·scale where the normalised value is positive: one pass, no mask tensor.
-      const masked = (k3: Tensor) => reshape(bnReluGradKernel(gy, x, runningMean, concat([k, k3], 0), n, c, hw), x.shape);
+      // dx = g·scale where the normalised value (plus residual) is positive: one pass, no mask tensor.
+      const masked = (k3: Tensor) => reshape(bnReluGradKernel(gy, x, runningMean, concat([k, k3], 0), n, c, hw, residual), x.shape);
       const out: (Tensor | null)[] = [needs[0] ? masked(scale) : null];
-      const gm = (weight && needs[1]) || (bias && needs[weight ? 2 : 1]) ? masked(ones([c])) : null;
-      if (weight) out.push(needs[out.length] && gm ? mul(sum(mul(gm, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
-      if (bias) out.push(needs[out.length] && gm ? sum(gm, [0, 2, 3]) : null);
+      const iW = weight ? 1 : -1;
+      const iB = bias ? (weight ? 2 : 1) : -1;
+      const iR = residual ? 1 + (weight ? 1 : 0) + (bias ? 1 : 0) : -1;
+      // The output gradient through the ReLU: the residual's gradient and the base of γ's and β's.
+      const gm = needs[iW] || needs[iB] || needs[iR] ? masked(ones([c])) : null;
+      if (weight) out.push(needs[iW] && gm ? mul(sum(mul(gm, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
+      if (bias) out.push(needs[iB] && gm ? sum(gm, [0, 2, 3]) : null);
+      if (residual) out.push(needs[iR] ? gm : null);
       return out;
     });
   return attach(y, 'batch_norm_eval', inputs, (gy, needs) => {

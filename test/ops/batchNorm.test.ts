@@ -225,27 +225,110 @@ describe('batchNormRelu (fused batch norm + ReLU)', () => {
     });
 });
 
+describe('batchNormAddRelu (fused batch norm + residual add + ReLU)', () => {
+  const addReluRef = (a: NDArray, r: NDArray): NDArray => nd(a.shape, a.data.map((v, i) => Math.max(v + r.data[i], 0)));
+  for (const training of [true, false])
+    it(`${training ? 'training' : 'eval'} mode: relu(batchNorm2d + r) and its gradients in x, r, weight and bias match the reference`, async () => {
+      await fc.assert(
+        fc.asyncProperty(bnArb, async (p) => {
+          const rng = mulberry32(p.seed);
+          const x = randomArray([p.n, p.c, p.h, p.w], rng, -2, 3);
+          if (training) fc.pre(Array.from(batchNormStats(x).variance.data).every((v) => v > 0.05));
+          const rm = randomArray([p.c], rng);
+          const rv = randomArray([p.c], rng, 0.3, 2);
+          const r = randomArray(x.shape, rng, -1.5, 1.5);
+          const inputs = p.affine ? [x, r, randomArray([p.c], rng, 0.5, 1.5), randomArray([p.c], rng)] : [x, r];
+          await checkOp({
+            label: `batchNormAddRelu ${training ? 'train' : 'eval'} [${p.n}, ${p.c}, ${p.h}, ${p.w}] affine ${p.affine}`,
+            gpu: ([t, res, w, b]) =>
+              training
+                ? E.batchNormAddRelu(t, res, null, null, w ?? null, b ?? null, { training: true, eps: p.eps })
+                : E.batchNormAddRelu(t, res, up(rm), up(rv), w ?? null, b ?? null, { training: false, eps: p.eps }),
+            ref: ([t, res, w, b]) =>
+              addReluRef(
+                training
+                  ? batchNorm2dTrain(t, w ?? ones(p.c), b ?? zeros(p.c), p.eps)
+                  : batchNorm2dEval(t, rm, rv, w ?? ones(p.c), b ?? zeros(p.c), p.eps),
+                res,
+              ),
+            inputs,
+            wrt: inputs.map((_, i) => i),
+            seed: p.seed,
+            fwd: { rtol: 1e-4, atol: 1e-4 },
+            grad: { rtol: 2e-3, atol: 5e-4 },
+          });
+        }),
+        { numRuns: 10 },
+      );
+    });
+
+  it('rejects a residual of another shape, naming both', () => {
+    expect(() => E.batchNormAddRelu(E.zeros([2, 3, 4, 4]), E.zeros([2, 3, 4, 5]), null, null, null, null, { training: true })).toThrow(
+      /residual \[2, 3, 4, 5\] does not match input \[2, 3, 4, 4\]/,
+    );
+  });
+
+  for (const training of [true, false])
+    it(`${training ? 'training' : 'eval'} mode: double backward equals that of relu(batchNorm2d + r)`, async () => {
+      const rng = mulberry32(training ? 23 : 24);
+      const x = randomArray([3, 4, 5, 5], rng, -2, 3);
+      const res = randomArray(x.shape, rng);
+      const wt = randomArray([4], rng, 0.5, 1.5);
+      const bs = randomArray([4], rng);
+      const rm = randomArray([4], rng);
+      const rv = randomArray([4], rng, 0.3, 2);
+      const vx = randomArray(x.shape, rng);
+      const vr = randomArray(x.shape, rng);
+      const r = randomArray(x.shape, rng);
+      // As for batchNormRelu: L = Σ (r·y + y³), second derivatives along (vx, vr).
+      const secondOrder = (layer: (x: E.Tensor, s: E.Tensor, w: E.Tensor, b: E.Tensor) => E.Tensor) =>
+        E.scopeAsync(async () => {
+          const xv = E.variable(up(x));
+          const sv = E.variable(up(res));
+          const wv = E.variable(up(wt));
+          const bv = E.variable(up(bs));
+          const y = layer(xv, sv, wv, bv);
+          const [gx, gs] = E.grad(E.sum(E.add(E.mul(y, up(r)), E.mul(E.mul(y, y), y))), [xv, sv], { createGraph: true });
+          const s = E.add(E.sum(E.mul(gx, up(vx))), E.sum(E.mul(gs, up(vr))));
+          const [hx, hs, hw] = E.grad(s, [xv, sv, wv]);
+          return { hx: Array.from(await hx.data()), hs: Array.from(await hs.data()), hw: Array.from(await hw.data()) };
+        });
+      const opts = { training, eps: 1e-5 };
+      const stats = (): [E.Tensor | null, E.Tensor | null] => (training ? [null, null] : [up(rm), up(rv)]);
+      const got = await secondOrder((xv, sv, wv, bv) => E.batchNormAddRelu(xv, sv, ...stats(), wv, bv, opts));
+      const want = await secondOrder((xv, sv, wv, bv) => E.relu(E.add(E.batchNorm2d(xv, ...stats(), wv, bv, opts), sv)));
+      expectClose(got.hx, want.hx, { rtol: 1e-4, atol: 1e-4, label: 'd²/dx' });
+      expectClose(got.hs, want.hs, { rtol: 1e-4, atol: 1e-4, label: 'd²/dr' });
+      expectClose(got.hw, want.hw, { rtol: 1e-4, atol: 1e-4, label: 'd²/dw' });
+    });
+});
+
 describe('batch norm on planes of 64+ positions (16 positions per invocation, a partial last group)', () => {
-  for (const [label, withRelu, training] of [
-    ['batchNorm2d train', false, true],
-    ['batchNorm2d eval', false, false],
-    ['batchNormRelu train', true, true],
-    ['batchNormRelu eval', true, false],
+  for (const [label, epilogue, training] of [
+    ['batchNorm2d train', 'none', true],
+    ['batchNorm2d eval', 'none', false],
+    ['batchNormRelu train', 'relu', true],
+    ['batchNormRelu eval', 'relu', false],
+    ['batchNormAddRelu train', 'add-relu', true],
+    ['batchNormAddRelu eval', 'add-relu', false],
   ] as const)
     it(label, async () => {
       const rng = mulberry32(31);
       const x = randomArray([2, 3, 9, 11], rng, -2, 3);
       const rm = randomArray([3], rng);
       const rv = randomArray([3], rng, 0.3, 2);
-      const inputs = [x, randomArray([3], rng, 0.5, 1.5), randomArray([3], rng)];
-      const op = withRelu ? E.batchNormRelu : E.batchNorm2d;
-      const relu = (a: NDArray): NDArray => (withRelu ? nd(a.shape, a.data.map((v) => Math.max(v, 0))) : a);
+      const res = randomArray(x.shape, rng);
+      const inputs = [x, randomArray([3], rng, 0.5, 1.5), randomArray([3], rng), ...(epilogue === 'add-relu' ? [res] : [])];
+      const op = (t: E.Tensor, m: E.Tensor | null, v: E.Tensor | null, w: E.Tensor, b: E.Tensor, r: E.Tensor | undefined, o: E.BatchNormOptions) =>
+        epilogue === 'add-relu' ? E.batchNormAddRelu(t, r!, m, v, w, b, o) : (epilogue === 'relu' ? E.batchNormRelu : E.batchNorm2d)(t, m, v, w, b, o);
+      const after = (a: NDArray, r: NDArray | undefined): NDArray =>
+        epilogue === 'none' ? a : nd(a.shape, a.data.map((v, i) => Math.max(v + (r ? r.data[i] : 0), 0)));
       await checkOp({
         label,
-        gpu: ([t, w, b]) => (training ? op(t, null, null, w, b, { training: true }) : op(t, up(rm), up(rv), w, b, { training: false })),
-        ref: ([t, w, b]) => relu(training ? batchNorm2dTrain(t, w, b, 1e-5) : batchNorm2dEval(t, rm, rv, w, b, 1e-5)),
+        gpu: ([t, w, b, r]) => (training ? op(t, null, null, w, b, r, { training: true }) : op(t, up(rm), up(rv), w, b, r, { training: false })),
+        ref: ([t, w, b, r]) => after(training ? batchNorm2dTrain(t, w, b, 1e-5) : batchNorm2dEval(t, rm, rv, w, b, 1e-5), r),
         inputs,
-        wrt: [0, 1, 2],
+        wrt: inputs.map((_, i) => i),
         seed: 31,
         fwd: { rtol: 1e-4, atol: 1e-4 },
         grad: { rtol: 2e-3, atol: 5e-4 },

@@ -34,8 +34,7 @@ export class BasicBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const y = this.bn1.forwardRelu(this.conv1.forward(x));
-    const z = this.bn2.forward(this.conv2.forward(y));
-    return relu(add(z, this.shortcut.forward(x)));
+    return this.bn2.forwardAddRelu(this.conv2.forward(y), this.shortcut.forward(x));
   }
 
   /** forward with taps; when the cursor stops inside the block it returns the stop feature. */
