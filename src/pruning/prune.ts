@@ -35,9 +35,9 @@ import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss } from '../training/adversarialLoss.js';
-import { CheckpointClock, drawEpochOrders, type PartialEpoch } from '../training/partialEpoch.js';
+import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
-import { evaluateRobustness, loadOptimizer, saveOptimizer, TrainingInterrupted } from '../training/trainer.js';
+import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
 import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
 import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
@@ -425,10 +425,7 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
     return true;
   };
   for (let b = first; b < steps; b++) {
-    if (o.signal?.aborted) {
-      const saved = o.clock.enabled && b > first && (await checkpoint(b));
-      throw new TrainingInterrupted(o.completed, saved ? b : first);
-    }
+    await stopIfAborted(o.signal, { clock: o.clock, completedEpochs: o.completed, step: b, first, commit: checkpoint });
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
     const robust = scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);

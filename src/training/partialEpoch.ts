@@ -34,6 +34,34 @@ export async function drawEpochOrders(
   return { orders, orderPosition };
 }
 
+/** Thrown when a run stops early on request; the last committed epoch is intact. */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly completedEpochs: number,
+    readonly stepsIntoNext = 0,
+  ) {
+    super(
+      `interrupted; ${completedEpochs} epoch(s)${stepsIntoNext ? ` and ${stepsIntoNext} step(s) of the next` : ''} are saved, rerun the same command to resume`,
+    );
+    this.name = 'TrainingInterrupted';
+  }
+}
+
+/**
+ * The training loops' stop check before step `step` of an epoch that started (or resumed) at
+ * `first`: when the signal is set, commits the steps taken since `first` as a partial epoch (when
+ * mid-epoch checkpoints are on and `commit` does not decline with false), then throws
+ * TrainingInterrupted saying how far the saved state reaches.
+ */
+export async function stopIfAborted(
+  signal: { aborted: boolean } | undefined,
+  o: { clock: CheckpointClock; completedEpochs: number; step: number; first: number; commit: (step: number) => Promise<unknown> },
+): Promise<void> {
+  if (!signal?.aborted) return;
+  const saved = o.clock.enabled && o.step > o.first && (await o.commit(o.step)) !== false;
+  throw new TrainingInterrupted(o.completedEpochs, saved ? o.step : o.first);
+}
+
 /** Says when a mid-epoch checkpoint is due: every `seconds` (0: every step), never when unset. */
 export class CheckpointClock {
   private last = performance.now();

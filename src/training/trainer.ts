@@ -24,7 +24,9 @@ import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, MultiStepLR, type LrSchedule } from '../optim/schedule.js';
 import { Progress } from '../cli/progress.js';
 import { adversarialLoss, type TrainingMethod } from './adversarialLoss.js';
-import { CheckpointClock, drawEpochOrders, type PartialEpoch } from './partialEpoch.js';
+import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from './partialEpoch.js';
+
+export { TrainingInterrupted } from './partialEpoch.js';
 import type { RunDir } from './runDir.js';
 
 export interface TrainSettings {
@@ -58,19 +60,6 @@ export interface EpochMetrics {
   evalSeconds?: number;
   cleanAccuracy: number | null;
   pgdAccuracy: number | null;
-}
-
-/** Thrown when a run stops early on request; the last committed epoch is intact. */
-export class TrainingInterrupted extends Error {
-  constructor(
-    readonly completedEpochs: number,
-    readonly stepsIntoNext = 0,
-  ) {
-    super(
-      `interrupted; ${completedEpochs} epoch(s)${stepsIntoNext ? ` and ${stepsIntoNext} step(s) of the next` : ''} are saved, rerun the same command to resume`,
-    );
-    this.name = 'TrainingInterrupted';
-  }
 }
 
 export interface TrainHooks {
@@ -218,11 +207,7 @@ export async function trainAdversarially(
         clock.reset();
       };
       for (let b = first; b < steps; b++) {
-        if (hooks.signal?.aborted) {
-          const saved = clock.enabled && b > first;
-          if (saved) await commitPartial(b);
-          throw new TrainingInterrupted(epoch, saved ? b : first);
-        }
+        await stopIfAborted(hooks.signal, { clock, completedEpochs: epoch, step: b, first, commit: commitPartial });
         const rows = order.slice(b * s.batchSize, (b + 1) * s.batchSize);
         const loss = scope(() => {
           const batch = makeBatch(train, rows, aug, gen);

@@ -28,9 +28,8 @@ import { stack } from '../../ops/shape.js';
 import { SGD } from '../../optim/sgd.js';
 import { StagedLR } from '../../optim/schedule.js';
 import { Progress } from '../../cli/progress.js';
-import { CheckpointClock, drawEpochOrders, type PartialEpoch } from '../../training/partialEpoch.js';
+import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../../training/partialEpoch.js';
 import type { RunDir } from '../../training/runDir.js';
-import { TrainingInterrupted } from '../../training/trainer.js';
 import { masksOf } from '../subModel.js';
 import { ensembleLoss } from './ensembleLoss.js';
 import { checkEnsembleTrainSettings, type Diversity, type EnsembleTrainSettings } from './settings.js';
@@ -223,11 +222,7 @@ export async function trainEnsemble(
         clock.reset();
       };
       for (let b = first; b < stepsPerEpoch; b++) {
-        if (hooks.signal?.aborted) {
-          const saved = clock.enabled && b > first;
-          if (saved) await commitPartial(b);
-          throw new TrainingInterrupted(epoch, saved ? b : first);
-        }
+        await stopIfAborted(hooks.signal, { clock, completedEpochs: epoch, step: b, first, commit: commitPartial });
         const rows = (order: Int32Array) => order.slice(b * s.batchSize, (b + 1) * s.batchSize);
         const terms = scope(() => {
           const source = makeBatch(train!, rows(sourceOrder), aug, gen);
