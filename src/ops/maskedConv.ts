@@ -2,13 +2,16 @@
 // differentiable masked copy of w in the graph. The direct kernels apply M as they read w; the
 // im2col + GEMM path multiplies it into its scratch weight matrix (or, with
 // setMaskedGemmWeights('in-kernel'), into the GEMM's loads; see kernels/conv2d.ts for why that is
-// not the default). The mask is a constant: it gets no gradient.
+// not the default).
 //   y  = maskedConv(x, w; M)          dx = maskedGradInput(gy, w; M) = convGradInput(gy, w ⊙ M)
 //   dw = convGradWeight(x, gy) ⊙ M    (the gradient w.r.t. w; pruned weights get 0)
+//   dM = convGradWeight(x, gy) ⊙ w    (when M is itself differentiable: HARP's straight-through
+//                                      mask of its scores, src/pruning/harp.ts)
 // With `gradWrtMaskedWeight` the weight gradient is convGradWeight(x, gy) unmasked, i.e.
 // ∂L/∂(w ⊙ M): the straight-through estimator HARP uses to score pruned weights too.
 // As in conv.ts the backward passes are differentiable ops, so double backward works:
-//   maskedGradInput(g, w; M): d/dg = maskedConv(u, w; M),  d/dw = convGradWeight(u, g) ⊙ M
+//   maskedGradInput(g, w; M): d/dg = maskedConv(u, w; M),  d/dw = convGradWeight(u, g) ⊙ M,
+//                             d/dM = convGradWeight(u, g) ⊙ w
 
 import { conv2dForwardKernel, conv2dGradInputKernel, convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { attach } from '../engine/autograd.js';
@@ -60,16 +63,22 @@ function weightGrad(gw: Tensor, m: MaskedConvContext): Tensor {
   return m.straightThrough ? gw : mul(gw, m.mask);
 }
 
+/** The gradients w.r.t. w and M from the one w.r.t. the masked weight, computed once for both. */
+function weightAndMaskGrads(gEffective: () => Tensor, w: Tensor, m: MaskedConvContext, needW: boolean, needM: boolean): (Tensor | null)[] {
+  const ge = needW || needM ? gEffective() : null;
+  return [needW ? weightGrad(ge!, m) : null, needM ? mul(ge!, w) : null];
+}
+
 function maskedForward(x: Tensor, w: Tensor, m: MaskedConvContext): Tensor {
-  return attach(conv2dForwardKernel(x, w, m.g, m.mask), 'masked_conv2d', [x, w], (gy, needs) => [
+  return attach(conv2dForwardKernel(x, w, m.g, m.mask), 'masked_conv2d', [x, w, m.mask], (gy, needs) => [
     needs[0] ? maskedGradInput(gy, w, m) : null,
-    needs[1] ? weightGrad(convGradWeight(x, gy, m.g), m) : null,
+    ...weightAndMaskGrads(() => convGradWeight(x, gy, m.g), w, m, needs[1], needs[2]),
   ]);
 }
 
 function maskedGradInput(gy: Tensor, w: Tensor, m: MaskedConvContext): Tensor {
-  return attach(conv2dGradInputKernel(gy, w, m.g, m.mask), 'masked_conv2d_grad_input', [gy, w], (u, needs) => [
+  return attach(conv2dGradInputKernel(gy, w, m.g, m.mask), 'masked_conv2d_grad_input', [gy, w, m.mask], (u, needs) => [
     needs[0] ? maskedForward(u, w, m) : null,
-    needs[1] ? weightGrad(convGradWeight(u, gy, m.g), m) : null,
+    ...weightAndMaskGrads(() => convGradWeight(u, gy, m.g), w, m, needs[1], needs[2]),
   ]);
 }

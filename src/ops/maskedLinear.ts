@@ -1,5 +1,5 @@
 // A linear layer with a pruning mask: y = x·(w ⊙ M)ᵀ + b, with w [out, in] and M of w's shape (a
-// constant: it gets no gradient). Unlike maskedConv2d the mask is applied by an element-wise
+// differentiable M gets ∂L/∂(w ⊙ M) ⊙ w, as in maskedConv2d). Unlike maskedConv2d the mask is applied by an element-wise
 // product before the matmul: fully connected weights are small next to a step's activations (512×10
 // in ResNet-18), and their shapes (10 outputs) miss the vec4 GEMM's alignment that the in-kernel
 // mask relies on. The gradients follow the same rules as maskedConv2d (including the
@@ -16,13 +16,13 @@ export interface MaskedLinearOptions {
   gradWrtMaskedWeight?: boolean;
 }
 
-/** w ⊙ M whose gradient passes to w unchanged (the straight-through estimator). */
+/** w ⊙ M whose gradient passes to w unchanged (the straight-through estimator); M's is g ⊙ w. */
 function maskStraightThrough(w: Tensor, mask: Tensor): Tensor {
   return attach(
     noGrad(() => mul(w, mask)),
     'mask_straight_through',
-    [w],
-    (g) => [g],
+    [w, mask],
+    (g, needs) => [needs[0] ? g : null, needs[1] ? mul(g, w) : null],
   );
 }
 

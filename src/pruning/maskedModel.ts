@@ -1,11 +1,12 @@
-// A model whose prunable layers (prunable.ts) compute with w ⊙ M instead of w, without touching
-// src/nn: during forward each Conv2d/Linear's `weight` field is swapped for the masked tensor and
-// restored afterwards. The state dict keeps pointing at the dense weights (Module registers the
-// tensor, not the field), so checkpoints, optimizers and loadStateDict see the original model.
+// A model whose prunable layers (prunable.ts) compute with w ⊙ M instead of w: during forward each
+// Conv2d/Linear gets the mask as its `weightMask`, which the masked conv kernels apply as they read
+// w (src/ops/maskedConv.ts; no masked copy of the weights), and loses it afterwards. The weights
+// themselves are never replaced, so checkpoints, optimizers and loadStateDict see the dense model.
 //
 // Two modes (algorithms.md §5, §5.4, §12):
 //   'prune'    — weights and biases frozen; scores S, rate logits r and BN γ/β train. The mask is
-//                the straight-through op of harp.ts, recomputed from S and r by refreshMasks()
+//                the straight-through op of harp.ts (its gradient ∂L/∂(w ⊙ M) ⊙ w comes from the
+//                masked kernels' weight gradient), recomputed from S and r by refreshMasks()
 //                (call it after every optimizer step: S and r change only there, so this equals
 //                HARP's "recompute on every forward").
 //   'finetune' — S and r frozen, so the masks are fixed constants; weights, biases and BN train.
@@ -54,8 +55,6 @@ export interface NonZeroCount {
   /** Biases and BN parameters (never pruned, not part of the sparsity). */
   otherParameters: number;
 }
-
-type MutableWeight = { weight: Tensor };
 
 export class MaskedModel extends Module {
   readonly layers: MaskedLayer[];
@@ -176,28 +175,16 @@ export class MaskedModel extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.modeValue === 'finetune') {
-      // Fixed masks: the layers apply them inside their kernels (Conv2d/Linear.weightMask).
-      this.layers.forEach((l) => (l.prunable.layer.weightMask = l.mask));
-      try {
-        return this.base.forward(x);
-      } finally {
-        this.layers.forEach((l) => (l.prunable.layer.weightMask = null));
-      }
-    }
-    // 'prune': the mask is a function of the scores and rates, so w ⊙ M stays in the graph.
-    const effective = this.layers.map((l) => {
-      const mask = this.modeValue === 'prune' ? straightThroughMask(l.scores, keepRate(l.rateLogit, this.kMin), l.mask) : l.mask;
-      return mul(l.prunable.weight, mask);
+    // 'finetune': fixed masks. 'prune': the mask is a function of the scores and rates, so it is
+    // the differentiable straight-through op (its value is still l.mask).
+    this.layers.forEach((l) => {
+      l.prunable.layer.weightMask =
+        this.modeValue === 'prune' ? straightThroughMask(l.scores, keepRate(l.rateLogit, this.kMin), l.mask) : l.mask;
     });
-    // `weight` is readonly in src/nn so that user code cannot rebind it by accident; this wrapper is
-    // the one place that does, for the duration of one forward, and always puts it back.
-    const swapped = this.layers.map((l): MutableWeight => l.prunable.layer);
-    swapped.forEach((layer, i) => (layer.weight = effective[i]));
     try {
       return this.base.forward(x);
     } finally {
-      swapped.forEach((layer, i) => (layer.weight = this.layers[i].prunable.weight));
+      this.layers.forEach((l) => (l.prunable.layer.weightMask = null));
     }
   }
 

@@ -130,6 +130,37 @@ describe('maskedConv2d', () => {
     }
   });
 
+  it('a differentiable mask gets ∂L/∂(w ⊙ M) ⊙ w, first and second order (HARP trains its scores through it)', async () => {
+    for (const strategy of ['direct', 'gemm'] as const) {
+      forceConvStrategy(strategy);
+      const rng = mulberry32(6);
+      const x = randomArray([2, 3, 5, 5], rng);
+      const w = randomArray([4, 3, 3, 3], rng);
+      // Any real values: the kernels multiply by M, so finite differences in M are meaningful.
+      const m = randomArray(w.shape, rng);
+      await checkOp({
+        label: `${strategy} mask gradient`,
+        gpu: ([xv, wv, mv]) => E.maskedConv2d(xv, wv, mv, null, { padding: 1 }),
+        ref: ([xv, wv, mv]) => conv2d(xv, masked(wv, mv), [1, 1], [1, 1]),
+        inputs: [x, w, m],
+        wrt: [0, 1, 2],
+        seed: 6,
+        fwd: { rtol: 1e-5, atol: 1e-5 },
+      });
+      const vx = randomArray(x.shape, rng);
+      const secondOrder = (layer: (x: Tensor, w: Tensor, m: Tensor) => Tensor) =>
+        E.scopeAsync(async () => {
+          const [xv, wv, mv] = [E.variable(up(x)), E.variable(up(w)), E.variable(up(m))];
+          const [gx] = E.grad(E.sum(E.mul(layer(xv, wv, mv), layer(xv, wv, mv))), [xv], { createGraph: true });
+          const [hm] = E.grad(E.sum(E.mul(gx, up(vx))), [mv]);
+          return Array.from(await hm.data());
+        });
+      const got = await secondOrder((xv, wv, mv) => E.maskedConv2d(xv, wv, mv, null, { padding: 1 }));
+      const want = await secondOrder((xv, wv, mv) => E.conv2d(xv, E.mul(wv, mv), null, { padding: 1 }));
+      expectClose(got, want, { rtol: 1e-4, atol: 1e-4, label: `${strategy} d²/dM` });
+    }
+  });
+
   it('adds the bias and names a mask of the wrong shape', async () => {
     const rng = mulberry32(3);
     const w = randomArray([4, 2, 3, 3], rng);
@@ -169,6 +200,19 @@ describe('maskedLinear', () => {
       { numRuns: 8 },
     );
   });
+
+  for (const straightThrough of [false, true])
+    it(`a differentiable mask gets ∂L/∂(w ⊙ M) ⊙ w${straightThrough ? ' (straight-through option)' : ''}`, async () => {
+      const rng = mulberry32(straightThrough ? 9 : 10);
+      await checkOp({
+        label: `linear mask gradient, straight-through ${straightThrough}`,
+        gpu: ([x, wv, mv]) => E.maskedLinear(x, wv, mv, null, { gradWrtMaskedWeight: straightThrough }),
+        ref: ([x, wv, mv]) => linear(x, masked(wv, mv)),
+        inputs: [randomArray([3, 5], rng), randomArray([4, 5], rng), randomArray([4, 5], rng)],
+        wrt: [0, 2],
+        fwd: { rtol: 1e-5, atol: 1e-5 },
+      });
+    });
 
   it('the straight-through option gives ∂L/∂(w ⊙ M)', async () => {
     const rng = mulberry32(8);
