@@ -1,5 +1,6 @@
 // Launchers for the batch-norm kernels: shaders/bn_stats.wgsl (per-channel sums in one pass over
-// the activations) and bn_apply.wgsl (per-channel affine maps, forward and input gradient).
+// the activations) with bn_merge.wgsl (the statistics of its chunks combined), and bn_apply.wgsl
+// (per-channel affine maps, forward and input gradient).
 // Composite elementwise ops would read and write the activations about ten times per direction.
 
 import { runtime } from '../src/engine/engine.js';
@@ -14,34 +15,43 @@ function chunking(n: number, c: number): { per: number; chunks: number } {
   return { per, chunks: Math.ceil(n / per) };
 }
 
-function statsPass(mode: 0 | 1 | 2, x: Tensor, mean: Tensor, g: Tensor, n: number, c: number, hw: number): Tensor {
+function statsPass(mode: 0 | 1, x: Tensor, mean: Tensor, g: Tensor, n: number, c: number, hw: number): { partial: Tensor; params: Uint32Array } {
   const { per, chunks } = chunking(n, c);
-  const width = mode === 2 ? 2 : 1;
-  const partial = Tensor.empty([c * chunks * width]);
+  const partial = Tensor.empty([c * chunks * 2]);
+  const params = new Params().u(n, c, hw, per, chunks, 0, 0, 0).build();
   runtime().dispatch(
-    'batch_norm_stats',
+    mode === 0 ? 'batch_norm_stats' : 'batch_norm_backward_sums',
     { shader: 'bn_stats', constants: { MODE: mode }, bindings: ['read', 'read', 'read', 'write'] },
     [x.binding(), mean.binding(), g.binding(), partial.binding()],
-    new Params().u(n, c, hw, per, chunks, 0, 0, 0).build(),
+    params,
     [Math.ceil(chunks / 64), c],
   );
-  // [C, chunks, width] → [C, width]
-  const total = reduceKernel('sum', partial, c, chunks, width);
-  partial.dispose();
-  return total;
+  return { partial, params };
 }
 
-/** Per-channel Σx and Σ(x − mean)² of x viewed as [n, c, hw] (two passes). */
-export function bnSumsKernel(x: Tensor, n: number, c: number, hw: number): { sum: Tensor; sqDev: (mean: Tensor) => Tensor } {
-  return {
-    sum: statsPass(0, x, x, x, n, c, hw),
-    sqDev: (mean: Tensor) => statsPass(1, x, mean, x, n, c, hw),
-  };
+/**
+ * Per-channel mean and biased variance of x viewed as [n, c, hw], as a [2, c] tensor: one pass over
+ * x (per-chunk shifted sums), then a per-channel merge of the chunks.
+ */
+export function bnMomentsKernel(x: Tensor, n: number, c: number, hw: number): Tensor {
+  if (n * hw === 0) throw new Error(`batch norm: no values per channel in an input of ${n}×${c}×${hw}`);
+  const { partial, params } = statsPass(0, x, x, x, n, c, hw);
+  const out = Tensor.empty([2, c]);
+  runtime().dispatch('batch_norm_stats_merge', { shader: 'bn_merge', bindings: ['read', 'write'] }, [partial.binding(), out.binding()], params, [
+    Math.ceil(c / 64),
+  ]);
+  partial.dispose();
+  return out;
 }
 
 /** Per-channel [Σg, Σg·(x − mean)] as a [c, 2] tensor. */
 export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: number, c: number, hw: number): Tensor {
-  return statsPass(2, x, mean, g, n, c, hw);
+  const { partial } = statsPass(1, x, mean, g, n, c, hw);
+  const { chunks } = chunking(n, c);
+  // [C, chunks, 2] → [C, 2]
+  const total = reduceKernel('sum', partial, c, chunks, 2);
+  partial.dispose();
+  return total;
 }
 
 /** Positions per invocation of bn_apply.wgsl on planes of at least 4·BN_PER positions (4 on planes of 16+): 16 measured ~20% less CPU than 4 on SmallCNN. */

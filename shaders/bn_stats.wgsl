@@ -1,8 +1,10 @@
 // Per-channel partial sums over an [N, C, HW] tensor, for batch normalisation. Invocation
-// (c, chunk) sums batch items [chunk·per, (chunk+1)·per) of channel c; the launcher adds the
-// chunks. MODE 0: Σ x. MODE 1: Σ (x − mean[c])² (two passes keep the variance exact where
-// E[x²] − mean² would cancel). MODE 2: Σ g and Σ g·(x − mean[c]) (the backward pass's sums;
-// `other` is g, output holds two values per (c, chunk)).
+// (c, chunk) covers batch items [chunk·per, (chunk+1)·per) of channel c.
+// MODE 0 (statistics, one pass over x): the chunk's mean and Σ (x − chunk mean)², from sums of
+//   x − K with K the chunk's first value (shifted sums: no cancellation as long as K is a value of
+//   the data, which E[x²] − mean² would suffer); bn_merge.wgsl combines the chunks exactly.
+// MODE 1 (backward): Σ g and Σ g·(x − mean[c]) (`M` holds the mean).
+// Either way the output holds two values per (c, chunk).
 override MODE: u32 = 0u;
 struct Params { n: u32, c: u32, hw: u32, per: u32, chunks: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -18,30 +20,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (chunk >= p.chunks || c >= p.c) { return; }
   let n0 = chunk * p.per;
   let n1 = min(p.n, n0 + p.per);
-  var mean = 0.0;
-  if (MODE != 0u) { mean = M[c]; }
+  var shift = X[(n0 * p.c + c) * p.hw];
+  if (MODE == 1u) { shift = M[c]; }
   var s0 = 0.0;
   var s1 = 0.0;
   for (var n = n0; n < n1; n++) {
     let base = (n * p.c + c) * p.hw;
     for (var i = 0u; i < p.hw; i++) {
-      let v = X[base + i];
+      let d = X[base + i] - shift;
       if (MODE == 0u) {
-        s0 += v;
-      } else if (MODE == 1u) {
-        let d = v - mean;
-        s0 += d * d;
+        s0 += d;
+        s1 += d * d;
       } else {
         let g = G[base + i];
         s0 += g;
-        s1 += g * (v - mean);
+        s1 += g * d;
       }
     }
   }
-  if (MODE == 2u) {
-    S[(c * p.chunks + chunk) * 2u] = s0;
-    S[(c * p.chunks + chunk) * 2u + 1u] = s1;
+  let out = (c * p.chunks + chunk) * 2u;
+  if (MODE == 0u) {
+    let count = f32((n1 - n0) * p.hw);
+    S[out] = shift + s0 / count;
+    S[out + 1u] = max(s1 - s0 * s0 / count, 0.0);
   } else {
-    S[c * p.chunks + chunk] = s0;
+    S[out] = s0;
+    S[out + 1u] = s1;
   }
 }

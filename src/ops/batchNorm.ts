@@ -2,8 +2,8 @@
 // running statistics in place (PyTorch semantics: running_var takes the unbiased batch variance);
 // evaluation uses the running statistics.
 //
-// First-order passes run fused kernels (kernels/batchNorm.ts): two passes for the statistics,
-// one for the output, two for the gradients. When the gradient itself is being recorded (double
+// First-order passes run fused kernels (kernels/batchNorm.ts): one pass for the statistics, one
+// for the output, two for the gradients. When the gradient itself is being recorded (double
 // backward, e.g. for Hessian-vector products), the backward instead differentiates the same
 // function written with differentiable primitives (`batchNormReference`), so second derivatives
 // stay exact. Tests check both paths against float64 finite differences.
@@ -15,7 +15,7 @@
 // pass instead of three forward, and the shortcut's gradient is the masked output gradient the
 // batch norm's backward needs anyway.
 
-import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnReluGradKernel, bnSumsKernel } from '../../kernels/batchNorm.js';
+import { bnApplyKernel, bnBackwardSumsKernel, bnGradInputKernel, bnMomentsKernel, bnReluGradKernel } from '../../kernels/batchNorm.js';
 import { attach, grad, isRecording, noGrad } from '../engine/autograd.js';
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -136,10 +136,9 @@ function batchStatsNorm(
   const { n, c, hw } = dims(x);
   const count = n * hw;
   const stats = noGrad(() => {
-    const sums = bnSumsKernel(x, n, c, hw);
-    const mu = affine(sums.sum, 1 / count, 0);
-    const sq = sums.sqDev(mu);
-    const biasedVar = affine(sq, 1 / count, 0);
+    const moments = reshape(bnMomentsKernel(x, n, c, hw), [2, c]);
+    const mu = reshape(slice(moments, 0, 0, 1), [c]);
+    const biasedVar = reshape(slice(moments, 0, 1, 2), [c]);
     const invstd = pow(affine(biasedVar, 1, eps), -0.5);
     if (momentum && runningMean && runningVar) {
       runningMean.assign(add(affine(runningMean, 1 - momentum, 0), affine(mu, momentum, 0)));

@@ -95,6 +95,22 @@ describe('batchNorm2d, training mode', () => {
     expectClose(await readNumbers(rv), [0.81 + 0.19 * (14 / 3)], { rtol: 1e-6, label: 'running var' });
   });
 
+  it('one-pass statistics stay exact far from zero and over uneven batch chunks', async () => {
+    // Values 1000 ± 1: E[x²] − mean² would lose the variance to cancellation in f32. 128 channels
+    // of 5 items split the batch into chunks of 3 and 2 items, merged per channel.
+    for (const [n, c] of [[5, 128], [7, 1]] as const) {
+      const rng = mulberry32(n * c);
+      const x = randomArray([n, c, 3, 3], rng, 999, 1001);
+      const stats = batchNormStats(x);
+      const rm = E.zeros([c]);
+      const rv = E.zeros([c]);
+      const y = E.batchNorm2d(up(x), rm, rv, null, null, { training: true, momentum: 1 });
+      expectClose(await rm.data(), stats.mean.data, { rtol: 1e-6, label: `${n}x${c} mean` });
+      expectClose(await rv.data(), stats.unbiasedVariance.data, { rtol: 2e-3, atol: 1e-4, label: `${n}x${c} variance` });
+      expectClose(await y.data(), batchNorm2dTrain(x, ones(c), zeros(c), 1e-5).data, { rtol: 2e-3, atol: 2e-3, label: `${n}x${c} output` });
+    }
+  });
+
   it('training with one value per channel throws', () => {
     expect(() => E.batchNorm2d(E.zeros([1, 2, 1, 1]), null, null, null, null, { training: true })).toThrow(/1 value/);
   });
