@@ -15,17 +15,19 @@ export interface RunState {
   extra: Record<string, unknown>;
 }
 
-// Key order must not matter at any depth (an array replacer would also drop nested keys that
-// are not top-level names, so nested settings would go uncompared).
+// JSON as config.json stores it, with keys sorted at every depth: key order must not matter (an
+// array replacer would also drop nested keys that are not top-level names, so nested settings
+// would go uncompared), and keys whose value is undefined are absent, as in the file.
 const canonical = (v: unknown): string =>
   Array.isArray(v)
-    ? `[${v.map(canonical).join(',')}]`
+    ? `[${v.map((x) => (x === undefined ? 'null' : canonical(x))).join(',')}]`
     : v !== null && typeof v === 'object'
       ? `{${Object.keys(v)
+          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
           .sort()
           .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
           .join(',')}}`
-      : JSON.stringify(v);
+      : String(JSON.stringify(v));
 
 /** Where the run lives is not part of what it computes: a moved run, or one reached by another path, resumes. */
 const LOCATION_KEYS = ['out'];

@@ -74,6 +74,8 @@ describe('adversarial training runs', () => {
     const nested = join(base, 'nested');
     await RunDir.open(nested, { out: nested, attack: { eps: 0.1, steps: 7 } });
     await expect(RunDir.open(nested, { out: './moved', attack: { steps: 7, eps: 0.1 } })).resolves.toBeInstanceOf(RunDir);
+    // An unset option is absent from config.json; it must not count as a difference.
+    await expect(RunDir.open(nested, { out: nested, attack: { eps: 0.1, steps: 7, norm: undefined }, data: undefined })).resolves.toBeInstanceOf(RunDir);
     await expect(RunDir.open(nested, { out: nested, attack: { eps: 0.1, steps: 10 } })).rejects.toThrow(
       /different config \(attack: \{"eps":0.1,"steps":7\} there, \{"eps":0.1,"steps":10\} now\)/,
     );
