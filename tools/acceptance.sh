@@ -37,18 +37,21 @@ JS
 esac
 [ -d dist ] || npm run build
 eed() { node bin/eed.js "$@"; }
+# Mid-epoch checkpoints cost well under a second here; a killed session loses at most this much.
+CKPT_MIN=5
 step() { echo "== $* ($(date -u +%FT%TZ))" >&2; }
 
 BASE=runs/fmnist-smallcnn
 step "issue 5: Madry PGD-7 AT of SmallCNN on Fashion-MNIST, 5 epochs"
-[ -f "$BASE/report.json" ] || eed train --preset fmnist-smallcnn --out "$BASE"
+[ -f "$BASE/report.json" ] || eed train --preset fmnist-smallcnn --out "$BASE" --checkpoint-minutes "$CKPT_MIN"
 step "issue 5: attack suite (PGD-20 on 2000 test images, AutoAttack on 500)"
 [ -f "$BASE/eval.json" ] || eed eval --preset fmnist-smallcnn --run "$BASE"
 
 for score in nis erm ase bnsf; do
   out="runs/prune-80-$score"
   step "issue 6: $score at 80% sparsity"
-  [ -f "$out/report.json" ] || eed prune --preset fmnist-smallcnn-80 --checkpoint "$BASE/model.safetensors" --score "$score" --out "$out"
+  [ -f "$out/report.json" ] || eed prune --preset fmnist-smallcnn-80 --checkpoint "$BASE/model.safetensors" --score "$score" --out "$out" \
+    --checkpoint-minutes "$CKPT_MIN"
   [ -f "$out/eval.json" ] || eed eval --preset fmnist-smallcnn --weights "$out/model.safetensors" --model smallcnn \
     --dataset fashion-mnist --attacks clean,pgd --aa-count 0 --out "$out/eval.json"
 done
