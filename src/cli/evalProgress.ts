@@ -12,10 +12,26 @@ import type { AttackOutcome, SuiteAttack } from '../attacks/suite.js';
 import { Tensor } from '../engine/tensor.js';
 import { readSafetensors, tensorRecord, toFloat32, writeSafetensors } from '../io/safetensors.js';
 
-/** A file as a cache key: absolute path, size and last write (rewritten weights are a new model). */
+/**
+ * A file as a cache key: size and last write (rewritten weights are a new model), and its absolute
+ * path for the reader. The path is not compared (sameKey): the same run reached from another
+ * folder or through a symlink resumes.
+ */
 export function fileIdentity(path: string): { path: string; bytes: number; modified: number } {
   const st = statSync(path);
   return { path: resolve(path), bytes: st.size, modified: st.mtimeMs };
+}
+
+const withoutPaths = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(withoutPaths)
+    : v !== null && typeof v === 'object'
+      ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'path').map(([k, x]) => [k, withoutPaths(x)]))
+      : v;
+
+/** Whether two keys name the same model and settings (file paths aside). */
+export function sameKey(a: unknown, b: unknown): boolean {
+  return JSON.stringify(withoutPaths(a)) === JSON.stringify(withoutPaths(b));
 }
 
 interface ProgressFile {
@@ -36,7 +52,7 @@ export class EvalProgress {
     if (existsSync(path)) {
       try {
         const file = JSON.parse(readFileSync(path, 'utf8')) as ProgressFile;
-        if (JSON.stringify(file.key) === JSON.stringify(key) && Array.isArray(file.rows)) rows = file.rows;
+        if (sameKey(file.key, key) && Array.isArray(file.rows)) rows = file.rows;
         else process.stderr.write(`eed eval: ${path} holds results for another model or other settings; starting over\n`);
       } catch (e) {
         process.stderr.write(`eed eval: ${path} is unreadable (${(e as Error).message}); starting over\n`);
@@ -77,7 +93,7 @@ export class EvalProgress {
     try {
       const file = await readSafetensors(this.autoAttackPath);
       const m = file.metadata;
-      if (m.key !== JSON.stringify(this.key)) {
+      if (!sameKey(JSON.parse(m.key) as unknown, this.key)) {
         process.stderr.write(`eed eval: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
         return undefined;
       }

@@ -25,6 +25,9 @@ describe('eed eval progress file', () => {
     expect(resumed.row('clean')).toBeUndefined();
 
     expect((await EvalProgress.open(path, key({ eps: 0.2 }))).row('pgd')).toBeUndefined();
+    // The same file reached by another path (another working folder, a symlink) is the same model.
+    const elsewhere = { weights: { ...fileIdentity(weights), path: '/elsewhere/model.safetensors' }, options: { eps: 0.1 } };
+    expect((await EvalProgress.open(path, elsewhere)).row('pgd')).toEqual(pgdRow);
     // Rewritten weights are another model.
     utimesSync(weights, new Date(), new Date(Date.now() + 5000));
     expect((await EvalProgress.open(path, key({ eps: 0.1 }))).row('pgd')).toBeUndefined();
@@ -50,6 +53,9 @@ describe('eed eval progress file', () => {
     expect(Array.from(await state!.xAdv.data())).toEqual([0.25, 0.5, 0.75, 1, 0, 0.125]);
     state!.xAdv.dispose();
     expect(await (await EvalProgress.open(path, { options: 2 })).autoAttackState()).toBeUndefined();
+    const moved = await (await EvalProgress.open(path, { options: 1, path: '/elsewhere' })).autoAttackState();
+    expect(moved?.robust).toEqual([true, false, true]);
+    moved?.xAdv.dispose();
 
     progress.remove();
     expect(existsSync(progress.autoAttackPath)).toBe(false);
