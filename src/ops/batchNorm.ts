@@ -210,14 +210,16 @@ function runningStatsNorm(
       // dx = g·scale where the normalised value (plus residual) is positive: one pass, no mask tensor.
       const masked = (k3: Tensor) => reshape(bnReluGradKernel(gy, x, runningMean, concat([k, k3], 0), n, c, hw, residual), x.shape);
       const out: (Tensor | null)[] = [needs[0] ? masked(scale) : null];
-      const iW = weight ? 1 : -1;
-      const iB = bias ? (weight ? 2 : 1) : -1;
-      const iR = residual ? 1 + (weight ? 1 : 0) + (bias ? 1 : 0) : -1;
+      // Which of the optional inputs (in `inputs` order after x) want a gradient.
+      let next = 1;
+      const needW = weight ? needs[next++] : false;
+      const needB = bias ? needs[next++] : false;
+      const needR = residual ? needs[next++] : false;
       // The output gradient through the ReLU: the residual's gradient and the base of γ's and β's.
-      const gm = needs[iW] || needs[iB] || needs[iR] ? masked(ones([c])) : null;
-      if (weight) out.push(needs[iW] && gm ? mul(sum(mul(gm, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
-      if (bias) out.push(needs[iB] && gm ? sum(gm, [0, 2, 3]) : null);
-      if (residual) out.push(needs[iR] ? gm : null);
+      const gm = needW || needB || needR ? masked(ones([c])) : null;
+      if (weight) out.push(needW && gm ? mul(sum(mul(gm, sub(x, chan(runningMean, c))), [0, 2, 3]), invstd) : null);
+      if (bias) out.push(needB && gm ? sum(gm, [0, 2, 3]) : null);
+      if (residual) out.push(needR ? gm : null);
       return out;
     });
   return attach(y, 'batch_norm_eval', inputs, (gy, needs) => {
