@@ -15,7 +15,7 @@ function chunking(n: number, c: number): { per: number; chunks: number } {
   return { per, chunks: Math.ceil(n / per) };
 }
 
-function statsPass(mode: 0 | 1, x: Tensor, mean: Tensor, g: Tensor, n: number, c: number, hw: number): { partial: Tensor; params: Uint32Array } {
+function statsPass(mode: 0 | 1, x: Tensor, mean: Tensor, g: Tensor, n: number, c: number, hw: number): { partial: Tensor; params: Uint32Array; chunks: number } {
   const { per, chunks } = chunking(n, c);
   const partial = Tensor.empty([c * chunks * 2]);
   const params = new Params().u(n, c, hw, per, chunks, 0, 0, 0).build();
@@ -26,7 +26,7 @@ function statsPass(mode: 0 | 1, x: Tensor, mean: Tensor, g: Tensor, n: number, c
     params,
     [Math.ceil(chunks / 64), c],
   );
-  return { partial, params };
+  return { partial, params, chunks };
 }
 
 /**
@@ -46,8 +46,7 @@ export function bnMomentsKernel(x: Tensor, n: number, c: number, hw: number): Te
 
 /** Per-channel [Σg, Σg·(x − mean)] as a [c, 2] tensor. */
 export function bnBackwardSumsKernel(g: Tensor, x: Tensor, mean: Tensor, n: number, c: number, hw: number): Tensor {
-  const { partial } = statsPass(1, x, mean, g, n, c, hw);
-  const { chunks } = chunking(n, c);
+  const { partial, chunks } = statsPass(1, x, mean, g, n, c, hw);
   // [C, chunks, 2] → [C, 2]
   const total = reduceKernel('sum', partial, c, chunks, 2);
   partial.dispose();

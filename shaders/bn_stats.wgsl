@@ -20,8 +20,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (chunk >= p.chunks || c >= p.c) { return; }
   let n0 = chunk * p.per;
   let n1 = min(p.n, n0 + p.per);
-  var shift = X[(n0 * p.c + c) * p.hw];
-  if (MODE == 1u) { shift = M[c]; }
+  var shift: f32;
+  if (MODE == 0u) { shift = X[(n0 * p.c + c) * p.hw]; } else { shift = M[c]; }
   var s0 = 0.0;
   var s1 = 0.0;
   for (var n = n0; n < n1; n++) {
