@@ -88,7 +88,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   await init();
   const adapter = adapterString(runtime().adapterInfo);
   const test = await loadDatasetByName(dataset, 'test', dataDir);
-  const model = buildModel(modelName, { width, inChannels: test.shape[0], numClasses: test.classes, generator: new Generator(0) });
+  const model = buildModel(modelName, { width, inChannels: test.shape[0], numClasses: test.classes, imageSize: test.shape[1], generator: new Generator(0) });
   const { masks } = await loadStateDict(weights, model);
   model.eval();
   // Parameters as EED counts them (§11.5): non-zeros of the prunable (conv and linear) weights,

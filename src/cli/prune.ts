@@ -116,6 +116,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     width: config.width,
     inChannels: trainSet.shape[0],
     numClasses: trainSet.classes,
+    imageSize: trainSet.shape[1],
     generator: new Generator(config.seed).fork(99),
   });
   const loaded = await loadStateDict(config.checkpoint, model);

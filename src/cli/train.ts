@@ -94,6 +94,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     width: config.width,
     inChannels: trainSet.shape[0],
     numClasses: trainSet.classes,
+    imageSize: trainSet.shape[1],
     generator: new Generator(config.seed).fork(99),
   });
   const settings: TrainSettings = { ...config, method: config.method as TrainingMethod, schedule: config.schedule as 'cosine' | 'multistep' };

@@ -4,7 +4,7 @@
 //
 //   {
 //     "format": "eed-ensemble", "version": 1,
-//     "architecture": { "model": "smallcnn", "width": 1, "inChannels": 1, "numClasses": 10 },
+//     "architecture": { "model": "smallcnn", "width": 1, "inChannels": 1, "numClasses": 10, "imageSize": 28 },
 //     "inputShape": [1, 28, 28], "dataset": "fashion-mnist", "eps": 0.1,
 //     "members": [ { "name": "erm-2", "file": "member-0.safetensors", "score": "erm", "subset": 2,
 //                    "prunableNonZero": 4512, "validationPgd": 0.61 }, ... ],   // §6 order = DIE order
@@ -60,11 +60,14 @@ export function parseManifest(text: string, source: string): EnsembleManifest {
   if (raw.format !== 'eed-ensemble') fail(source, 'format', '"eed-ensemble"', raw.format);
   if (raw.version !== 1) fail(source, 'version', '1', raw.version);
   if (!isObject(raw.architecture)) fail(source, 'architecture', 'an object', raw.architecture);
-  const architecture = raw.architecture as unknown as ArchitectureSpec;
-  checkArchitecture(architecture, `${source}: architecture`);
   const shape = raw.inputShape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0))
     fail(source, 'inputShape', '[channels, height, width] of positive integers', shape);
+  // Manifests written before SmallCNN's classifier depended on the image size lack imageSize.
+  const architecture = { imageSize: shape[1], ...raw.architecture } as unknown as ArchitectureSpec;
+  checkArchitecture(architecture, `${source}: architecture`);
+  if (shape[1] !== architecture.imageSize || shape[2] !== architecture.imageSize)
+    fail(source, 'inputShape', `[channels, ${architecture.imageSize}, ${architecture.imageSize}] (architecture.imageSize)`, shape);
   if (shape[0] !== architecture.inChannels) fail(source, 'inputShape[0]', `architecture.inChannels (${architecture.inChannels})`, shape[0]);
   if (typeof raw.dataset !== 'string') fail(source, 'dataset', 'a string', raw.dataset);
   if (typeof raw.eps !== 'number' || !(raw.eps >= 0)) fail(source, 'eps', 'a non-negative number', raw.eps);

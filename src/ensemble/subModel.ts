@@ -20,13 +20,15 @@ export interface ArchitectureSpec {
   width: number;
   inChannels: number;
   numClasses: number;
+  /** Height (= width) of the input images; SmallCNN's classifier reads the flattened last map. */
+  imageSize: number;
 }
 
 export function checkArchitecture(spec: ArchitectureSpec, where: string): void {
   if (!(MODEL_NAMES as readonly string[]).includes(spec.model))
     throw new Error(`${where}: model '${String(spec.model)}' is not one of ${MODEL_NAMES.join(', ')}`);
   if (!(spec.width > 0)) throw new Error(`${where}: width must be positive, got ${spec.width}`);
-  for (const k of ['inChannels', 'numClasses'] as const)
+  for (const k of ['inChannels', 'numClasses', 'imageSize'] as const)
     if (!Number.isInteger(spec[k]) || spec[k] < 1) throw new Error(`${where}: ${k} must be a positive integer, got ${spec[k]}`);
 }
 

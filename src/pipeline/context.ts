@@ -63,7 +63,7 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
-  const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes };
+  const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes, imageSize: train.shape[1] };
   const log = (line: string) => {
     process.stderr.write(`${line}\n`);
     run.log(line);

@@ -9,11 +9,12 @@ import type { Generator } from '../ops/random.js';
 export const MODEL_NAMES = ['smallcnn', 'resnet18', 'vgg16'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
-export function buildModel(name: ModelName, o: { width: number; inChannels: number; numClasses: number; generator: Generator }): Module {
+export function buildModel(name: ModelName, o: { width: number; inChannels: number; numClasses: number; imageSize?: number; generator: Generator }): Module {
   const opts = { width: o.width, inChannels: o.inChannels, numClasses: o.numClasses, generator: o.generator };
   switch (name) {
     case 'smallcnn':
-      return new SmallCNN(opts);
+      // The only architecture here whose classifier depends on the input size (flattened map).
+      return new SmallCNN({ ...opts, imageSize: o.imageSize });
     case 'resnet18':
       return new ResNet18(opts);
     case 'vgg16':

@@ -19,7 +19,7 @@ export type ModelKind = 'linear' | 'cnn';
 export function makeModel(kind: ModelKind, seed: number): { model: E.Module; shape: [number, number, number] } {
   const generator = new E.Generator(seed);
   if (kind === 'linear') return { model: new E.Sequential(new E.Flatten(), new E.Linear(32, 4, { generator })), shape: [2, 4, 4] };
-  return { model: new E.SmallCNN({ width: 0.25, inChannels: 1, numClasses: 4, generator }), shape: [1, 8, 8] };
+  return { model: new E.SmallCNN({ width: 0.25, imageSize: 8, inChannels: 1, numClasses: 4, generator }), shape: [1, 8, 8] };
 }
 
 /**

@@ -21,7 +21,7 @@ import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
 const scratch = mkdtempSync(join(tmpdir(), 'eed-ens-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const spec: ArchitectureSpec = { model: 'smallcnn', width: 0.25, inChannels: 1, numClasses: 10 };
+const spec: ArchitectureSpec = { model: 'smallcnn', width: 0.25, inChannels: 1, numClasses: 10, imageSize: 28 };
 
 /** A sub-model whose every conv/linear weight keeps one element in `keepEvery`. */
 function prunedModel(seed: number, keepEvery: number): E.Module {

@@ -57,7 +57,7 @@ describe('checkpoints (safetensors state dicts)', () => {
   it('stores PyTorch dtypes: F32 weights, I64 num_batches_tracked, U8 masks named <param>.mask', async () => {
     const m = trainedModel(3);
     const path = join(scratch, 'dtypes.safetensors');
-    const mask = E.ones([10, 128]);
+    const mask = E.ones([10, 6272]);
     await saveStateDict(path, m, { masks: new Map([['linear.weight', mask]]) });
     const file = await readSafetensors(path);
     const keys = [...file.tensors.keys()];
@@ -66,7 +66,7 @@ describe('checkpoints (safetensors state dicts)', () => {
     const nbt = file.tensors.get('bn2.num_batches_tracked')!;
     expect(nbt).toMatchObject({ dtype: 'I64', shape: [] });
     expect(new BigInt64Array(nbt.data.slice().buffer)[0]).toBe(2n);
-    expect(file.tensors.get('linear.weight.mask')).toMatchObject({ dtype: 'U8', shape: [10, 128] });
+    expect(file.tensors.get('linear.weight.mask')).toMatchObject({ dtype: 'U8', shape: [10, 6272] });
     mask.dispose();
     m.dispose();
   });

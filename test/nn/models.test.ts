@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 
 describe('model architectures', () => {
-  it('SmallCNN has 94,186 parameters and PyTorch-style names', () => {
+  it('SmallCNN has 155,626 parameters and PyTorch-style names', () => {
     const m = new E.SmallCNN();
-    expect(m.numParameters()).toBe(94_186);
+    expect(m.numParameters()).toBe(155_626);
+    expect(m.linear.weight.shape).toEqual([10, 128 * 7 * 7]);
     const keys = [...m.stateDict().keys()];
     expect(keys.slice(0, 7)).toEqual([
       'conv1.weight',
@@ -65,7 +66,7 @@ describe('model architectures', () => {
 
   it('forward passes give [N, classes] for all three models', async () => {
     const gen = new E.Generator(3);
-    for (const make of [() => new E.VGG16Net({ width: 0.125 }), () => new E.SmallCNN({ inChannels: 3 })]) {
+    for (const make of [() => new E.VGG16Net({ width: 0.125 }), () => new E.SmallCNN({ inChannels: 3, imageSize: 32 })]) {
       const m = make();
       const y = E.scope(() => m.forward(gen.uniform([2, 3, 32, 32])));
       expect(y.shape).toEqual([2, 10]);
@@ -83,6 +84,10 @@ describe('model architectures', () => {
     expect(() => E.scope(() => block.forward(E.zeros([1, 5, 8, 8])))).toThrow(
       /Conv2d 'layer2\.0\.conv1': expected input \[N, 16, H, W\], got \[1, 5, 8, 8\]/,
     );
+    const cnn = new E.SmallCNN({ width: 0.25 });
+    expect(() => E.scope(() => cnn.forward(E.zeros([2, 1, 32, 32])))).toThrow(/SmallCNN: built for 28×28 images \(imageSize 28\), got input \[2, 1, 32, 32\]/);
+    expect(() => new E.SmallCNN({ imageSize: 0 })).toThrow(/imageSize must be a positive integer, got 0/);
+    cnn.dispose();
     const lin = new E.Linear(4, 3);
     expect(() => E.scope(() => lin.forward(E.zeros([2, 5])))).toThrow(/Linear: expected input \[N, 4\], got \[2, 5\]/);
     m.dispose();

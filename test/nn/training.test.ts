@@ -40,7 +40,7 @@ function trainStep(model: E.Module, opt: E.SGD, x: E.Tensor, y: E.Tensor): E.Ten
 describe('training', () => {
   it('SmallCNN learns a separable synthetic problem to >= 95% accuracy', async () => {
     const gen = new E.Generator(7);
-    const model = new E.SmallCNN({ width: 0.5, numClasses: 4, generator: gen });
+    const model = new E.SmallCNN({ width: 0.5, imageSize: 12, numClasses: 4, generator: gen });
     const opt = new E.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
     const train = makeData(gen, 512);
     const test = makeData(gen, 256);
@@ -70,7 +70,7 @@ describe('training', () => {
 
   it('200 training steps leave no live tensors, buffers or pooled bytes behind', async () => {
     const gen = new E.Generator(11);
-    const model = new E.SmallCNN({ width: 0.25, numClasses: 4, generator: gen });
+    const model = new E.SmallCNN({ width: 0.25, imageSize: 12, numClasses: 4, generator: gen });
     const opt = new E.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4 });
     const data = makeData(gen, 32);
     const step = () => trainStep(model, opt, data.x, data.y);

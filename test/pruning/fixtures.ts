@@ -4,7 +4,7 @@
 import * as E from '../../src/index.js';
 
 export function tinyCnn(seed = 1): E.SmallCNN {
-  return new E.SmallCNN({ width: 0.25, inChannels: 1, numClasses: 4, generator: new E.Generator(seed) });
+  return new E.SmallCNN({ width: 0.25, imageSize: 8, inChannels: 1, numClasses: 4, generator: new E.Generator(seed) });
 }
 
 export function tinyBatch(seed = 2, n = 6): { x: E.Tensor; y: E.Tensor } {

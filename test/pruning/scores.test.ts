@@ -37,7 +37,7 @@ describe('prunable layers', () => {
       ['conv1', 'bn1', 9],
       ['conv2', 'bn2', 72],
       ['conv3', 'bn3', 144],
-      ['linear', null, 32],
+      ['linear', null, 32 * 2 * 2], // the flattened 2×2 map of an 8×8 input
     ]);
     small.dispose();
     const resnet = new E.ResNet18({ width: 1 / 16, inChannels: 1, numClasses: 4 });

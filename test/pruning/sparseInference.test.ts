@@ -7,7 +7,7 @@ import { compressForInference, decompress } from '../../src/pruning/sparseInfere
 
 /** A SmallCNN whose conv/linear weights keep a fraction `keep` (every layer). */
 function pruned(seed: number, keep: number): E.Module {
-  const m = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10 }, seed);
+  const m = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, seed);
   let state = seed * 7919 + 1;
   const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
   const masks = new Map<string, E.Tensor>();

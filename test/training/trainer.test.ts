@@ -29,7 +29,7 @@ const settings: TrainSettings = {
   evalStepSize: 0.05,
 };
 
-const freshModel = () => new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(5) });
+const freshModel = () => new E.SmallCNN({ width: 0.25, imageSize: 8, numClasses: 4, generator: new E.Generator(5) });
 
 async function weights(m: E.Module): Promise<Float32Array[]> {
   const out: Float32Array[] = [];

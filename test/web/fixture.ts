@@ -15,7 +15,7 @@ import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
 import type { SampleSet } from '../../src/serve/samplePayload.js';
 import { loadTestSamples } from '../../src/serve/testSamples.js';
 
-export const SPEC: ArchitectureSpec = { model: 'smallcnn', width: 0.25, inChannels: 1, numClasses: 10 };
+export const SPEC: ArchitectureSpec = { model: 'smallcnn', width: 0.25, inChannels: 1, numClasses: 10, imageSize: 28 };
 export const EPS = 0.1;
 // Found by trying: at ×1000 DIE stops after the first member on about half of the first 64
 // Fashion-MNIST test images.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../../src/index.js';
 
-const model = () => new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(4) });
+const model = () => new E.SmallCNN({ width: 0.25, imageSize: 8, numClasses: 4, generator: new E.Generator(4) });
 
 describe('DVERGE feature distillation', () => {
   for (const layer of [1, 2, 3, 4]) {

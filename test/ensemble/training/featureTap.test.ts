@@ -12,7 +12,7 @@ interface Case {
 
 const gen = () => new E.Generator(11);
 const cases: Case[] = [
-  { name: 'SmallCNN', build: () => new E.SmallCNN({ width: 0.25, numClasses: 4, generator: gen() }), input: [2, 1, 8, 8], layers: 4, relus: 3 },
+  { name: 'SmallCNN', build: () => new E.SmallCNN({ width: 0.25, imageSize: 8, numClasses: 4, generator: gen() }), input: [2, 1, 8, 8], layers: 4, relus: 3 },
   { name: 'ResNet18', build: () => new E.ResNet18({ width: 1 / 16, numClasses: 3, generator: gen() }), input: [2, 3, 8, 8], layers: 18, relus: 17 },
   { name: 'VGG16Net', build: () => new E.VGG16Net({ width: 1 / 16, numClasses: 3, generator: gen() }), input: [2, 3, 32, 32], layers: 14, relus: 13 },
 ];

@@ -81,7 +81,7 @@ describe('L_C terms', () => {
   });
 
   it('memberWeightL1 reads the layers’ masks: pruned weights neither count nor get a gradient', async () => {
-    const model = new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(2) });
+    const model = new E.SmallCNN({ width: 0.25, imageSize: 8, numClasses: 4, generator: new E.Generator(2) });
     const layers = E.prunableLayers(model);
     const masks = new Map<string, Tensor>();
     for (const l of layers) masks.set(`${l.name}.weight`, E.scope(() => E.cast(E.gt(new E.Generator(9).uniform(l.weight.shape), 0.5), 'f32')));

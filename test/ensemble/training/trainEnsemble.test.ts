@@ -25,7 +25,7 @@ const settings = E.ensembleTrainSettings({
 
 /** A pruned member as the ensemble stage gets it: half of every conv/linear weight masked and zero. */
 function prunedMember(seed: number): Module {
-  const m = new E.SmallCNN({ width: 0.25, numClasses: 4, generator: new E.Generator(seed) });
+  const m = new E.SmallCNN({ width: 0.25, imageSize: 8, numClasses: 4, generator: new E.Generator(seed) });
   const masks = new Map<string, Tensor>();
   E.prunableLayers(m).forEach((l, i) => {
     const mask = E.scope(() => E.cast(E.gt(new E.Generator(100 + seed).fork(i).uniform(l.weight.shape), 0.5), 'f32'));
