@@ -4,7 +4,11 @@
 //   costs 8 gathered scalar loads for 8 output positions.
 // - 'spmm' (shaders/sparse_conv2d_spmm.wgsl): the patches are unfolded by the dense GEMM path's
 //   im2col (kernels/conv2d.ts, a chunk of batch items at a time) and the CSR rows multiply them, one
-//   aligned vec4 load per non-zero and 4 positions. CPU adapters pick per layer ('auto', below).
+//   aligned vec4 load per non-zero and 4 positions.
+// - 'grouped' (shaders/sparse_conv2d_grouped.wgsl): the same unfolded patches, the output channels
+//   32 at a time, so one patch load feeds every channel of the group that uses that row (a bit mask
+//   per row) and each non-zero costs one value load.
+// CPU adapters pick per layer ('auto', below).
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -27,16 +31,15 @@ export function sparseConvKernel(): SparseConvKernelName {
 }
 
 /**
- * 'auto' (CPU adapters): 'spmm' for strided layers and for few patch rows (Cin·KH·KW <= 16), where
- * the unfolded patches are small (2.25x the input at stride 2); 'direct' for stride-1 layers with
- * many channels, where im2col writes 9x the input. Measured on lavapipe, b128 / b32, 80-95%: SmallCNN's three
- * convs (1->32 s1, 32->64 s2, 64->128 s2) ran 1.2-1.5x faster with 'spmm'; ResNet-18's
- * 64->64 @32 .. 512->512 @4 (s1) 1.0-1.6x faster with 'direct'.
+ * 'auto' (CPU adapters): 'grouped' at every shape. Measured on lavapipe (process CPU time,
+ * interleaved medians of 7–9 beside a training run, 26 November; dense = the tuned dense conv):
+ * at 80% sparsity 'grouped' ran 1.3–1.6× dense's speed on SmallCNN's three convs (b128) and
+ * 0.86–1.25× on ResNet-18's stride-1 shapes (b32), where 'spmm' ran 0.35–0.84× and 'direct'
+ * 0.55–0.75×; at 90% 1.5–1.9× against at most 1.58× for the others.
  */
-function resolveKernel(g: ConvGeometry): 'direct' | 'spmm' {
+function resolveKernel(): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
-  if (k !== 'auto') return k;
-  return g.strideH * g.strideW > 1 || g.cin * g.kh * g.kw <= 16 ? 'spmm' : 'direct';
+  return k === 'auto' ? 'grouped' : k;
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -61,7 +64,14 @@ function padInput(x: Tensor, g: ConvGeometry): Tensor {
 }
 
 export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
-  return resolveKernel(g) === 'spmm' ? spmmConv(x, sparse, bias, g) : directConv(x, sparse, bias, g);
+  switch (resolveKernel()) {
+    case 'spmm':
+      return spmmConv(x, sparse, bias, g);
+    case 'grouped':
+      return groupedConv(x, sparse, bias, g);
+    case 'direct':
+      return directConv(x, sparse, bias, g);
+  }
 }
 
 function directConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
@@ -109,7 +119,15 @@ export function setSparseColsBudget(bytes: number): void {
 const SPMM_V = 2;
 const SPMM_WG = 64;
 
-function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+/**
+ * The patches unfolded by im2col a chunk of batch items at a time (within the binding limit), each
+ * chunk multiplied by `multiply` into y [batch, Cout, pitch] (whole vec4s; cropped to OH·OW after).
+ */
+function unfoldedConv(
+  x: Tensor,
+  g: ConvGeometry,
+  multiply: (cols: Tensor, y: Tensor, shape: { rows: number; pitch: number; b0: number; nb: number }) => void,
+): Tensor {
   const k = g.cin * g.kh * g.kw;
   const rows = Math.ceil(k / 4) * 4;
   const npos = g.oh * g.ow;
@@ -117,32 +135,12 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
   if (g.batch * g.cout * npos === 0) return Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   const perItem = rows * pitch * 4;
   const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
-  // One item's patches over the binding limit cannot be unfolded at once: the direct kernel runs.
-  if (perItem > (runtime().limits.maxStorageBufferBindingSize ?? Infinity)) return directConv(x, sparse, bias, g);
-  // The kernel writes whole vec4s: output planes padded to `pitch`, cropped after when npos is not a multiple of 4.
   const y = Tensor.empty([g.batch, g.cout, pitch]);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
-  const cidx = sparse.colsGpu();
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
     const cols = im2col(x, g, { rows, pitch }, b0, nb);
-    runtime().dispatch(
-      'sparse_conv2d_spmm',
-      { shader: 'sparse_conv2d_spmm', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: SPMM_WG, V: SPMM_V } },
-      [
-        cols.binding(),
-        sparse.rowPtrGpu.binding(),
-        cidx.binding(),
-        sparse.valuesGpu.binding(),
-        (bias ?? sparse.valuesGpu).binding(),
-        y.binding(),
-      ],
-      new Params()
-        .u(g.cout, npos, pitch / 4, rows)
-        .u((b0 * g.cout * pitch) / 4, bias ? 1 : 0, (nb * pitch) / 4, 0)
-        .build(),
-      [g.cout, Math.ceil((nb * pitch) / 4 / (SPMM_WG * SPMM_V))],
-    );
+    multiply(cols, y, { rows, pitch, b0, nb });
     cols.dispose();
   }
   if (pitch === npos) return y.reshapedInto([g.batch, g.cout, g.oh, g.ow]);
@@ -150,4 +148,51 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
   stridedCopyKernel('sparse_conv2d_crop', y, { offset: 0, strides: [g.cout * pitch, pitch, 1] }, out, { offset: 0, strides: [g.cout * npos, npos, 1] }, [g.batch, g.cout, npos]);
   y.dispose();
   return out;
+}
+
+function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+  if (tooBigToUnfold(g)) return directConv(x, sparse, bias, g);
+  const cidx = sparse.colsGpu();
+  const npos = g.oh * g.ow;
+  return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) =>
+    runtime().dispatch(
+      'sparse_conv2d_spmm',
+      { shader: 'sparse_conv2d_spmm', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: SPMM_WG, V: SPMM_V } },
+      [cols.binding(), sparse.rowPtrGpu.binding(), cidx.binding(), sparse.valuesGpu.binding(), (bias ?? sparse.valuesGpu).binding(), y.binding()],
+      new Params()
+        .u(g.cout, npos, pitch / 4, rows)
+        .u((b0 * g.cout * pitch) / 4, bias ? 1 : 0, (nb * pitch) / 4, 0)
+        .build(),
+      [g.cout, Math.ceil((nb * pitch) / 4 / (SPMM_WG * SPMM_V))],
+    ),
+  );
+}
+
+/** vec4s of output positions per invocation of the 'grouped' kernel, and its workgroup width. */
+// V = 4 measured 1.1–1.4× faster than V = 2 at 80% (more positions share each row's mask and values).
+const GROUPED_V = 4;
+const GROUPED_WG = 64;
+
+function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+  if (tooBigToUnfold(g)) return directConv(x, sparse, bias, g);
+  const groups = sparse.channelGroups();
+  const npos = g.oh * g.ow;
+  return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) =>
+    runtime().dispatch(
+      'sparse_conv2d_grouped',
+      { shader: 'sparse_conv2d_grouped', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+      [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), (bias ?? groups.values).binding(), y.binding()],
+      new Params()
+        .u(g.cout, npos, pitch / 4, rows)
+        .u((b0 * g.cout * pitch) / 4, bias ? 1 : 0, (nb * pitch) / 4, 0)
+        .build(),
+      [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * GROUPED_V))],
+    ),
+  );
+}
+
+/** One item's patches over the binding limit cannot be unfolded at once: the direct kernel runs. */
+function tooBigToUnfold(g: ConvGeometry): boolean {
+  const perItem = Math.ceil((g.cin * g.kh * g.kw) / 4) * 4 * Math.ceil((g.oh * g.ow) / 4) * 4 * 4;
+  return perItem > (runtime().limits.maxStorageBufferBindingSize ?? Infinity);
 }

@@ -5,6 +5,20 @@
 
 import { Tensor } from '../src/engine/tensor.js';
 
+/** Output channels per group of the 'grouped' kernel: one bit each in a u32 row mask. */
+export const CHANNEL_GROUP = 32;
+
+/** GPU tables of SparseConv2d.channelGroups. */
+export interface ChannelGroups {
+  count: number;
+  /** u32 [2·(count + 1)]: (first entry, first value) of each group, then the totals. */
+  starts: Tensor;
+  /** u32 [2·entries]: (patch row, channel bit mask) per row used by the group. */
+  entries: Tensor;
+  /** f32 [max(nnz, 1)]: the non-zeros in (group, row, channel) order. */
+  values: Tensor;
+}
+
 export class SparseConv2d {
   /** Filter shape [Cout, Cin, KH, KW] of the dense weights. */
   readonly shape: readonly [number, number, number, number];
@@ -19,6 +33,7 @@ export class SparseConv2d {
   readonly valuesGpu: Tensor;
   private offsetTables = new Map<string, Tensor>();
   private colsTensor: Tensor | null = null;
+  private groups: ChannelGroups | null = null;
   private disposed = false;
 
   private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
@@ -106,9 +121,58 @@ export class SparseConv2d {
     return this.colsTensor;
   }
 
+  /**
+   * The weights by groups of CHANNEL_GROUP output channels (the 'grouped' kernel,
+   * shaders/sparse_conv2d_grouped.wgsl), built and uploaded on first use: for group g, the patch
+   * rows any of its channels uses, each with the bit mask of those channels, and the values in
+   * (row, channel) order.
+   */
+  channelGroups(): ChannelGroups {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    if (this.groups) return this.groups;
+    const [cout, cin, kh, kw] = this.shape;
+    const rows = cin * kh * kw;
+    const ngroups = Math.ceil(cout / CHANNEL_GROUP);
+    const starts = new Uint32Array(2 * (ngroups + 1));
+    const entries: number[] = [];
+    const values = new Float32Array(Math.max(this.nnz, 1));
+    let nv = 0;
+    // Per group, the next non-zero of each channel (CSR rows are sorted by column).
+    for (let g = 0; g < ngroups; g++) {
+      starts[2 * g] = entries.length / 2;
+      starts[2 * g + 1] = nv;
+      const c0 = g * CHANNEL_GROUP;
+      const c1 = Math.min(cout, c0 + CHANNEL_GROUP);
+      const next = Array.from({ length: c1 - c0 }, (_, i) => this.rowPtr[c0 + i]);
+      for (let r = 0; r < rows; r++) {
+        let mask = 0;
+        for (let i = 0; i < next.length; i++) {
+          const k = next[i];
+          if (k < this.rowPtr[c0 + i + 1] && this.cols[k] === r) {
+            mask |= 1 << i;
+            values[nv++] = this.values[k];
+            next[i] = k + 1;
+          }
+        }
+        if (mask !== 0) entries.push(r, mask >>> 0);
+      }
+    }
+    starts[2 * ngroups] = entries.length / 2;
+    starts[2 * ngroups + 1] = nv;
+    this.groups = {
+      count: ngroups,
+      starts: Tensor.fromArray(starts, [starts.length], 'u32').keep(),
+      entries: Tensor.fromArray(entries.length ? Uint32Array.from(entries) : new Uint32Array(2), [Math.max(entries.length, 2)], 'u32').keep(),
+      values: Tensor.fromArray(values, [values.length]).keep(),
+    };
+    return this.groups;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.groups) for (const t of [this.groups.starts, this.groups.entries, this.groups.values]) t.dispose();
+    this.groups = null;
     this.rowPtrGpu.dispose();
     this.valuesGpu.dispose();
     this.colsTensor?.dispose();

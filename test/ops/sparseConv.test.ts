@@ -2,7 +2,8 @@
 // zeros) must equal the dense convolution of the masked weights, on random shapes, strides,
 // paddings and sparsities, including output channels with no weights left at all. Every kernel
 // variant is forced in turn ('direct' gathers, 'spmm' im2col + CSR × patches, whose output planes
-// are padded to multiples of 4 and whose batch is unfolded in chunks).
+// are padded to multiples of 4 and whose batch is unfolded in chunks, 'grouped' the same patches
+// times 32-channel groups with row masks).
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +42,39 @@ describe('SparseConv2d', () => {
     }
   });
 
+  it('groups 32 output channels per row mask, values in (row, channel) order', () => {
+    // 34 channels, 2 columns: channel c keeps column 0 when c is even, column 1 when c % 3 == 0.
+    const w = Float32Array.from({ length: 68 }, (_, i) => {
+      const [c, r] = [Math.floor(i / 2), i % 2];
+      return (r === 0 ? c % 2 === 0 : c % 3 === 0) ? 100 * c + r + 1 : 0;
+    });
+    const s = E.SparseConv2d.fromDense(w, [34, 2, 1, 1]);
+    try {
+      const g = s.channelGroups();
+      expect(g.count).toBe(2);
+      return (async () => {
+        const starts = Array.from(await g.starts.data());
+        const entries = Array.from(await g.entries.data());
+        const values = Array.from(await g.values.data());
+        const bits = (pred: (c: number) => boolean, c0: number, c1: number) => {
+          let m = 0;
+          for (let c = c0; c < c1; c++) if (pred(c)) m |= 1 << (c - c0);
+          return m >>> 0;
+        };
+        expect(entries).toEqual([
+          0, bits((c) => c % 2 === 0, 0, 32), 1, bits((c) => c % 3 === 0, 0, 32),
+          0, bits((c) => c % 2 === 0, 32, 34), 1, bits((c) => c % 3 === 0, 32, 34),
+        ]);
+        const group0 = [...Array.from({ length: 16 }, (_, i) => 200 * i + 1), ...Array.from({ length: 11 }, (_, i) => 300 * i + 2)];
+        expect(values).toEqual([...group0, 3201, 3302]);
+        expect(starts).toEqual([0, 0, 2, group0.length, 4, s.nnz]);
+      })().finally(() => s.dispose());
+    } catch (e) {
+      s.dispose();
+      throw e;
+    }
+  });
+
   it('rejects a mask of the wrong size', () => {
     expect(() => E.SparseConv2d.fromDense(new Float32Array(8), [2, 1, 2, 2], [1, 0])).toThrow(/mask has 2 entries/);
   });
@@ -51,7 +85,7 @@ afterEach(() => {
   setSparseColsBudget(64 * 1024 * 1024);
 });
 
-const KERNELS: SparseConvKernelName[] = ['direct', 'spmm', 'auto'];
+const KERNELS: SparseConvKernelName[] = ['direct', 'spmm', 'grouped', 'auto'];
 
 describe('sparseConv2d', () => {
   it('runs a kernel setting the tuning names', () => {
@@ -114,6 +148,27 @@ describe('sparseConv2d', () => {
       await E.scopeAsync(async () => {
         const y = E.sparseConv2d(up(x), sparse, null, { padding: 1 });
         expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: 'sparse conv, 675 positions' });
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
+  for (const kernel of KERNELS)
+  it(`[${kernel}] handles more output channels than one group, the last group partly filled`, async () => {
+    forceSparseConvKernel(kernel);
+    const rng = mulberry32(23);
+    // 2·23·23 = 1058 positions: 265 vec4s, more than one workgroup's 64 × 4 in 'grouped'.
+    const x = randomArray([2, 5, 23, 23], rng);
+    const w = randomArray([70, 5, 3, 3], rng);
+    const m = randomMask(w.shape, 0.8, rng, 40);
+    const b = randomArray([70], rng);
+    const want = conv2d(x, masked(w, m), [1, 1], [1, 1], b);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const y = E.sparseConv2d(up(x), sparse, up(b), { padding: 1 });
+        expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: 'sparse conv, 70 channels' });
       });
     } finally {
       sparse.dispose();
