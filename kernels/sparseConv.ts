@@ -8,6 +8,8 @@
 // - 'grouped' (shaders/sparse_conv2d_grouped.wgsl): the same unfolded patches, the output channels
 //   32 at a time, so one patch load feeds every channel of the group that uses that row (a bit mask
 //   per row) and each non-zero costs one value load.
+// - 'grouped-direct' (shaders/sparse_conv2d_grouped_direct.wgsl): the same groups, gathering from
+//   the zero-padded input instead of unfolded patches.
 // CPU adapters pick per layer ('auto', below).
 
 import { runtime } from '../src/engine/engine.js';
@@ -31,15 +33,19 @@ export function sparseConvKernel(): SparseConvKernelName {
 }
 
 /**
- * 'auto' (CPU adapters): 'grouped' at every shape. Measured on lavapipe (process CPU time,
- * interleaved medians of 7–9 beside a training run, 26 November; dense = the tuned dense conv):
- * at 80% sparsity 'grouped' ran 1.3–1.6× dense's speed on SmallCNN's three convs (b128) and
- * 0.86–1.25× on ResNet-18's stride-1 shapes (b32), where 'spmm' ran 0.35–0.84× and 'direct'
- * 0.55–0.75×; at 90% 1.5–1.9× against at most 1.58× for the others.
+ * 'auto' (CPU adapters): the 32-channel groups, reading the padded input ('grouped-direct') for
+ * stride-1 layers with large planes (OH·OW >= 1024) and more than 16 patch rows, where im2col would
+ * write 9 values per input value, and the unfolded patches ('grouped') elsewhere. Measured on
+ * lavapipe (process CPU time, interleaved medians of 7–9 beside a training run, 26 November;
+ * against the tuned dense conv): at 80% sparsity 'grouped' ran 1.4–1.7× dense's speed on SmallCNN's
+ * three convs (b128) and 1.1–1.7× on ResNet-18's other shapes (b32), 'grouped-direct' 1.27–1.46× on
+ * 64→64 @32×32 where 'grouped' ran 1.19–1.26×; the CSR kernels ran 0.35–0.84× ('spmm') and
+ * 0.55–0.75× ('direct') at 80%, at most 1.58× at 90% where the groups reached 1.5–2.1×.
  */
-function resolveKernel(): Exclude<SparseConvKernelName, 'auto'> {
+function resolveKernel(g: ConvGeometry): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
-  return k === 'auto' ? 'grouped' : k;
+  if (k !== 'auto') return k;
+  return g.strideH * g.strideW === 1 && g.oh * g.ow >= 1024 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -64,11 +70,13 @@ function padInput(x: Tensor, g: ConvGeometry): Tensor {
 }
 
 export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
-  switch (resolveKernel()) {
+  switch (resolveKernel(g)) {
     case 'spmm':
       return spmmConv(x, sparse, bias, g);
     case 'grouped':
       return groupedConv(x, sparse, bias, g);
+    case 'grouped-direct':
+      return groupedDirectConv(x, sparse, bias, g);
     case 'direct':
       return directConv(x, sparse, bias, g);
   }
@@ -173,6 +181,32 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
 const GROUPED_V = 4;
 const GROUPED_WG = 64;
 
+/** 'grouped-direct': the 32-channel groups reading the zero-padded input (no unfolded patches). */
+function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+  const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
+  if (y.size === 0) return y;
+  const groups = sparse.channelGroups();
+  const hp = g.h + 2 * g.padH;
+  const wp = g.w + 2 * g.padW;
+  const xp = padInput(x, g);
+  const nq = g.batch * g.oh * g.ow;
+  const nvec = Math.ceil(nq / 4);
+  runtime().dispatch(
+    'sparse_conv2d_grouped_direct',
+    { shader: 'sparse_conv2d_grouped_direct', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+    [xp.binding(), groups.starts.binding(), sparse.groupEntriesFor(hp, wp).binding(), groups.values.binding(), (bias ?? groups.values).binding(), y.binding()],
+    new Params()
+      .u(g.cout, nq, g.oh * g.ow, g.ow)
+      .u(g.cin * hp * wp, wp, g.strideH, g.strideW)
+      .u(bias ? 1 : 0, nvec, 0, 0)
+      .build(),
+    [groups.count, Math.ceil(nvec / (GROUPED_WG * GROUPED_V))],
+  );
+  if (xp !== x) xp.dispose();
+  return y;
+}
+
+/** 'grouped': the 32-channel groups on im2col's unfolded patches. */
 function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
   if (tooBigToUnfold(g)) return directConv(x, sparse, bias, g);
   const groups = sparse.channelGroups();

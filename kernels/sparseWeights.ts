@@ -15,6 +15,8 @@ export interface ChannelGroups {
   starts: Tensor;
   /** u32 [2·entries]: (patch row, channel bit mask) per row used by the group. */
   entries: Tensor;
+  /** Host copy of `entries`. */
+  hostEntries: Uint32Array;
   /** f32 [max(nnz, 1)]: the non-zeros in (group, row, channel) order. */
   values: Tensor;
 }
@@ -159,13 +161,39 @@ export class SparseConv2d {
     }
     starts[2 * ngroups] = entries.length / 2;
     starts[2 * ngroups + 1] = nv;
+    const hostEntries = entries.length ? Uint32Array.from(entries) : new Uint32Array(2);
     this.groups = {
       count: ngroups,
       starts: Tensor.fromArray(starts, [starts.length], 'u32').keep(),
-      entries: Tensor.fromArray(entries.length ? Uint32Array.from(entries) : new Uint32Array(2), [Math.max(entries.length, 2)], 'u32').keep(),
+      entries: Tensor.fromArray(hostEntries, [hostEntries.length], 'u32').keep(),
+      hostEntries,
       values: Tensor.fromArray(values, [values.length]).keep(),
     };
     return this.groups;
+  }
+
+  /**
+   * channelGroups' entries with each patch row r = (ci·KH + ky)·KW + kx replaced by its offset
+   * ci·Hp·Wp + ky·Wp + kx into one item of an input padded to hp × wp (the 'grouped' kernel reads
+   * the padded input directly), cached per input size.
+   */
+  groupEntriesFor(hp: number, wp: number): Tensor {
+    const groups = this.channelGroups();
+    const key = `grouped ${hp}x${wp}`;
+    let t = this.offsetTables.get(key);
+    if (!t) {
+      const [, , kh, kw] = this.shape;
+      const out = Uint32Array.from(groups.hostEntries);
+      for (let i = 0; i < out.length; i += 2) {
+        const r = out[i];
+        const ci = Math.floor(r / (kh * kw));
+        const ky = Math.floor((r % (kh * kw)) / kw);
+        out[i] = ci * hp * wp + ky * wp + (r % kw);
+      }
+      t = Tensor.fromArray(out, [out.length], 'u32').keep();
+      this.offsetTables.set(key, t);
+    }
+    return t;
   }
 
   dispose(): void {

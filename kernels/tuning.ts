@@ -22,10 +22,11 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 /** im2col's and col2im's kernels: 'positions' (lanes over pixels) or 'lanes' (lanes over planes; faster on lavapipe). */
 export type Col2imKernelName = 'positions' | 'lanes';
 /**
- * The sparse conv's kernel, kernels/sparseConv.ts: 'direct' (gathers), 'spmm' (im2col + CSR ×
- * patches), 'grouped' (im2col + 32-channel groups with row masks) or 'auto' (by layer shape).
+ * The sparse conv's kernel, kernels/sparseConv.ts: CSR rows per output channel, 'direct'
+ * (gathers) or 'spmm' (im2col + CSR × patches); 32-channel groups with row masks, 'grouped'
+ * (im2col) or 'grouped-direct' (gathers); or 'auto' (by layer shape).
  */
-export type SparseConvKernelName = 'direct' | 'spmm' | 'grouped' | 'auto';
+export type SparseConvKernelName = 'direct' | 'spmm' | 'grouped' | 'grouped-direct' | 'auto';
 
 export interface Tuning {
   adapter: string;
@@ -115,7 +116,7 @@ export function loadTuning(info: AdapterDescription): Tuning {
       wg[0] * wg[1] <= 256 &&
       typeof t.conv === 'object';
     const gemmKernel = GEMM_KERNELS.includes(t.gemmKernel) ? t.gemmKernel : fallback.gemmKernel;
-    const sparseConvKernel = ['direct', 'spmm', 'grouped', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
+    const sparseConvKernel = ['direct', 'spmm', 'grouped', 'grouped-direct', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
     const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
     const im2colKernel = t.im2colKernel === 'positions' || t.im2colKernel === 'lanes' ? t.im2colKernel : fallback.im2colKernel;
     return valid ? { ...t, gemmKernel, sparseConvKernel, col2imKernel, im2colKernel, source: 'autotune' } : fallback;

@@ -12,12 +12,10 @@
 // group and its non-zeros cost one value load each; at 80% sparsity that is about 1.6 times fewer
 // loads than the dense GEMM needs for the same outputs. Multiplying zeros instead (dense rows of 4
 // or 8 channels) measured slower: the mask's bits skip them.
-// The 32 channels are written out one line each (ch(0u, ...) .. ch(31u, ...)) so that every
-// accumulator index is a constant after inlining: llvmpipe turns a private array indexed by a loop
-// counter into per-lane gathers and scatters.
 // Grid: x = channel group, y = blocks of WG_X·V vec4s of positions over the whole chunk (batch item
 // and position flattened), lane l owning vec4s l, l + WG_X, ... (V of them), as in the spmm kernel.
 //#include "fast_div"
+//#include "sparse_group_row"
 struct Params {
   cout: u32, npos: u32, pitch4: u32, rows: u32,
   y_off: u32, has_bias: u32, nvec: u32, pad1: u32,
@@ -34,8 +32,6 @@ override WG_X: u32 = 64u;
 /** vec4s of positions per invocation (1..4); the unused accumulators are compiled out. */
 override V: u32 = 2u;
 
-const GROUP: u32 = 32u;
-
 fn col_base(gv: u32) -> u32 {
   let b = udiv(gv, p.pitch4);
   return b * p.rows * p.pitch4 + (gv - b * p.pitch4);
@@ -45,17 +41,6 @@ fn store4(gv: u32, co: u32, a: vec4<f32>) {
   if (gv >= p.nvec || co >= p.cout) { return; }
   let b = udiv(gv, p.pitch4);
   Y[p.y_off + (b * p.cout + co) * p.pitch4 + gv - b * p.pitch4] = a;
-}
-
-/** Channel c of the group: if the row's mask has its bit, the next value times the row's patches. */
-fn ch(c: u32, m: u32, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 128>>, x: ptr<function, array<vec4<f32>, 4>>) {
-  if ((m & (1u << c)) == 0u) { return; }
-  let v = GVALS[*vp];
-  *vp += 1u;
-  (*acc)[c * 4u] += v * (*x)[0];
-  if (V > 1u) { (*acc)[c * 4u + 1u] += v * (*x)[1]; }
-  if (V > 2u) { (*acc)[c * 4u + 2u] += v * (*x)[2]; }
-  if (V > 3u) { (*acc)[c * 4u + 3u] += v * (*x)[3]; }
 }
 
 @compute @workgroup_size(WG_X, 1, 1)
@@ -81,38 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (V > 1u) { x[1] = COLS[o + q1]; }
     if (V > 2u) { x[2] = COLS[o + q2]; }
     if (V > 3u) { x[3] = COLS[o + q3]; }
-    ch(0u, m, &vp, &acc, &x);
-    ch(1u, m, &vp, &acc, &x);
-    ch(2u, m, &vp, &acc, &x);
-    ch(3u, m, &vp, &acc, &x);
-    ch(4u, m, &vp, &acc, &x);
-    ch(5u, m, &vp, &acc, &x);
-    ch(6u, m, &vp, &acc, &x);
-    ch(7u, m, &vp, &acc, &x);
-    ch(8u, m, &vp, &acc, &x);
-    ch(9u, m, &vp, &acc, &x);
-    ch(10u, m, &vp, &acc, &x);
-    ch(11u, m, &vp, &acc, &x);
-    ch(12u, m, &vp, &acc, &x);
-    ch(13u, m, &vp, &acc, &x);
-    ch(14u, m, &vp, &acc, &x);
-    ch(15u, m, &vp, &acc, &x);
-    ch(16u, m, &vp, &acc, &x);
-    ch(17u, m, &vp, &acc, &x);
-    ch(18u, m, &vp, &acc, &x);
-    ch(19u, m, &vp, &acc, &x);
-    ch(20u, m, &vp, &acc, &x);
-    ch(21u, m, &vp, &acc, &x);
-    ch(22u, m, &vp, &acc, &x);
-    ch(23u, m, &vp, &acc, &x);
-    ch(24u, m, &vp, &acc, &x);
-    ch(25u, m, &vp, &acc, &x);
-    ch(26u, m, &vp, &acc, &x);
-    ch(27u, m, &vp, &acc, &x);
-    ch(28u, m, &vp, &acc, &x);
-    ch(29u, m, &vp, &acc, &x);
-    ch(30u, m, &vp, &acc, &x);
-    ch(31u, m, &vp, &acc, &x);
+    group_row(m, &vp, &acc, &x);
   }
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;

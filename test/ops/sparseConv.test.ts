@@ -3,7 +3,7 @@
 // paddings and sparsities, including output channels with no weights left at all. Every kernel
 // variant is forced in turn ('direct' gathers, 'spmm' im2col + CSR × patches, whose output planes
 // are padded to multiples of 4 and whose batch is unfolded in chunks, 'grouped' the same patches
-// times 32-channel groups with row masks).
+// times 32-channel groups with row masks, 'grouped-direct' those groups gathering from the input).
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,7 +85,7 @@ afterEach(() => {
   setSparseColsBudget(64 * 1024 * 1024);
 });
 
-const KERNELS: SparseConvKernelName[] = ['direct', 'spmm', 'grouped', 'auto'];
+const KERNELS: SparseConvKernelName[] = ['direct', 'spmm', 'grouped', 'grouped-direct', 'auto'];
 
 describe('sparseConv2d', () => {
   it('runs a kernel setting the tuning names', () => {

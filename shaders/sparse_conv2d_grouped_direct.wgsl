@@ -1,0 +1,92 @@
+// Sparse (pruned) convolution, inference only, output channels 32 at a time as in
+// sparse_conv2d_grouped.wgsl, but reading the input itself instead of im2col's unfolded patches:
+//   y[b, 32·g + c, oy, ox] = bias + Σ_r W[32·g + c, r] · XP[b, ci_r, oy·sh + ky_r, ox·sw + kx_r]
+// XP is the input zero-padded to Hp × Wp up front (one pass, kernels/sparseConv.ts), so a patch row
+// r is one offset ci·Hp·Wp + ky·Wp + kx from each position's origin and the inner loop has no
+// bounds checks. ENTRIES holds (that offset, the group's channel mask) per row used
+// (kernels/sparseWeights.ts groupEntriesFor), GSTART and GVALS as in the unfolded kernel.
+// Why: for a 3×3 stride-1 layer im2col writes and then reads back 9 values per input value; here
+// each row costs 4·V gathered scalar loads per lane, which on lavapipe cost what V vec4 loads of
+// unfolded patches cost (its loads are split per lane and per 32-bit value either way).
+// Grid: x = channel group, y = blocks of WG_X·V vec4s of output positions (b, oy, ox) flattened;
+// lane l owns the 4 consecutive positions of vec4s l, l + WG_X, ... (V of them).
+//#include "fast_div"
+//#include "sparse_group_row"
+struct Params {
+  cout: u32, nq: u32, ohw: u32, ow: u32,
+  item: u32, wp: u32, sh: u32, sw: u32,
+  has_bias: u32, nvec: u32, pad0: u32, pad1: u32,
+}
+@group(0) @binding(0) var<storage, read> XP: array<f32>;
+@group(0) @binding(1) var<storage, read> GSTART: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> ENTRIES: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read> GVALS: array<f32>;
+@group(0) @binding(4) var<storage, read> BIAS: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(1) @binding(0) var<uniform> p: Params;
+
+override WG_X: u32 = 64u;
+/** vec4s of positions per invocation (1..4); the unused accumulators are compiled out. */
+override V: u32 = 4u;
+
+/** Offset in XP of position q's receptive-field origin (q clamped into range). */
+fn origin(q: u32) -> u32 {
+  let qc = min(q, p.nq - 1u);
+  let b = udiv(qc, p.ohw);
+  let r = qc - b * p.ohw;
+  let oy = udiv(r, p.ow);
+  return b * p.item + oy * p.sh * p.wp + (r - oy * p.ow) * p.sw;
+}
+
+fn origins(gv: u32) -> vec4<u32> {
+  let q = 4u * gv;
+  return vec4<u32>(origin(q), origin(q + 1u), origin(q + 2u), origin(q + 3u));
+}
+
+fn gather(b: vec4<u32>, o: u32) -> vec4<f32> {
+  return vec4<f32>(XP[b.x + o], XP[b.y + o], XP[b.z + o], XP[b.w + o]);
+}
+
+fn store4(gv: u32, co: u32, a: vec4<f32>) {
+  for (var i = 0u; i < 4u; i++) {
+    let q = 4u * gv + i;
+    if (q >= p.nq) { return; }
+    let b = udiv(q, p.ohw);
+    Y[(b * p.cout + co) * p.ohw + q - b * p.ohw] = a[i];
+  }
+}
+
+@compute @workgroup_size(WG_X, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let g = wid.x;
+  let g0 = wid.y * WG_X * V + lid.x;
+  if (g0 >= p.nvec) { return; }
+  let b0 = origins(g0);
+  let b1 = origins(g0 + WG_X);
+  let b2 = origins(g0 + 2u * WG_X);
+  let b3 = origins(g0 + 3u * WG_X);
+  var acc: array<vec4<f32>, 128>;
+  var x: array<vec4<f32>, 4>;
+  let start = GSTART[g];
+  let end = GSTART[g + 1u].x;
+  var vp = start.y;
+  for (var e = start.x; e < end; e++) {
+    let entry = ENTRIES[e];
+    let o = entry.x;
+    x[0] = gather(b0, o);
+    if (V > 1u) { x[1] = gather(b1, o); }
+    if (V > 2u) { x[2] = gather(b2, o); }
+    if (V > 3u) { x[3] = gather(b3, o); }
+    group_row(entry.y, &vp, &acc, &x);
+  }
+  for (var c = 0u; c < GROUP; c++) {
+    let co = g * GROUP + c;
+    if (co >= p.cout) { break; }
+    var init = 0.0;
+    if (p.has_bias == 1u) { init = BIAS[co]; }
+    store4(g0, co, acc[c * 4u] + init);
+    if (V > 1u && g0 + WG_X < p.nvec) { store4(g0 + WG_X, co, acc[c * 4u + 1u] + init); }
+    if (V > 2u && g0 + 2u * WG_X < p.nvec) { store4(g0 + 2u * WG_X, co, acc[c * 4u + 2u] + init); }
+    if (V > 3u && g0 + 3u * WG_X < p.nvec) { store4(g0 + 3u * WG_X, co, acc[c * 4u + 3u] + init); }
+  }
+}
