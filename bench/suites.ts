@@ -187,7 +187,8 @@ function prunedWeights(count: number, sparsity: number, seed: number): { w: Floa
 /**
  * Pruned convolutions, forward only, at the ResNet-18 CIFAR shapes (batch 32): the dense conv
  * (automatic strategy), the masked conv (both ways the GEMM path can apply the mask; its cost does
- * not depend on the sparsity) and the CSR kernel at 0–95% unstructured sparsity. GFLOP/s are effective: the
+ * not depend on the sparsity) and the sparse kernel the adapter's tuning picks (`sparse.csr`, named
+ * before the grouped kernels existed) at 0–95% unstructured sparsity. GFLOP/s are effective: the
  * dense convolution's flops over the time taken.
  */
 function sparseCases(batch = 32): BenchCase[] {

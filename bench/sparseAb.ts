@@ -1,0 +1,185 @@
+// `node dist/bench/sparseAb.js layers|forward [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--out FILE]`:
+// sparse against dense, interleaved. `npm run bench` times each case alone (wall clock, tinybench);
+// on a machine shared with a training run its medians drift by ±30% between cases measured minutes
+// apart. Here the candidates run in turn within each repetition and are timed in process CPU
+// time (lavapipe's worker threads included), and the speed-up is the median over repetitions of
+// dense's time over the candidate's in the same repetition.
+//   layers:  one pruned conv per layer shape (SmallCNN's at batch 128, ResNet-18's at batch 32),
+//            the tuned dense conv against each forced sparse kernel
+//   forward: the eval-mode forward pass of a whole model, every conv magnitude-pruned per layer
+//            and on the sparse kernel ('auto' unless --kernels names others), against the dense model
+// Results are printed and, with --out, written as JSON with the command line and the adapter.
+
+import { writeFileSync } from 'node:fs';
+import { cpuUsage } from 'node:process';
+import { parseArgs } from 'node:util';
+import { forceSparseConvKernel } from '../kernels/sparseConv.js';
+import type { SparseConvKernelName } from '../kernels/tuning.js';
+import { noGrad } from '../src/engine/autograd.js';
+import { adapterString } from '../src/engine/device.js';
+import { init, runtime } from '../src/engine/engine.js';
+import { scope } from '../src/engine/scope.js';
+import { Conv2d } from '../src/nn/layers.js';
+import type { Module } from '../src/nn/module.js';
+import { ResNet18 } from '../src/nn/models/resnet.js';
+import { SmallCNN } from '../src/nn/models/smallCnn.js';
+import { conv2d, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
+import { compressForInference, decompress } from '../src/pruning/sparseInference.js';
+
+/** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
+const LAYERS: [number, number, number, number, number][] = [
+  [128, 1, 32, 28, 1],
+  [128, 32, 64, 28, 2],
+  [128, 64, 128, 14, 2],
+  [32, 3, 64, 32, 1],
+  [32, 64, 64, 32, 1],
+  [32, 128, 128, 16, 1],
+  [32, 256, 256, 8, 1],
+  [32, 512, 512, 4, 1],
+];
+
+const gen = new Generator(1);
+
+/** Keeps the largest-magnitude (1 − sparsity) of w (ties kept). */
+function magnitudePrune(w: Float32Array, sparsity: number): Float32Array {
+  const sorted = Float32Array.from(w, Math.abs).sort();
+  const threshold = sorted[Math.min(sorted.length - 1, Math.floor(sparsity * sorted.length))];
+  return Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? v : 0));
+}
+
+async function cpuMs(run: () => void): Promise<number> {
+  const rt = runtime();
+  run();
+  await rt.sync(); // the first call may compile pipelines
+  const c0 = cpuUsage();
+  run();
+  await rt.sync();
+  const c = cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
+const median = (a: number[]): number => a.slice().sort((p, q) => p - q)[Math.floor(a.length / 2)];
+
+interface Row {
+  case: string;
+  sparsity: number;
+  candidate: string;
+  ms: number;
+  denseMs: number;
+  speedUp: number;
+}
+
+async function interleave(label: string, sparsity: number, runs: Record<string, () => void>, reps: number): Promise<Row[]> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  for (let i = 0; i < reps; i++) for (const [k, run] of Object.entries(runs)) times[k].push(await cpuMs(run));
+  const rows = Object.keys(runs)
+    .filter((k) => k !== 'dense')
+    .map((k) => ({
+      case: label,
+      sparsity,
+      candidate: k,
+      ms: median(times[k]),
+      denseMs: median(times.dense),
+      speedUp: median(times[k].map((t, i) => times.dense[i] / t)),
+    }));
+  for (const r of rows) console.log(`${label} @${Math.round(sparsity * 100)}%  ${r.candidate.padEnd(16)} ${r.ms.toFixed(0).padStart(6)} ms  dense ${r.denseMs.toFixed(0).padStart(6)} ms  ×${r.speedUp.toFixed(2)}`);
+  return rows;
+}
+
+async function layers(kernels: SparseConvKernelName[], sparsities: number[], reps: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const [batch, cin, cout, hw, stride] of LAYERS) {
+    const x = gen.uniform([batch, cin, hw, hw]).keep();
+    const shape = [cout, cin, 3, 3];
+    const source = gen.uniform(shape, -1, 1).keep();
+    const dense = (await source.data()) as Float32Array;
+    source.dispose();
+    for (const s of sparsities) {
+      const w = magnitudePrune(dense, s);
+      const wt = tensor(w, shape).keep();
+      const sparse = SparseConv2d.fromDense(w, shape);
+      const runs: Record<string, () => void> = { dense: () => scope(() => void conv2d(x, wt, null, { padding: 1, stride })) };
+      for (const k of kernels)
+        runs[k] = () => {
+          forceSparseConvKernel(k);
+          try {
+            scope(() => void sparseConv2d(x, sparse, null, { padding: 1, stride }));
+          } finally {
+            forceSparseConvKernel(null);
+          }
+        };
+      rows.push(...(await interleave(`b${batch} ${cin}->${cout} @${hw}x${hw} s${stride}`, s, runs, reps)));
+      wt.dispose();
+      sparse.dispose();
+    }
+    x.dispose();
+  }
+  return rows;
+}
+
+async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernelName[], sparsities: number[], reps: number): Promise<Row[]> {
+  const make = (): Module => (model === 'smallcnn' ? new SmallCNN({ generator: gen }) : new ResNet18({ generator: gen }));
+  const input = model === 'smallcnn' ? [128, 1, 28, 28] : [32, 3, 32, 32];
+  const x = gen.uniform(input).keep();
+  const dense = make().eval();
+  const run = (m: Module) => () => scope(() => void noGrad(() => m.forward(x)));
+  const rows: Row[] = [];
+  for (const s of sparsities) {
+    const pruned = make().eval();
+    pruned.loadStateDict(dense.stateDict());
+    for (const [, m] of pruned.namedModules())
+      if (m instanceof Conv2d) {
+        const w = (await m.weight.data()) as Float32Array;
+        m.weightMask = tensor(Float32Array.from(magnitudePrune(w, s), (v) => (v !== 0 ? 1 : 0)), m.weight.shape);
+      }
+    await compressForInference(pruned, { minSparsity: 0 });
+    const runs: Record<string, () => void> = { dense: run(dense) };
+    for (const k of kernels)
+      runs[k] = () => {
+        forceSparseConvKernel(k);
+        try {
+          run(pruned)();
+        } finally {
+          forceSparseConvKernel(null);
+        }
+      };
+    rows.push(...(await interleave(`${model} forward b${input[0]}`, s, runs, reps)));
+    decompress(pruned);
+    for (const [, m] of pruned.namedModules()) if (m instanceof Conv2d) m.weightMask?.dispose();
+    pruned.dispose();
+  }
+  dense.dispose();
+  x.dispose();
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      kernels: { type: 'string' },
+      sparsity: { type: 'string', default: '0.8,0.9' },
+      reps: { type: 'string', default: '7' },
+      model: { type: 'string', default: 'smallcnn' },
+      out: { type: 'string' },
+    },
+  });
+  const mode = positionals[0] ?? 'layers';
+  if (mode !== 'layers' && mode !== 'forward') throw new Error(`sparseAb: mode must be 'layers' or 'forward', got '${mode}'`);
+  if (values.model !== 'smallcnn' && values.model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${values.model}'`);
+  const kernels = (values.kernels ?? (mode === 'layers' ? 'spmm,direct,grouped,grouped-direct' : 'auto')).split(',') as SparseConvKernelName[];
+  const sparsities = values.sparsity.split(',').map(Number);
+  const reps = Number(values.reps);
+  if (!sparsities.every((s) => s >= 0 && s < 1) || !(reps >= 1)) throw new Error('sparseAb: --sparsity takes fractions in [0, 1), --reps a positive count');
+  await init();
+  const adapter = adapterString(runtime().adapterInfo);
+  console.log(`adapter: ${adapter}`);
+  const rows = mode === 'layers' ? await layers(kernels, sparsities, reps) : await forward(values.model, kernels, sparsities, reps);
+  if (values.out) {
+    const command = `node dist/bench/sparseAb.js ${process.argv.slice(2).join(' ')}`;
+    writeFileSync(values.out, JSON.stringify({ adapter, date: new Date().toISOString(), command, timing: 'process CPU ms, interleaved medians', rows }, null, 2) + '\n');
+  }
+}
+
+await main();
+process.exit(0);
