@@ -209,7 +209,8 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null,
 
 /** 'grouped': the 32-channel groups on im2col's unfolded patches. */
 function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
-  if (tooBigToUnfold(g)) return directConv(x, sparse, bias, g);
+  // One item's patches over the binding limit: the same groups gathering from the padded input.
+  if (tooBigToUnfold(g)) return groupedDirectConv(x, sparse, bias, g);
   const groups = sparse.channelGroups();
   const npos = g.oh * g.ow;
   return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) =>
