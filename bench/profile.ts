@@ -1,4 +1,4 @@
-// `node dist/bench/profile.js [train|pgd|at|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
+// `node dist/bench/profile.js [train|pgd|at|sparse|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
 // SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
 // dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
 // dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
@@ -9,19 +9,23 @@
 //   train: one SGD step of clean training (batch 128)
 //   pgd:   one PGD step (input gradient in eval mode + the ℓ∞ step)
 //   at:    one Madry PGD-7 adversarial-training step (7 PGD steps, then the train step)
+//   sparse: the eval-mode forward pass with every conv magnitude-pruned to 80% on the sparse
+//          kernels, then the dense one
 
 import { parseArgs } from 'node:util';
 import { moduleClassifier } from '../src/attacks/classifier.js';
 import { inputGradient } from '../src/attacks/inputGradient.js';
 import { crossEntropyLoss } from '../src/attacks/losses.js';
 import { linfStep } from '../src/attacks/project.js';
-import { grad } from '../src/engine/autograd.js';
+import { grad, noGrad } from '../src/engine/autograd.js';
 import { adapterString } from '../src/engine/device.js';
 import { init } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
-import { crossEntropy, Generator } from '../src/ops/index.js';
+import { crossEntropy, Generator, tensor } from '../src/ops/index.js';
+import { Conv2d } from '../src/nn/layers.js';
+import { compressForInference } from '../src/pruning/sparseInference.js';
 import { SGD } from '../src/optim/sgd.js';
 import { adversarialLoss } from '../src/training/adversarialLoss.js';
 import type { Binding, KernelSpec, Runtime } from '../kernels/runtime.js';
@@ -191,6 +195,21 @@ async function main(): Promise<void> {
         const loss = adversarialLoss(model, x, y, { method: 'madry', eps: 0.1, stepSize: 0.025, steps: 7, generator: gen });
         opt.step(grad(loss, opt.params));
       }), 1, rounds, stepsOnly);
+  if (all || which.includes('sparse')) {
+    // Eval-mode forward with every conv magnitude-pruned to 80% on the sparse kernels.
+    const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
+    for (const [, m] of pruned.namedModules())
+      if (m instanceof Conv2d) {
+        const w = (await m.weight.data()) as Float32Array;
+        const sorted = Float32Array.from(w, Math.abs).sort();
+        const threshold = sorted[Math.floor(0.8 * sorted.length)];
+        m.weightMask = tensor(Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? 1 : 0)), m.weight.shape);
+      }
+    await compressForInference(pruned, { minSparsity: 0 });
+    await profile(rt, 'eval forward, convs 80% sparse (SmallCNN b128)', () => scope(() => void noGrad(() => pruned.forward(x))), reps, rounds, stepsOnly);
+    model.eval();
+    await profile(rt, 'eval forward, dense (SmallCNN b128)', () => scope(() => void noGrad(() => model.forward(x))), reps, rounds, stepsOnly);
+  }
   process.exit(0);
 }
 

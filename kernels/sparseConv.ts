@@ -6,7 +6,7 @@
 //   im2col (kernels/conv2d.ts, a chunk of batch items at a time) and the CSR rows multiply them, one
 //   aligned vec4 load per non-zero and 4 positions.
 // - 'grouped' (shaders/sparse_conv2d_grouped.wgsl): the same unfolded patches, the output channels
-//   32 at a time, so one patch load feeds every channel of the group that uses that row (a bit mask
+//   64 at a time, so one patch load feeds every channel of the group that uses that row (a bit mask
 //   per row) and each non-zero costs one value load.
 // - 'grouped-direct' (shaders/sparse_conv2d_grouped_direct.wgsl): the same groups, gathering from
 //   the zero-padded input instead of unfolded patches.
@@ -33,19 +33,18 @@ export function sparseConvKernel(): SparseConvKernelName {
 }
 
 /**
- * 'auto' (CPU adapters): the 32-channel groups, reading the padded input ('grouped-direct') for
- * stride-1 layers with large planes (OH·OW >= 1024) and more than 16 patch rows, where im2col would
+ * 'auto' (CPU adapters): the 64-channel groups, reading the padded input ('grouped-direct') for
+ * stride-1 layers with planes of at least 16×16 and more than 16 patch rows, where im2col would
  * write 9 values per input value, and the unfolded patches ('grouped') elsewhere. Measured on
- * lavapipe (process CPU time, interleaved medians of 7–9 beside a training run, 26 November;
- * against the tuned dense conv): at 80% sparsity 'grouped' ran 1.4–1.7× dense's speed on SmallCNN's
- * three convs (b128) and 1.1–1.7× on ResNet-18's other shapes (b32), 'grouped-direct' 1.27–1.46× on
- * 64→64 @32×32 where 'grouped' ran 1.19–1.26×; the CSR kernels ran 0.35–0.84× ('spmm') and
- * 0.55–0.75× ('direct') at 80%, at most 1.58× at 90% where the groups reached 1.5–2.1×.
+ * lavapipe (`node dist/bench/sparseAb.js layers`, process CPU time, interleaved medians beside a
+ * training run, 26 November; bench/results/sparse-ab-layers.json): at 80% sparsity the chosen
+ * kernel ran 1.25–1.87× the tuned dense conv's speed on every SmallCNN and ResNet-18 shape, where
+ * the CSR kernels ran 0.31–1.26× ('spmm') and 0.47–0.90× ('direct').
  */
 function resolveKernel(g: ConvGeometry): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
   if (k !== 'auto') return k;
-  return g.strideH * g.strideW === 1 && g.oh * g.ow >= 1024 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
+  return g.strideH * g.strideW === 1 && g.oh * g.ow >= 256 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -178,11 +177,12 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
 
 /** vec4s of output positions per invocation of the 'grouped' kernel, and its workgroup width. */
 // V = 4 measured 1.1–1.4× faster than V = 2 at 80% (more positions share each row's mask and values);
-// V = 8 (32 lanes) measured slower again (1.07× dense against 1.41× on SmallCNN's conv2 at 80%).
+// V = 8 (32 lanes) measured slower again (with 32-channel groups: 1.07× dense against 1.41× on
+// SmallCNN's conv2 at 80%).
 const GROUPED_V = 4;
 const GROUPED_WG = 64;
 
-/** 'grouped-direct': the 32-channel groups reading the zero-padded input (no unfolded patches). */
+/** 'grouped-direct': the 64-channel groups reading the zero-padded input (no unfolded patches). */
 function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
@@ -207,7 +207,7 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null,
   return y;
 }
 
-/** 'grouped': the 32-channel groups on im2col's unfolded patches. */
+/** 'grouped': the 64-channel groups on im2col's unfolded patches. */
 function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
   // One item's patches over the binding limit: the same groups gathering from the padded input.
   if (tooBigToUnfold(g)) return groupedDirectConv(x, sparse, bias, g);

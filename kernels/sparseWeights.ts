@@ -5,15 +5,15 @@
 
 import { Tensor } from '../src/engine/tensor.js';
 
-/** Output channels per group of the 'grouped' kernel: one bit each in a u32 row mask. */
-export const CHANNEL_GROUP = 32;
+/** Output channels per group of the 'grouped' kernels: one bit each in a row mask of two u32 words. */
+export const CHANNEL_GROUP = 64;
 
 /** GPU tables of SparseConv2d.channelGroups. */
 export interface ChannelGroups {
   count: number;
   /** u32 [2·(count + 1)]: (first entry, first value) of each group, then the totals. */
   starts: Tensor;
-  /** u32 [2·entries]: (patch row, channel bit mask) per row used by the group. */
+  /** u32 [4·entries]: (patch row, mask of channels 0–31, mask of channels 32–63, 0) per row used by the group. */
   entries: Tensor;
   /** Host copy of `entries`. */
   hostEntries: Uint32Array;
@@ -141,27 +141,27 @@ export class SparseConv2d {
     let nv = 0;
     // Per group, the next non-zero of each channel (CSR rows are sorted by column).
     for (let g = 0; g < ngroups; g++) {
-      starts[2 * g] = entries.length / 2;
+      starts[2 * g] = entries.length / 4;
       starts[2 * g + 1] = nv;
       const c0 = g * CHANNEL_GROUP;
       const c1 = Math.min(cout, c0 + CHANNEL_GROUP);
       const next = Array.from({ length: c1 - c0 }, (_, i) => this.rowPtr[c0 + i]);
       for (let r = 0; r < rows; r++) {
-        let mask = 0;
+        const mask = [0, 0];
         for (let i = 0; i < next.length; i++) {
           const k = next[i];
           if (k < this.rowPtr[c0 + i + 1] && this.cols[k] === r) {
-            mask |= 1 << i;
+            mask[i >> 5] |= 1 << (i & 31);
             values[nv++] = this.values[k];
             next[i] = k + 1;
           }
         }
-        if (mask !== 0) entries.push(r, mask >>> 0);
+        if (mask[0] !== 0 || mask[1] !== 0) entries.push(r, mask[0] >>> 0, mask[1] >>> 0, 0);
       }
     }
-    starts[2 * ngroups] = entries.length / 2;
+    starts[2 * ngroups] = entries.length / 4;
     starts[2 * ngroups + 1] = nv;
-    const hostEntries = entries.length ? Uint32Array.from(entries) : new Uint32Array(2);
+    const hostEntries = entries.length ? Uint32Array.from(entries) : new Uint32Array(4);
     this.groups = {
       count: ngroups,
       starts: Tensor.fromArray(starts, [starts.length], 'u32').keep(),
@@ -184,7 +184,7 @@ export class SparseConv2d {
     if (!t) {
       const [, , kh, kw] = this.shape;
       const out = Uint32Array.from(groups.hostEntries);
-      for (let i = 0; i < out.length; i += 2) {
+      for (let i = 0; i < out.length; i += 4) {
         const r = out[i];
         const ci = Math.floor(r / (kh * kw));
         const ky = Math.floor((r % (kh * kw)) / kw);

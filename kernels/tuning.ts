@@ -23,7 +23,7 @@ export type ConvPass = 'forward' | 'input' | 'weight';
 export type Col2imKernelName = 'positions' | 'lanes';
 /**
  * The sparse conv's kernel, kernels/sparseConv.ts: CSR rows per output channel, 'direct'
- * (gathers) or 'spmm' (im2col + CSR × patches); 32-channel groups with row masks, 'grouped'
+ * (gathers) or 'spmm' (im2col + CSR × patches); 64-channel groups with row masks, 'grouped'
  * (im2col) or 'grouped-direct' (gathers); or 'auto' (by layer shape).
  */
 export type SparseConvKernelName = 'direct' | 'spmm' | 'grouped' | 'grouped-direct' | 'auto';

@@ -1,10 +1,10 @@
 // Sparse (pruned) convolution on unfolded patches, inference only, with the output channels taken
-// 32 at a time so that one load of a patch row feeds every channel of the group that uses it:
-//   Y[b0 + b, 32·g + c, q] = bias[32·g + c] + Σ_r W[32·g + c, r] · COLS[b, r, q]
+// 64 at a time so that one load of a patch row feeds every channel of the group that uses it:
+//   Y[b0 + b, 64·g + c, q] = bias[64·g + c] + Σ_r W[64·g + c, r] · COLS[b, r, q]
 // COLS is im2col's output ([nb, rows, pitch], pitch = OH·OW rounded up to a multiple of 4, read as
 // vec4s). The weights are stored per channel group g (kernels/sparseWeights.ts channelGroups):
-// ENTRIES[GSTART[g].x .. GSTART[g + 1].x) are the patch rows r that any of the group's 32 channels
-// uses, each as (r, bit mask of those channels), and GVALS from GSTART[g].y on are their non-zero
+// ENTRIES[GSTART[g].x .. GSTART[g + 1].x) are the patch rows r that any of the group's 64 channels
+// uses, each as (r, bit mask of those channels in two words, 0), and GVALS from GSTART[g].y on are their non-zero
 // values in (row, channel) order.
 // Why (measured reasoning in the README, "sparse inference"): on lavapipe a load whose offset is not
 // a compile-time constant costs about the same per SIMD lane whatever it loads, so the CSR kernels
@@ -22,7 +22,7 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> COLS: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> GSTART: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read> ENTRIES: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> ENTRIES: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> GVALS: array<f32>;
 @group(0) @binding(4) var<storage, read> BIAS: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<vec4<f32>>;
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let q1 = col_base(min(g0 + WG_X, last));
   let q2 = col_base(min(g0 + 2u * WG_X, last));
   let q3 = col_base(min(g0 + 3u * WG_X, last));
-  var acc: array<vec4<f32>, 128>;
+  var acc: array<vec4<f32>, 256>;
   var x: array<vec4<f32>, 4>;
   let start = GSTART[g];
   let end = GSTART[g + 1u].x;
@@ -61,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var e = start.x; e < end; e++) {
     let entry = ENTRIES[e];
     let o = entry.x * p.pitch4;
-    let m = entry.y;
+    let m = entry.yz;
     x[0] = COLS[o + q0];
     if (V > 1u) { x[1] = COLS[o + q1]; }
     if (V > 2u) { x[2] = COLS[o + q2]; }

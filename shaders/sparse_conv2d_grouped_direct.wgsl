@@ -1,9 +1,9 @@
-// Sparse (pruned) convolution, inference only, output channels 32 at a time as in
+// Sparse (pruned) convolution, inference only, output channels 64 at a time as in
 // sparse_conv2d_grouped.wgsl, but reading the input itself instead of im2col's unfolded patches:
-//   y[b, 32·g + c, oy, ox] = bias + Σ_r W[32·g + c, r] · XP[b, ci_r, oy·sh + ky_r, ox·sw + kx_r]
+//   y[b, 64·g + c, oy, ox] = bias + Σ_r W[64·g + c, r] · XP[b, ci_r, oy·sh + ky_r, ox·sw + kx_r]
 // XP is the input zero-padded to Hp × Wp up front (one pass, kernels/sparseConv.ts), so a patch row
 // r is one offset ci·Hp·Wp + ky·Wp + kx from each position's origin and the inner loop has no
-// bounds checks. ENTRIES holds (that offset, the group's channel mask) per row used
+// bounds checks. ENTRIES holds (that offset, the group's two mask words, 0) per row used
 // (kernels/sparseWeights.ts groupEntriesFor), GSTART and GVALS as in the unfolded kernel.
 // Why: for a 3×3 stride-1 layer im2col writes and then reads back 9 values per input value; here
 // each row costs 4·V gathered scalar loads per lane, which on lavapipe cost what V vec4 loads of
@@ -19,7 +19,7 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> XP: array<f32>;
 @group(0) @binding(1) var<storage, read> GSTART: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read> ENTRIES: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> ENTRIES: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> GVALS: array<f32>;
 @group(0) @binding(4) var<storage, read> BIAS: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let b1 = origins(g0 + WG_X);
   let b2 = origins(g0 + 2u * WG_X);
   let b3 = origins(g0 + 3u * WG_X);
-  var acc: array<vec4<f32>, 128>;
+  var acc: array<vec4<f32>, 256>;
   var x: array<vec4<f32>, 4>;
   let start = GSTART[g];
   let end = GSTART[g + 1u].x;
@@ -77,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (V > 1u) { x[1] = gather(b1, o); }
     if (V > 2u) { x[2] = gather(b2, o); }
     if (V > 3u) { x[3] = gather(b3, o); }
-    group_row(entry.y, &vp, &acc, &x);
+    group_row(entry.yz, &vp, &acc, &x);
   }
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;

@@ -1,14 +1,16 @@
-// One patch row of a 32-channel group (the 'grouped' sparse conv kernels): for each channel whose
-// bit is set in the row's mask m, the next value GVALS[*vp] times the row's V vec4s of patches x,
-// added to that channel's accumulators acc[4c .. 4c + V). The includer declares GVALS and V.
-// The 32 channels are written out one call each so that every accumulator index is a constant
-// after inlining: llvmpipe turns a private array indexed by a loop counter into per-lane gathers
-// and scatters.
+// One patch row of a 64-channel group (the 'grouped' sparse conv kernels): for each channel whose
+// bit is set in the row's mask m (channels 0–31 in m.x, 32–63 in m.y), the next value GVALS[*vp]
+// times the row's V vec4s of patches x, added to that channel's accumulators acc[4c .. 4c + V).
+// The includer declares GVALS and V. The 64 channels are written out one call each so that every
+// accumulator index is a constant after inlining: llvmpipe turns a private array indexed by a loop
+// counter into per-lane gathers and scatters. 64 channels measured 1.05–1.26× faster than 32 at
+// 80% sparsity on lavapipe (each row's patch loads shared by twice the non-zeros).
 
-const GROUP: u32 = 32u;
+const GROUP: u32 = 64u;
 
-fn ch(c: u32, m: u32, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 128>>, x: ptr<function, array<vec4<f32>, 4>>) {
-  if ((m & (1u << c)) == 0u) { return; }
+fn ch(c: u32, m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 256>>, x: ptr<function, array<vec4<f32>, 4>>) {
+  let word = select(m.x, m.y, c >= 32u);
+  if ((word & (1u << (c & 31u))) == 0u) { return; }
   let v = GVALS[*vp];
   *vp += 1u;
   (*acc)[c * 4u] += v * (*x)[0];
@@ -17,7 +19,7 @@ fn ch(c: u32, m: u32, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>
   if (V > 3u) { (*acc)[c * 4u + 3u] += v * (*x)[3]; }
 }
 
-fn group_row(m: u32, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 128>>, x: ptr<function, array<vec4<f32>, 4>>) {
+fn group_row(m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 256>>, x: ptr<function, array<vec4<f32>, 4>>) {
   ch(0u, m, vp, acc, x);
   ch(1u, m, vp, acc, x);
   ch(2u, m, vp, acc, x);
@@ -50,4 +52,36 @@ fn group_row(m: u32, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>,
   ch(29u, m, vp, acc, x);
   ch(30u, m, vp, acc, x);
   ch(31u, m, vp, acc, x);
+  ch(32u, m, vp, acc, x);
+  ch(33u, m, vp, acc, x);
+  ch(34u, m, vp, acc, x);
+  ch(35u, m, vp, acc, x);
+  ch(36u, m, vp, acc, x);
+  ch(37u, m, vp, acc, x);
+  ch(38u, m, vp, acc, x);
+  ch(39u, m, vp, acc, x);
+  ch(40u, m, vp, acc, x);
+  ch(41u, m, vp, acc, x);
+  ch(42u, m, vp, acc, x);
+  ch(43u, m, vp, acc, x);
+  ch(44u, m, vp, acc, x);
+  ch(45u, m, vp, acc, x);
+  ch(46u, m, vp, acc, x);
+  ch(47u, m, vp, acc, x);
+  ch(48u, m, vp, acc, x);
+  ch(49u, m, vp, acc, x);
+  ch(50u, m, vp, acc, x);
+  ch(51u, m, vp, acc, x);
+  ch(52u, m, vp, acc, x);
+  ch(53u, m, vp, acc, x);
+  ch(54u, m, vp, acc, x);
+  ch(55u, m, vp, acc, x);
+  ch(56u, m, vp, acc, x);
+  ch(57u, m, vp, acc, x);
+  ch(58u, m, vp, acc, x);
+  ch(59u, m, vp, acc, x);
+  ch(60u, m, vp, acc, x);
+  ch(61u, m, vp, acc, x);
+  ch(62u, m, vp, acc, x);
+  ch(63u, m, vp, acc, x);
 }

@@ -3,7 +3,7 @@
 // paddings and sparsities, including output channels with no weights left at all. Every kernel
 // variant is forced in turn ('direct' gathers, 'spmm' im2col + CSR × patches, whose output planes
 // are padded to multiples of 4 and whose batch is unfolded in chunks, 'grouped' the same patches
-// times 32-channel groups with row masks, 'grouped-direct' those groups gathering from the input).
+// times 64-channel groups with row masks, 'grouped-direct' those groups gathering from the input).
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,36 +42,37 @@ describe('SparseConv2d', () => {
     }
   });
 
-  it('groups 32 output channels per row mask, values in (row, channel) order', () => {
-    // 34 channels, 2 columns: channel c keeps column 0 when c is even, column 1 when c % 3 == 0.
-    const w = Float32Array.from({ length: 68 }, (_, i) => {
-      const [c, r] = [Math.floor(i / 2), i % 2];
-      return (r === 0 ? c % 2 === 0 : c % 3 === 0) ? 100 * c + r + 1 : 0;
-    });
-    const s = E.SparseConv2d.fromDense(w, [34, 2, 1, 1]);
+  it('groups 64 output channels per row mask (two words), values in (row, channel) order', async () => {
+    // 67 channels, 2 columns: channel c keeps column 0 when c is even, column 1 when c % 3 == 0.
+    const keeps = (c: number, r: number) => (r === 0 ? c % 2 === 0 : c % 3 === 0);
+    const w = Float32Array.from({ length: 134 }, (_, i) => (keeps(Math.floor(i / 2), i % 2) ? 100 * Math.floor(i / 2) + (i % 2) + 1 : 0));
+    const s = E.SparseConv2d.fromDense(w, [67, 2, 1, 1]);
     try {
       const g = s.channelGroups();
       expect(g.count).toBe(2);
-      return (async () => {
-        const starts = Array.from(await g.starts.data());
-        const entries = Array.from(await g.entries.data());
-        const values = Array.from(await g.values.data());
-        const bits = (pred: (c: number) => boolean, c0: number, c1: number) => {
-          let m = 0;
-          for (let c = c0; c < c1; c++) if (pred(c)) m |= 1 << (c - c0);
-          return m >>> 0;
-        };
-        expect(entries).toEqual([
-          0, bits((c) => c % 2 === 0, 0, 32), 1, bits((c) => c % 3 === 0, 0, 32),
-          0, bits((c) => c % 2 === 0, 32, 34), 1, bits((c) => c % 3 === 0, 32, 34),
-        ]);
-        const group0 = [...Array.from({ length: 16 }, (_, i) => 200 * i + 1), ...Array.from({ length: 11 }, (_, i) => 300 * i + 2)];
-        expect(values).toEqual([...group0, 3201, 3302]);
-        expect(starts).toEqual([0, 0, 2, group0.length, 4, s.nnz]);
-      })().finally(() => s.dispose());
-    } catch (e) {
+      const words = (r: number, c0: number, c1: number) => {
+        const m = [0, 0];
+        for (let c = c0; c < c1; c++) if (keeps(c, r)) m[(c - c0) >> 5] |= 1 << ((c - c0) & 31);
+        return m.map((v) => v >>> 0);
+      };
+      expect(Array.from(await g.entries.data())).toEqual([
+        0, ...words(0, 0, 64), 0, 1, ...words(1, 0, 64), 0,
+        0, ...words(0, 64, 67), 0, 1, ...words(1, 64, 67), 0,
+      ]);
+      const valuesOf = (c0: number, c1: number) =>
+        [0, 1].flatMap((r) => Array.from({ length: c1 - c0 }, (_, i) => c0 + i).filter((c) => keeps(c, r)).map((c) => 100 * c + r + 1));
+      const group0 = valuesOf(0, 64);
+      expect(Array.from(await g.values.data())).toEqual([...group0, ...valuesOf(64, 67)]);
+      expect(Array.from(await g.starts.data())).toEqual([0, 0, 2, group0.length, 4, s.nnz]);
+    } finally {
       s.dispose();
-      throw e;
+    }
+    // A row that none of a group's channels uses gets no entry.
+    const sparse = E.SparseConv2d.fromDense(new Float32Array([1, 0, 2, 0]), [2, 2, 1, 1]);
+    try {
+      expect(Array.from(await sparse.channelGroups().entries.data())).toEqual([0, 3, 0, 0]);
+    } finally {
+      sparse.dispose();
     }
   });
 
@@ -158,17 +159,18 @@ describe('sparseConv2d', () => {
   it(`[${kernel}] handles more output channels than one group, the last group partly filled`, async () => {
     forceSparseConvKernel(kernel);
     const rng = mulberry32(23);
-    // 2·23·23 = 1058 positions: 265 vec4s, more than one workgroup's 64 × 4 in 'grouped'.
+    // 2·23·23 = 1058 positions: 265 vec4s, more than one workgroup's 64 × 4 in 'grouped'; 140
+    // channels: two full groups of 64 and 12, channel 40 without weights.
     const x = randomArray([2, 5, 23, 23], rng);
-    const w = randomArray([70, 5, 3, 3], rng);
+    const w = randomArray([140, 5, 3, 3], rng);
     const m = randomMask(w.shape, 0.8, rng, 40);
-    const b = randomArray([70], rng);
+    const b = randomArray([140], rng);
     const want = conv2d(x, masked(w, m), [1, 1], [1, 1], b);
     const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
     try {
       await E.scopeAsync(async () => {
         const y = E.sparseConv2d(up(x), sparse, up(b), { padding: 1 });
-        expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: 'sparse conv, 70 channels' });
+        expectClose(await y.data(), want.data, { rtol: 1e-5, atol: 1e-5, label: 'sparse conv, 140 channels' });
       });
     } finally {
       sparse.dispose();
