@@ -38,8 +38,9 @@ export function sparseConvKernel(): SparseConvKernelName {
  * write 9 values per input value, and the unfolded patches ('grouped') elsewhere. Measured on
  * lavapipe (`node dist/bench/sparseAb.js layers`, process CPU time, interleaved medians beside a
  * training run, 26 November; bench/results/sparse-ab-layers.json): at 80% sparsity the chosen
- * kernel ran 1.25–1.87× the tuned dense conv's speed on every SmallCNN and ResNet-18 shape, where
- * the CSR kernels ran 0.31–1.26× ('spmm') and 0.47–0.90× ('direct').
+ * kernel ran 1.1–2.1× the tuned dense conv's speed on every SmallCNN and ResNet-18 shape but
+ * ResNet-18's 512→512 @4×4 (0.89× in one run, 1.41× in another: the runs differ by ±25%), where
+ * the CSR kernels ran 0.46–1.33× ('spmm') and 0.45–1.01× ('direct').
  */
 function resolveKernel(g: ConvGeometry): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
