@@ -129,12 +129,14 @@ const SPMM_WG = 64;
 
 /**
  * The patches unfolded by im2col a chunk of batch items at a time (within the binding limit), each
- * chunk multiplied by `multiply` into y [batch, Cout, pitch] (whole vec4s; cropped to OH·OW after).
+ * chunk multiplied by `multiply` into y: [batch, Cout, OH·OW] when the kernel writes `exact`
+ * planes, else [batch, Cout, pitch] (whole vec4s), cropped to OH·OW after.
  */
 function unfoldedConv(
   x: Tensor,
   g: ConvGeometry,
   multiply: (cols: Tensor, y: Tensor, shape: { rows: number; pitch: number; b0: number; nb: number }) => void,
+  exact = false,
 ): Tensor {
   const k = g.cin * g.kh * g.kw;
   const rows = Math.ceil(k / 4) * 4;
@@ -143,7 +145,7 @@ function unfoldedConv(
   if (g.batch * g.cout * npos === 0) return Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   const perItem = rows * pitch * 4;
   const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
-  const y = Tensor.empty([g.batch, g.cout, pitch]);
+  const y = Tensor.empty([g.batch, g.cout, exact ? npos : pitch]);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
@@ -151,7 +153,7 @@ function unfoldedConv(
     multiply(cols, y, { rows, pitch, b0, nb });
     cols.dispose();
   }
-  if (pitch === npos) return y.reshapedInto([g.batch, g.cout, g.oh, g.ow]);
+  if (exact || pitch === npos) return y.reshapedInto([g.batch, g.cout, g.oh, g.ow]);
   const out = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   stridedCopyKernel('sparse_conv2d_crop', y, { offset: 0, strides: [g.cout * pitch, pitch, 1] }, out, { offset: 0, strides: [g.cout * npos, npos, 1] }, [g.batch, g.cout, npos]);
   y.dispose();
@@ -221,10 +223,11 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: Co
       [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), (bias ?? groups.values).binding(), y.binding()],
       new Params()
         .u(g.cout, npos, pitch / 4, rows)
-        .u((b0 * g.cout * pitch) / 4, bias ? 1 : 0, (nb * pitch) / 4, 0)
+        .u(b0 * g.cout * npos, bias ? 1 : 0, (nb * pitch) / 4, 0)
         .build(),
       [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * GROUPED_V))],
     ),
+    true,
   );
 }
 

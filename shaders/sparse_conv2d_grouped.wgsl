@@ -25,7 +25,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> ENTRIES: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> GVALS: array<f32>;
 @group(0) @binding(4) var<storage, read> BIAS: array<f32>;
-@group(0) @binding(5) var<storage, read_write> Y: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
 override WG_X: u32 = 64u;
@@ -37,10 +37,16 @@ fn col_base(gv: u32) -> u32 {
   return b * p.rows * p.pitch4 + (gv - b * p.pitch4);
 }
 
+// Y is [batch, Cout, OH·OW] (no padded pitch, so no crop pass after): the four positions of vec4 gv
+// are stored one by one, the ones past the plane's end (its last vec4's padding) dropped.
 fn store4(gv: u32, co: u32, a: vec4<f32>) {
   if (gv >= p.nvec || co >= p.cout) { return; }
   let b = udiv(gv, p.pitch4);
-  Y[p.y_off + (b * p.cout + co) * p.pitch4 + gv - b * p.pitch4] = a;
+  let q = 4u * (gv - b * p.pitch4);
+  let base = p.y_off + (b * p.cout + co) * p.npos + q;
+  for (var i = 0u; i < 4u; i++) {
+    if (q + i < p.npos) { Y[base + i] = a[i]; }
+  }
 }
 
 @compute @workgroup_size(WG_X, 1, 1)
