@@ -23,9 +23,8 @@ import { init } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
-import { crossEntropy, Generator, tensor } from '../src/ops/index.js';
-import { Conv2d } from '../src/nn/layers.js';
-import { compressForInference } from '../src/pruning/sparseInference.js';
+import { crossEntropy, Generator } from '../src/ops/index.js';
+import { pruneAndCompress } from './magnitudePruning.js';
 import { SGD } from '../src/optim/sgd.js';
 import { adversarialLoss } from '../src/training/adversarialLoss.js';
 import type { Binding, KernelSpec, Runtime } from '../kernels/runtime.js';
@@ -198,14 +197,7 @@ async function main(): Promise<void> {
   if (all || which.includes('sparse')) {
     // Eval-mode forward with every conv magnitude-pruned to 80% on the sparse kernels.
     const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
-    for (const [, m] of pruned.namedModules())
-      if (m instanceof Conv2d) {
-        const w = (await m.weight.data()) as Float32Array;
-        const sorted = Float32Array.from(w, Math.abs).sort();
-        const threshold = sorted[Math.floor(0.8 * sorted.length)];
-        m.weightMask = tensor(Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? 1 : 0)), m.weight.shape);
-      }
-    await compressForInference(pruned, { minSparsity: 0 });
+    await pruneAndCompress(pruned, 0.8);
     await profile(rt, 'eval forward, convs 80% sparse (SmallCNN b128)', () => scope(() => void noGrad(() => pruned.forward(x))), reps, rounds, stepsOnly);
     model.eval();
     await profile(rt, 'eval forward, dense (SmallCNN b128)', () => scope(() => void noGrad(() => model.forward(x))), reps, rounds, stepsOnly);

@@ -19,12 +19,11 @@ import { noGrad } from '../src/engine/autograd.js';
 import { adapterString } from '../src/engine/device.js';
 import { init, runtime } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
-import { Conv2d } from '../src/nn/layers.js';
 import type { Module } from '../src/nn/module.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import { conv2d, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
-import { compressForInference, decompress } from '../src/pruning/sparseInference.js';
+import { magnitudeMask, pruneAndCompress, releasePruning } from './magnitudePruning.js';
 
 /** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
 const LAYERS: [number, number, number, number, number][] = [
@@ -39,13 +38,6 @@ const LAYERS: [number, number, number, number, number][] = [
 ];
 
 const gen = new Generator(1);
-
-/** Keeps the largest-magnitude (1 − sparsity) of w (ties kept). */
-function magnitudePrune(w: Float32Array, sparsity: number): Float32Array {
-  const sorted = Float32Array.from(w, Math.abs).sort();
-  const threshold = sorted[Math.min(sorted.length - 1, Math.floor(sparsity * sorted.length))];
-  return Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? v : 0));
-}
 
 async function cpuMs(run: () => void): Promise<number> {
   const rt = runtime();
@@ -95,7 +87,8 @@ async function layers(kernels: SparseConvKernelName[], sparsities: number[], rep
     const dense = (await source.data()) as Float32Array;
     source.dispose();
     for (const s of sparsities) {
-      const w = magnitudePrune(dense, s);
+      const mask = magnitudeMask(dense, s);
+      const w = dense.map((v, i) => (mask[i] ? v : 0));
       const wt = tensor(w, shape).keep();
       const sparse = SparseConv2d.fromDense(w, shape);
       const runs: Record<string, () => void> = { dense: () => scope(() => void conv2d(x, wt, null, { padding: 1, stride })) };
@@ -127,12 +120,7 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
   for (const s of sparsities) {
     const pruned = make().eval();
     pruned.loadStateDict(dense.stateDict());
-    for (const [, m] of pruned.namedModules())
-      if (m instanceof Conv2d) {
-        const w = (await m.weight.data()) as Float32Array;
-        m.weightMask = tensor(Float32Array.from(magnitudePrune(w, s), (v) => (v !== 0 ? 1 : 0)), m.weight.shape);
-      }
-    await compressForInference(pruned, { minSparsity: 0 });
+    await pruneAndCompress(pruned, s);
     const runs: Record<string, () => void> = { dense: run(dense) };
     for (const k of kernels)
       runs[k] = () => {
@@ -144,8 +132,7 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
         }
       };
     rows.push(...(await interleave(`${model} forward b${input[0]}`, s, runs, reps)));
-    decompress(pruned);
-    for (const [, m] of pruned.namedModules()) if (m instanceof Conv2d) m.weightMask?.dispose();
+    releasePruning(pruned);
     pruned.dispose();
   }
   dense.dispose();

@@ -9,8 +9,7 @@ import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import type { Module } from '../src/nn/module.js';
 import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, maskedConv2d, matmul, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
 import { noGrad } from '../src/engine/autograd.js';
-import { Conv2d } from '../src/nn/layers.js';
-import { compressForInference, decompress } from '../src/pruning/sparseInference.js';
+import { pruneAndCompress, releasePruning } from './magnitudePruning.js';
 import { convGeometry, forceConvStrategy, setMaskedGemmWeights, type ConvStrategy, type MaskedGemmWeights } from '../kernels/conv2d.js';
 import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported, type MatmulVariant } from '../kernels/matmul.js';
 import { GEMM_KERNELS, type GemmKernelName } from '../kernels/tuning.js';
@@ -243,31 +242,8 @@ function sparseCases(batch = 32): BenchCase[] {
   return out;
 }
 
-/** Keeps the largest-magnitude (1 − sparsity) of the weights (magnitude pruning, one layer). */
-function magnitudeMask(w: Float32Array, sparsity: number): Float32Array {
-  const sorted = Float32Array.from(w, Math.abs).sort();
-  const threshold = sorted[Math.min(sorted.length - 1, Math.floor(sparsity * sorted.length))];
-  return Float32Array.from(w, (v) => (Math.abs(v) >= threshold ? 1 : 0));
-}
-
-/**
- * Magnitude-prunes every conv of `model` to `sparsity` (per layer, through Conv2d.weightMask) and
- * compresses it for inference: every conv ('csr'), or with `sample` only the layers whose sparse
- * kernel measured faster there ('timed', what the EED pipeline does).
- */
-async function pruneAndCompress(model: Module, sparsity: number, sample?: Tensor): Promise<void> {
-  for (const [, m] of model.namedModules())
-    if (m instanceof Conv2d) {
-      const w = (await m.weight.data()) as Float32Array;
-      m.weightMask = tensor(magnitudeMask(w, sparsity), m.weight.shape);
-    }
-  await compressForInference(model, { minSparsity: 0, sample });
-}
-
 function disposeModel(state: Record<string, unknown>): void {
-  const model = state.model as Module;
-  decompress(model);
-  for (const [, m] of model.namedModules()) if (m instanceof Conv2d) m.weightMask?.dispose();
+  releasePruning(state.model as Module);
   disposeAll(state);
 }
 
