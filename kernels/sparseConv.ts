@@ -138,12 +138,9 @@ function unfoldedConv(
   multiply: (cols: Tensor, y: Tensor, shape: { rows: number; pitch: number; b0: number; nb: number }) => void,
   exact = false,
 ): Tensor {
-  const k = g.cin * g.kh * g.kw;
-  const rows = Math.ceil(k / 4) * 4;
+  const { rows, pitch, bytes: perItem } = unfoldedItem(g);
   const npos = g.oh * g.ow;
-  const pitch = Math.ceil(npos / 4) * 4;
   if (g.batch * g.cout * npos === 0) return Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
-  const perItem = rows * pitch * 4;
   const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
   const y = Tensor.empty([g.batch, g.cout, exact ? npos : pitch]);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
@@ -231,8 +228,14 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: Co
   );
 }
 
-/** One item's patches over the binding limit cannot be unfolded at once: the direct kernel runs. */
+/** One batch item's unfolded patches: `rows` patch rows of `pitch` positions (both multiples of 4), in bytes. */
+function unfoldedItem(g: ConvGeometry): { rows: number; pitch: number; bytes: number } {
+  const rows = Math.ceil((g.cin * g.kh * g.kw) / 4) * 4;
+  const pitch = Math.ceil((g.oh * g.ow) / 4) * 4;
+  return { rows, pitch, bytes: rows * pitch * 4 };
+}
+
+/** Whether one item's patches exceed the binding limit (then a kernel reading the input itself runs). */
 function tooBigToUnfold(g: ConvGeometry): boolean {
-  const perItem = Math.ceil((g.cin * g.kh * g.kw) / 4) * 4 * Math.ceil((g.oh * g.ow) / 4) * 4 * 4;
-  return perItem > (runtime().limits.maxStorageBufferBindingSize ?? Infinity);
+  return unfoldedItem(g).bytes > (runtime().limits.maxStorageBufferBindingSize ?? Infinity);
 }

@@ -101,19 +101,20 @@ export class SparseConv2d {
     const key = `${hp}x${wp}`;
     let t = this.offsetTables.get(key);
     if (!t) {
-      const [, , kh, kw] = this.shape;
       const offs = new Uint32Array(Math.max(this.nnz, 1));
-      for (let i = 0; i < this.nnz; i++) {
-        const r = this.cols[i];
-        const ci = Math.floor(r / (kh * kw));
-        const ky = Math.floor((r % (kh * kw)) / kw);
-        const kx = r % kw;
-        offs[i] = ci * hp * wp + ky * wp + kx;
-      }
+      for (let i = 0; i < this.nnz; i++) offs[i] = this.paddedOffset(this.cols[i], hp, wp);
       t = Tensor.fromArray(offs, [offs.length], 'u32').keep();
       this.offsetTables.set(key, t);
     }
     return t;
+  }
+
+  /** Offset ci·Hp·Wp + ky·Wp + kx of patch row r = (ci·KH + ky)·KW + kx in one padded input item. */
+  private paddedOffset(r: number, hp: number, wp: number): number {
+    const [, , kh, kw] = this.shape;
+    const ci = Math.floor(r / (kh * kw));
+    const ky = Math.floor((r % (kh * kw)) / kw);
+    return ci * hp * wp + ky * wp + (r % kw);
   }
 
   /** GPU copy of the columns (u32 [max(nnz, 1)]), uploaded on first use (the 'spmm' kernel reads it). */
@@ -182,14 +183,8 @@ export class SparseConv2d {
     const key = `grouped ${hp}x${wp}`;
     let t = this.offsetTables.get(key);
     if (!t) {
-      const [, , kh, kw] = this.shape;
       const out = Uint32Array.from(groups.hostEntries);
-      for (let i = 0; i < out.length; i += 4) {
-        const r = out[i];
-        const ci = Math.floor(r / (kh * kw));
-        const ky = Math.floor((r % (kh * kw)) / kw);
-        out[i] = ci * hp * wp + ky * wp + (r % kw);
-      }
+      for (let i = 0; i < out.length; i += 4) out[i] = this.paddedOffset(out[i], hp, wp);
       t = Tensor.fromArray(out, [out.length], 'u32').keep();
       this.offsetTables.set(key, t);
     }

@@ -40,7 +40,7 @@ fn col_base(gv: u32) -> u32 {
 // Y is [batch, Cout, OH·OW] (no padded pitch, so no crop pass after): the four positions of vec4 gv
 // are stored one by one, the ones past the plane's end (its last vec4's padding) dropped.
 fn store4(gv: u32, co: u32, a: vec4<f32>) {
-  if (gv >= p.nvec || co >= p.cout) { return; }
+  if (gv >= p.nvec) { return; }
   let b = udiv(gv, p.pitch4);
   let q = 4u * (gv - b * p.pitch4);
   let base = p.y_off + (b * p.cout + co) * p.npos + q;
@@ -76,8 +76,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;
+    if (co >= p.cout) { break; }
     var init = 0.0;
-    if (p.has_bias == 1u && co < p.cout) { init = BIAS[co]; }
+    if (p.has_bias == 1u) { init = BIAS[co]; }
     store4(g0, co, acc[c * 4u] + init);
     if (V > 1u) { store4(g0 + WG_X, co, acc[c * 4u + 1u] + init); }
     if (V > 2u) { store4(g0 + 2u * WG_X, co, acc[c * 4u + 2u] + init); }
