@@ -17,7 +17,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { stridedCopyKernel } from './copy.js';
 import { im2col, type ConvGeometry } from './conv2d.js';
 import { fillKernel } from './elementwise.js';
-import { Params } from './runtime.js';
+import { Params, type Binding } from './runtime.js';
 import type { SparseConv2d } from './sparseWeights.js';
 import { activeTuning, type SparseConvKernelName } from './tuning.js';
 
@@ -34,8 +34,10 @@ export function sparseConvKernel(): SparseConvKernelName {
 
 /**
  * 'auto' (CPU adapters): the 64-channel groups, reading the padded input ('grouped-direct') for
- * stride-1 layers with planes of at least 16×16 and more than 16 patch rows, where im2col would
- * write 9 values per input value, and the unfolded patches ('grouped') elsewhere. Measured on
+ * input planes of at least 16×16 and more than 16 patch rows, where im2col would write up to 9
+ * values per input value, and the unfolded patches ('grouped') elsewhere. The rule was first
+ * stride-1 and output planes ≥ 16×16; SmallCNN's conv2 (32→64, 28×28, stride 2) ran 1.1–1.5× faster
+ * gathering than on im2col's patches at 80–95% in the same runs, so stride no longer decides. Measured on
  * lavapipe (`node dist/bench/sparseAb.js layers`, process CPU time, interleaved medians beside a
  * training run, 26 November; bench/results/sparse-ab-layers.json): at 80% sparsity the chosen
  * kernel ran 1.1–2.1× the tuned dense conv's speed on every SmallCNN and ResNet-18 shape but
@@ -45,7 +47,7 @@ export function sparseConvKernel(): SparseConvKernelName {
 function resolveKernel(g: ConvGeometry): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
   if (k !== 'auto') return k;
-  return g.strideH * g.strideW === 1 && g.oh * g.ow >= 256 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
+  return g.h * g.w >= 256 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -69,17 +71,41 @@ function padInput(x: Tensor, g: ConvGeometry): Tensor {
   return xp;
 }
 
-export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
-  switch (resolveKernel(g)) {
-    case 'spmm':
-      return spmmConv(x, sparse, bias, g);
-    case 'grouped':
-      return groupedConv(x, sparse, bias, g);
-    case 'grouped-direct':
-      return groupedDirectConv(x, sparse, bias, g);
-    case 'direct':
-      return directConv(x, sparse, bias, g);
-  }
+/**
+ * What a sparse kernel does with each output as it stores it: y = acc·scale[c] + shift[c]
+ * (+ residual), then ReLU. shift alone is the conv's bias; scale and shift together are an
+ * eval-mode batch norm folded in, so conv → BN → ReLU stores its output once.
+ */
+export interface SparseConvEpilogue {
+  /** f32 [Cout] or null (1). */
+  scale: Tensor | null;
+  /** f32 [Cout] or null (0). */
+  shift: Tensor | null;
+  /** f32 [N, Cout, OH, OW] added after the affine (a residual block's shortcut) or null. */
+  residual: Tensor | null;
+  relu: boolean;
+}
+
+/** Flag bits of shaders/sparse_group_epilogue.wgsl. */
+function epilogueFlags(e: SparseConvEpilogue): number {
+  return (e.scale ? 1 : 0) | (e.shift ? 2 : 0) | (e.residual ? 4 : 0) | (e.relu ? 8 : 0);
+}
+
+/**
+ * Whether the kernel chosen for g applies a whole epilogue. The CSR kernels ('direct', 'spmm')
+ * add a bias only: with them the caller (src/ops/sparseConv.ts) applies the rest as separate ops.
+ */
+export function sparseConvFusesEpilogue(g: ConvGeometry): boolean {
+  const k = resolveKernel(g);
+  return k === 'grouped' || k === 'grouped-direct';
+}
+
+export function sparseConv2dKernel(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogue, g: ConvGeometry): Tensor {
+  const k = resolveKernel(g);
+  if (k === 'grouped' || k === 'grouped-direct') return (k === 'grouped' ? groupedConv : groupedDirectConv)(x, sparse, epilogue, g);
+  if (epilogue.scale || epilogue.residual || epilogue.relu)
+    throw new Error(`sparse conv kernel '${k}' adds a bias only; apply scale, residual and ReLU after it (sparseConvFusesEpilogue)`);
+  return (k === 'spmm' ? spmmConv : directConv)(x, sparse, epilogue.shift, g);
 }
 
 function directConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
@@ -181,9 +207,15 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
 // SmallCNN's conv2 at 80%).
 const GROUPED_V = 4;
 const GROUPED_WG = 64;
+const GROUPED_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
+
+/** SCALE, SHIFT and RESIDUAL of the grouped kernels; a slot whose flag is off holds `filler` (never read). */
+function epilogueBindings(e: SparseConvEpilogue, filler: Tensor): Binding[] {
+  return [e.scale, e.shift, e.residual].map((t) => (t ?? filler).binding());
+}
 
 /** 'grouped-direct': the 64-channel groups reading the zero-padded input (no unfolded patches). */
-function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogue, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   const groups = sparse.channelGroups();
@@ -194,12 +226,12 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null,
   const nvec = Math.ceil(nq / 4);
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
-    { shader: 'sparse_conv2d_grouped_direct', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
-    [xp.binding(), groups.starts.binding(), sparse.groupEntriesFor(hp, wp).binding(), groups.values.binding(), (bias ?? groups.values).binding(), y.binding()],
+    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+    [xp.binding(), groups.starts.binding(), sparse.groupEntriesFor(hp, wp).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
     new Params()
       .u(g.cout, nq, g.oh * g.ow, g.ow)
       .u(g.cin * hp * wp, wp, g.strideH, g.strideW)
-      .u(bias ? 1 : 0, nvec, 0, 0)
+      .u(epilogueFlags(epilogue), nvec, 0, 0)
       .build(),
     [groups.count, Math.ceil(nvec / (GROUPED_WG * GROUPED_V))],
   );
@@ -208,19 +240,19 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null,
 }
 
 /** 'grouped': the 64-channel groups on im2col's unfolded patches. */
-function groupedConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvGeometry): Tensor {
+function groupedConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogue, g: ConvGeometry): Tensor {
   // One item's patches over the binding limit: the same groups gathering from the padded input.
-  if (tooBigToUnfold(g)) return groupedDirectConv(x, sparse, bias, g);
+  if (tooBigToUnfold(g)) return groupedDirectConv(x, sparse, epilogue, g);
   const groups = sparse.channelGroups();
   const npos = g.oh * g.ow;
   return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) =>
     runtime().dispatch(
       'sparse_conv2d_grouped',
-      { shader: 'sparse_conv2d_grouped', bindings: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
-      [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), (bias ?? groups.values).binding(), y.binding()],
+      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+      [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
       new Params()
         .u(g.cout, npos, pitch / 4, rows)
-        .u(b0 * g.cout * npos, bias ? 1 : 0, (nb * pitch) / 4, 0)
+        .u(b0 * g.cout * npos, epilogueFlags(epilogue), (nb * pitch) / 4, 0)
         .build(),
       [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * GROUPED_V))],
     ),

@@ -1,6 +1,7 @@
 // Sparse (pruned) convolution on unfolded patches, inference only, with the output channels taken
 // 64 at a time so that one load of a patch row feeds every channel of the group that uses it:
-//   Y[b0 + b, 64·g + c, q] = bias[64·g + c] + Σ_r W[64·g + c, r] · COLS[b, r, q]
+//   Y[b0 + b, 64·g + c, q] = epilogue(Σ_r W[64·g + c, r] · COLS[b, r, q])
+// (epilogue: bias, or a folded eval-mode batch norm, + residual, ReLU: sparse_group_epilogue.wgsl)
 // COLS is im2col's output ([nb, rows, pitch], pitch = OH·OW rounded up to a multiple of 4, read as
 // vec4s). The weights are stored per channel group g (kernels/sparseWeights.ts channelGroups):
 // ENTRIES[GSTART[g].x .. GSTART[g + 1].x) are the patch rows r that any of the group's 64 channels
@@ -16,16 +17,19 @@
 // and position flattened), lane l owning vec4s l, l + WG_X, ... (V of them), as in the spmm kernel.
 //#include "fast_div"
 //#include "sparse_group_row"
+//#include "sparse_group_epilogue"
 struct Params {
   cout: u32, npos: u32, pitch4: u32, rows: u32,
-  y_off: u32, has_bias: u32, nvec: u32, pad1: u32,
+  y_off: u32, flags: u32, nvec: u32, pad1: u32,
 }
 @group(0) @binding(0) var<storage, read> COLS: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> GSTART: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> ENTRIES: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> GVALS: array<f32>;
-@group(0) @binding(4) var<storage, read> BIAS: array<f32>;
-@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read> SCALE: array<f32>;
+@group(0) @binding(5) var<storage, read> SHIFT: array<f32>;
+@group(0) @binding(6) var<storage, read> RESIDUAL: array<f32>;
+@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
 override WG_X: u32 = 64u;
@@ -39,13 +43,13 @@ fn col_base(gv: u32) -> u32 {
 
 // Y is [batch, Cout, OH·OW] (no padded pitch, so no crop pass after): the four positions of vec4 gv
 // are stored one by one, the ones past the plane's end (its last vec4's padding) dropped.
-fn store4(gv: u32, co: u32, a: vec4<f32>) {
+fn store4(gv: u32, co: u32, st: vec2<f32>, a: vec4<f32>) {
   if (gv >= p.nvec) { return; }
   let b = udiv(gv, p.pitch4);
   let q = 4u * (gv - b * p.pitch4);
   let base = p.y_off + (b * p.cout + co) * p.npos + q;
   for (var i = 0u; i < 4u; i++) {
-    if (q + i < p.npos) { Y[base + i] = a[i]; }
+    if (q + i < p.npos) { Y[base + i] = finish(p.flags, st, a[i], base + i); }
   }
 }
 
@@ -77,11 +81,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;
     if (co >= p.cout) { break; }
-    var init = 0.0;
-    if (p.has_bias == 1u) { init = BIAS[co]; }
-    store4(g0, co, acc[c * 4u] + init);
-    if (V > 1u) { store4(g0 + WG_X, co, acc[c * 4u + 1u] + init); }
-    if (V > 2u) { store4(g0 + 2u * WG_X, co, acc[c * 4u + 2u] + init); }
-    if (V > 3u) { store4(g0 + 3u * WG_X, co, acc[c * 4u + 3u] + init); }
+    let st = channel_affine(p.flags, co);
+    store4(g0, co, st, acc[c * 4u]);
+    if (V > 1u) { store4(g0 + WG_X, co, st, acc[c * 4u + 1u]); }
+    if (V > 2u) { store4(g0 + 2u * WG_X, co, st, acc[c * 4u + 2u]); }
+    if (V > 3u) { store4(g0 + 3u * WG_X, co, st, acc[c * 4u + 3u]); }
   }
 }

@@ -1,6 +1,6 @@
 // Sparse (pruned) convolution, inference only, output channels 64 at a time as in
 // sparse_conv2d_grouped.wgsl, but reading the input itself instead of im2col's unfolded patches:
-//   y[b, 64·g + c, oy, ox] = bias + Σ_r W[64·g + c, r] · XP[b, ci_r, oy·sh + ky_r, ox·sw + kx_r]
+//   y[b, 64·g + c, oy, ox] = epilogue(Σ_r W[64·g + c, r] · XP[b, ci_r, oy·sh + ky_r, ox·sw + kx_r])
 // XP is the input zero-padded to Hp × Wp up front (one pass, kernels/sparseConv.ts), so a patch row
 // r is one offset ci·Hp·Wp + ky·Wp + kx from each position's origin and the inner loop has no
 // bounds checks. ENTRIES holds (that offset, the group's two mask words, 0) per row used
@@ -12,17 +12,20 @@
 // lane l owns the 4 consecutive positions of vec4s l, l + WG_X, ... (V of them).
 //#include "fast_div"
 //#include "sparse_group_row"
+//#include "sparse_group_epilogue"
 struct Params {
   cout: u32, nq: u32, ohw: u32, ow: u32,
   item: u32, wp: u32, sh: u32, sw: u32,
-  has_bias: u32, nvec: u32, pad0: u32, pad1: u32,
+  flags: u32, nvec: u32, pad0: u32, pad1: u32,
 }
 @group(0) @binding(0) var<storage, read> XP: array<f32>;
 @group(0) @binding(1) var<storage, read> GSTART: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> ENTRIES: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> GVALS: array<f32>;
-@group(0) @binding(4) var<storage, read> BIAS: array<f32>;
-@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read> SCALE: array<f32>;
+@group(0) @binding(5) var<storage, read> SHIFT: array<f32>;
+@group(0) @binding(6) var<storage, read> RESIDUAL: array<f32>;
+@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
 override WG_X: u32 = 64u;
@@ -47,12 +50,13 @@ fn gather(b: vec4<u32>, o: u32) -> vec4<f32> {
   return vec4<f32>(XP[b.x + o], XP[b.y + o], XP[b.z + o], XP[b.w + o]);
 }
 
-fn store4(gv: u32, co: u32, a: vec4<f32>) {
+fn store4(gv: u32, co: u32, st: vec2<f32>, a: vec4<f32>) {
   for (var i = 0u; i < 4u; i++) {
     let q = 4u * gv + i;
     if (q >= p.nq) { return; }
     let b = udiv(q, p.ohw);
-    Y[(b * p.cout + co) * p.ohw + q - b * p.ohw] = a[i];
+    let yi = (b * p.cout + co) * p.ohw + q - b * p.ohw;
+    Y[yi] = finish(p.flags, st, a[i], yi);
   }
 }
 
@@ -82,11 +86,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;
     if (co >= p.cout) { break; }
-    var init = 0.0;
-    if (p.has_bias == 1u) { init = BIAS[co]; }
-    store4(g0, co, acc[c * 4u] + init);
-    if (V > 1u && g0 + WG_X < p.nvec) { store4(g0 + WG_X, co, acc[c * 4u + 1u] + init); }
-    if (V > 2u && g0 + 2u * WG_X < p.nvec) { store4(g0 + 2u * WG_X, co, acc[c * 4u + 2u] + init); }
-    if (V > 3u && g0 + 3u * WG_X < p.nvec) { store4(g0 + 3u * WG_X, co, acc[c * 4u + 3u] + init); }
+    let st = channel_affine(p.flags, co);
+    store4(g0, co, st, acc[c * 4u]);
+    if (V > 1u && g0 + WG_X < p.nvec) { store4(g0 + WG_X, co, st, acc[c * 4u + 1u]); }
+    if (V > 2u && g0 + 2u * WG_X < p.nvec) { store4(g0 + 2u * WG_X, co, st, acc[c * 4u + 2u]); }
+    if (V > 3u && g0 + 3u * WG_X < p.nvec) { store4(g0 + 3u * WG_X, co, st, acc[c * 4u + 3u]); }
   }
 }

@@ -4,10 +4,10 @@
 import { shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { full, intAffine, ones, zeros } from '../ops/creation.js';
-import { batchNorm2d, batchNormAddRelu, batchNormRelu } from '../ops/batchNorm.js';
+import { batchNorm2d, batchNormAddRelu, batchNormFold, batchNormRelu } from '../ops/batchNorm.js';
 import { conv2d } from '../ops/conv.js';
 import { maskedConv2d } from '../ops/maskedConv.js';
-import { sparseConv2d, type SparseConv2d } from '../ops/sparseConv.js';
+import { sparseConv2d, sparseConv2dFused, type SparseConv2d } from '../ops/sparseConv.js';
 import { isRecording } from '../engine/autograd.js';
 import { maskedLinear } from '../ops/maskedLinear.js';
 import { relu } from '../ops/elementwise.js';
@@ -81,6 +81,30 @@ export class Conv2d extends Module {
     return this.labelled(() => {
       if (this.sparseWeight && !isRecording()) return sparseConv2d(x, this.sparseWeight, this.bias, opts);
       return this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts);
+    });
+  }
+
+  /**
+   * bn(forward(x)), then ReLU (after adding `residual` when given): what the models' forward paths
+   * write as bn.forwardRelu(conv.forward(x)) or bn.forwardAddRelu(conv.forward(x), shortcut).
+   * Compressed, in eval mode and with no gradient recorded, the batch norm is folded into the sparse
+   * kernel's store (batchNormFold), so no second pass reads the conv's output; otherwise it is
+   * exactly forward, then the fused BN op.
+   */
+  forwardBatchNorm(x: Tensor, bn: BatchNorm2d, relu: boolean, residual?: Tensor): Tensor {
+    if (residual && !relu) throw new Error(`${this.label}: forwardBatchNorm adds a residual only before a ReLU (as batchNormAddRelu)`);
+    if (bn.numFeatures !== this.outChannels)
+      throw new Error(`${this.label}: ${bn.label} normalises ${bn.numFeatures} channels, the conv gives ${this.outChannels}`);
+    const sparse = this.sparseWeight;
+    if (!sparse || bn.training || isRecording()) {
+      const y = this.forward(x);
+      if (residual) return bn.forwardAddRelu(y, residual);
+      return relu ? bn.forwardRelu(y) : bn.forward(y);
+    }
+    expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
+    return this.labelled(() => {
+      const { scale, shift } = batchNormFold(bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps, this.bias);
+      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding });
     });
   }
 }
@@ -245,8 +269,14 @@ export class Sequential extends Module {
     let y = x;
     for (let i = 0; i < this.layers.length; i++) {
       const m = this.layers[i];
-      // BN followed by ReLU runs as one fused op (the ReLU module has no state to skip).
-      if (m instanceof BatchNorm2d && this.layers[i + 1] instanceof ReLU) {
+      const next = this.layers[i + 1];
+      // Conv → BN (→ ReLU) runs as Conv2d.forwardBatchNorm, BN → ReLU as one fused op (the ReLU
+      // module has no state to skip).
+      if (m instanceof Conv2d && next instanceof BatchNorm2d) {
+        const relu = this.layers[i + 2] instanceof ReLU;
+        y = m.forwardBatchNorm(y, next, relu);
+        i += relu ? 2 : 1;
+      } else if (m instanceof BatchNorm2d && next instanceof ReLU) {
         y = m.forwardRelu(y);
         i++;
       } else y = m.forward(y);

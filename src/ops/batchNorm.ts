@@ -68,6 +68,37 @@ export function batchNormAddRelu(
   return batchNormAny(x, runningMean, runningVar, weight, bias, opts, true, residual);
 }
 
+/**
+ * An eval-mode batch norm of a conv's output as one per-channel affine of the conv's raw sums:
+ * bn(conv(x) + b) = conv(x)·scale + shift with scale = γ/√(σ² + ε), shift = β + (b − μ)·scale.
+ * Inference only: the sparse conv kernels apply it as they store their outputs (Conv2d in
+ * src/nn/layers.ts, forwardBatchNorm), so no second pass reads the conv's output.
+ */
+export function batchNormFold(
+  runningMean: Tensor,
+  runningVar: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  convBias: Tensor | null,
+): { scale: Tensor; shift: Tensor } {
+  const c = runningMean.shape[0];
+  for (const [name, t] of [
+    ['running_mean', runningMean],
+    ['running_var', runningVar],
+    ['weight', weight],
+    ['bias', bias],
+    ['conv bias', convBias],
+  ] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new Error(`batchNormFold: ${name} ${shapeStr(t.shape)} does not match ${c} channels`);
+  }
+  const inv = pow(affine(runningVar, 1, eps), -0.5);
+  const scale = weight ? mul(weight, inv) : inv;
+  const centered = convBias ? sub(convBias, runningMean) : affine(runningMean, -1, 0);
+  const shifted = mul(centered, scale);
+  return { scale, shift: bias ? add(shifted, bias) : shifted };
+}
+
 function batchNormAny(
   x: Tensor,
   runningMean: Tensor | null,

@@ -4,6 +4,8 @@
 // variant is forced in turn ('direct' gathers, 'spmm' im2col + CSR × patches, whose output planes
 // are padded to multiples of 4 and whose batch is unfolded in chunks, 'grouped' the same patches
 // times 64-channel groups with row masks, 'grouped-direct' those groups gathering from the input).
+// sparseConv2dFused's epilogue (folded batch norm, shortcut, ReLU) runs inside the grouped kernels
+// and as separate ops after the CSR ones; both must give the reference's values.
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -190,6 +192,71 @@ describe('sparseConv2d', () => {
         const y = E.sparseConv2d(up(randomArray([2, 3, 5, 5], rng)), sparse, E.tensor(bias, [4]), { padding: 1 });
         const d = await y.data();
         for (let i = 0; i < d.length; i++) expect(d[i]).toBe(bias[Math.floor(i / 25) % 4]);
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
+  for (const kernel of KERNELS)
+  it(`[${kernel}] applies scale, shift, residual and ReLU to the outputs as the separate ops would`, async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      cin: fc.integer({ min: 1, max: 5 }),
+      cout: fc.integer({ min: 1, max: 70 }),
+      hw: fc.integer({ min: 3, max: 18 }),
+      stride: fc.constantFrom(1, 2),
+      scale: fc.boolean(),
+      shift: fc.boolean(),
+      residual: fc.boolean(),
+      relu: fc.boolean(),
+      seed: seedArb,
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async (p) => {
+        forceSparseConvKernel(kernel);
+        const rng = mulberry32(p.seed);
+        const x = randomArray([p.n, p.cin, p.hw, p.hw], rng);
+        const w = randomArray([p.cout, p.cin, 3, 3], rng);
+        const m = randomMask(w.shape, 0.8, rng, null);
+        const conv = conv2d(x, masked(w, m), [p.stride, p.stride], [1, 1]);
+        const scale = p.scale ? randomArray([p.cout], rng) : null;
+        const shift = p.shift ? randomArray([p.cout], rng) : null;
+        const residual = p.residual ? randomArray(conv.shape, rng) : null;
+        const plane = conv.shape[2] * conv.shape[3];
+        const want = Array.from(conv.data, (v, i) => {
+          const c = Math.floor(i / plane) % p.cout;
+          let y = v * (scale ? scale.data[c] : 1) + (shift ? shift.data[c] : 0) + (residual ? residual.data[i] : 0);
+          if (p.relu) y = Math.max(y, 0);
+          return y;
+        });
+        const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+        try {
+          await E.scopeAsync(async () => {
+            const y = E.sparseConv2dFused(
+              up(x),
+              sparse,
+              { scale: scale && up(scale), shift: shift && up(shift), residual: residual && up(residual), relu: p.relu },
+              { stride: p.stride, padding: 1 },
+            );
+            expect(y.shape).toEqual(conv.shape);
+            expectClose(await y.data(), want, { rtol: 1e-5, atol: 1e-5, label: `fused sparse conv ${JSON.stringify(p)}` });
+          });
+        } finally {
+          sparse.dispose();
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('names the epilogue tensor whose shape is wrong', () => {
+    const sparse = E.SparseConv2d.fromDense(new Float32Array(2 * 9), [2, 1, 3, 3]);
+    try {
+      E.scope(() => {
+        const x = E.zeros([1, 1, 4, 4]);
+        expect(() => E.sparseConv2dFused(x, sparse, { scale: E.zeros([3]) }, { padding: 1 })).toThrow(/scale \[3\] does not match 2 output channels/);
+        expect(() => E.sparseConv2dFused(x, sparse, { residual: E.zeros([1, 2, 2, 2]) }, { padding: 1 })).toThrow(/residual \[1, 2, 2, 2\] does not match the output \[1, 2, 4, 4\]/);
       });
     } finally {
       sparse.dispose();

@@ -1,19 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { applyMasks, buildArchitecture, disposeSubModel } from '../../src/ensemble/subModel.js';
-import { Conv2d } from '../../src/nn/layers.js';
+import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
 import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
 import { compressForInference, decompress } from '../../src/pruning/sparseInference.js';
 
-/** A SmallCNN whose conv/linear weights keep a fraction `keep` (every layer). */
-function pruned(seed: number, keep: number): E.Module {
-  const m = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, seed);
+/**
+ * A SmallCNN (or ResNet-18 at width 1/8) whose conv/linear weights keep a fraction `keep` (every
+ * layer), with running statistics and affine parameters far from a fresh batch norm's, so that
+ * folding them into the sparse kernels' store is really tested.
+ */
+function pruned(seed: number, keep: number, model: 'smallcnn' | 'resnet18' = 'smallcnn'): E.Module {
+  const m =
+    model === 'smallcnn'
+      ? buildArchitecture({ model, width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, seed)
+      : buildArchitecture({ model, width: 0.125, inChannels: 3, numClasses: 10, imageSize: 32 }, seed);
   let state = seed * 7919 + 1;
   const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
   const masks = new Map<string, E.Tensor>();
   for (const l of prunableLayers(m))
     masks.set(weightKey(l), E.Tensor.fromArray(Float32Array.from({ length: l.weight.size }, () => (next() < keep ? 1 : 0)), l.weight.shape));
   applyMasks(m, masks);
+  const stats = new Map<string, E.Tensor>();
+  const ranges = { running_mean: [-0.5, 0.5], running_var: [0.3, 2], weight: [0.5, 1.5], bias: [-0.3, 0.3] } as const;
+  for (const [name, bn] of m.namedModules())
+    if (bn instanceof BatchNorm2d)
+      for (const [key, [lo, hi]] of Object.entries(ranges))
+        stats.set(`${name}.${key}`, E.Tensor.fromArray(Float32Array.from({ length: bn.numFeatures }, () => lo + (hi - lo) * next()), [bn.numFeatures]));
+  m.loadStateDict(stats, { strict: false });
+  for (const t of stats.values()) t.dispose();
   return m.eval();
 }
 
@@ -35,6 +50,31 @@ describe('sparse inference (compressForInference)', () => {
     for (let i = 0; i < dense.length; i++) expect(recorded[i]).toBeCloseTo(dense[i], 4);
     decompress(m);
     expect(convs.every(([, c]) => c.sparseWeight === null)).toBe(true);
+    x.dispose();
+    disposeSubModel(m);
+  });
+
+  it('folds each batch norm, shortcut and ReLU into the sparse kernels of a ResNet-18 (the masked model’s logits)', async () => {
+    const m = pruned(6, 0.1, 'resnet18');
+    const x = new E.Generator(4).uniform([3, 3, 32, 32]);
+    const dense = await E.noGrad(() => m.forward(x)).data();
+    const summary = await compressForInference(m);
+    // Every 3×3 conv and the 1×1 shortcuts: 17 convs of 8–64 channels at about 90% sparsity.
+    expect(Object.keys(summary.compressed).length).toBeGreaterThanOrEqual(15);
+    const sparse = await E.noGrad(() => m.forward(x)).data();
+    let scale = 0;
+    for (const v of dense) scale = Math.max(scale, Math.abs(v));
+    expect(scale).toBeGreaterThan(0.1);
+    for (let i = 0; i < dense.length; i++) expect(Math.abs(sparse[i] - dense[i])).toBeLessThan(1e-4 * Math.max(1, scale));
+    // In training mode the batch statistics apply, so nothing is folded: still the masked model's values.
+    m.train();
+    const trainDense = await E.noGrad(() => {
+      decompress(m);
+      return m.forward(x);
+    }).data();
+    await compressForInference(m);
+    const trainSparse = await E.noGrad(() => m.forward(x)).data();
+    for (let i = 0; i < trainDense.length; i++) expect(trainSparse[i]).toBeCloseTo(trainDense[i], 4);
     x.dispose();
     disposeSubModel(m);
   });

@@ -33,8 +33,8 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.bn1.forwardRelu(this.conv1.forward(x));
-    return this.bn2.forwardAddRelu(this.conv2.forward(y), this.shortcut.forward(x));
+    const y = this.conv1.forwardBatchNorm(x, this.bn1, true);
+    return this.conv2.forwardBatchNorm(y, this.bn2, true, this.shortcut.forward(x));
   }
 
   /** forward with taps; when the cursor stops inside the block it returns the stop feature. */
@@ -89,7 +89,7 @@ export class ResNet18 extends Module implements TappedModel {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.bn1.forwardRelu(this.conv1.forward(x));
+    let y = this.conv1.forwardBatchNorm(x, this.bn1, true);
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     // Global average pooling equals the reference's 4×4 average pool at 32×32 and also works
     // for other input sizes.

@@ -66,9 +66,9 @@ export class SmallCNN extends Module implements TappedModel {
 
   forward(x: Tensor): Tensor {
     this.checkInput(x);
-    let y = this.bn1.forwardRelu(this.conv1.forward(x));
-    y = this.bn2.forwardRelu(this.conv2.forward(y));
-    y = this.bn3.forwardRelu(this.conv3.forward(y));
+    let y = this.conv1.forwardBatchNorm(x, this.bn1, true);
+    y = this.conv2.forwardBatchNorm(y, this.bn2, true);
+    y = this.conv3.forwardBatchNorm(y, this.bn3, true);
     return this.linear.forward(flatten(y));
   }
 
