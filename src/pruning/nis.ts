@@ -7,6 +7,8 @@
 //   Conv2d      s_x[k] = Σ_j (Σ_{u,v} |W_jkuv|)·s_y[j]   (spatial multiplicity ignored)
 //   BatchNorm2d s_in[c] = |γ_c|/sqrt(var_c + ε)·s_out[c]  [X] (BN folded as a linear map)
 //   ReLU, pooling, flatten of C×1×1, identity: unchanged
+//   flatten of C×H×W (SmallCNN's classifier reads its 7×7 map) [X, ours]: channel c gets the sum of
+//               its H·W neurons' scores, as the conv rule sums a filter over its positions
 //   residual    both branches get the block output's score; the block input, feeding both the
 //               conv path and the shortcut, gets the sum
 // and every score vector is rescaled to max 1 after each layer (all maps are positive-linear,
@@ -53,6 +55,21 @@ function rescaledToMaxOne(s: Float64Array): Float64Array {
   return m > 0 ? s.map((v) => v / m) : s;
 }
 
+/** A propagation step must receive one score per output unit; a mismatch means a data-flow rule is missing. */
+function expectScores(m: Module, sOut: Float64Array, units: number): void {
+  if (sOut.length !== units)
+    throw new Error(`NIS: ${m.label} has ${units} outputs but received ${sOut.length} scores (a flatten or reshape without a propagation rule?)`);
+}
+
+/** Scores of a flattened C×H×W map's neurons (channel-major) summed per channel, rescaled to max 1. */
+function channelSums(s: Float64Array, channels: number, label: string): Float64Array {
+  if (s.length % channels !== 0) throw new Error(`NIS: ${label} flattens ${channels} channels but its classifier reads ${s.length} features`);
+  const per = s.length / channels;
+  const out = new Float64Array(channels);
+  for (let i = 0; i < s.length; i++) out[Math.floor(i / per)] += s[i];
+  return rescaledToMaxOne(out);
+}
+
 /** Host copies of what the propagation reads: weights, BN γ and running variances. */
 class HostParams {
   private readonly cache = new Map<Tensor, Float64Array>();
@@ -87,7 +104,10 @@ class NisPropagation {
     if (m instanceof BatchNorm2d) return this.batchNorm(m, sOut);
     if (m instanceof Sequential) return this.chain(m.layers, sOut);
     if (m instanceof BasicBlock) return this.basicBlock(m, sOut);
-    if (m instanceof SmallCNN) return this.chain([m.conv1, m.bn1, m.conv2, m.bn2, m.conv3, m.bn3, m.linear], sOut);
+    if (m instanceof SmallCNN) {
+      const features = this.back(m.linear, sOut);
+      return this.chain([m.conv1, m.bn1, m.conv2, m.bn2, m.conv3, m.bn3], channelSums(features, m.conv3.outChannels, m.label));
+    }
     if (m instanceof ResNet18) return this.chain([m.conv1, m.bn1, m.layer1, m.layer2, m.layer3, m.layer4, m.linear], sOut);
     if (m instanceof VGG16Net) return this.chain([m.features, m.classifier], sOut);
     if (m.parameters().length === 0) return sOut; // ReLU, pooling, flatten, identity
@@ -109,6 +129,7 @@ class NisPropagation {
   private linear(l: Linear, sOut: Float64Array): Float64Array {
     const w = this.host.get(l.weight);
     const [J, K] = [l.outFeatures, l.inFeatures];
+    expectScores(l, sOut, J);
     this.record(l, w, sOut, K);
     if (l === this.finalLinear && this.frlScores) return rescaledToMaxOne(this.frlScores);
     const sIn = new Float64Array(K);
@@ -119,6 +140,7 @@ class NisPropagation {
   private conv(c: Conv2d, sOut: Float64Array): Float64Array {
     const w = this.host.get(c.weight);
     const [J, K, uv] = [c.outChannels, c.inChannels, c.kernelSize * c.kernelSize];
+    expectScores(c, sOut, J);
     this.record(c, w, sOut, K * uv);
     const sIn = new Float64Array(K);
     for (let j = 0; j < J; j++)
@@ -133,6 +155,7 @@ class NisPropagation {
   private batchNorm(bn: BatchNorm2d, sOut: Float64Array): Float64Array {
     const gamma = this.host.get(bn.weight);
     const variance = this.host.get(bn.runningVar);
+    expectScores(bn, sOut, bn.numFeatures);
     return rescaledToMaxOne(sOut.map((s, c) => (Math.abs(gamma[c]) / Math.sqrt(variance[c] + bn.eps)) * s));
   }
 

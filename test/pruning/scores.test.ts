@@ -8,7 +8,7 @@ import { infFsImportance, solveLinear } from '../../src/pruning/infFs.js';
 import { nisScores } from '../../src/pruning/nis.js';
 import { prunableLayers } from '../../src/pruning/prunable.js';
 import { bnsfScores, ermScores, normaliseScores } from '../../src/pruning/scores.js';
-import { tinyCnn } from './fixtures.js';
+import { hostValues, tinyCnn } from './fixtures.js';
 
 /** conv(1→2, 1×1) → BN(2) → ReLU → global pool → linear(2→2), with hand-set weights. */
 function handModel(): E.Sequential {
@@ -112,6 +112,39 @@ describe('NIS', () => {
       expect(v.every((t) => Number.isFinite(t) && t >= 0)).toBe(true);
     }
     E.dispose(batches);
+    cnn.dispose();
+  });
+});
+
+describe('NIS through SmallCNN\'s flattened classifier input', () => {
+  it('gives conv3 channel j the sum of its H·W flattened features\' scores, times its BN factor', async () => {
+    // tinyCnn: conv3 has 32 channels of 2×2, the classifier reads 128 flattened features. With the
+    // uniform FRL s_feat[k] = Σ_c |W_lin[c, k]|; channel j gets Σ_{pos} s_feat[4j + pos] (rescaled),
+    // bn3 multiplies by |γ_j|/√(var_j + ε), and conv3's weight score is |w|·that.
+    const cnn = tinyCnn(31);
+    const [wLin, gamma, variance, w3] = await Promise.all([cnn.linear.weight, cnn.bn3.weight, cnn.bn3.runningVar, cnn.conv3.weight].map(hostValues));
+    const stats = new Map<string, E.Tensor>([
+      ['bn3.weight', E.Tensor.fromArray(Float32Array.from(gamma, (_, j) => 0.2 + (j % 5) * 0.3), [32])],
+      ['bn3.running_var', E.Tensor.fromArray(Float32Array.from(variance, (_, j) => 0.5 + (j % 3)), [32])],
+    ]);
+    cnn.loadStateDict(stats, { strict: false });
+    const g = await hostValues(stats.get('bn3.weight')!);
+    const v = await hostValues(stats.get('bn3.running_var')!);
+    const [classes, features, per] = [4, 128, 4];
+    const feat = Array.from({ length: features }, (_, k) => {
+      let a = 0;
+      for (let c = 0; c < classes; c++) a += Math.abs(wLin[c * features + k]);
+      return a;
+    });
+    const channel = Array.from({ length: 32 }, (_, j) => feat.slice(j * per, (j + 1) * per).reduce((a, b) => a + b, 0));
+    const sOut = channel.map((s, j) => (Math.abs(g[j]) / Math.sqrt(v[j] + 1e-5)) * s);
+    const nis = await nisScores(cnn, [], { frl: 'uniform' });
+    const conv3 = nis.get('conv3')!;
+    const perFilter = w3.length / 32;
+    // Scores are defined up to the per-layer rescaling: compare ratios to channel 0's.
+    const ratio = (j: number) => conv3[j * perFilter] / Math.abs(w3[j * perFilter]);
+    for (let j = 1; j < 32; j++) expect(ratio(j) / ratio(0)).toBeCloseTo(sOut[j] / sOut[0], 6);
+    E.dispose([...stats.values()]);
     cnn.dispose();
   });
 });
