@@ -33,7 +33,8 @@ export const PIPELINE_OPTIONS = {
   pruneEpochs: { type: 'number', default: 20, min: 0, integer: true, help: 'HARP pruning epochs per sub-model' },
   finetuneEpochs: { type: 'number', default: 40, min: 0, integer: true, help: 'fine-tuning epochs per sub-model' },
   pruneLr: { type: 'number', default: 0.1, min: 0, help: 'learning rate of scores and rates (cosine)' },
-  finetuneLr: { type: 'number', default: 0.01, min: 0, help: 'fine-tuning learning rate (lr/5 after half the stage)' },
+  finetuneLr: { type: 'number', default: 0.01, min: 0, help: 'fine-tuning learning rate (the first stage)' },
+  finetuneLrStages: { type: 'number', default: 2, min: 1, max: 5, integer: true, help: 'equal fine-tuning stages, each at lr/5 of the one before (3 for SVHN: 0.1, 0.02, 0.004)' },
   phi: { type: 'number', default: 0.01, min: 0, help: 'compression-loss weight φ' },
   alphaMin: { type: 'number', default: 0.1, min: 0, max: 1, help: 'k_min = alphaMin·(1 − subSparsity)' },
   scoreSamples: { type: 'number', default: 5000, min: 1, integer: true, help: 'images scored by NIS and ASE' },
@@ -112,7 +113,7 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     evalCount: 2000, aaCount: 500, out: 'runs/fmnist',
   },
   'cifar10-resnet18': { ...PAPER, dataset: 'cifar10', model: 'resnet18', ensembleLr: '0.01,0.002', finetuneLr: 0.01, out: 'runs/cifar10-resnet18' },
-  'svhn-vgg16': { ...PAPER, dataset: 'svhn', model: 'vgg16', ensembleLr: '0.1,0.02,0.004', finetuneLr: 0.1, baseLr: 0.01, out: 'runs/svhn-vgg16' },
+  'svhn-vgg16': { ...PAPER, dataset: 'svhn', model: 'vgg16', ensembleLr: '0.1,0.02,0.004', finetuneLr: 0.1, finetuneLrStages: 3, baseLr: 0.01, out: 'runs/svhn-vgg16' },
 };
 
 /** Parses a comma list of learning rates ('0.01,0.002'). */

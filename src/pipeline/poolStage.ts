@@ -128,6 +128,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
       batchSize: c.batchSize,
       pruneLr: c.pruneLr,
       finetuneLr: c.finetuneLr,
+      finetuneLrStages: c.finetuneLrStages,
       momentum: c.momentum,
       weightDecay: c.weightDecay,
       eps: c.eps,

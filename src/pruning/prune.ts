@@ -57,8 +57,10 @@ export interface PruneSettings {
   batchSize: number;
   /** Pruning-stage lr (0.1, cosine) for scores and rates. */
   pruneLr: number;
-  /** Fine-tune lr: multi-step {lr, lr/5} switching at half the stage (CIFAR-10 {0.01, 0.002}). */
+  /** Fine-tune lr: the first of the multi-step rates (CIFAR-10 {0.01, 0.002}, SVHN {0.1, 0.02, 0.004}). */
   finetuneLr: number;
+  /** Equal stages of the fine-tuning schedule, each at a fifth of the one before (2 for CIFAR-10, 3 for SVHN). */
+  finetuneLrStages: number;
   momentum: number;
   weightDecay: number;
   eps: number;
@@ -334,6 +336,13 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
 }
 
 /** The checkpoint file `name` of a resumed run. */
+/** The fine-tuning stages' rates: finetuneLr, then a fifth of it at each further stage (algorithms.md §1). */
+export function fineTuneRates(s: Pick<PruneSettings, 'finetuneLr' | 'finetuneLrStages'>): number[] {
+  if (!Number.isInteger(s.finetuneLrStages) || s.finetuneLrStages < 1)
+    throw new Error(`prune settings: finetuneLrStages must be a positive integer, got ${s.finetuneLrStages}`);
+  return Array.from({ length: s.finetuneLrStages }, (_, k) => s.finetuneLr / 5 ** k);
+}
+
 function checkpointFile(run: RunDir, state: RunState, name: string): string {
   const f = state.files[name];
   if (!f) throw new Error(`${run.file('state.json')}: files.${name} is missing`);
@@ -616,7 +625,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
     const layerKeepRates = new Map(masked.layers.map((l, i) => [l.prunable.name, finalRates[i]]));
 
     // Fine-tuning with fixed masks.
-    const tuneSchedule = new StagedLR([s.finetuneLr, s.finetuneLr / 5], Math.max(1, F));
+    const tuneSchedule = new StagedLR(fineTuneRates(s), Math.max(1, F));
     for (let epoch = Math.max(0, start - P); epoch < F; epoch++) {
       const t0 = performance.now();
       opt.lr = tuneSchedule.at(epoch);

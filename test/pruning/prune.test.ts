@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { loadStateDict } from '../../src/io/checkpoint.js';
-import { enforceKeepBudget, pruneAdversarially, savePrunedModel, type PruneSettings } from '../../src/pruning/prune.js';
+import { enforceKeepBudget, fineTuneRates, pruneAdversarially, savePrunedModel, type PruneSettings } from '../../src/pruning/prune.js';
+import { resolveOptions } from '../../src/cli/options.js';
+import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
 import { prunableLayers, prunableWeightCount } from '../../src/pruning/prunable.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { MaskedModel } from '../../src/pruning/maskedModel.js';
@@ -27,7 +29,7 @@ function tinyDataset(n: number): Dataset {
 
 const SETTINGS: PruneSettings = {
   score: 'bnsf', keepFraction: 0.2, alphaMin: 0.1, phi: 0.01, pruneEpochs: 2, finetuneEpochs: 1, batchSize: 8,
-  pruneLr: 0.1, finetuneLr: 0.01, momentum: 0.9, weightDecay: 5e-4, eps: 0.1, stepSize: 0.05, attackSteps: 1,
+  pruneLr: 0.1, finetuneLr: 0.01, finetuneLrStages: 2, momentum: 0.9, weightDecay: 5e-4, eps: 0.1, stepSize: 0.05, attackSteps: 1,
   scoreSamples: 8, nisFrl: 'uniform', augment: false, seed: 3,
 };
 
@@ -72,6 +74,19 @@ describe('pruning stage', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    result.model.dispose();
+  });
+
+  it('fine-tunes on the paper\'s multi-step rates: {0.01, 0.002} for CIFAR-10, {0.1, 0.02, 0.004} for SVHN', async () => {
+    const preset = (name: string) => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, ['--preset', name]).config;
+    const close = (a: number[], b: number[]) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 12));
+    close(fineTuneRates(preset('cifar10-resnet18')), [0.01, 0.002]);
+    close(fineTuneRates(preset('svhn-vgg16')), [0.1, 0.02, 0.004]);
+    expect(fineTuneRates(preset('svhn-vgg16')).length).toBe(3);
+    expect(() => fineTuneRates({ finetuneLr: 0.1, finetuneLrStages: 0 })).toThrow(/finetuneLrStages must be a positive integer/);
+    // The fine-tuning epochs follow them: 3 epochs in 3 stages.
+    const result = await pruneAdversarially(tinyCnn(19), tinyDataset(16), { ...SETTINGS, pruneEpochs: 0, finetuneEpochs: 3, finetuneLrStages: 3 });
+    close(result.history.map((h) => h.lr), [0.01, 0.002, 0.0004]);
     result.model.dispose();
   });
 

@@ -30,7 +30,7 @@ function fmnistLike(n: number, seed: number): Dataset {
 // commit of both stages.
 const SETTINGS: PruneSettings = {
   score: 'bnsf', keepFraction: 0.2, alphaMin: 0.1, phi: 5, pruneEpochs: 2, finetuneEpochs: 2, batchSize: 16,
-  pruneLr: 0.1, finetuneLr: 0.01, momentum: 0.9, weightDecay: 5e-4, eps: 0.1, stepSize: 0.05, attackSteps: 1,
+  pruneLr: 0.1, finetuneLr: 0.01, finetuneLrStages: 2, momentum: 0.9, weightDecay: 5e-4, eps: 0.1, stepSize: 0.05, attackSteps: 1,
   scoreSamples: 16, nisFrl: 'uniform', augment: false, seed: 7,
 };
 const CONFIG = { ...SETTINGS } as unknown as Record<string, unknown>;
