@@ -67,6 +67,42 @@ describe('APGD', () => {
     for (const t of [x, y, r.xAdv, r.robust, ...seen.map(([, t]) => t)]) t.dispose();
   });
 
+  it('keeps the step while the loss rises, and halves it when the best loss stalls (test ii)', async () => {
+    // A scripted loss (logit 1 of the k-th evaluation, whatever x is), 100 iterations, checkpoints
+    // 22, 41, 57, 70, …: rising by 1 up to k = 22 (no halving: 22 rises of 22, and (ii) never fires
+    // at the first check); then a drop to −100 and rises of 1 that stay below the best (18 rises of
+    // 19: (i) does not fire, (ii) does: not halved last time and no new best); rising in 14 of the
+    // third interval's 16 steps (above ρ·16 = 12, so not halved: (ii) does not fire right after a
+    // halving); flat from k = 58 ((i) fires at every later check).
+    let k = 0;
+    const rising = (i: number) => -100 + (i - 23) - (i >= 50 ? 1 : 0) - (i >= 51 ? 1 : 0);
+    const script = (i: number) => (i <= 22 ? i : rising(Math.min(i, 57)));
+    const scripted: Classifier = {
+      numClasses: 3,
+      logits: (x) => {
+        const v = script(k++);
+        return E.add(E.affine(E.reshape(E.slice(E.flatten(x, 1), 1, 0, 3), [-1, 3]), 0, 0), E.tensor([0, v, 0, 0, v, 0], [2, 3]));
+      },
+    };
+    const x = E.full([2, 1, 2, 2], 0.5);
+    const y = E.tensor([0, 1], [2], 'i32');
+    const seen: E.Tensor[] = [];
+    const r = apgdRun(scripted, x, y, (z) => E.reshape(E.slice(z, 1, 1, 2), [-1]), {
+      eps: EPS,
+      iterations: 100,
+      rho: 0.75,
+      generator: new E.Generator(2),
+      onCheckpoint: (_it, step) => void seen.push(E.clone(step)),
+    });
+    expect(k).toBe(101);
+    const steps = await Promise.all(seen.map(async (t) => Array.from(await t.data())));
+    const e = Math.fround(2 * EPS);
+    const want = [e, e / 2, e / 2, e / 4, e / 8, e / 16, e / 32, e / 64];
+    expect(steps.map((st) => st[0])).toEqual(want.map((v) => Math.fround(v)));
+    expect(steps.map((st) => st[1])).toEqual(want.map((v) => Math.fround(v)));
+    for (const t of [x, y, r.xAdv, r.robust, ...seen]) t.dispose();
+  });
+
   it('APGD-CE fools exactly the points of a linear binary classifier that can be fooled', async () => {
     const m = linearModel(31, 2, 32);
     const xs = edgyImages(32, 24, 32);
