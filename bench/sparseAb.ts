@@ -1,4 +1,5 @@
-// `node dist/bench/sparseAb.js layers|forward [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--out FILE]`:
+// `node dist/bench/sparseAb.js layers|forward [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--out FILE]`
+// (layers: both models' conv shapes unless --model names one):
 // sparse against dense, interleaved. `npm run bench` times each case alone (wall clock, tinybench);
 // on a machine shared with a training run its medians drift by ±30% between cases measured minutes
 // apart. Here the candidates run in turn within each repetition and are timed in process CPU
@@ -26,16 +27,21 @@ import { conv2d, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/op
 import { magnitudeMask, pruneAndCompress, releasePruning } from './magnitudePruning.js';
 
 /** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
-const LAYERS: [number, number, number, number, number][] = [
-  [128, 1, 32, 28, 1],
-  [128, 32, 64, 28, 2],
-  [128, 64, 128, 14, 2],
-  [32, 3, 64, 32, 1],
-  [32, 64, 64, 32, 1],
-  [32, 128, 128, 16, 1],
-  [32, 256, 256, 8, 1],
-  [32, 512, 512, 4, 1],
-];
+/** [batch, Cin, Cout, H = W, stride] of each model's 3×3 convs. */
+const LAYERS: Record<'smallcnn' | 'resnet18', [number, number, number, number, number][]> = {
+  smallcnn: [
+    [128, 1, 32, 28, 1],
+    [128, 32, 64, 28, 2],
+    [128, 64, 128, 14, 2],
+  ],
+  resnet18: [
+    [32, 3, 64, 32, 1],
+    [32, 64, 64, 32, 1],
+    [32, 128, 128, 16, 1],
+    [32, 256, 256, 8, 1],
+    [32, 512, 512, 4, 1],
+  ],
+};
 
 const gen = new Generator(1);
 
@@ -78,9 +84,9 @@ async function interleave(label: string, sparsity: number, runs: Record<string, 
   return rows;
 }
 
-async function layers(kernels: SparseConvKernelName[], sparsities: number[], reps: number): Promise<Row[]> {
+async function layers(models: (keyof typeof LAYERS)[], kernels: SparseConvKernelName[], sparsities: number[], reps: number): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const [batch, cin, cout, hw, stride] of LAYERS) {
+  for (const [batch, cin, cout, hw, stride] of models.flatMap((m) => LAYERS[m])) {
     const x = gen.uniform([batch, cin, hw, hw]).keep();
     const shape = [cout, cin, 3, 3];
     const source = gen.uniform(shape, -1, 1).keep();
@@ -147,13 +153,15 @@ async function main(): Promise<void> {
       kernels: { type: 'string' },
       sparsity: { type: 'string', default: '0.8,0.9' },
       reps: { type: 'string', default: '7' },
-      model: { type: 'string', default: 'smallcnn' },
+      model: { type: 'string' },
       out: { type: 'string' },
     },
   });
   const mode = positionals[0] ?? 'layers';
   if (mode !== 'layers' && mode !== 'forward') throw new Error(`sparseAb: mode must be 'layers' or 'forward', got '${mode}'`);
-  if (values.model !== 'smallcnn' && values.model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${values.model}'`);
+  // forward: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
+  const model = values.model ?? (mode === 'forward' ? 'smallcnn' : undefined);
+  if (model !== undefined && model !== 'smallcnn' && model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${model}'`);
   const kernels = (values.kernels ?? (mode === 'layers' ? 'spmm,direct,grouped,grouped-direct' : 'auto')).split(',') as SparseConvKernelName[];
   const sparsities = values.sparsity.split(',').map(Number);
   const reps = Number(values.reps);
@@ -161,7 +169,10 @@ async function main(): Promise<void> {
   await init();
   const adapter = adapterString(runtime().adapterInfo);
   console.log(`adapter: ${adapter}`);
-  const rows = mode === 'layers' ? await layers(kernels, sparsities, reps) : await forward(values.model, kernels, sparsities, reps);
+  const rows =
+    mode === 'layers'
+      ? await layers(model ? [model] : ['smallcnn', 'resnet18'], kernels, sparsities, reps)
+      : await forward(model ?? 'smallcnn', kernels, sparsities, reps);
   if (values.out) {
     const command = `node dist/bench/sparseAb.js ${process.argv.slice(2).join(' ')}`;
     writeFileSync(values.out, JSON.stringify({ adapter, date: new Date().toISOString(), command, timing: 'process CPU ms, interleaved medians', rows }, null, 2) + '\n');

@@ -33,21 +33,22 @@ export function sparseConvKernel(): SparseConvKernelName {
 }
 
 /**
- * 'auto' (CPU adapters): the 64-channel groups, reading the padded input ('grouped-direct') for
- * input planes of at least 16×16 and more than 16 patch rows, where im2col would write up to 9
- * values per input value, and the unfolded patches ('grouped') elsewhere. The rule was first
- * stride-1 and output planes ≥ 16×16; SmallCNN's conv2 (32→64, 28×28, stride 2) ran 1.1–1.5× faster
- * gathering than on im2col's patches at 80–95% in the same runs, so stride no longer decides. Measured on
- * lavapipe (`node dist/bench/sparseAb.js layers`, process CPU time, interleaved medians beside a
- * training run, 26 November; bench/results/sparse-ab-layers.json): at 80% sparsity the chosen
- * kernel ran 1.1–2.1× the tuned dense conv's speed on every SmallCNN and ResNet-18 shape but
- * ResNet-18's 512→512 @4×4 (0.89× in one run, 1.41× in another: the runs differ by ±25%), where
- * the CSR kernels ran 0.46–1.33× ('spmm') and 0.45–1.01× ('direct').
+ * 'auto' (CPU adapters): the 64-channel groups, gathering from the input ('grouped-direct') for
+ * layers with more than 32 patch rows and on im2col's unfolded patches ('grouped') for the first
+ * layers (1 or 3 input channels), where unfolding is cheap and the kernel's loads are vec4s.
+ * Measured on lavapipe (`node dist/bench/sparseAb.js layers --model smallcnn|resnet18 --kernels
+ * grouped,grouped-direct`, process CPU time, interleaved medians beside a training run, 27 November)
+ * at 80% sparsity, grouped-direct against grouped: SmallCNN 32→64 s2 72 against 96 ms, 64→128 s2 82
+ * against 99, ResNet-18 64→64 @32×32 218 against 254, 128→128 @16×16 207 against 266, 256→256 @8×8
+ * and 512→512 @4×4 even; 3→64 37 against 32 and 1→32 29 against 27. (Before it tested the padding
+ * itself, grouped-direct read a zero-padded copy of the input: 20–30% slower on these shapes, so it
+ * was kept to stride-1 layers with large planes.) Against the tuned dense conv the chosen kernel
+ * ran 1.13–2.35× at 80% on every shape (bench/results/sparse-ab-layers.json for the full table).
  */
 function resolveKernel(g: ConvGeometry): Exclude<SparseConvKernelName, 'auto'> {
   const k = sparseConvKernel();
   if (k !== 'auto') return k;
-  return g.h * g.w >= 256 && g.cin * g.kh * g.kw > 16 ? 'grouped-direct' : 'grouped';
+  return g.cin * g.kh * g.kw > 32 ? 'grouped-direct' : 'grouped';
 }
 
 /** Output positions per invocation (written out in the shader as two vec4 accumulators), WG_X apart. */
@@ -214,28 +215,25 @@ function epilogueBindings(e: SparseConvEpilogue, filler: Tensor): Binding[] {
   return [e.scale, e.shift, e.residual].map((t) => (t ?? filler).binding());
 }
 
-/** 'grouped-direct': the 64-channel groups reading the zero-padded input (no unfolded patches). */
+/** 'grouped-direct': the 64-channel groups gathering from the input itself (no unfolded patches, no padded copy). */
 function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogue, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
   if (y.size === 0) return y;
   const groups = sparse.channelGroups();
-  const hp = g.h + 2 * g.padH;
-  const wp = g.w + 2 * g.padW;
-  const xp = padInput(x, g);
   const nq = g.batch * g.oh * g.ow;
   const nvec = Math.ceil(nq / 4);
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
     { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
-    [xp.binding(), groups.starts.binding(), sparse.groupEntriesFor(hp, wp).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
+    [x.binding(), groups.starts.binding(), sparse.groupEntriesFor(g.h, g.w).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
     new Params()
       .u(g.cout, nq, g.oh * g.ow, g.ow)
-      .u(g.cin * hp * wp, wp, g.strideH, g.strideW)
-      .u(epilogueFlags(epilogue), nvec, 0, 0)
+      .u(g.cin * g.h * g.w, g.h, g.w, g.strideH)
+      .u(g.strideW, g.padH, g.padW, epilogueFlags(epilogue))
+      .u(nvec, 0, 0, 0)
       .build(),
     [groups.count, Math.ceil(nvec / (GROUPED_WG * GROUPED_V))],
   );
-  if (xp !== x) xp.dispose();
   return y;
 }
 

@@ -109,12 +109,16 @@ export class SparseConv2d {
     return t;
   }
 
-  /** Offset ci·Hp·Wp + ky·Wp + kx of patch row r = (ci·KH + ky)·KW + kx in one padded input item. */
-  private paddedOffset(r: number, hp: number, wp: number): number {
+  /** Input channel and tap (ci, ky, kx) of patch row r = (ci·KH + ky)·KW + kx. */
+  private tap(r: number): [number, number, number] {
     const [, , kh, kw] = this.shape;
-    const ci = Math.floor(r / (kh * kw));
-    const ky = Math.floor((r % (kh * kw)) / kw);
-    return ci * hp * wp + ky * wp + (r % kw);
+    return [Math.floor(r / (kh * kw)), Math.floor((r % (kh * kw)) / kw), r % kw];
+  }
+
+  /** Offset ci·Hp·Wp + ky·Wp + kx of patch row r in one padded input item. */
+  private paddedOffset(r: number, hp: number, wp: number): number {
+    const [ci, ky, kx] = this.tap(r);
+    return ci * hp * wp + ky * wp + kx;
   }
 
   /** GPU copy of the columns (u32 [max(nnz, 1)]), uploaded on first use (the 'spmm' kernel reads it). */
@@ -174,17 +178,22 @@ export class SparseConv2d {
   }
 
   /**
-   * channelGroups' entries with each patch row r = (ci·KH + ky)·KW + kx replaced by its offset
-   * ci·Hp·Wp + ky·Wp + kx into one item of an input padded to hp × wp (the 'grouped' kernel reads
-   * the padded input directly), cached per input size.
+   * channelGroups' entries for the kernel that gathers from the input itself ('grouped-direct'):
+   * each patch row r = (ci·KH + ky)·KW + kx becomes the offset ci·H·W of its input plane in one
+   * item, and the entry's last word ky·2^16 + kx (the kernel tests each tap against the plane's
+   * bounds, so no padded copy of the input is needed); cached per input size.
    */
-  groupEntriesFor(hp: number, wp: number): Tensor {
+  groupEntriesFor(h: number, w: number): Tensor {
     const groups = this.channelGroups();
-    const key = `grouped ${hp}x${wp}`;
+    const key = `direct ${h}x${w}`;
     let t = this.offsetTables.get(key);
     if (!t) {
       const out = Uint32Array.from(groups.hostEntries);
-      for (let i = 0; i < out.length; i += 4) out[i] = this.paddedOffset(out[i], hp, wp);
+      for (let i = 0; i < out.length; i += 4) {
+        const [ci, ky, kx] = this.tap(out[i]);
+        out[i] = ci * h * w;
+        out[i + 3] = (ky << 16) | kx;
+      }
       t = Tensor.fromArray(out, [out.length], 'u32').keep();
       this.offsetTables.set(key, t);
     }

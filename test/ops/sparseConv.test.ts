@@ -76,6 +76,16 @@ describe('SparseConv2d', () => {
     } finally {
       sparse.dispose();
     }
+    // The gathering kernel's entries: (ci·H·W, masks, ky·2^16 + kx) for rows (0, 0, 2) and (1, 2, 1).
+    const taps = new Float32Array(18);
+    taps[2] = 1;
+    taps[9 + 2 * 3 + 1] = 2;
+    const direct = E.SparseConv2d.fromDense(taps, [1, 2, 3, 3]);
+    try {
+      expect(Array.from(await direct.groupEntriesFor(5, 7).data())).toEqual([0, 1, 0, 2, 35, 1, 0, (2 << 16) | 1]);
+    } finally {
+      direct.dispose();
+    }
   });
 
   it('rejects a mask of the wrong size', () => {
