@@ -208,6 +208,16 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
 // SmallCNN's conv2 at 80%).
 const GROUPED_V = 4;
 const GROUPED_WG = 64;
+
+/**
+ * V for `nvec` vec4s of positions: 4, or fewer when the layer has under 4·64 of them, so that no
+ * lane computes clamped copies of positions that do not exist. ResNet-18's 512→512 @4×4 at batch
+ * 32 has 128, half of every lane's work thrown away at V = 4: 403 → 286 ms with V = 2 at 80%
+ * (interleaved A/B, process CPU; the other ResNet-18 shapes, at V = 4 either way, within noise).
+ */
+function groupedV(nvec: number): number {
+  return Math.max(1, Math.min(GROUPED_V, Math.ceil(nvec / GROUPED_WG)));
+}
 const GROUPED_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
 
 /** SCALE, SHIFT and RESIDUAL of the grouped kernels; a slot whose flag is off holds `filler` (never read). */
@@ -222,9 +232,10 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
   const groups = sparse.channelGroups();
   const nq = g.batch * g.oh * g.ow;
   const nvec = Math.ceil(nq / 4);
+  const v = groupedV(nvec);
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
-    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: v } },
     [x.binding(), groups.starts.binding(), sparse.groupEntriesFor(g.h, g.w).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
     new Params()
       .u(g.cout, nq, g.oh * g.ow, g.ow)
@@ -232,7 +243,7 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
       .u(g.strideW, g.padH, g.padW, epilogueFlags(epilogue))
       .u(nvec, 0, 0, 0)
       .build(),
-    [groups.count, Math.ceil(nvec / (GROUPED_WG * GROUPED_V))],
+    [groups.count, Math.ceil(nvec / (GROUPED_WG * v))],
   );
   return y;
 }
@@ -243,19 +254,19 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilog
   if (tooBigToUnfold(g)) return groupedDirectConv(x, sparse, epilogue, g);
   const groups = sparse.channelGroups();
   const npos = g.oh * g.ow;
-  return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) =>
+  return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) => {
+    const v = groupedV((nb * pitch) / 4);
     runtime().dispatch(
       'sparse_conv2d_grouped',
-      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: GROUPED_V } },
+      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: v } },
       [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
       new Params()
         .u(g.cout, npos, pitch / 4, rows)
         .u(b0 * g.cout * npos, epilogueFlags(epilogue), (nb * pitch) / 4, 0)
         .build(),
-      [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * GROUPED_V))],
-    ),
-    true,
-  );
+      [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * v))],
+    );
+  }, true);
 }
 
 /** One batch item's unfolded patches: `rows` patch rows of `pitch` positions (both multiples of 4), in bytes. */
