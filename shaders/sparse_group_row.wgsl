@@ -7,6 +7,8 @@
 // 80% sparsity on lavapipe (each row's patch loads shared by twice the non-zeros).
 
 const GROUP: u32 = 64u;
+/** Skip a byte's 8 channels with one test when none has a weight in the row (very sparse layers: kernels/sparseConv.ts byteGate). */
+override GATE: bool = false;
 
 fn ch(c: u32, m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 256>>, x: ptr<function, array<vec4<f32>, 4>>) {
   let word = select(m.x, m.y, c >= 32u);
@@ -19,69 +21,26 @@ fn ch(c: u32, m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec
   if (V > 3u) { (*acc)[c * 4u + 3u] += v * (*x)[3]; }
 }
 
+/** Channels 8k .. 8k + 7, skipped together when none of them has a weight in this row. */
+fn oct(k: u32, m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 256>>, x: ptr<function, array<vec4<f32>, 4>>) {
+  if (GATE && ((select(m.x, m.y, k >= 4u) >> (8u * (k & 3u))) & 0xffu) == 0u) { return; }
+  ch(8u * k + 0u, m, vp, acc, x);
+  ch(8u * k + 1u, m, vp, acc, x);
+  ch(8u * k + 2u, m, vp, acc, x);
+  ch(8u * k + 3u, m, vp, acc, x);
+  ch(8u * k + 4u, m, vp, acc, x);
+  ch(8u * k + 5u, m, vp, acc, x);
+  ch(8u * k + 6u, m, vp, acc, x);
+  ch(8u * k + 7u, m, vp, acc, x);
+}
+
 fn group_row(m: vec2<u32>, vp: ptr<function, u32>, acc: ptr<function, array<vec4<f32>, 256>>, x: ptr<function, array<vec4<f32>, 4>>) {
-  ch(0u, m, vp, acc, x);
-  ch(1u, m, vp, acc, x);
-  ch(2u, m, vp, acc, x);
-  ch(3u, m, vp, acc, x);
-  ch(4u, m, vp, acc, x);
-  ch(5u, m, vp, acc, x);
-  ch(6u, m, vp, acc, x);
-  ch(7u, m, vp, acc, x);
-  ch(8u, m, vp, acc, x);
-  ch(9u, m, vp, acc, x);
-  ch(10u, m, vp, acc, x);
-  ch(11u, m, vp, acc, x);
-  ch(12u, m, vp, acc, x);
-  ch(13u, m, vp, acc, x);
-  ch(14u, m, vp, acc, x);
-  ch(15u, m, vp, acc, x);
-  ch(16u, m, vp, acc, x);
-  ch(17u, m, vp, acc, x);
-  ch(18u, m, vp, acc, x);
-  ch(19u, m, vp, acc, x);
-  ch(20u, m, vp, acc, x);
-  ch(21u, m, vp, acc, x);
-  ch(22u, m, vp, acc, x);
-  ch(23u, m, vp, acc, x);
-  ch(24u, m, vp, acc, x);
-  ch(25u, m, vp, acc, x);
-  ch(26u, m, vp, acc, x);
-  ch(27u, m, vp, acc, x);
-  ch(28u, m, vp, acc, x);
-  ch(29u, m, vp, acc, x);
-  ch(30u, m, vp, acc, x);
-  ch(31u, m, vp, acc, x);
-  ch(32u, m, vp, acc, x);
-  ch(33u, m, vp, acc, x);
-  ch(34u, m, vp, acc, x);
-  ch(35u, m, vp, acc, x);
-  ch(36u, m, vp, acc, x);
-  ch(37u, m, vp, acc, x);
-  ch(38u, m, vp, acc, x);
-  ch(39u, m, vp, acc, x);
-  ch(40u, m, vp, acc, x);
-  ch(41u, m, vp, acc, x);
-  ch(42u, m, vp, acc, x);
-  ch(43u, m, vp, acc, x);
-  ch(44u, m, vp, acc, x);
-  ch(45u, m, vp, acc, x);
-  ch(46u, m, vp, acc, x);
-  ch(47u, m, vp, acc, x);
-  ch(48u, m, vp, acc, x);
-  ch(49u, m, vp, acc, x);
-  ch(50u, m, vp, acc, x);
-  ch(51u, m, vp, acc, x);
-  ch(52u, m, vp, acc, x);
-  ch(53u, m, vp, acc, x);
-  ch(54u, m, vp, acc, x);
-  ch(55u, m, vp, acc, x);
-  ch(56u, m, vp, acc, x);
-  ch(57u, m, vp, acc, x);
-  ch(58u, m, vp, acc, x);
-  ch(59u, m, vp, acc, x);
-  ch(60u, m, vp, acc, x);
-  ch(61u, m, vp, acc, x);
-  ch(62u, m, vp, acc, x);
-  ch(63u, m, vp, acc, x);
+  oct(0u, m, vp, acc, x);
+  oct(1u, m, vp, acc, x);
+  oct(2u, m, vp, acc, x);
+  oct(3u, m, vp, acc, x);
+  oct(4u, m, vp, acc, x);
+  oct(5u, m, vp, acc, x);
+  oct(6u, m, vp, acc, x);
+  oct(7u, m, vp, acc, x);
 }
