@@ -40,7 +40,9 @@ export function sparseConvKernel(): SparseConvKernelName {
  * grouped,grouped-direct`, process CPU time, interleaved medians beside a training run, 27 November)
  * at 80% sparsity, grouped-direct against grouped: SmallCNN 32→64 s2 72 against 96 ms, 64→128 s2 82
  * against 99, ResNet-18 64→64 @32×32 218 against 254, 128→128 @16×16 207 against 266, 256→256 @8×8
- * and 512→512 @4×4 even; 3→64 37 against 32 and 1→32 29 against 27. (Before it tested the padding
+ * and 512→512 @4×4 even; 3→64 37 against 32 and 1→32 29 against 27 (single small layers swing by
+ * ±30%; end to end, SmallCNN b128 at 80% ran in 200 ms unfolding conv1 against 232 ms gathering it,
+ * interleaved medians of 21, but 148 against 142 and 121 against 112 at 90 and 95%). (Before it tested the padding
  * itself, grouped-direct read a zero-padded copy of the input: 20–30% slower on these shapes, so it
  * was kept to stride-1 layers with large planes.) Against the tuned dense conv the chosen kernel
  * ran 1.13–2.35× at 80% on every shape (bench/results/sparse-ab-layers.json for the full table).
