@@ -1,10 +1,11 @@
 // Switches a pruned model's convolutions to the zero-skipping sparse kernel for inference
 // (issue 6: sparse weights must run faster, not only hold zeros). Each Conv2d keeps its dense
-// weights and mask for training and attacks; the compressed CSR copy (w ⊙ mask) serves the
-// forward passes that record no gradient. Only layers sparse enough for the CSR kernel to have a
-// chance are compressed (bench/results/sparse.json: faster than dense from about 80%); given a
-// sample input, each candidate layer is also timed both ways at that input's shape and keeps the
-// sparse kernel only where it measured faster, since which wins depends on the adapter, the
+// weights and mask for training and attacks; the compressed copy (w ⊙ mask) serves the forward
+// passes that record no gradient. Only layers sparse enough for the sparse kernels to have a
+// chance are compressed (bench/results/sparse.json, 27 November: at 50% they ran 0.55–1.2× dense's
+// speed per ResNet-18 layer, at 80% 1.15–1.95×); given a sample input, each candidate layer (with
+// the batch norm after it) is also timed both ways, interleaved, at that input's shape and keeps
+// the sparse kernel only where it measured faster, since which wins depends on the adapter, the
 // layer's shape and how fast the dense GEMM is there.
 
 import { noGrad } from '../engine/autograd.js';
@@ -15,6 +16,7 @@ import { Conv2d } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
 import { SparseConv2d } from '../ops/sparseConv.js';
+import { prunableLayers } from './prunable.js';
 
 /** Sparsity from which a conv layer is compressed (see the file comment). */
 export const SPARSE_INFERENCE_MIN_SPARSITY = 0.8;
@@ -32,7 +34,7 @@ export interface CompressOptions {
   minSparsity?: number;
   /** A batch of typical inputs: when given, each candidate layer is timed both ways. */
   sample?: Tensor;
-  /** Timed repeats per layer and kernel (default 3). */
+  /** Timed repeats per layer and kernel, interleaved (default 5). */
   repeats?: number;
 }
 
@@ -56,18 +58,30 @@ function convInputShapes(model: Module, sample: Tensor): Map<string, number[]> {
   return shapes;
 }
 
-async function medianMs(fn: () => void, repeats: number): Promise<number> {
-  fn(); // compiles the pipelines
+async function timedMs(fn: () => void): Promise<number> {
+  const t0 = performance.now();
+  fn();
   await runtime().sync();
-  const times: number[] = [];
+  return performance.now() - t0;
+}
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/**
+ * Median milliseconds of `dense` and `sparse`, timed in turn within each repetition (after one
+ * untimed run of each, which compiles the pipelines), so that a change in the machine's load
+ * during the measurement falls on both alike.
+ */
+async function interleavedMs(dense: () => void, sparse: () => void, repeats: number): Promise<{ dense: number; sparse: number }> {
+  dense();
+  sparse();
+  await runtime().sync();
+  const times = { dense: [] as number[], sparse: [] as number[] };
   for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    fn();
-    await runtime().sync();
-    times.push(performance.now() - t0);
+    times.dense.push(await timedMs(dense));
+    times.sparse.push(await timedMs(sparse));
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { dense: median(times.dense), sparse: median(times.sparse) };
 }
 
 /**
@@ -80,6 +94,7 @@ export async function compressForInference(model: Module, opts: CompressOptions 
   const summary: SparseInferenceSummary = { compressed: {}, dense: {}, timings: {} };
   decompress(model);
   const shapes = o.sample ? convInputShapes(model, o.sample) : null;
+  const followingBn = new Map(prunableLayers(model).map((l) => [l.layer, l.followingBn]));
   const gen = new Generator(0x5ba25e);
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof Conv2d)) continue;
@@ -88,14 +103,23 @@ export async function compressForInference(model: Module, opts: CompressOptions 
     const shape = shapes?.get(name);
     if (keep && shape) {
       const x = gen.uniform(shape);
+      // A conv followed by a batch norm in eval mode is timed with it: compressed, the norm folds
+      // into the sparse kernel's store (Conv2d.forwardBatchNorm), which is part of what it saves.
+      // (In training mode the norm would update its running statistics, so the conv runs alone.)
+      const after = followingBn.get(m);
+      const bn = after && !after.training ? after : null;
+      const run = () => scope(() => void noGrad(() => (bn ? m.forwardBatchNorm(x, bn, false) : m.forward(x))));
       try {
-        const run = () => scope(() => void noGrad(() => m.forward(x)));
-        const dense = await medianMs(run, o.repeats ?? 3);
-        m.sparseWeight = sparse;
-        const fast = await medianMs(run, o.repeats ?? 3);
-        m.sparseWeight = null;
-        summary.timings[name] = { dense, sparse: fast };
-        keep = fast < dense;
+        const t = await interleavedMs(run, () => {
+          m.sparseWeight = sparse;
+          try {
+            run();
+          } finally {
+            m.sparseWeight = null;
+          }
+        }, o.repeats ?? 5);
+        summary.timings[name] = t;
+        keep = t.sparse < t.dense;
       } finally {
         x.dispose();
       }
