@@ -1,4 +1,4 @@
-// Launchers for the forward convolution with CSR weights (inference). Two kernels:
+// Launchers for the forward convolution with pruned weights stored sparse (inference). Four kernels:
 // - 'direct' (shaders/sparse_conv2d.wgsl): the input is zero-padded into a scratch tensor first so
 //   the inner loop has no bounds checks (about one pass over the activations), then each non-zero
 //   costs 8 gathered scalar loads for 8 output positions.
@@ -9,7 +9,9 @@
 //   64 at a time, so one patch load feeds every channel of the group that uses that row (a bit mask
 //   per row) and each non-zero costs one value load.
 // - 'grouped-direct' (shaders/sparse_conv2d_grouped_direct.wgsl): the same groups, gathering from
-//   the zero-padded input instead of unfolded patches.
+//   the input itself (each tap tested against the plane's bounds) instead of unfolded patches.
+// The grouped kernels also apply the layer's epilogue as they store (SparseConvEpilogue: a folded
+// eval-mode batch norm, a shortcut, ReLU); the CSR ones add a bias only.
 // CPU adapters pick per layer ('auto', below).
 
 import { runtime } from '../src/engine/engine.js';
