@@ -101,7 +101,10 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const from = opts.resumeFrom;
   if (from && from.steps.some((st, k) => st.attack !== attacks[k]?.name))
     throw new Error(`autoAttack: resumeFrom ran ${from.steps.map((st) => st.attack).join(', ')}, not the first attacks of ${attacks.map((a) => a.name).join(', ')}`);
-  const cleanAccuracy = from ? from.cleanAccuracy : accuracy(await correctOnHost(classifier, x, labels));
+  // The correctness checks run in the attacks' batches too: the whole evaluation set (1000 images
+  // in the paper's setting) in one forward pass can exceed what a device binds.
+  const batchSize = opts.batchSize ?? DEFAULT_ATTACK_BATCH;
+  const cleanAccuracy = from ? from.cleanAccuracy : accuracy(await correctOnHost(classifier, x, labels, batchSize));
   const steps: AutoAttackReport['steps'] = from ? [...from.steps] : [];
   const { xAdv, robust } = await untilFooled(
     classifier,
@@ -120,6 +123,7 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
         await opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000, progress: { cleanAccuracy, steps: [...steps], robust: flags, xAdv: xAdvSoFar } });
       },
       resumeFrom: from && { stage: from.steps.length, robust: from.robust, xAdv: from.xAdv },
+      batchSize,
     },
   );
   return {

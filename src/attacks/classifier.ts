@@ -13,7 +13,7 @@ import { cast } from '../ops/creation.js';
 import { add, affine, eq, exp, log, maximum, sub } from '../ops/elementwise.js';
 import { logSoftmax } from '../ops/loss.js';
 import { argmax, max, sum } from '../ops/reduce.js';
-import { reshape, stack } from '../ops/shape.js';
+import { reshape, slice, stack } from '../ops/shape.js';
 import { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 
@@ -105,10 +105,22 @@ export function correctlyClassified(logits: Tensor, labels: Tensor): Tensor {
   return scope(() => noGrad(() => eq(cast(argmax(logits, 1), 'f32'), cast(labels, 'f32'))));
 }
 
-/** Which samples the classifier gets right, read back to the host. */
-export async function correctOnHost(classifier: Classifier, x: Tensor, labels: Tensor): Promise<boolean[]> {
-  const flags = scope(() => noGrad(() => correctlyClassified(classifier.logits(x), labels)));
-  const host = await flags.data();
-  flags.dispose();
-  return Array.from(host, (v) => v !== 0);
+/**
+ * Which samples the classifier gets right, read back to the host; `batchSize` samples per forward
+ * pass at most (an AutoAttack set of 1000 CIFAR images through ResNet-18 in one pass would need
+ * multi-GiB activations and im2col buffers, past the bindings a device allows).
+ */
+export async function correctOnHost(classifier: Classifier, x: Tensor, labels: Tensor, batchSize = Infinity): Promise<boolean[]> {
+  if (!(batchSize >= 1)) throw new Error(`correctOnHost: batchSize must be at least 1, got ${batchSize}`);
+  const n = x.shape[0];
+  const out: boolean[] = [];
+  for (let s = 0; s === 0 || s < n; s += batchSize) {
+    const e = Math.min(n, s + batchSize);
+    const part = (t: Tensor) => (s === 0 && e === n ? t : slice(t, 0, s, e));
+    const flags = scope(() => noGrad(() => correctlyClassified(classifier.logits(part(x)), part(labels))));
+    const host = await flags.data();
+    flags.dispose();
+    for (const v of host) out.push(v !== 0);
+  }
+  return out;
 }

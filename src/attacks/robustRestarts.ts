@@ -3,11 +3,10 @@
 // samples still classified correctly (at x, and by every earlier stage's output), and a sample
 // keeps the first misclassified point a stage finds for it; samples never fooled keep x.
 
-import { noGrad } from '../engine/autograd.js';
 import { scopeAsync } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clone } from '../ops/creation.js';
-import { correctlyClassified, correctOnHost, type Classifier } from './classifier.js';
+import { correctOnHost, type Classifier } from './classifier.js';
 import { indicesWhere, replaceRows, selectRows } from './rowSubsets.js';
 
 /** One attack stage on a subset: candidate points for its samples (same shape as xs). */
@@ -27,6 +26,8 @@ export interface UntilFooledHooks {
    * uninterrupted run's.
    */
   resumeFrom?: UntilFooledState;
+  /** Samples per forward pass of the correctness checks (default: all at once). */
+  batchSize?: number;
 }
 
 export interface UntilFooledState {
@@ -56,7 +57,7 @@ export async function untilFooled(
       `untilFooled: resumeFrom holds ${from.robust.length} flags, points [${from.xAdv.shape.join(', ')}] after stage ${from.stage}; ` +
         `expected ${x.shape[0]} flags, points [${x.shape.join(', ')}] and a stage in 0..${stages.length}`,
     );
-  const robust = from ? [...from.robust] : await correctOnHost(classifier, x, labels);
+  const robust = from ? [...from.robust] : await correctOnHost(classifier, x, labels, hooks.batchSize);
   let xAdv = clone(from ? from.xAdv : x);
   for (let k = from?.stage ?? 0; k < stages.length; k++) {
     const rows = indicesWhere(robust);
@@ -65,8 +66,8 @@ export async function untilFooled(
         const xs = selectRows(x, rows);
         const ys = selectRows(labels, rows);
         const candidate = await stages[k](xs, ys);
-        const correct = noGrad(() => correctlyClassified(classifier.logits(candidate), ys));
-        const hit = indicesWhere(Array.from(await correct.data(), (v) => v === 0));
+        const correct = await correctOnHost(classifier, candidate, ys, hooks.batchSize);
+        const hit = indicesWhere(correct.map((right) => !right));
         const rowsAdv = selectRows(candidate, hit);
         if (hooks.validate && hit.length) await hooks.validate(k, rowsAdv, selectRows(xs, hit));
         return { hit, rowsAdv };

@@ -245,12 +245,21 @@ export async function evaluateSuite(
   const o = resolveSuiteOptions(opts);
   const size = sizeOf(data);
   const judgeFlags = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
-    if (!hooks.judge) return correctOnHost(classifier, x, y);
+    if (!hooks.judge) return correctOnHost(classifier, x, y, o.batchSize);
     const flags = await hooks.judge(x, y);
     if (flags.length !== x.shape[0]) throw new Error(`evaluateSuite: hooks.judge returned ${flags.length} flags for a batch of ${x.shape[0]} images`);
     return flags;
   };
   const judge = async (x: Tensor, y: Tensor): Promise<number> => (await judgeFlags(x, y)).filter(Boolean).length;
+  /** judge over a whole set, o.batchSize images at a time (AutoAttack's adversarial set). */
+  const judgeAll = async (x: Tensor, y: Tensor): Promise<number> => {
+    let right = 0;
+    for (let s = 0; s < x.shape[0]; s += o.batchSize) {
+      const e = Math.min(x.shape[0], s + o.batchSize);
+      right += await scopeAsync(() => judge(slice(x, 0, s, e), slice(y, 0, s, e)));
+    }
+    return right;
+  };
   const rows: AttackOutcome[] = [];
   let aa: AutoAttackOutcome | null = null;
   for (const attack of o.attacks) {
@@ -271,7 +280,7 @@ export async function evaluateSuite(
           },
           resumeFrom: hooks.autoAttackResume,
         });
-        const judged = hooks.judge ? (await judge(xAdv, y)) / n : null;
+        const judged = hooks.judge ? (await judgeAll(xAdv, y)) / n : null;
         xAdv.dispose();
         return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy };
       });

@@ -87,6 +87,28 @@ describe('autoAttack bookkeeping', () => {
     expect(row(5)).toEqual(image(5, false).map(Math.fround));
   });
 
+  it('checks correctness in batches of batchSize, with the same result', async () => {
+    // A classifier that refuses more than 2 images per forward pass, as a device refuses a binding
+    // past its limit: the clean check and each attack's success check must be batched.
+    const small: Classifier = {
+      numClasses: 2,
+      logits: (x) => {
+        if (x.shape[0] > 2) throw new Error(`forward pass of ${x.shape[0]} images`);
+        return scoresClassifier.logits(x);
+      },
+    };
+    const clean = [true, true, true, true, true, false, true];
+    const x = E.tensor(clean.flatMap((c, i) => image(i, c)), [7, 1, 1, 3]);
+    const y = E.zeros([7], 'i32');
+    const log: StubLog = { seen: [] };
+    const report = await autoAttack(small, x, y, { eps: EPS, batchSize: 2, attacks: [stub('stub', new Set([1, 3, 6]), log)] });
+    expect(report.cleanAccuracy).toBeCloseTo(6 / 7, 12);
+    expect(report.robust).toEqual([true, false, true, false, true, false, false]);
+    expect(log.seen).toEqual([0, 1, 2, 3, 4, 6]);
+    await expect(autoAttack(small, x, y, { eps: EPS, batchSize: 3, attacks: [stub('stub', new Set(), { seen: [] })] })).rejects.toThrow(/forward pass of 3 images/);
+    for (const t of [x, y, report.xAdv]) t.dispose();
+  });
+
   it('resumed from the state reported after an attack, it skips the finished attacks and ends the same', async () => {
     const clean = [true, true, true, true, true, false];
     const fools = [new Set([1, 2]), new Set([2, 3]), new Set([0])];

@@ -104,12 +104,23 @@ describe('evaluateSuite', () => {
         { attacks: ['clean', 'fgsm', 'autoattack'], eps: 0.05, batchSize: 4, aaCount: 3, autoAttack: SMALL_AA },
         { judge: everyOther },
       );
-      // Batches of 4 and 1 for clean and FGSM: 2 + 1 of 5 judged right; AutoAttack's 3 at once: 2 of 3.
+      // Batches of 4 and 1 for clean and FGSM: 2 + 1 of 5 judged right; AutoAttack's 3 in one batch: 2 of 3.
       expect(r.rows.map((row) => row.accuracy)).toEqual([3 / 5, 3 / 5, 2 / 3]);
       expect(seen).toEqual([4, 1, 4, 1, 3]);
       // Each batch attack also reports its accuracy on AutoAttack's images alone (the first 3 of
       // the batch of 4: right, wrong, right).
       for (const row of r.rows.slice(0, 2)) expect(row.attack !== 'autoattack' && row.onAutoAttackImages).toEqual({ count: 3, accuracy: 2 / 3 });
+      // AutoAttack's adversarial set is judged in the suite's batches too (a judge such as the
+      // dynamic ensemble runs whole models on what it is given).
+      seen.length = 0;
+      const all = await evaluateSuite(
+        p.classifier,
+        { x: p.x, y: p.y },
+        { attacks: ['autoattack'], eps: 0.05, batchSize: 2, aaCount: 5, autoAttack: SMALL_AA },
+        { judge: everyOther },
+      );
+      expect(seen).toEqual([2, 2, 1]);
+      expect(all.rows[0].accuracy).toBeCloseTo(3 / 5, 12);
       const short = async () => [true];
       await expect(evaluateSuite(p.classifier, { x: p.x, y: p.y }, { attacks: ['clean'] }, { judge: short })).rejects.toThrow(
         /hooks\.judge returned 1 flags for a batch of 5 images/,
