@@ -149,6 +149,18 @@ const CLASS_ARRAYS: Record<MatClass, NumericArrayConstructor> = {
   uint64: BigUint64Array,
 };
 
+/** The values an integer class holds: stored data wider than its class must fit it, not wrap. */
+const INTEGER_RANGES: Partial<Record<MatClass, [bigint, bigint]>> = {
+  int8: [-128n, 127n],
+  uint8: [0n, 255n],
+  int16: [-32768n, 32767n],
+  uint16: [0n, 65535n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 class MatReader {
@@ -203,12 +215,19 @@ class MatReader {
     const Target = CLASS_ARRAYS[cls];
     if (src.constructor === Target) return src;
     const out = new Target(src.length);
-    if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+    const range = INTEGER_RANGES[cls];
+    if (range) {
+      // MATLAB stores integer classes in the smallest type that holds the values; a value that is
+      // not an integer or does not fit the class means a corrupt file, not something to wrap.
       for (let i = 0; i < src.length; i++) {
         const v = src[i];
-        if (typeof v === 'number' && !Number.isInteger(v)) this.fail(`${what}: non-integer value ${v} in an ${cls} array`);
-        out[i] = BigInt(v);
+        if (typeof v === 'number' && !Number.isInteger(v)) this.fail(`${what}: value ${v} at index ${i} is not an integer, in an ${cls} array`);
+        const b = BigInt(v);
+        if (b < range[0] || b > range[1]) this.fail(`${what}: value ${v} at index ${i} does not fit ${cls}`);
       }
+    }
+    if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+      for (let i = 0; i < src.length; i++) out[i] = BigInt(src[i]);
     } else {
       for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
     }

@@ -156,6 +156,19 @@ describe('MAT v5 reader refuses corrupt files, naming the file', () => {
     expect(() => parseMatV5(bytes, 'count.mat')).toThrow(/count\.mat: variable 'q': real part holds 3 values, dimensions 2×2 need 4/);
   });
 
+  it('a value that does not fit its integer class (stored in a wider type) instead of wrapping it', () => {
+    // Class uint8 (9) stored as miDOUBLE (9): 300, −1 and 1.5 are corrupt, 0 and 255 load.
+    const u8 = (values: number[]) => buildMat({ littleEndian: true, classCode: 9, dims: [1, values.length], name: 'X', storedType: 9, storedBytes: 8, values });
+    expect(() => parseMatV5(u8([0, 300]), 'big.mat')).toThrow(/big\.mat: variable 'X'.*value 300 at index 1 does not fit uint8/);
+    expect(() => parseMatV5(u8([-1]), 'neg.mat')).toThrow(/value -1 at index 0 does not fit uint8/);
+    expect(() => parseMatV5(u8([1.5]), 'half.mat')).toThrow(/value 1\.5 at index 0 is not an integer, in an uint8 array/);
+    const i32 = buildMat({ littleEndian: true, classCode: 12, dims: [1, 1], name: 'n', storedType: 9, storedBytes: 8, values: [1e10] });
+    expect(() => parseMatV5(i32, 'i32.mat')).toThrow(/value 10000000000 at index 0 does not fit int32/);
+    const ok = parseMatV5(u8([0, 255]), 'ok.mat');
+    expect([...ok.variables.get('X')!.real]).toEqual([0, 255]);
+    expect(ok.variables.get('X')!.real).toBeInstanceOf(Uint8Array);
+  });
+
   it('an unknown array class and a non-numeric stored type', () => {
     const cls = buildMat({ littleEndian: true, classCode: 40, dims: [1, 1], name: 'k', storedType: 2, storedBytes: 1, values: [1] });
     expect(() => parseMatV5(cls, 'cls.mat')).toThrow(/cls\.mat: variable #0: unknown array class 40/);
