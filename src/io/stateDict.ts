@@ -29,16 +29,26 @@ export interface LoadedCheckpoint {
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-async function recordOf(t: Tensor): Promise<TensorRecord> {
+async function recordOf(t: Tensor, what: string): Promise<TensorRecord> {
   const values = await t.data();
   if (values instanceof Int32Array) return int64Record(values, t.shape);
+  if (values instanceof Float32Array) expectFinite(values, what);
   return tensorRecord(values, t.shape);
+}
+
+/**
+ * Refuses NaN and ±Inf: a diverged model must not be saved over a good checkpoint, nor loaded
+ * (its first forward pass would turn every later loss into NaN far from the cause).
+ */
+export function expectFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i])) throw new Error(`${what} holds ${values[i]} at index ${i}; checkpoints hold finite values only`);
 }
 
 /** The module's state (and masks) as host records, reading every tensor back from the GPU. */
 export async function stateDictRecords(module: Module, masks: Map<string, Tensor> = new Map()): Promise<Map<string, TensorRecord>> {
   const records = new Map<string, TensorRecord>();
-  for (const [name, t] of module.stateDict()) records.set(name, await recordOf(t));
+  for (const [name, t] of module.stateDict()) records.set(name, await recordOf(t, `saveStateDict: '${name}'`));
   const params = new Map(module.namedParameters());
   for (const [name, mask] of masks) {
     const param = params.get(name);
@@ -100,7 +110,9 @@ export function applyStateDict(content: SafetensorsContent, source: string, modu
     const what = `${path}: '${name}'`;
     if (!sameShape(rec.shape, dst.shape))
       throw new Error(`${what} is ${rec.dtype} [${rec.shape.join(', ')}] but ${module.constructor.name} expects [${dst.shape.join(', ')}]`);
-    host.set(name, valuesFor(rec, dst.dtype, what));
+    const values = valuesFor(rec, dst.dtype, what);
+    if (values instanceof Float32Array) expectFinite(values, what);
+    host.set(name, values);
   }
   const maskValues = new Map<string, Float32Array>();
   for (const [name, rec] of maskRecords) {

@@ -81,21 +81,26 @@ export class SGD {
     return out;
   }
 
-  /** Restores momentum buffers saved by stateDict() (copies; the sources stay the caller's). */
-  loadStateDict(state: Map<string, Tensor>): void {
-    this.params.forEach((p, i) => {
-      const key = `${p.name ?? i}.momentum_buffer`;
-      const t = state.get(key);
-      if (!t) return;
-      if (t.size !== p.size) throw new Error(`SGD.loadStateDict: '${key}' has ${t.size} values, the parameter ${p.size}`);
-      this.buffers.get(p)?.dispose();
-      const v = t.view(p.shape);
-      this.buffers.set(p, noGrad(() => clone(v)).keep());
-      v.dispose();
-    });
-    const known = new Set(this.params.map((p, i) => `${p.name ?? i}.momentum_buffer`));
+  /**
+   * Restores momentum buffers saved by stateDict() (copies; the sources stay the caller's). Every
+   * key and shape is checked before any buffer changes; `source` (a file) names the errors.
+   */
+  loadStateDict(state: Map<string, Tensor>, source = 'SGD.loadStateDict'): void {
+    const keyOf = (p: Tensor, i: number) => `${p.name ?? i}.momentum_buffer`;
+    const known = new Set(this.params.map(keyOf));
     const unknown = [...state.keys()].filter((k) => !known.has(k));
-    if (unknown.length) throw new Error(`SGD.loadStateDict: unexpected keys ${unknown.join(', ')}`);
+    if (unknown.length) throw new Error(`${source}: unexpected keys ${unknown.join(', ')}`);
+    this.params.forEach((p, i) => {
+      const t = state.get(keyOf(p, i));
+      if (t && (t.shape.length !== p.shape.length || t.shape.some((d, k) => d !== p.shape[k])))
+        throw new Error(`${source}: '${keyOf(p, i)}' is [${t.shape.join(', ')}], the parameter is [${p.shape.join(', ')}]`);
+    });
+    this.params.forEach((p, i) => {
+      const t = state.get(keyOf(p, i));
+      if (!t) return;
+      this.buffers.get(p)?.dispose();
+      this.buffers.set(p, noGrad(() => clone(t)).keep());
+    });
   }
 
   dispose(): void {

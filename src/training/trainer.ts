@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset.js';
 import { grad, noGrad } from '../engine/autograd.js';
 import { scope } from '../engine/scope.js';
 import { Tensor } from '../engine/tensor.js';
-import { loadStateDict, saveStateDict } from '../io/checkpoint.js';
+import { expectFinite, loadStateDict, saveStateDict } from '../io/checkpoint.js';
 import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type TensorRecord } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { detach } from '../ops/creation.js';
@@ -129,16 +129,27 @@ export async function evaluateRobustness(
 /** SGD momentum buffers to a safetensors file (the pruning stage's run directory uses it too). */
 export async function saveOptimizer(path: string, opt: SGD): Promise<void> {
   const records: [string, TensorRecord][] = [];
-  for (const [k, t] of opt.stateDict()) records.push([k, tensorRecord((await t.data()) as Float32Array, t.shape)]);
+  for (const [k, t] of opt.stateDict()) {
+    const values = (await t.data()) as Float32Array;
+    expectFinite(values, `saveOptimizer: '${k}'`);
+    records.push([k, tensorRecord(values, t.shape)]);
+  }
   await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opt.lr) });
 }
 
 export async function loadOptimizer(path: string, opt: SGD): Promise<void> {
   const file = await readSafetensors(path);
   const state = new Map<string, Tensor>();
-  for (const [k, rec] of file.tensors) state.set(k, Tensor.fromArray(toFloat32(rec, `${path}: ${k}`), rec.shape));
-  opt.loadStateDict(state);
-  for (const t of state.values()) t.dispose();
+  try {
+    for (const [k, rec] of file.tensors) {
+      const values = toFloat32(rec, `${path}: ${k}`);
+      expectFinite(values, `${path}: '${k}'`);
+      state.set(k, Tensor.fromArray(values, rec.shape));
+    }
+    opt.loadStateDict(state, path);
+  } finally {
+    for (const t of state.values()) t.dispose();
+  }
 }
 
 /**

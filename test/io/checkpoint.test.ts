@@ -109,6 +109,16 @@ describe('checkpoints (safetensors state dicts)', () => {
         /'bn3\.num_batches_tracked': dtype F32 is not an integer type/,
       ],
       [
+        'nan.safetensors',
+        (r) => r.set('linear.bias', { dtype: 'F32', shape: [10], data: new Uint8Array(Float32Array.from([0, 1, NaN, 3, 4, 5, 6, 7, 8, 9]).buffer) }),
+        /'linear\.bias' holds NaN at index 2; checkpoints hold finite values only/,
+      ],
+      [
+        'inf.safetensors',
+        (r) => r.set('bn2.running_var', { dtype: 'F32', shape: [64], data: new Uint8Array(Float32Array.from({ length: 64 }, (_, i) => (i === 5 ? Infinity : 1)).buffer) }),
+        /'bn2\.running_var' holds Infinity at index 5/,
+      ],
+      [
         'mask.safetensors',
         (r) => r.set('conv2.weight.mask', { dtype: 'U8', shape: [64, 32, 3, 3], data: new Uint8Array(64 * 32 * 9).fill(2) }),
         /mask 'conv2\.weight\.mask' holds 2 at 0; masks must be 0 or 1/,
@@ -129,6 +139,18 @@ describe('checkpoints (safetensors state dicts)', () => {
         expect(await snapshot(target)).toEqual(before);
         target.dispose();
       });
+
+    it('saving a diverged model (a NaN weight) fails and leaves the file as it was', async () => {
+      const m = trainedModel(8);
+      const path = join(scratch, 'diverged.safetensors');
+      await saveStateDict(path, m);
+      const good = await readSafetensors(path);
+      const nan = E.full([64, 32, 3, 3], NaN);
+      m.loadStateDict({ 'conv2.weight': nan }, { strict: false });
+      await expect(saveStateDict(path, m)).rejects.toThrow(/saveStateDict: 'conv2\.weight' holds NaN at index 0/);
+      expect([...(await readSafetensors(path)).tensors.get('conv2.weight')!.data]).toEqual([...good.tensors.get('conv2.weight')!.data]);
+      E.dispose([m, nan]);
+    });
 
     it('a wider model (shape mismatch in the first layer)', async () => {
       const m = trainedModel(7);

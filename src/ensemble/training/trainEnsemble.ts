@@ -18,7 +18,7 @@ import { HostRandom, streamOf } from '../../data/hostRandom.js';
 import { grad } from '../../engine/autograd.js';
 import { scope } from '../../engine/scope.js';
 import { Tensor } from '../../engine/tensor.js';
-import { loadStateDict, saveStateDict } from '../../io/checkpoint.js';
+import { expectFinite, loadStateDict, saveStateDict } from '../../io/checkpoint.js';
 import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type TensorRecord } from '../../io/safetensors.js';
 import { tappedModel } from '../../nn/models/featureTap.js';
 import type { Module } from '../../nn/module.js';
@@ -99,7 +99,11 @@ export function diversityAt(s: EnsembleTrainSettings, epoch: number): Diversity 
 async function saveOptimizers(path: string, opts: readonly SGD[]): Promise<void> {
   const records: [string, TensorRecord][] = [];
   for (const [i, opt] of opts.entries())
-    for (const [k, t] of opt.stateDict()) records.push([`member${i}.${k}`, tensorRecord((await t.data()) as Float32Array, t.shape)]);
+    for (const [k, t] of opt.stateDict()) {
+      const values = (await t.data()) as Float32Array;
+      expectFinite(values, `saveOptimizers: member ${i} '${k}'`);
+      records.push([`member${i}.${k}`, tensorRecord(values, t.shape)]);
+    }
   await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opts[0].lr) });
 }
 
@@ -111,9 +115,11 @@ async function loadOptimizers(path: string, opts: readonly SGD[]): Promise<void>
       const m = /^member(\d+)\.(.+)$/.exec(k);
       const i = m ? Number(m[1]) : -1;
       if (!m || !(i < opts.length)) throw new Error(`${path}: unexpected optimizer entry '${k}' for a team of ${opts.length}`);
-      perMember[i].set(m[2], Tensor.fromArray(toFloat32(rec, `${path}: ${k}`), rec.shape));
+      const values = toFloat32(rec, `${path}: ${k}`);
+      expectFinite(values, `${path}: '${k}'`);
+      perMember[i].set(m[2], Tensor.fromArray(values, rec.shape));
     }
-    opts.forEach((opt, i) => opt.loadStateDict(perMember[i]));
+    opts.forEach((opt, i) => opt.loadStateDict(perMember[i], `${path} (member ${i})`));
   } finally {
     for (const state of perMember) for (const t of state.values()) t.dispose();
   }
