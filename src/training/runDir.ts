@@ -34,6 +34,18 @@ const LOCATION_KEYS = ['out'];
 const comparable = (config: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(config).filter(([k]) => !LOCATION_KEYS.includes(k)));
 
+/** state.json as written by commit(), or an error naming the file and the field. */
+function checkedState(v: unknown, where: string): RunState {
+  const bad = (what: string) => new Error(`${where}: ${what}; pass --fresh to start over`);
+  const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isObject(v)) throw bad(`expected an object {epoch, files, extra}, found ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v.epoch) || (v.epoch as number) < 0) throw bad(`epoch must be a non-negative integer, found ${JSON.stringify(v.epoch)}`);
+  if (!isObject(v.files) || !Object.values(v.files).every((f) => typeof f === 'string'))
+    throw bad(`files must map names to file names, found ${JSON.stringify(v.files)}`);
+  if (!isObject(v.extra)) throw bad(`extra must be an object, found ${JSON.stringify(v.extra)}`);
+  return v as unknown as RunState;
+}
+
 export class RunDir {
   private constructor(
     readonly path: string,
@@ -70,11 +82,13 @@ export class RunDir {
     const statePath = join(path, 'state.json');
     let state: RunState | null = null;
     if (existsSync(statePath)) {
+      let parsed: unknown;
       try {
-        state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+        parsed = JSON.parse(readFileSync(statePath, 'utf8'));
       } catch (e) {
         throw new Error(`${statePath}: unreadable checkpoint state (${(e as Error).message}); pass --fresh to start over`);
       }
+      state = checkedState(parsed, statePath);
       for (const f of Object.values(state.files))
         if (!existsSync(join(path, f))) throw new Error(`${statePath} names ${f}, which is missing; pass --fresh to start over`);
     }
@@ -83,6 +97,14 @@ export class RunDir {
 
   file(name: string): string {
     return join(this.path, name);
+  }
+
+  /** A number the resumed checkpoint's extra must hold (a generator position), or an error naming state.json. */
+  resumedNumber(key: string): number {
+    const v = this.resumed?.extra[key];
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new Error(`${this.file('state.json')}: extra.${key} must be a finite number, found ${JSON.stringify(v)}; pass --fresh to start over`);
+    return v;
   }
 
   log(line: string): void {

@@ -175,8 +175,8 @@ export async function trainAdversarially(
   if (run.resumed) {
     await loadStateDict(run.file(run.resumed.files.model), model);
     await loadOptimizer(run.file(run.resumed.files.optimizer), opt);
-    gen.position = Number(run.resumed.extra.generatorPosition);
-    evalGen.position = Number(run.resumed.extra.evalGeneratorPosition);
+    gen.position = run.resumedNumber('generatorPosition');
+    evalGen.position = run.resumedNumber('evalGeneratorPosition');
     history.push(...((run.resumed.extra.history as EpochMetrics[]) ?? []));
     start = run.resumed.epoch;
     partial = run.resumed.extra.partial as PartialTrainEpoch | undefined;

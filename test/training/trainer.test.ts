@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -81,6 +81,34 @@ describe('adversarial training runs', () => {
     );
     a.dispose();
     b2.dispose();
+  });
+
+  it('a damaged state.json is refused, naming the file and the field', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'eed-state-'));
+    const config = { seed: 1 };
+    const cases: [string, RegExp][] = [
+      ['null', /expected an object \{epoch, files, extra\}, found null/],
+      ['{"epoch":"2","files":{},"extra":{}}', /epoch must be a non-negative integer, found "2"/],
+      ['{"epoch":1,"files":{"model":3},"extra":{}}', /files must map names to file names/],
+      ['{"epoch":1,"files":{}}', /extra must be an object, found undefined/],
+    ];
+    for (const [i, [text, pattern]] of cases.entries()) {
+      const dir = join(base, `r${i}`);
+      await RunDir.open(dir, config);
+      writeFileSync(join(dir, 'state.json'), text);
+      const err = await RunDir.open(dir, config).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err?.message, text).toMatch(pattern);
+      expect(err!.message.startsWith(`${join(dir, 'state.json')}: `)).toBe(true);
+    }
+    // A well-formed state without a generator position: the trainer names the missing field.
+    const dir = join(base, 'gen');
+    await RunDir.open(dir, config);
+    writeFileSync(join(dir, 'state.json'), '{"epoch":1,"files":{},"extra":{}}');
+    const run = await RunDir.open(dir, config);
+    expect(() => run.resumedNumber('generatorPosition')).toThrow(/state\.json: extra\.generatorPosition must be a finite number, found undefined/);
   });
 
   it('a run interrupted inside an epoch resumes from that step and ends with the same weights', async () => {

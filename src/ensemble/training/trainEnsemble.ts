@@ -182,7 +182,7 @@ export async function trainEnsemble(
         for (const t of loaded.masks.values()) t.dispose();
       }
       await loadOptimizers(run.file(run.resumed.files.optimizer), opts);
-      gen.position = Number(run.resumed.extra.generatorPosition);
+      gen.position = run.resumedNumber('generatorPosition');
       history.push(...((run.resumed.extra.history as EnsembleEpochMetrics[]) ?? []));
       start = run.resumed.epoch;
       partial = run.resumed.extra.partial as PartialEnsembleEpoch | undefined;
