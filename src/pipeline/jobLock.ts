@@ -1,9 +1,11 @@
 // A lock file per pool job, so that several `eed run --stage pool` processes (on one machine or
-// on machines sharing the run folder) never prune the same sub-model twice. The lock is created
-// with O_EXCL; a lock left by a dead process on this host is taken over, one from another host
-// is respected until its owner removes it (delete the file by hand if that host is gone).
+// on machines sharing the run folder) never prune the same sub-model twice. The lock appears with
+// its owner already written (written to a private file, then hard-linked into place, which fails
+// if the lock exists), so no process ever reads a half-created lock. A lock left by a dead process
+// on this host is taken over; one from another host, or one that cannot be read, is respected
+// until removed (delete the file by hand if its owner is gone).
 
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 interface LockOwner {
@@ -23,28 +25,71 @@ function alive(pid: number): boolean {
 
 function readOwner(path: string): LockOwner | null {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    return typeof o?.pid === 'number' && typeof o.host === 'string' ? o : null;
   } catch {
     return null;
   }
 }
 
+const sameOwner = (a: LockOwner | null, b: LockOwner): boolean => a !== null && a.pid === b.pid && a.host === b.host && a.since === b.since;
+
 export type LockResult = { acquired: true; release: () => void } | { acquired: false; owner: string };
+
+/** Creates the lock holding our owner record, or returns false if it exists. */
+function create(path: string): boolean {
+  const mine = `${path}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
+  writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
+  try {
+    linkSync(mine, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: create exclusively and write (a reader may then, briefly,
+    // see an empty lock, and respects it).
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') return createExclusive(path, readFileSync(mine, 'utf8'));
+    throw new Error(`${path}: cannot create the job lock (${(e as Error).message})`);
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
+function createExclusive(path: string, owner: string): boolean {
+  try {
+    writeFileSync(path, owner, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new Error(`${path}: cannot create the job lock (${(e as Error).message})`);
+  }
+}
 
 export function tryLock(path: string): LockResult {
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
-      closeSync(fd);
-      return { acquired: true, release: () => rmSync(path, { force: true }) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${path}: cannot create the job lock (${(e as Error).message})`);
-    }
+    if (create(path)) return { acquired: true, release: () => rmSync(path, { force: true }) };
     const owner = readOwner(path);
-    const stale = owner === null || (owner.host === hostname() && owner.pid !== process.pid && !alive(owner.pid));
+    if (owner === null) return { acquired: false, owner: `an unreadable lock (${path}; delete it if no process holds it)` };
+    const stale = owner.host === hostname() && owner.pid !== process.pid && !alive(owner.pid);
     if (!stale) return { acquired: false, owner: `pid ${owner.pid} on ${owner.host} since ${owner.since}` };
-    rmSync(path, { force: true });
+    // Take the dead owner's lock aside under a name of our own; if what we took is not the lock we
+    // judged stale (another process took it over first and now holds it), put it back.
+    const aside = `${path}.${process.pid}.stale`;
+    try {
+      renameSync(path, aside);
+    } catch {
+      continue; // gone already: try to create it again
+    }
+    if (!sameOwner(readOwner(aside), owner)) {
+      try {
+        linkSync(aside, path);
+      } catch {
+        // the slot was filled meanwhile; that holder keeps it
+      }
+      rmSync(aside, { force: true });
+      return { acquired: false, owner: 'another process (it took the stale lock over first)' };
+    }
+    rmSync(aside, { force: true });
   }
   return { acquired: false, owner: 'another process (the lock changed hands while it was taken over)' };
 }

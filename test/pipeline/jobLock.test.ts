@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,5 +33,22 @@ describe('pool job locks', () => {
     if (stale.acquired) stale.release();
     writeFileSync(path, JSON.stringify({ pid: 4194305, host: `${hostname()}-elsewhere`, since: 'then' }));
     expect(tryLock(path).acquired).toBe(false);
+  });
+
+  it('respect a lock they cannot read (it is never empty while being created)', () => {
+    const path = join(scratch, 'c.lock');
+    for (const text of ['', '{"pid":', '{"host":"x"}']) {
+      writeFileSync(path, text);
+      const r = tryLock(path);
+      expect(r.acquired, JSON.stringify(text)).toBe(false);
+      if (!r.acquired) expect(r.owner).toContain('unreadable lock');
+    }
+    rmSync(path);
+    // A fresh lock holds its owner from the moment it exists, and no private files are left behind.
+    const r = tryLock(path);
+    expect(r.acquired).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    expect(readdirSync(scratch).filter((f) => f.startsWith('c.lock.'))).toEqual([]);
+    if (r.acquired) r.release();
   });
 });
