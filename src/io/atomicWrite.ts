@@ -4,8 +4,29 @@
 // so the rename itself survives a power loss.
 
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+const TEMP = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files of atomic writes that a crash left in `dir` (each as large as the
+ * file it was writing). Only files untouched for `olderThanMs` go: a run folder may be shared with
+ * a process on another machine that is writing one right now.
+ */
+export function removeStaleTemporaries(dir: string, olderThanMs = 3600_000): void {
+  const now = Date.now();
+  for (const f of readdirSync(dir)) {
+    if (!TEMP.test(f)) continue;
+    const p = join(dir, f);
+    try {
+      if (now - statSync(p).mtimeMs > olderThanMs) rmSync(p, { force: true });
+    } catch {
+      // removed meanwhile
+    }
+  }
+}
 
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
   const dir = dirname(path);

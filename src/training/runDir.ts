@@ -4,7 +4,7 @@
 
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/atomicWrite.js';
 
 export interface RunState {
   /** Epochs completed. */
@@ -59,6 +59,7 @@ export class RunDir {
   static async open(path: string, config: Record<string, unknown>, opts: { fresh?: boolean } = {}): Promise<RunDir> {
     if (opts.fresh && existsSync(path)) rmSync(path, { recursive: true, force: true });
     mkdirSync(path, { recursive: true });
+    removeStaleTemporaries(path);
     const cfgPath = join(path, 'config.json');
     if (existsSync(cfgPath)) {
       let old: Record<string, unknown>;
