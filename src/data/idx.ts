@@ -74,6 +74,8 @@ export async function loadIdxDataset(paths: IdxPairPaths, name: string, classes 
   if (labels.dims.length !== 1)
     throw new Error(`${paths.labels}: IDX labels have ${labels.dims.length} dimensions, expected 1 (count)`);
   const [n, rows, cols] = images.dims;
+  if (n < 1 || rows < 1 || cols < 1)
+    throw new Error(`${paths.images}: IDX images are ${images.dims.join('×')}, expected at least one image of at least 1×1 pixels`);
   if (labels.dims[0] !== n)
     throw new Error(`${paths.labels}: ${labels.dims[0]} labels but ${paths.images} holds ${n} images`);
   const labelArray = Int32Array.from(labels.data);

@@ -33,6 +33,7 @@ export function svhnFromMat(mat: MatFile, path: string): Dataset {
   if (xDims.length !== 4 || xDims[0] !== SIDE || xDims[1] !== SIDE || xDims[2] !== CHANNELS)
     throw new Error(`${path}: X has dimensions ${x.dims.join('×')}, expected ${SIDE}×${SIDE}×${CHANNELS}×N`);
   if (x.imag) throw new Error(`${path}: X is complex, expected real uint8 images`);
+  if (y.imag) throw new Error(`${path}: y is complex, expected real labels in 1..10`);
   const n = xDims[3];
   if (y.dims.length !== 2 || !y.dims.includes(1) || y.real.length !== n)
     throw new Error(`${path}: y has dimensions ${y.dims.join('×')}, expected ${n}×1 (one label per image in X)`);

@@ -88,6 +88,21 @@ describe('IDX loader refuses corrupt files, naming the file', () => {
     await refuse(goodLabels, goodLabels, /IDX images have 1 dimensions, expected 3/, goodLabels);
   });
 
+  it('images without pixels or without images', async () => {
+    // Headers of [4, 0, 5] images (no data) and of 0 images with 0 labels.
+    const header = (dims: number[]) => {
+      const b = new Uint8Array(4 + 4 * dims.length);
+      b.set([0, 0, 0x08, dims.length]);
+      dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
+      return b;
+    };
+    const flat = writeScratch(scratch.dir, 'flat-images', header([4, 0, 5]));
+    await refuse(flat, goodLabels, /IDX images are 4×0×5, expected at least one image of at least 1×1 pixels/, flat);
+    const none = writeScratch(scratch.dir, 'no-images', header([0, 28, 28]));
+    const noLabels = writeScratch(scratch.dir, 'no-labels', header([0]));
+    await refuse(none, noLabels, /IDX images are 0×28×28/, none);
+  });
+
   it('a truncated gzip stream', async () => {
     const gz = gzipSync(rawImages);
     const p = writeScratch(scratch.dir, 'cut.gz', gz.subarray(0, gz.length - 6));

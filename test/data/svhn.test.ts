@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadSvhn, loadSvhnFile } from '../../src/data/svhn.js';
+import { loadSvhn, loadSvhnFile, svhnFromMat } from '../../src/data/svhn.js';
+import type { MatFile, MatNumericArray } from '../../src/data/matv5.js';
 import { expectDatasetMatches, fixture, manifest } from './fixtures.js';
 
 describe('SVHN loader', () => {
@@ -36,6 +37,25 @@ describe('SVHN loader refuses malformed files, naming the file', () => {
       expect(err!.message).toMatch(pattern);
       expect(err!.message.startsWith(`${path}: `)).toBe(true);
     });
+
+  it('complex labels (an imaginary part would be dropped silently)', () => {
+    const v = (name: string, dims: number[], real: Uint8Array | Float64Array, imag: Float64Array | null = null): MatNumericArray => ({
+      name,
+      matClass: real instanceof Uint8Array ? 'uint8' : 'double',
+      logical: false,
+      dims,
+      real,
+      imag,
+    });
+    const mat = (y: MatNumericArray): MatFile => ({
+      header: 'test',
+      littleEndian: true,
+      variables: new Map([['X', v('X', [32, 32, 3, 1], new Uint8Array(3072))], ['y', y]]),
+      skipped: new Map(),
+    });
+    expect(svhnFromMat(mat(v('y', [1, 1], Float64Array.from([3]))), 'ok.mat').labels[0]).toBe(3);
+    expect(() => svhnFromMat(mat(v('y', [1, 1], Float64Array.from([3]), Float64Array.from([1]))), 'c.mat')).toThrow(/c\.mat: y is complex, expected real labels in 1\.\.10/);
+  });
 
   it('a missing split file', async () => {
     await expect(loadSvhn('extra', fixture('svhn', 'compressed'))).rejects.toThrow(/extra_32x32\.mat: file not found/);
