@@ -1,5 +1,6 @@
 // `eed` command-line entry: dispatches to subcommands; each has its own --help.
 
+import { existsSync, readFileSync } from 'node:fs';
 import { doctor, DOCTOR_HELP } from './doctor.js';
 import { evalCommand } from './evaluate.js';
 import { pruneCommand } from './prune.js';
@@ -7,6 +8,18 @@ import { serveCommand } from './serve.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { tune, TUNE_HELP } from './tune.js';
+
+/** The version in the package's package.json (src/cli and dist/src/cli both sit two or three folders below it). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    const url = new URL(up, import.meta.url);
+    if (existsSync(url)) {
+      const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'eed-webgpu' && pkg.version) return pkg.version;
+    }
+  }
+  return 'unknown';
+}
 
 const HELP = `eed: Efficient Ensemble Defense on WebGPU
 
@@ -21,7 +34,7 @@ Commands:
   train      Adversarially pre-train a model (Madry, TRADES, MART or clean) in a resumable run
   tune       Measure kernel variants on this adapter and cache the fastest
 
-Run \`eed <command> --help\` for a command's options.`;
+Run \`eed <command> --help\` for a command's options, \`eed --version\` for the version.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -33,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
         console.log(HELP);
         return cmd === undefined ? 1 : 0;
+      case '--version':
+      case '-v':
+        console.log(`eed ${packageVersion()}`);
+        return 0;
       case 'doctor':
         if (rest.includes('--help') || rest.includes('-h')) {
           console.log(DOCTOR_HELP);

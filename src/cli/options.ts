@@ -92,7 +92,7 @@ export function resolveOptions<T extends OptionTable>(
   try {
     parsed = parseArgs({ args: argv, options: parseOpts, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new Error(`eed ${command}: ${(e as Error).message}`);
+    throw new Error(`command line: ${(e as Error).message}`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const config: Record<string, unknown> = {};
@@ -100,7 +100,7 @@ export function resolveOptions<T extends OptionTable>(
   if (values.preset !== undefined) {
     const p = presets[String(values.preset)];
     if (!p)
-      throw new Error(`eed ${command}: unknown preset '${values.preset}' (available: ${Object.keys(presets).join(', ')})`);
+      throw new Error(`--preset: unknown ${command} preset '${values.preset}' (available: ${Object.keys(presets).join(', ')})`);
     applyObject(table, config, p as Record<string, unknown>, `preset '${values.preset}'`);
   }
   if (values.config !== undefined) {

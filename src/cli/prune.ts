@@ -3,6 +3,7 @@
 // it with fixed masks, and write the pruned weights with their masks and layer rates, in a
 // resumable run directory.
 
+import { existsSync, statSync } from 'node:fs';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
 import { DATASET_NAMES, loadDatasetByName, type DatasetName } from '../data/byName.js';
@@ -97,6 +98,10 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!config.checkpoint) throw new Error('--checkpoint is required (a model.safetensors written by eed train)');
+  // Before the run directory exists: a mistyped path must not leave a run that the corrected
+  // command (same --out, another checkpoint) would then refuse as a different config.
+  if (!existsSync(config.checkpoint) || !statSync(config.checkpoint).isFile())
+    throw new Error(`--checkpoint ${config.checkpoint}: no such file (expected a model.safetensors written by eed train)`);
   // Neither changes the result, so a run may resume with other values.
   const { fresh, checkpointMinutes, ...recorded } = config;
   const run = await RunDir.open(config.out, recorded, { fresh });

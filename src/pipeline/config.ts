@@ -2,6 +2,7 @@
 // subsets → robust-diversity team → ensemble training → DIE and evaluation) and its presets. The
 // table drives `eed run`'s flags, --help, JSON configs and validation (src/cli/options.ts).
 
+import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/byName.js';
 import { IMPORTANCE_SCORES } from '../pruning/scores.js';
 import { MODEL_NAMES } from '../training/models.js';
@@ -143,6 +144,9 @@ export function parseSweep(text: string): number[] {
 
 /** Checks what the option table cannot (lists, and that a team of two fits the budget) before any work. */
 export function checkPipelineConfig(c: PipelineConfig): void {
+  // Checked before the run directory is written: a mistyped path must not leave a run that the
+  // corrected command would refuse as a different config.
+  if (c.baseCheckpoint && !existsSync(c.baseCheckpoint)) throw new Error(`option 'baseCheckpoint': ${c.baseCheckpoint} does not exist`);
   parseList(c.scores, IMPORTANCE_SCORES, 'scores');
   parseList(c.evalAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'evalAttacks');
   parseList(c.singleAttacks, ['clean', 'fgsm', 'pgd', 'cw', 'deepfool'] as const, 'singleAttacks');

@@ -25,8 +25,8 @@ describe('command options', () => {
   });
 
   it('refuses unknown presets, options and bad values with the name and what was expected', () => {
-    expect(() => resolveOptions('t', table, presets, ['--preset', 'slow'])).toThrow(/unknown preset 'slow' \(available: fast\)/);
-    expect(() => resolveOptions('t', table, presets, ['--epoch', '3'])).toThrow(/eed t: .*epoch/);
+    expect(() => resolveOptions('t', table, presets, ['--preset', 'slow'])).toThrow(/--preset: unknown t preset 'slow' \(available: fast\)/);
+    expect(() => resolveOptions('t', table, presets, ['--epoch', '3'])).toThrow(/command line: .*epoch/);
     expect(() => resolveOptions('t', table, presets, ['--epochs', '2.5'])).toThrow(/command line: option 'epochs' expects an integer, got "2.5"/);
     expect(() => resolveOptions('t', table, presets, ['--method', 'pgd'])).toThrow(/option 'method' expects one of madry, trades/);
     expect(() => resolveOptions('t', table, presets, ['--lr=-1'])).toThrow(/option 'lr' expects a number >= 0/);
