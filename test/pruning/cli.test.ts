@@ -39,6 +39,8 @@ describe('eed prune options', () => {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
       const { fresh: _fresh, checkpointMinutes: _minutes, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
       writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
+      // The checkpoint must exist (a missing one is refused first); the config check comes before it is read.
+      writeFileSync(join(out, 'dense.safetensors'), '');
       await expect(pruneCommand([...args, '--score', 'nis'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
     } finally {
       rmSync(out, { recursive: true, force: true });
