@@ -132,13 +132,21 @@ interface PartialPruneEpoch extends PartialEpoch {
 }
 
 /** The first `count` rows of the subset as fixed batches (scoring needs no shuffling). */
+/**
+ * `count` images spread evenly over the subset (all of it when it is smaller). Not its first
+ * images: a capped pool subset is C0's images followed by Cs's (src/pipeline/poolStage.ts), so the
+ * first ones would all come from the chunk every sub-model of a score shares, and those sub-models
+ * would start from identical scores.
+ */
+export function scoringIndices(size: number, count: number): Int32Array {
+  const n = Math.min(count, size);
+  return Int32Array.from({ length: n }, (_, i) => Math.floor((i * size) / n));
+}
+
 function scoringBatches(data: GpuDataset, count: number, batchSize: number): LabelledBatch[] {
-  const n = Math.min(count, data.size);
+  const indices = scoringIndices(data.size, count);
   const out: LabelledBatch[] = [];
-  for (let b0 = 0; b0 < n; b0 += batchSize) {
-    const { x, y } = data.gather(Int32Array.from({ length: Math.min(batchSize, n - b0) }, (_, i) => b0 + i));
-    out.push({ x, y });
-  }
+  for (let b0 = 0; b0 < indices.length; b0 += batchSize) out.push(data.gather(indices.subarray(b0, b0 + batchSize)));
   return out;
 }
 

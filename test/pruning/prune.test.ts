@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { loadStateDict } from '../../src/io/checkpoint.js';
-import { enforceKeepBudget, fineTuneRates, pruneAdversarially, savePrunedModel, type PruneSettings } from '../../src/pruning/prune.js';
+import { enforceKeepBudget, fineTuneRates, pruneAdversarially, savePrunedModel, scoringIndices, type PruneSettings } from '../../src/pruning/prune.js';
 import { resolveOptions } from '../../src/cli/options.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
 import { prunableLayers, prunableWeightCount } from '../../src/pruning/prunable.js';
@@ -88,6 +88,15 @@ describe('pruning stage', () => {
     const result = await pruneAdversarially(tinyCnn(19), tinyDataset(16), { ...SETTINGS, pruneEpochs: 0, finetuneEpochs: 3, finetuneLrStages: 3 });
     close(result.history.map((h) => h.lr), [0.01, 0.002, 0.0004]);
     result.model.dispose();
+  });
+
+  it('scores on images spread over the whole subset, not its first ones (the shared chunk)', () => {
+    // A capped pool subset of 200: C0's 100 images, then Cs's 100; 50 scoring images take 25 of each.
+    const idx = Array.from(scoringIndices(200, 50));
+    expect(idx.length).toBe(50);
+    expect(idx.filter((i) => i < 100).length).toBe(25);
+    expect(new Set(idx).size).toBe(50);
+    expect(Array.from(scoringIndices(7, 100))).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('the safety net shifts all rates by one constant down to the budget', async () => {
