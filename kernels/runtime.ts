@@ -77,7 +77,7 @@ export class Runtime {
     this.limits = acq.limits;
     this.features = acq.features;
     this.runtimeKind = acq.runtime;
-    this.pool = new BufferPool(this.device);
+    this.pool = new BufferPool(this.device, undefined, () => this.flush());
     this.align = Math.max(16, this.limits.minUniformBufferOffsetAlignment ?? 256);
     this.paramsLayout = this.device.createBindGroupLayout({
       entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }],

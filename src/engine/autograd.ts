@@ -24,25 +24,27 @@ export function isRecording(): boolean {
   return recording;
 }
 
-/** Runs fn without recording the autograd graph (inference, optimizer updates). */
+/** Runs fn without recording the autograd graph (inference, optimizer updates). Synchronous only. */
 export function noGrad<T>(fn: () => T): T {
-  const prev = recording;
-  recording = false;
-  try {
-    return fn();
-  } finally {
-    recording = prev;
-  }
+  return withRecording(false, fn);
 }
 
-function withRecording<T>(on: boolean, fn: () => T): T {
+/**
+ * Runs fn with recording set to `on`. fn must be synchronous: recording is a global flag, restored
+ * when fn returns, so whatever an async fn does after its first await would run with the outer
+ * setting.
+ */
+export function withRecording<T>(on: boolean, fn: () => T): T {
   const prev = recording;
   recording = on;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     recording = prev;
   }
+  if (result instanceof Promise) throw new Error('noGrad / withRecording: fn returned a Promise; await inside it would escape the setting');
+  return result;
 }
 
 /** Links `out` to the op that produced it, if any input requires a gradient. */
@@ -108,6 +110,7 @@ export function grad(y: Tensor, xs: readonly Tensor[], opts: GradOptions = {}): 
       const inputs = top.t.gradFn?.inputs ?? [];
       if (top.i < inputs.length) {
         const next = inputs[top.i++];
+        if (next.requiresGrad && next.isDisposed) throw disposedInGraph(next, top.t);
         if (next.requiresGrad && !leadsToTarget.has(next)) {
           leadsToTarget.set(next, false); // provisional: marks "being visited"
           stack.push({ t: next, i: 0 });
@@ -186,13 +189,28 @@ export function grad(y: Tensor, xs: readonly Tensor[], opts: GradOptions = {}): 
     }
   });
 
+  // One tensor can be the gradient of two targets (an add passes gy to both inputs): each target
+  // gets its own tensor (a view), so that disposing one, as SGD.zeroGrad does, leaves the other.
+  const handedOut = new Set<Tensor>();
   return xs.map((x) => {
     const r = results.get(x);
-    if (r) return r;
+    if (r) {
+      if (handedOut.has(r)) return r.view(r.shape);
+      handedOut.add(r);
+      return r;
+    }
     if (!opts.allowUnused)
       throw new Error(`grad: output does not depend on input ${x.name ?? shapeStr(x.shape)} (pass allowUnused)`);
     return gradHelpers.zerosLike(x);
   });
+}
+
+function disposedInGraph(t: Tensor, user: Tensor | null): Error {
+  const name = (u: Tensor) => u.name ?? `tensor #${u.id} ${shapeStr(u.shape)}`;
+  return new Error(
+    `backward: ${name(t)} was disposed but ${user ? `${name(user)} (${user.gradFn?.op}) still needs it` : 'the graph still needs it'}; ` +
+      'keep the tensors of a graph you will differentiate alive until backward (create them outside the scope that ends first)',
+  );
 }
 
 /** Accumulates d(y)/d(leaf) into `.grad` of every leaf that requires a gradient. */
@@ -205,6 +223,8 @@ export function backward(y: Tensor, gradOutput?: Tensor): void {
     if (seen.has(t)) continue;
     seen.add(t);
     if (!t.requiresGrad) continue;
+    // A disposed tensor has lost its gradFn: it is not a leaf, and its inputs are unreachable.
+    if (t.isDisposed) throw disposedInGraph(t, null);
     if (!t.gradFn) leaves.push(t);
     else stack.push(...t.gradFn.inputs);
   }

@@ -36,6 +36,12 @@ export class BufferPool {
     private readonly device: GPUDevice,
     /** Free-list bytes above this are destroyed instead of kept. */
     public maxPooledBytes = 2 * 1024 ** 3,
+    /**
+     * Submits the commands recorded so far (the runtime's flush). A released buffer may still be
+     * read by a recorded but unsubmitted command: destroying it first would make the whole batch
+     * fail at submit, so this runs before any destroy.
+     */
+    private readonly submitPending: () => void = () => {},
   ) {}
 
   acquire(bytes: number): GPUBuffer {
@@ -64,6 +70,7 @@ export class BufferPool {
     this.stats.liveBuffers--;
     this.stats.liveBytes -= cls;
     if (this.stats.pooledBytes + cls > this.maxPooledBytes) {
+      this.submitPending();
       buf.destroy();
       return;
     }
@@ -76,6 +83,7 @@ export class BufferPool {
 
   /** Destroys every free buffer (live ones are untouched). */
   trim(): void {
+    this.submitPending();
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.stats.pooledBuffers = 0;

@@ -4,7 +4,7 @@
 // θ; every op's backward is built from differentiable ops (conv adjoints differentiate into each
 // other, max-pool gather/scatter likewise), so no finite differences are involved anywhere.
 
-import { grad } from './autograd.js';
+import { grad, withRecording } from './autograd.js';
 import { scope } from './scope.js';
 import type { Tensor } from './tensor.js';
 import { add, mul, sum } from '../ops/index.js';
@@ -13,8 +13,10 @@ export function hvp(lossFn: () => Tensor, params: readonly Tensor[], v: readonly
   if (params.length !== v.length) throw new Error(`hvp: ${params.length} parameters but ${v.length} vectors`);
   params.forEach((p, i) => {
     if (p.size !== v[i].size) throw new Error(`hvp: vector ${i} has ${v[i].size} elements, parameter has ${p.size}`);
+    if (!p.requiresGrad) throw new Error(`hvp: parameter ${p.name ?? i} does not require a gradient (its H·v would be silently zero)`);
   });
-  return scope(() => {
+  // The loss is recorded whatever the caller's setting: under noGrad every H·v would be zero.
+  return withRecording(true, () => scope(() => {
     const loss = lossFn();
     const gs = grad(loss, params, { createGraph: true, allowUnused: true });
     let dot: Tensor | null = null;
@@ -23,5 +25,5 @@ export function hvp(lossFn: () => Tensor, params: readonly Tensor[], v: readonly
       dot = dot ? add(dot, term) : term;
     });
     return grad(dot!, params, { allowUnused: true });
-  });
+  }));
 }

@@ -50,8 +50,11 @@ export function scope<T>(fn: () => T): T {
     throw e;
   }
   stack.pop();
-  if (result instanceof Promise)
+  if (result instanceof Promise) {
+    // What fn created before its first await is freed (its continuation would run outside the scope).
+    close(created, undefined);
     throw new Error('scope(fn): fn returned a Promise; use scopeAsync for async work');
+  }
   close(created, result);
   return result;
 }

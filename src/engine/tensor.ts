@@ -137,7 +137,8 @@ export class Tensor {
 
   /** Moves `src`'s storage into this tensor (same shape and dtype) and disposes `src`. */
   assign(src: Tensor): void {
-    if (src.dtype !== this.dtype || src.size !== this.size)
+    if (src === this) return; // (disposing src would dispose this)
+    if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i]))
       throw new Error(
         `assign to ${this.name ?? 'tensor'}: expected ${this.dtype} ${shapeStr(this.shape)}, got ${src.dtype} ${shapeStr(src.shape)}`,
       );

@@ -221,3 +221,76 @@ describe('scope and dispose', () => {
     t.dispose(); // disposing twice is harmless
   });
 });
+
+// Defects found by a review of the engine (each case failed before its fix).
+describe('engine edge cases', () => {
+  it('two targets that receive the same gradient get tensors of their own', async () => {
+    const a = E.variable(E.tensor([1, 2], [2]));
+    const b = E.variable(E.tensor([3, 4], [2]));
+    const [ga, gb] = E.grad(E.sum(E.add(a, b)), [a, b]);
+    expect(ga).not.toBe(gb);
+    ga.dispose();
+    expect(await readNumbers(gb)).toEqual([1, 1]);
+    E.backward(E.sum(E.add(a, b)));
+    a.grad!.dispose(); // as SGD.zeroGrad does
+    a.grad = null;
+    expect(await readNumbers(b.grad!)).toEqual([1, 1]);
+    E.dispose([gb, b.grad, a, b]);
+  });
+
+  it('backward through a tensor that was disposed throws instead of treating it as a leaf', () => {
+    const x = E.variable(E.tensor([1, -2, 3], [3]));
+    const y = E.scope(() => E.sum(E.relu(E.mul(x, 2))));
+    expect(() => E.backward(y)).toThrow(/was disposed but .* still needs it/);
+    expect(() => E.grad(y, [x])).toThrow(/was disposed/);
+    E.dispose([x, y]);
+  });
+
+  it('hvp records the loss even under noGrad, and refuses a parameter without a gradient', async () => {
+    const w = E.variable(E.tensor([1, 2, 3], [3]));
+    const v = E.tensor([1, 1, 1], [3]);
+    // L = Σ w³: H = diag(6w), H·1 = 6w.
+    const [hv] = E.noGrad(() => E.hvp(() => E.sum(E.pow(w, 3)), [w], [v]));
+    expect(await readNumbers(hv)).toEqual([6, 12, 18]);
+    const plain = E.tensor([1, 2, 3], [3]);
+    expect(() => E.hvp(() => E.sum(E.pow(plain, 3)), [plain], [v])).toThrow(/does not require a gradient/);
+    E.dispose([w, v, hv, plain]);
+  });
+
+  it('scope(async fn) frees what fn made before refusing it; noGrad(async fn) is refused', () => {
+    const before = E.liveTensorCount();
+    expect(() =>
+      E.scope(async () => {
+        E.tensor([1], [1]);
+      }),
+    ).toThrow(/use scopeAsync/);
+    expect(E.liveTensorCount()).toBe(before);
+    expect(() => E.noGrad(async () => 1)).toThrow(/returned a Promise/);
+    expect(E.isRecording()).toBe(true);
+  });
+
+  it('assign checks the shape, and assigning a tensor to itself keeps it', async () => {
+    const t = E.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    t.assign(t);
+    expect(t.isDisposed).toBe(false);
+    expect(await readNumbers(t)).toEqual([1, 2, 3, 4, 5, 6]);
+    const flat = E.tensor([0, 0, 0, 0, 0, 0], [6]);
+    expect(() => t.assign(flat)).toThrow(/expected f32 \[2, 3\], got f32 \[6\]/);
+    E.dispose([t, flat]);
+  });
+
+  it('a buffer released past the pool cap is destroyed only after the commands recorded on it run', async () => {
+    const pool = E.runtime().pool;
+    const cap = pool.maxPooledBytes;
+    pool.maxPooledBytes = 0;
+    try {
+      const a = E.tensor([1, 2], [2]);
+      const b = E.add(a, a);
+      a.dispose();
+      expect(await readNumbers(b)).toEqual([2, 4]);
+      b.dispose();
+    } finally {
+      pool.maxPooledBytes = cap;
+    }
+  });
+});
