@@ -32,8 +32,9 @@ function figure(alt: string, link: string | undefined): string[] {
 }
 
 /** "93.7K (10.0%)": non-zero prunable weights and their share of the total. */
-function parameters(nonZero: number, total: number): string {
-  const share = total > 0 ? ` (${percent(nonZero / total, 1)}%)` : '';
+/** Non-zero weights, with their share of `base` (the dense model's parameters: the budget's basis). */
+function parameters(nonZero: number, base: number): string {
+  const share = base > 0 ? ` (${percent(nonZero / base, 1)}%)` : '';
   return `${compactCount(nonZero)}${share}`;
 }
 
@@ -105,13 +106,15 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
   out.push('## Threat model', '', prose(report.threatModel), '');
 
   out.push('## Table 1: accuracy, size and speed', '');
+  // Shares are of one dense model, not of T dense copies: an ensemble within an 80% budget reads 20%.
+  const denseBase = report.methods.find((m) => m.kind === 'dense')?.parameters.total;
   out.push(
     table(
       ['Method', ...ACCURACY_KEYS.map((k) => `${ACCURACY_LABELS[k]} (%)`), 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s'],
       report.methods.map((m) => [
         cell(m.method),
         ...ACCURACY_KEYS.map((k) => percent(m[k])),
-        parameters(m.parameters.nonZero, m.parameters.total),
+        parameters(m.parameters.nonZero, denseBase ?? m.parameters.total),
         compactCount(m.parameters.total),
         factor(m.speedUp),
         fixed(m.imagesPerSecond, 1),
@@ -120,7 +123,9 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
     ),
     '',
     'Speed-ups are measured wall-clock against the dense model on the adapter above, not counted in FLOPs. ' +
-      'Params (non-zero) counts the non-zero conv and linear weights (summed over members for ensembles).',
+      'Params (non-zero) counts the non-zero conv and linear weights (summed over members for ensembles), ' +
+      (denseBase ? "with their share of the dense model's parameters (batch norm included); " : 'with their share of Params (total); ') +
+      'Params (total) is the dense count, times the members for ensembles.',
     '',
   );
   out.push(...figure('Accuracy by method', figures.accuracy));

@@ -55,7 +55,7 @@ export function sampleReport(): EedReport {
       row('HYDRA (ERM) #1', 'pruned', { score: 'erm', clean: 0.8, pgd: 0.41, cw: 0.39, df: 0.45, parameters: { nonZero: 9_373, total: 94_186 }, speedUp: 1.8, imagesPerSecond: 400 }),
       row('MAD <&> "x"', 'pruned', { score: 'ase', clean: 0.79, pgd: 0.4 }),
       row('Average of all 4', 'pool-average', { clean: 0.83, pgd: 0.44 }),
-      row('EED (static team)', 'eed-static', { clean: 0.84, pgd: 0.47, aa: 0.42, speedUp: 0.9 }),
+      row('EED (static team)', 'eed-static', { clean: 0.84, pgd: 0.47, aa: 0.42, parameters: { nonZero: 28_000, total: 3 * 94_186 }, speedUp: 0.9 }),
       row('EED (DIE)', 'eed-die', { clean: 0.845, pgd: 0.471, aa: 0.419, speedUp: 1.35, imagesPerSecond: 300.04 }),
     ],
     die: {

@@ -51,6 +51,9 @@ describe('renderMarkdown', () => {
     });
     const hydra = rowOf(t, 'HYDRA (ERM) #1');
     expect([hydra['AA (%)'], hydra['CW (%)'], hydra['Params (non-zero)'], hydra['Speed-up']]).toEqual(['—', '39.00', '9.37K (10.0%)', '1.80×']);
+    // An ensemble's share is of one dense model (the budget's basis), not of its T dense copies.
+    expect(rowOf(t, 'EED (static team)')['Params (non-zero)']).toBe('28K (29.7%)');
+    expect(rowOf(t, 'EED (static team)')['Params (total)']).toBe('283K');
     const die = rowOf(t, 'EED (DIE)');
     expect([die['Clean (%)'], die['PGD (%)'], die['AA (%)'], die['CW (%)'], die['Speed-up'], die['Images/s']]).toEqual(['84.50', '47.10', '41.90', '—', '1.35×', '300.0']);
   });
