@@ -13,7 +13,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
 import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
-import { classifierPredictor, measureThroughput, speedUp, type ThroughputResult } from '../attacks/throughput.js';
+import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
 import { selectSamples } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
@@ -77,9 +77,29 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Prom
   return value;
 }
 
-/** Median clean latency of `predict` on the first batch of test images. */
-async function timeOf(predict: () => Promise<void>, images: number, c: PipelineConfig): Promise<ThroughputResult> {
-  return measureThroughput(predict, { images, warmup: 1, repeats: c.speedRepeats });
+/**
+ * The speed measurements of one evaluation: each row registers its predictor while its attacks
+ * run, and all are timed together at the end, interleaved (measureThroughputInterleaved), so that
+ * the hours between the dense row and the last row, and any change of load in them, do not scale
+ * the speed-ups.
+ */
+class SpeedRuns {
+  private readonly predicts: (() => Promise<void>)[] = [];
+  private results: ThroughputResult[] | null = null;
+
+  add(predict: () => Promise<void>): number {
+    this.predicts.push(predict);
+    return this.predicts.length - 1;
+  }
+
+  async measure(images: number, c: PipelineConfig): Promise<void> {
+    this.results = await measureThroughputInterleaved(this.predicts, { images, warmup: 1, repeats: c.speedRepeats });
+  }
+
+  get(k: number): ThroughputResult {
+    if (!this.results) throw new Error('SpeedRuns: measure() first');
+    return this.results[k];
+  }
 }
 
 export async function evalStage(
@@ -100,6 +120,9 @@ export async function evalStage(
     if (e.kind === 'attack' && e.outcome) ctx.log(`  ${what}: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
   };
   const methods: MethodRow[] = [];
+  const speeds = new SpeedRuns();
+  // Rows whose speed is filled in once all are timed: [row, its predictor, the baseline's].
+  const timedRows: [MethodRow, number][] = [];
   const poolModels: Module[] = [];
   let dense: Module | null = null;
   const team = await loadEnsemble(ensembleDir(ctx));
@@ -114,12 +137,19 @@ export async function evalStage(
     const denseSuite = await cached(ctx, { row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
       evaluateSuite(moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }),
     );
-    const denseTime = await timeOf(classifierPredictor(moduleClassifier(dense), speed.x), speedBatch, c);
-    methods.push({
-      method: 'AT (dense)', kind: 'dense', score: null, ...accuracies(denseSuite),
-      parameters: { nonZero: denseCount.prunableNonZero, total: denseCount.parameters },
-      speedUp: 1, imagesPerSecond: denseTime.imagesPerSecond,
-    });
+    const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
+    const timedRow = (row: MethodRow, k: number) => {
+      methods.push(row);
+      timedRows.push([row, k]);
+    };
+    timedRow(
+      {
+        method: 'AT (dense)', kind: 'dense', score: null, ...accuracies(denseSuite),
+        parameters: { nonZero: denseCount.prunableNonZero, total: denseCount.parameters },
+        speedUp: 1, imagesPerSecond: null,
+      },
+      denseTime,
+    );
 
     // Each sub-model of the pool, on the sparse kernels for the timing.
     for (const p of pool) {
@@ -133,12 +163,14 @@ export async function evalStage(
       const suite = await cached(ctx, { row: label, model: fileKey(p.checkpoint), options: suiteOptions(c, singleAttacks) }, () =>
         evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }),
       );
-      const t = await timeOf(classifierPredictor(moduleClassifier(module), speed.x), speedBatch, c);
-      methods.push({
-        method: label, kind: 'pruned', score: p.score as PruningScoreName, ...accuracies(suite),
-        parameters: { nonZero: count.prunableNonZero, total: count.parameters },
-        speedUp: speedUp(denseTime, t), imagesPerSecond: t.imagesPerSecond,
-      });
+      timedRow(
+        {
+          method: label, kind: 'pruned', score: p.score as PruningScoreName, ...accuracies(suite),
+          parameters: { nonZero: count.prunableNonZero, total: count.parameters },
+          speedUp: null, imagesPerSecond: null,
+        },
+        speeds.add(classifierPredictor(moduleClassifier(module), speed.x)),
+      );
     }
 
     // The average of the whole pool.
@@ -148,12 +180,14 @@ export async function evalStage(
     const poolSuite = await cached(ctx, { row: poolLabel, models: pool.map((p) => fileKey(p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
       evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }),
     );
-    const poolTime = await timeOf(classifierPredictor(poolClassifier, speed.x), speedBatch, c);
-    methods.push({
-      method: poolLabel, kind: 'pool-average', score: null, ...accuracies(poolSuite),
-      parameters: { nonZero: pool.reduce((s, p) => s + p.prunableNonZero, 0), total: denseCount.parameters * pool.length },
-      speedUp: speedUp(denseTime, poolTime), imagesPerSecond: poolTime.imagesPerSecond,
-    });
+    timedRow(
+      {
+        method: poolLabel, kind: 'pool-average', score: null, ...accuracies(poolSuite),
+        parameters: { nonZero: pool.reduce((s, p) => s + p.prunableNonZero, 0), total: denseCount.parameters * pool.length },
+        speedUp: null, imagesPerSecond: null,
+      },
+      speeds.add(classifierPredictor(poolClassifier, speed.x)),
+    );
 
     // EED: attack the static team, score with the static team and with DIE.
     for (const m of team.members) await compressForInference(m, { sample: speed.x });
@@ -194,22 +228,34 @@ export async function evalStage(
       if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
     }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
-    const staticTime = await timeOf(classifierPredictor(teamClassifier, speed.x), speedBatch, c);
-    const dieTime = await timeOf(async () => {
+    const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
+    const dieTimer = speeds.add(async () => {
       const r = await dynamicEnsemble(memberClassifiers, speed.x, die);
       r.probabilities.dispose();
-    }, speedBatch, c);
+    });
     const eedParameters = { nonZero: eedCount, total: denseCount.parameters * team.members.length };
-    methods.push(
+    timedRow(
       {
         method: 'EED (static team)', kind: 'eed-static', score: null, ...accuracies(merged(staticSuite)),
-        parameters: eedParameters, speedUp: speedUp(denseTime, staticTime), imagesPerSecond: staticTime.imagesPerSecond,
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
       },
+      staticTimer,
+    );
+    timedRow(
       {
         method: 'EED (DIE)', kind: 'eed-die', score: null, ...accuracies(merged(dieSuite)),
-        parameters: eedParameters, speedUp: speedUp(denseTime, dieTime), imagesPerSecond: dieTime.imagesPerSecond,
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
       },
+      dieTimer,
     );
+    ctx.log(`eval: timing ${timedRows.length} predictors on ${speedBatch} images, interleaved (${c.speedRepeats} rounds)`);
+    await speeds.measure(speedBatch, c);
+    for (const [row, k] of timedRows) {
+      row.speedUp = speedUp(speeds.get(denseTime), speeds.get(k));
+      row.imagesPerSecond = speeds.get(k).imagesPerSecond;
+    }
+    const staticTime = speeds.get(staticTimer);
+    const dieTime = speeds.get(dieTimer);
     const cleanJudged = membersUsedHistogram.reduce((a, b) => a + b, 0);
     const meanMembers = cleanJudged ? membersUsedHistogram.reduce((s, k, i) => s + k * (i + 1), 0) / cleanJudged : team.members.length;
     const staticRow = methods[methods.length - 2];

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { classifierPredictor, measureThroughput, median, speedUp } from '../../src/attacks/throughput.js';
+import { classifierPredictor, measureThroughput, measureThroughputInterleaved, median, speedUp } from '../../src/attacks/throughput.js';
 import { makeModel } from './fixtures.js';
 
 /** A clock that advances by the next duration (ms) each time a call starts and ends. */
@@ -48,6 +48,22 @@ describe('measureThroughput', () => {
     const base = await measureThroughput(() => undefined, { images: 100, repeats: 1, warmup: 0, now: fakeClock([200]).now });
     const fast = await measureThroughput(() => undefined, { images: 50, repeats: 1, warmup: 0, now: fakeClock([25]).now });
     expect(speedUp(base, fast)).toBeCloseTo(4, 12);
+  });
+
+  it('interleaved, a change of load during the measurement falls on every callback alike', async () => {
+    // Callback B costs twice A; the machine slows down 4× halfway. Timed one after the other, the
+    // ratio would be 8 (A fast, B slow); interleaved it stays 2.
+    let t = 0;
+    let calls = 0;
+    const cost = (ms: number) => () => {
+      calls++;
+      t += ms * (calls > 6 ? 4 : 1);
+    };
+    const [a, b] = await measureThroughputInterleaved([cost(10), cost(20)], { images: 1, warmup: 1, repeats: 5, now: () => t });
+    expect(speedUp(b, a)).toBe(2); // a per image against b: twice as fast
+    expect(a.seconds.length).toBe(5);
+    expect(a.warmup).toBe(1);
+    await expect(measureThroughputInterleaved([cost(1)], { images: 0 })).rejects.toThrow(/images must be a positive integer/);
   });
 
   it('names the bad option', async () => {
