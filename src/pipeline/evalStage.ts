@@ -5,6 +5,9 @@
 // the static team (average or max combiner over all members, §11), and the reported EED (DIE)
 // prediction is the Dynamic Inference Ensemble's on the same adversarial images. The static
 // row scores those same images with the static team, so both rows share one set of attacks.
+// Adaptive check (§11 [X]): DIE may halt at its first member, so that member is also attacked
+// alone and DIE judged on its adversarial images; "EED (DIE, adaptive)" reports, per attack, the
+// lower of the two DIE accuracies.
 // Speed-ups are wall-clock medians on this adapter: dense model vs the pruned models running the
 // zero-skipping sparse kernels (src/pruning/sparseInference.ts), and DIE vs the static team.
 
@@ -198,6 +201,13 @@ export async function evalStage(
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
     const staticSuite: SuiteResult[] = [];
     const dieSuite: SuiteResult[] = [];
+    /** DIE's verdict per image, and how many members each image ran. */
+    const dieOn = async (x: Tensor, y: Tensor): Promise<{ right: boolean[]; membersUsed: Int32Array }> => {
+      const labels = await y.data();
+      const r = await dynamicEnsemble(memberClassifiers, x, die);
+      r.probabilities.dispose();
+      return { right: Array.from(r.predictions, (p, i) => p === labels[i]), membersUsed: r.membersUsed };
+    };
     for (const attack of mainAttacks) {
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
       const key = { row: 'eed', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
@@ -206,13 +216,10 @@ export async function evalStage(
         let staticRight = 0;
         const histogram = new Array<number>(team.members.length).fill(0);
         const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
-          const labels = await y.data();
-          const r = await dynamicEnsemble(memberClassifiers, x, die);
-          r.probabilities.dispose();
-          const right = Array.from(r.predictions, (p, i) => p === labels[i]);
+          const { right, membersUsed } = await dieOn(x, y);
           staticRight += (await correctOnHost(teamClassifier, x, y)).filter(Boolean).length;
           judged += right.length;
-          for (const k of r.membersUsed) histogram[k - 1]++;
+          for (const k of membersUsed) histogram[k - 1]++;
           return right;
         };
         const dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
@@ -228,6 +235,17 @@ export async function evalStage(
       if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
     }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
+
+    // The adaptive check: the first member alone attacked, DIE judging.
+    const firstMemberSuite: SuiteResult[] = [];
+    const dieJudge = async (x: Tensor, y: Tensor): Promise<boolean[]> => (await dieOn(x, y)).right;
+    for (const attack of mainAttacks.filter((a) => a !== 'clean')) {
+      ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
+      const key = { row: 'eed-first-member', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
+      firstMemberSuite.push(
+        await cached(ctx, key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
+      );
+    }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
     const dieTimer = speeds.add(async () => {
       const r = await dynamicEnsemble(memberClassifiers, speed.x, die);
@@ -248,6 +266,21 @@ export async function evalStage(
       },
       dieTimer,
     );
+    const dieAcc = accuracies(merged(dieSuite));
+    const firstAcc = firstMemberSuite.length ? accuracies(merged(firstMemberSuite)) : null;
+    const worse = (a: number | null, b: number | null | undefined): number | null => (a === null ? null : b === null || b === undefined ? a : Math.min(a, b));
+    timedRow(
+      {
+        method: 'EED (DIE, adaptive)', kind: 'eed-die-adaptive', score: null,
+        clean: dieAcc.clean,
+        pgd: worse(dieAcc.pgd, firstAcc?.pgd),
+        aa: worse(dieAcc.aa, firstAcc?.aa),
+        cw: worse(dieAcc.cw, firstAcc?.cw),
+        df: worse(dieAcc.df, firstAcc?.df),
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
+      },
+      dieTimer,
+    );
     ctx.log(`eval: timing ${timedRows.length} predictors on ${speedBatch} images, interleaved (${c.speedRepeats} rounds)`);
     await speeds.measure(speedBatch, c);
     for (const [row, k] of timedRows) {
@@ -258,8 +291,8 @@ export async function evalStage(
     const dieTime = speeds.get(dieTimer);
     const cleanJudged = membersUsedHistogram.reduce((a, b) => a + b, 0);
     const meanMembers = cleanJudged ? membersUsedHistogram.reduce((s, k, i) => s + k * (i + 1), 0) / cleanJudged : team.members.length;
-    const staticRow = methods[methods.length - 2];
-    const dieRow = methods[methods.length - 1];
+    const staticRow = methods.find((m) => m.kind === 'eed-static')!;
+    const dieRow = methods.find((m) => m.kind === 'eed-die')!;
     const dieTable: DieTable = {
       teamSize: team.members.length,
       withoutDie: { method: 'EED w/o DIE (static)', clean: staticRow.clean, pgd: staticRow.pgd, meanMembersUsed: team.members.length, msPerImage: staticTime.msPerImage, speedUp: 1 },
@@ -285,7 +318,8 @@ export async function evalStage(
         `PGD-${c.evalSteps} (step ${c.evalStepSize}, random start) and C&W-ℓ∞ (PGD on the margin loss). ` +
         'Each single model is attacked alone. EED is attacked through its full differentiable static team ' +
         `(${die.combiner} combiner over all ${team.members.length} members); the EED (DIE) row reports the Dynamic Inference Ensemble's ` +
-        'prediction on those adversarial images, the static row the team’s. Speed-ups are measured wall-clock medians on this adapter, ' +
+        'prediction on those adversarial images, the static row the team’s; EED (DIE, adaptive) also attacks the first member alone ' +
+        '(where DIE may halt) and reports, per attack, the lower DIE accuracy of the two. Speed-ups are measured wall-clock medians on this adapter, ' +
         `batch ${speedBatch}, pruned models on the sparse kernels.`,
       methods,
       die: dieTable,

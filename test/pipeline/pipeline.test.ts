@@ -62,7 +62,7 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
 
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
-    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'eed-static', 'eed-die']);
+    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'eed-static', 'eed-die', 'eed-die-adaptive']);
     for (const m of report.methods) {
       expect(m.clean).toBeGreaterThanOrEqual(0);
       expect(m.clean).toBeLessThanOrEqual(1);
@@ -70,6 +70,11 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     }
     const die = report.methods.find((m) => m.kind === 'eed-die')!;
     expect(die.pgd).not.toBeNull();
+    // The adaptive row: the same clean accuracy, and never above DIE's under the static-team attack.
+    const adaptive = report.methods.find((m) => m.kind === 'eed-die-adaptive')!;
+    expect(adaptive.clean).toBe(die.clean);
+    expect(adaptive.pgd).toBeLessThanOrEqual(die.pgd!);
+    expect(adaptive.speedUp).toBe(die.speedUp);
     expect(die.aa).toBeNull(); // aaCount 0: not run, reported as such
     expect(report.die!.membersUsedHistogram.reduce((a, b) => a + b, 0)).toBe(32);
     expect(report.die!.withDie.meanMembersUsed).toBeLessThanOrEqual(selection.team.length);
@@ -81,15 +86,17 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
   it('keeps evaluation results per row, so a rerun recomputes only what changed', async () => {
     const cacheFiles = () => readdirSync(join(out, 'eval')).filter((f) => f.endsWith('.json'));
     const before = cacheFiles();
-    // dense, 3 sub-models, the pool average, and EED under clean and PGD.
-    expect(before).toHaveLength(7);
+    // dense, 3 sub-models, the pool average, EED under clean and PGD, and the first member alone
+    // under PGD (the adaptive check).
+    expect(before).toHaveLength(8);
     const stamps = new Map(before.map((f) => [f, statSync(join(out, 'eval', f)).mtimeMs]));
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,pgd,cw' });
     const outcome = await runPipeline(ctx);
     expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.cw).not.toBeNull();
     const after = cacheFiles();
-    // Only the rows whose attacks changed are new: dense (its attack list changed) and EED under CW.
-    expect(after.filter((f) => !stamps.has(f))).toHaveLength(2);
+    // Only the rows whose attacks changed are new: dense (its attack list changed), EED under CW
+    // and the first member alone under CW.
+    expect(after.filter((f) => !stamps.has(f))).toHaveLength(3);
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 
