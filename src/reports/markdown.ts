@@ -192,7 +192,14 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
   } else out.push(`${MISSING} (not run)`, '');
 
   if (report.sweep?.robustness.length) {
-    out.push('## Robustness against sparsity (Fig. 4)', '');
+    out.push(
+      '## Robustness against sparsity (Fig. 4)',
+      '',
+      "Columns are the ensemble's target sparsity s_r of each sweep run. The baselines are that run's: " +
+        'its best single sub-model is pruned to c_r = 1 − (1 − s_r)/4 (sparser than s_r), and the pool average ' +
+        'holds all of its sub-models (denser than s_r).',
+      '',
+    );
     const sparsities = [...new Set(report.sweep.robustness.flatMap((r) => r.points.map((p) => p.sparsity)))].sort((a, b) => a - b);
     out.push(
       table(

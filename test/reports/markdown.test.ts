@@ -102,6 +102,8 @@ describe('renderMarkdown', () => {
       ['HYDRA', '45.00', '41.00', '30.00'],
       ['NIS', '46.00', '43.00', '—'],
     ]);
+    // The columns are the ensemble's target sparsity; the note says where the baselines really are.
+    expect(md).toMatch(/## Robustness against sparsity \(Fig\. 4\)\n\nColumns are the ensemble's target sparsity s_r[^\n]*c_r = 1 − \(1 − s_r\)\/4/);
   });
 
   it('threat model and run info, with text escaped', () => {
