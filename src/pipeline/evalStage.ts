@@ -16,6 +16,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
 import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
+import { DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
 import { selectSamples } from '../data/dataset.js';
@@ -315,7 +316,7 @@ export async function evalStage(
       },
       threatModel:
         `White-box ℓ∞ attacks with ε = ${c.eps} on the first ${n} test images (AutoAttack: ${c.aaCount > 0 ? `first ${Math.min(c.aaCount, n)}` : 'not run'}); ` +
-        `PGD-${c.evalSteps} (step ${c.evalStepSize}, random start) and C&W-ℓ∞ (PGD on the margin loss). ` +
+        `PGD-${c.evalSteps} (step ${c.evalStepSize}, random start) and C&W-ℓ∞ (PGD on the margin loss); DeepFool, where run, is ℓ2 (budget ε₂ = ${DEEPFOOL_DEFAULTS.eps}, overshoot ${DEEPFOOL_DEFAULTS.overshoot}, ${DEEPFOOL_DEFAULTS.steps} iterations). ` +
         'Each single model is attacked alone. EED is attacked through its full differentiable static team ' +
         `(${die.combiner} combiner over all ${team.members.length} members); the EED (DIE) row reports the Dynamic Inference Ensemble's ` +
         'prediction on those adversarial images, the static row the team’s; EED (DIE, adaptive) also attacks the first member alone ' +

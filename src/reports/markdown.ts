@@ -147,6 +147,8 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
         ['l', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
+      "Speed-up here is against the static team (Table 1's is against the dense model); members used is the mean over the clean test images.",
+      '',
     );
     const total = d.membersUsedHistogram.reduce((s, v) => s + v, 0);
     if (total > 0)
