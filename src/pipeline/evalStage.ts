@@ -19,7 +19,7 @@ import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteO
 import { DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
-import { selectSamples } from '../data/dataset.js';
+import { selectSamples, type Dataset } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
@@ -71,6 +71,14 @@ const fileKey = (path: string) => {
   return `${path}@${st.mtimeMs}:${st.size}`;
 };
 
+/** The test images and labels as a cache key: rows computed on another copy of the data are not reused. */
+export function datasetDigest(d: Pick<Dataset, 'images' | 'labels'>): string {
+  const hash = createHash('sha256');
+  hash.update(d.images);
+  hash.update(new Uint8Array(d.labels.buffer, d.labels.byteOffset, d.labels.byteLength));
+  return hash.digest('hex').slice(0, 16);
+}
+
 async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Promise<T>): Promise<T> {
   const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
   const path = ctx.run.file(join('eval', `${digest}.json`));
@@ -114,6 +122,8 @@ export async function evalStage(
   stageSeconds: { stage: string; seconds: number }[],
 ): Promise<EedReport> {
   const c = ctx.config;
+  const testData = datasetDigest(ctx.test);
+  const cachedRow = <T>(key: Record<string, unknown>, compute: () => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
   const n = Math.min(c.evalCount, ctx.test.labels.length);
   const data = GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`));
   const speedBatch = Math.min(c.batchSize, n);
@@ -138,7 +148,7 @@ export async function evalStage(
     dense.eval();
     const denseCount = await countParameters(dense);
     ctx.log(`eval: dense AT on ${n} test images`);
-    const denseSuite = await cached(ctx, { row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
+    const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
       evaluateSuite(moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }),
     );
     const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
@@ -164,7 +174,7 @@ export async function evalStage(
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
-      const suite = await cached(ctx, { row: label, model: fileKey(p.checkpoint), options: suiteOptions(c, singleAttacks) }, () =>
+      const suite = await cachedRow({ row: label, model: fileKey(p.checkpoint), options: suiteOptions(c, singleAttacks) }, () =>
         evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }),
       );
       timedRow(
@@ -181,7 +191,7 @@ export async function evalStage(
     const poolClassifier = averageEnsemble(poolModels.map((m) => moduleClassifier(m)));
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
-    const poolSuite = await cached(ctx, { row: poolLabel, models: pool.map((p) => fileKey(p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
+    const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
       evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }),
     );
     timedRow(
@@ -212,7 +222,7 @@ export async function evalStage(
     for (const attack of mainAttacks) {
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
       const key = { row: 'eed', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
-      const outcome = await cached(ctx, key, async () => {
+      const outcome = await cachedRow(key, async () => {
         let judged = 0;
         let staticRight = 0;
         const histogram = new Array<number>(team.members.length).fill(0);
@@ -244,7 +254,7 @@ export async function evalStage(
       ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
       const key = { row: 'eed-first-member', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
-        await cached(ctx, key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
+        await cachedRow(key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
       );
     }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
