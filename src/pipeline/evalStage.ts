@@ -245,6 +245,17 @@ export async function evalStage(
       });
       if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
     }
+    // Without a clean row, DIE still runs on the clean images once, for Table 3's members used.
+    if (!mainAttacks.includes('clean'))
+      for (let b0 = 0; b0 < n; b0 += c.batchSize) {
+        const { x, y } = data.gather(Int32Array.from({ length: Math.min(c.batchSize, n - b0) }, (_, i) => b0 + i));
+        try {
+          for (const k of (await dieOn(x, y)).membersUsed) membersUsedHistogram[k - 1]++;
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+      }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
 
     // The adaptive check: the first member alone attacked, DIE judging.

@@ -100,6 +100,13 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 
+  it("counts DIE's members used on the clean images even without a clean row", async () => {
+    const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'pgd' });
+    const outcome = await runPipeline(ctx);
+    expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.clean).toBeNull();
+    expect(outcome.report!.die!.membersUsedHistogram.reduce((a, b) => a + b, 0)).toBe(32);
+  });
+
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {
     const ctx = await openPipeline({ ...tinyConfig(out), sweep: '0.7', singleAttacks: 'clean,pgd' });
     const outcome = await runPipeline(ctx);
