@@ -44,9 +44,17 @@ export function uniformRateLogit(target: number, kMin: number): number {
   return Math.log(p / (1 - p));
 }
 
-/** How many weights of a layer of n the mask prunes at keep-rate k: floor((1 − k)·n). */
+/**
+ * How many weights of a layer of n the mask prunes at keep-rate k: floor((1 − k)·n), with
+ * (1 − k)·n snapped to the nearest integer when it is one up to float rounding: 1 − 0.9 is
+ * 0.09999999999999998 in doubles, and a 280-weight layer at keep-rate 0.9 kept 253 weights
+ * instead of 252 (found by a property test).
+ */
 export function prunedCount(n: number, keepRate: number): number {
-  return Math.min(n, Math.max(0, Math.floor((1 - keepRate) * n)));
+  const x = (1 - keepRate) * n;
+  const nearest = Math.round(x);
+  const count = Math.abs(x - nearest) <= 1e-9 * Math.max(1, n) ? nearest : Math.floor(x);
+  return Math.min(n, Math.max(0, count));
 }
 
 /**
