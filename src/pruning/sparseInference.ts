@@ -8,6 +8,7 @@
 // the sparse kernel only where it measured faster, since which wins depends on the adapter, the
 // layer's shape and how fast the dense GEMM is there.
 
+import { measureThroughputInterleaved } from '../attacks/throughput.js';
 import { noGrad } from '../engine/autograd.js';
 import { runtime } from '../engine/engine.js';
 import { scope } from '../engine/scope.js';
@@ -58,32 +59,6 @@ function convInputShapes(model: Module, sample: Tensor): Map<string, number[]> {
   return shapes;
 }
 
-async function timedMs(fn: () => void): Promise<number> {
-  const t0 = performance.now();
-  fn();
-  await runtime().sync();
-  return performance.now() - t0;
-}
-
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-
-/**
- * Median milliseconds of `dense` and `sparse`, timed in turn within each repetition (after one
- * untimed run of each, which compiles the pipelines), so that a change in the machine's load
- * during the measurement falls on both alike.
- */
-async function interleavedMs(dense: () => void, sparse: () => void, repeats: number): Promise<{ dense: number; sparse: number }> {
-  dense();
-  sparse();
-  await runtime().sync();
-  const times = { dense: [] as number[], sparse: [] as number[] };
-  for (let i = 0; i < repeats; i++) {
-    times.dense.push(await timedMs(dense));
-    times.sparse.push(await timedMs(sparse));
-  }
-  return { dense: median(times.dense), sparse: median(times.sparse) };
-}
-
 /**
  * Compresses every conv at or above `minSparsity` (replacing an earlier compression); with a
  * `sample`, only where the sparse kernel measured faster than the dense one.
@@ -110,16 +85,22 @@ export async function compressForInference(model: Module, opts: CompressOptions 
       const bn = after && !after.training ? after : null;
       const run = () => scope(() => void noGrad(() => (bn ? m.forwardBatchNorm(x, bn, false) : m.forward(x))));
       try {
-        const t = await interleavedMs(run, () => {
-          m.sparseWeight = sparse;
-          try {
-            run();
-          } finally {
-            m.sparseWeight = null;
-          }
-        }, o.repeats ?? 5);
-        summary.timings[name] = t;
-        keep = t.sparse < t.dense;
+        const [dense, fast] = await measureThroughputInterleaved(
+          [
+            run,
+            () => {
+              m.sparseWeight = sparse;
+              try {
+                run();
+              } finally {
+                m.sparseWeight = null;
+              }
+            },
+          ],
+          { images: 1, warmup: 1, repeats: o.repeats ?? 5, sync: () => runtime().sync() },
+        );
+        summary.timings[name] = { dense: dense.medianSeconds * 1000, sparse: fast.medianSeconds * 1000 };
+        keep = fast.medianSeconds < dense.medianSeconds;
       } finally {
         x.dispose();
       }
