@@ -128,24 +128,32 @@ export async function evaluateRobustness(
 
 /** SGD momentum buffers to a safetensors file (the pruning stage's run directory uses it too). */
 export async function saveOptimizer(path: string, opt: SGD): Promise<void> {
+  await writeSafetensors(path, await momentumRecords(opt), { format: 'eed-sgd', lr: String(opt.lr) });
+}
+
+/** The optimizer's momentum buffers as file records named `prefix` + key (finite values only). */
+export async function momentumRecords(opt: SGD, prefix = ''): Promise<[string, TensorRecord][]> {
   const records: [string, TensorRecord][] = [];
   for (const [k, t] of opt.stateDict()) {
     const values = (await t.data()) as Float32Array;
-    expectFinite(values, `saveOptimizer: '${k}'`);
-    records.push([k, tensorRecord(values, t.shape)]);
+    expectFinite(values, `saveOptimizer: '${prefix}${k}'`);
+    records.push([prefix + k, tensorRecord(values, t.shape)]);
   }
-  await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opt.lr) });
+  return records;
+}
+
+/** A momentum buffer read from optimizer file `path` (finite values only). */
+export function momentumTensor(path: string, key: string, rec: TensorRecord): Tensor {
+  const values = toFloat32(rec, `${path}: ${key}`);
+  expectFinite(values, `${path}: '${key}'`);
+  return Tensor.fromArray(values, rec.shape);
 }
 
 export async function loadOptimizer(path: string, opt: SGD): Promise<void> {
   const file = await readSafetensors(path);
   const state = new Map<string, Tensor>();
   try {
-    for (const [k, rec] of file.tensors) {
-      const values = toFloat32(rec, `${path}: ${k}`);
-      expectFinite(values, `${path}: '${k}'`);
-      state.set(k, Tensor.fromArray(values, rec.shape));
-    }
+    for (const [k, rec] of file.tensors) state.set(k, momentumTensor(path, k, rec));
     opt.loadStateDict(state, path);
   } finally {
     for (const t of state.values()) t.dispose();

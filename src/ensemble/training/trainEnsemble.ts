@@ -18,8 +18,8 @@ import { HostRandom, streamOf } from '../../data/hostRandom.js';
 import { grad } from '../../engine/autograd.js';
 import { scope } from '../../engine/scope.js';
 import { Tensor } from '../../engine/tensor.js';
-import { expectFinite, loadStateDict, saveStateDict } from '../../io/checkpoint.js';
-import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type TensorRecord } from '../../io/safetensors.js';
+import { loadStateDict, saveStateDict } from '../../io/checkpoint.js';
+import { readSafetensors, writeSafetensors, type TensorRecord } from '../../io/safetensors.js';
 import { tappedModel } from '../../nn/models/featureTap.js';
 import type { Module } from '../../nn/module.js';
 import { detach } from '../../ops/creation.js';
@@ -30,6 +30,7 @@ import { StagedLR } from '../../optim/schedule.js';
 import { Progress } from '../../cli/progress.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../../training/partialEpoch.js';
 import type { RunDir } from '../../training/runDir.js';
+import { momentumRecords, momentumTensor } from '../../training/trainer.js';
 import { masksOf } from '../subModel.js';
 import { ensembleLoss } from './ensembleLoss.js';
 import { checkEnsembleTrainSettings, type Diversity, type EnsembleTrainSettings } from './settings.js';
@@ -98,12 +99,7 @@ export function diversityAt(s: EnsembleTrainSettings, epoch: number): Diversity 
 
 async function saveOptimizers(path: string, opts: readonly SGD[]): Promise<void> {
   const records: [string, TensorRecord][] = [];
-  for (const [i, opt] of opts.entries())
-    for (const [k, t] of opt.stateDict()) {
-      const values = (await t.data()) as Float32Array;
-      expectFinite(values, `saveOptimizers: member ${i} '${k}'`);
-      records.push([`member${i}.${k}`, tensorRecord(values, t.shape)]);
-    }
+  for (const [i, opt] of opts.entries()) records.push(...(await momentumRecords(opt, `member${i}.`)));
   await writeSafetensors(path, records, { format: 'eed-sgd', lr: String(opts[0].lr) });
 }
 
@@ -115,9 +111,7 @@ async function loadOptimizers(path: string, opts: readonly SGD[]): Promise<void>
       const m = /^member(\d+)\.(.+)$/.exec(k);
       const i = m ? Number(m[1]) : -1;
       if (!m || !(i < opts.length)) throw new Error(`${path}: unexpected optimizer entry '${k}' for a team of ${opts.length}`);
-      const values = toFloat32(rec, `${path}: ${k}`);
-      expectFinite(values, `${path}: '${k}'`);
-      perMember[i].set(m[2], Tensor.fromArray(values, rec.shape));
+      perMember[i].set(m[2], momentumTensor(path, k, rec));
     }
     opts.forEach((opt, i) => opt.loadStateDict(perMember[i], `${path} (member ${i})`));
   } finally {
