@@ -212,6 +212,7 @@ export async function evalStage(
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
     const staticSuite: SuiteResult[] = [];
     const dieSuite: SuiteResult[] = [];
+    const teamFiles = team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file)));
     /** DIE's verdict per image, and how many members each image ran. */
     const dieOn = async (x: Tensor, y: Tensor): Promise<{ right: boolean[]; membersUsed: Int32Array }> => {
       const labels = await y.data();
@@ -221,7 +222,7 @@ export async function evalStage(
     };
     for (const attack of mainAttacks) {
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
-      const key = { row: 'eed', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
+      const key = { row: 'eed', ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       const outcome = await cachedRow(key, async () => {
         let judged = 0;
         let staticRight = 0;
@@ -263,7 +264,7 @@ export async function evalStage(
     const dieJudge = async (x: Tensor, y: Tensor): Promise<boolean[]> => (await dieOn(x, y)).right;
     for (const attack of mainAttacks.filter((a) => a !== 'clean')) {
       ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
-      const key = { row: 'eed-first-member', ensemble: team.manifest, files: team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file))), options: suiteOptions(c, [attack]) };
+      const key = { row: 'eed-first-member', ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
         await cachedRow(key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
       );
