@@ -83,7 +83,7 @@ function withStrategy(strategy: ConvStrategy | null, fn: () => void): void {
 
 function convCases(batch = 32): BenchCase[] {
   const out: BenchCase[] = [];
-  for (const strategy of ['gemm', 'direct'] as ConvStrategy[]) {
+  for (const strategy of ['gemm', 'direct', 'gemm-split'] as ConvStrategy[]) {
     for (const [cin, cout, hw] of RESNET_CONV_SHAPES) {
       const flops = 2 * batch * cout * hw * hw * cin * 9;
       const shape = `b${batch} ${cin}->${cout} @${hw}x${hw}`;
@@ -98,7 +98,8 @@ function convCases(batch = 32): BenchCase[] {
         ['grad_input', (s) => convGradInput(s.gy as Tensor, s.w as Tensor, g)],
         ['grad_weight', (s) => convGradWeight(s.x as Tensor, s.gy as Tensor, g)],
       ];
-      for (const [pass, fn] of passes)
+      // 'gemm-split' differs from 'gemm' only in the weight gradient.
+      for (const [pass, fn] of passes.filter(([p]) => strategy !== 'gemm-split' || p === 'grad_weight'))
         out.push({
           name: `conv2d.${pass}[${strategy}]`,
           shape,

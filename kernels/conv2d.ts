@@ -20,7 +20,8 @@ import { stridedCopyKernel } from './copy.js';
 import { binaryKernel, fillKernel } from './elementwise.js';
 import { gemmVec4 } from './matmul.js';
 import { Params } from './runtime.js';
-import { activeTuning, convKey, type Col2imKernelName, type ConvPass } from './tuning.js';
+import { activeTuning, convKey, type Col2imKernelName, type ConvPass, type ConvStrategyName } from './tuning.js';
+import { reduceKernel } from './reduce.js';
 
 export interface ConvGeometry {
   batch: number;
@@ -128,7 +129,7 @@ export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry, ma
 
 export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
   const plan = choose(g, 'weight');
-  if (plan) return gradWeightGemm(x, gy, g, plan);
+  if (plan) return gradWeightGemm(x, gy, g, plan, splitWeightGemm(g, plan));
   const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
   if (gw.size === 0) return gw;
   runtime().dispatch(
@@ -169,7 +170,7 @@ function releaseWeightMatrix(m: { a: Tensor; maskA?: Tensor }, w: Tensor, mask: 
   if (m.maskA && m.maskA !== mask) m.maskA.dispose();
 }
 
-export type ConvStrategy = 'direct' | 'gemm';
+export type ConvStrategy = ConvStrategyName;
 let forcedStrategy: ConvStrategy | null = null;
 /** Forces a strategy (tests cover both); null restores the automatic choice. */
 export function forceConvStrategy(s: ConvStrategy | null): void {
@@ -206,13 +207,32 @@ function gemmPlan(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   return { rows, k, npos, pitch, chunk: Math.max(1, Math.min(g.batch, Math.floor(limit / perItem))) };
 }
 
-/** The GEMM plan when the GEMM strategy is chosen (forced, tuned for this shape, or by default). */
+/** The GEMM plan when a GEMM strategy is chosen (forced, tuned for this shape, or by default). */
 function choose(g: ConvGeometry, pass: ConvPass): GemmPlan | null {
   const strategy = forcedStrategy ?? activeTuning()?.conv[convKey(pass, g)] ?? 'gemm';
   if (strategy === 'direct') return null;
   const plan = gemmPlan(g, pass);
-  if (!plan && forcedStrategy === 'gemm') throw new Error(`conv2d: the gemm strategy cannot run ${JSON.stringify(g)} (${pass})`);
+  if (!plan && forcedStrategy !== null) throw new Error(`conv2d: the ${forcedStrategy} strategy cannot run ${JSON.stringify(g)} (${pass})`);
   return plan;
+}
+
+/**
+ * Output tiles under which the weight gradient's summed GEMM leaves a GPU idle: [Cout, Cin·KH·KW]
+ * is small while its reduction runs over every batch item's positions (ResNet-18's 3→64 layer on
+ * an H100: one 64×64 tile, 32768 products per output, 45 GFLOP/s).
+ */
+const SPLIT_WEIGHT_TILES = 8192;
+
+/**
+ * Whether the weight gradient's GEMM gives each batch item its own product, summed afterwards
+ * ('gemm-split': batch-times more workgroups for a wide device), or sums the items inside one GEMM
+ * ('gemm': no partial products in memory; what CPU adapters want). Forced or tuned per shape; by
+ * default split on hardware adapters when the summed GEMM has few output tiles.
+ */
+function splitWeightGemm(g: ConvGeometry, plan: GemmPlan): boolean {
+  const strategy = forcedStrategy ?? activeTuning()?.conv[convKey('weight', g)];
+  if (strategy !== undefined) return strategy === 'gemm-split';
+  return !runtime().adapterInfo.isSoftware && g.batch > 1 && (g.cout * plan.rows) / 16 < SPLIT_WEIGHT_TILES;
 }
 
 /** Lanes (item, channel planes) per workgroup of the 'lanes' im2col and col2im kernels. */
@@ -380,21 +400,40 @@ function gradInputGemm(gy: Tensor, w: Tensor, g: ConvGeometry, plan: GemmPlan, m
   return gx;
 }
 
-function gradWeightGemm(x: Tensor, gy: Tensor, g: ConvGeometry, plan: GemmPlan): Tensor {
-  const gwp = Tensor.empty([g.cout, plan.rows]);
+function gradWeightGemm(x: Tensor, gy: Tensor, g: ConvGeometry, plan: GemmPlan, splitItemsApart: boolean): Tensor {
+  const split = splitItemsApart && g.batch > 0;
+  let gwp = split ? null : Tensor.empty([g.cout, plan.rows]);
   const gyp = plan.pitch === plan.npos ? gy : repitch(gy, g.batch, g.cout, plan.npos, plan.pitch);
+  // Split: items per partial-product GEMM, so the [items, Cout, rows] partials stay in the budget.
+  const perItem = g.cout * plan.rows;
+  const splitItems = Math.max(1, Math.floor(colsBudget / (perItem * 4)));
   for (let b0 = 0; b0 < g.batch; b0 += plan.chunk) {
     const nb = Math.min(plan.chunk, g.batch - b0);
     const cols = im2col(x, g, plan, b0, nb);
-    gemmVec4(gyp, cols, {
-      batch: nb, m: g.cout, n: plan.rows, k: plan.pitch, transA: false, transB: true, batchA: nb, batchB: nb,
-      aOffset: b0 * g.cout * plan.pitch, sumBatches: true, accumulate: b0 > 0, out: gwp,
-    });
+    const call = { m: g.cout, n: plan.rows, k: plan.pitch, transA: false, transB: true };
+    if (!split) {
+      gemmVec4(gyp, cols, { ...call, batch: nb, batchA: nb, batchB: nb, aOffset: b0 * g.cout * plan.pitch, sumBatches: true, accumulate: b0 > 0, out: gwp! });
+    } else {
+      for (let j0 = 0; j0 < nb; j0 += splitItems) {
+        const nj = Math.min(splitItems, nb - j0);
+        const parts = gemmVec4(gyp, cols, {
+          ...call, batch: nj, batchA: nj, batchB: nj, aOffset: (b0 + j0) * g.cout * plan.pitch, bOffset: j0 * plan.rows * plan.pitch,
+        });
+        const sum = reduceKernel('sum', parts, 1, nj, perItem);
+        parts.dispose();
+        if (gwp) {
+          const total = binaryKernel('add', gwp, sum);
+          gwp.dispose();
+          sum.dispose();
+          gwp = total;
+        } else gwp = sum;
+      }
+    }
     cols.dispose();
   }
   if (gyp !== gy) gyp.dispose();
   const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
-  stridedCopyKernel('conv2d_unpad_weight', gwp, { offset: 0, strides: [plan.rows, 1] }, gw, { offset: 0, strides: [plan.k, 1] }, [g.cout, plan.k]);
-  gwp.dispose();
+  stridedCopyKernel('conv2d_unpad_weight', gwp!, { offset: 0, strides: [plan.rows, 1] }, gw, { offset: 0, strides: [plan.k, 1] }, [g.cout, plan.k]);
+  gwp!.dispose();
   return gw;
 }

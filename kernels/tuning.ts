@@ -7,7 +7,13 @@ import type { AdapterDescription } from '../src/engine/device.js';
 import { adapterString } from '../src/engine/device.js';
 import type { Runtime } from './runtime.js';
 
-export type ConvStrategyName = 'direct' | 'gemm';
+/**
+ * A conv pass's strategy: 'direct' kernels, or im2col + GEMM ('gemm'); for the weight gradient also
+ * 'gemm-split', one GEMM product per batch item summed afterwards (kernels/conv2d.ts
+ * splitWeightGemm), which a GPU wants where [Cout, Cin·KH·KW] is small.
+ */
+export type ConvStrategyName = 'direct' | 'gemm' | 'gemm-split';
+export const CONV_STRATEGIES: readonly ConvStrategyName[] = ['direct', 'gemm', 'gemm-split'];
 /**
  * The vec4 GEMM's kernel: 'register' (matmul_vec4.wgsl, register tiles, no workgroup memory),
  * 'subgroup' (matmul_subgroup.wgsl, A shared by subgroup broadcasts; 2–4x faster on lavapipe,
@@ -50,8 +56,8 @@ export function defaultTuning(info: AdapterDescription): Tuning {
     adapter: adapterString(info),
     source: 'table',
     gemmWorkgroup: info.isSoftware ? [8, 1] : [8, 8],
-    // For GPUs this is the textbook choice, not yet measured here (no GPU was lent to this
-    // project so far); `eed tune` times all three on the adapter at hand.
+    // For GPUs the textbook choice; on an H100 it was the fastest of the three (12.4 TFLOP/s at
+    // 1024³ against 8.8 and 4.9, bench/results-nvidia-h100). `eed tune` times all three.
     gemmKernel: info.isSoftware ? 'subgroup' : 'shared',
     sparseConvKernel: info.isSoftware ? 'auto' : 'direct',
     col2imKernel: info.isSoftware ? 'lanes' : 'positions',
@@ -119,7 +125,9 @@ export function loadTuning(info: AdapterDescription): Tuning {
     const sparseConvKernel = ['direct', 'spmm', 'grouped', 'grouped-direct', 'auto'].includes(t.sparseConvKernel ?? '') ? t.sparseConvKernel : fallback.sparseConvKernel;
     const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
     const im2colKernel = t.im2colKernel === 'positions' || t.im2colKernel === 'lanes' ? t.im2colKernel : fallback.im2colKernel;
-    return valid ? { ...t, gemmKernel, sparseConvKernel, col2imKernel, im2colKernel, source: 'autotune' } : fallback;
+    // An entry this version does not know falls back to the default rule for its shape.
+    const conv = valid ? Object.fromEntries(Object.entries(t.conv).filter(([, v]) => CONV_STRATEGIES.includes(v))) : {};
+    return valid ? { ...t, conv, gemmKernel, sparseConvKernel, col2imKernel, im2colKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness
   }

@@ -14,6 +14,7 @@ import {
   timeIt,
   type Col2imKernelName,
   type ConvPass,
+  type ConvStrategyName,
   type GemmKernelName,
   type Tuning,
 } from '../../kernels/tuning.js';
@@ -134,8 +135,9 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
       ['weight', () => convGradWeight(x, gy, g)],
     ];
     for (const [pass, fn] of passes) {
-      const times: Partial<Record<'direct' | 'gemm', number>> = {};
-      for (const strategy of ['direct', 'gemm'] as const) {
+      const times: Partial<Record<ConvStrategyName, number>> = {};
+      const strategies: ConvStrategyName[] = pass === 'weight' ? ['direct', 'gemm', 'gemm-split'] : ['direct', 'gemm'];
+      for (const strategy of strategies) {
         const fold = strategy === 'gemm' && pass !== 'weight' ? (pass === 'input' ? 'col2im' : 'im2col') : null;
         for (const kernel of fold ? foldKernels : [null]) {
           forceConvStrategy(strategy);
@@ -157,9 +159,12 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
           }
         }
       }
-      const winner = times.gemm !== undefined && times.gemm <= (times.direct ?? Infinity) ? 'gemm' : 'direct';
-      tuning.conv[convKey(pass, g)] = winner;
-      log(`${convKey(pass, g)}: direct ${times.direct?.toFixed(1)} ms, gemm ${times.gemm?.toFixed(1) ?? 'n/a'} ms -> ${winner}`);
+      // Ties go to the GEMM, then to the summed GEMM (no partial products in memory).
+      const order: ConvStrategyName[] = ['gemm', 'gemm-split', 'direct'];
+      const best = Math.min(...order.map((k) => times[k] ?? Infinity));
+      const pick = order.find((k) => times[k] === best) ?? 'direct';
+      tuning.conv[convKey(pass, g)] = pick;
+      log(`${convKey(pass, g)}: ${strategies.map((k) => `${k} ${times[k]?.toFixed(1) ?? 'n/a'} ms`).join(', ')} -> ${pick}`);
     }
     for (const t of [x, w, gy]) t.dispose();
   }

@@ -39,6 +39,10 @@ describe('per-adapter tuning', () => {
     writeFileSync(path!, JSON.stringify(old));
     expect(loadTuning(info).source).toBe('autotune');
     expect(loadTuning(info).gemmKernel).toBe(defaultTuning(info).gemmKernel);
+    // A conv entry this version does not know is dropped (its shape gets the default rule).
+    const split = 'weight b2 8x4x4->8 k3x3 s1x1 p1x1';
+    writeFileSync(path!, JSON.stringify({ ...t, conv: { ...t.conv, [split]: 'gemm-split', 'input b2 8x4x4->8 k3x3 s1x1 p1x1': 'winograd' } }));
+    expect(loadTuning(info).conv).toEqual({ ...t.conv, [split]: 'gemm-split' });
   });
 
   it('a damaged or foreign cache file falls back to the table', () => {
@@ -82,7 +86,23 @@ describe('per-adapter tuning', () => {
       const [a, b, c] = [await yGemm.data(), await yDirect.data(), await ySub.data()];
       a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
       c.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
-      for (const t of [x, w, yGemm, yDirect, ySub]) t.dispose();
+      // The weight gradient: summed inside one GEMM, or per item and reduced afterwards.
+      const gy = E.tensor(Array.from({ length: 2 * 8 * 4 * 4 }, (_, i) => Math.sin(0.3 * i)), [2, 8, 4, 4]);
+      const weightGrad = async (strategy: 'gemm' | 'gemm-split') => {
+        setTuning({ ...defaultTuning(info), conv: { [convKey('weight', g)]: strategy } });
+        shaders.length = 0;
+        const gw = E.convGradWeight(x, gy, g);
+        const names = shaders.map((s) => s.split(':')[0]);
+        const values = await gw.data();
+        gw.dispose();
+        return { names, values };
+      };
+      const summed = await weightGrad('gemm');
+      const split = await weightGrad('gemm-split');
+      expect(summed.names).not.toContain('reduce');
+      expect(split.names).toContain('reduce');
+      split.values.forEach((v, i) => expect(v).toBeCloseTo(summed.values[i], 4));
+      for (const t of [x, w, gy, yGemm, yDirect, ySub]) t.dispose();
     } finally {
       rt.dispatch = orig;
     }
@@ -102,6 +122,7 @@ describe('per-adapter tuning', () => {
     expect(['positions', 'lanes']).toContain(t.im2colKernel);
     expect(lines.some((l) => l.includes("im2col 'lanes'"))).toBe(true);
     expect(Object.keys(t.conv)).toHaveLength(3);
+    expect(lines.some((l) => l.startsWith('weight ') && l.includes('gemm-split '))).toBe(true);
     expect(lines.some((l) => l.startsWith('gemm kernel register'))).toBe(true);
     expect(lines.some((l) => l.startsWith('gemm kernel shared'))).toBe(true);
     expect(lines.some((l) => l.includes("col2im 'lanes'"))).toBe(true);

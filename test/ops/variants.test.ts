@@ -155,7 +155,8 @@ describe('shared-memory GEMM across tiles', () => {
 });
 
 describe('conv2d strategies', () => {
-  for (const [strategy, kernel] of [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup'], ['gemm', 'shared']] as const) {
+  const strategies = [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup'], ['gemm', 'shared'], ['gemm-split', 'register'], ['gemm-split', 'shared']] as const;
+  for (const [strategy, kernel] of strategies) {
     it(`${strategy}${kernel ? ` (${kernel} GEMM)` : ''}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
       if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
       // The GEMM path needs >= 4 output channels
@@ -163,7 +164,7 @@ describe('conv2d strategies', () => {
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 2, 3, 5),
-        cout: strategy === 'gemm' ? fc.constantFrom(4, 8, 12, 20) : fc.constantFrom(1, 3, 6),
+        cout: strategy !== 'direct' ? fc.constantFrom(4, 8, 12, 20) : fc.constantFrom(1, 3, 6),
         hw: fc.integer({ min: 2, max: 7 }),
         kernel: fc.constantFrom(1, 3),
         seed: seedArb,
@@ -204,6 +205,23 @@ describe('conv2d strategies', () => {
       inputs: [randomArray([5, 3, 8, 8], rng), randomArray([8, 3, 3, 3], rng)],
       wrt: [0, 1],
       seed: 99,
+      fwd: { rtol: 1e-5, atol: 1e-5 },
+    });
+  });
+  it('gemm-split: the weight gradient summed over several chunks and partial-product groups', async () => {
+    forceConvStrategy('gemm-split');
+    // Patches of one item: 28 rows × 16 positions × 4 B = 1792 B, partial products 32 × 28 × 4 B =
+    // 3584 B: a budget of 5376 B unfolds 3 items at a time and multiplies them one by one, so
+    // the five items' products are summed across both loops.
+    setColsBudget(5376);
+    const rng = mulberry32(7);
+    await checkOp({
+      label: 'gemm-split stride 2, chunked',
+      gpu: ([x, w]) => E.conv2d(x, w, null, { stride: 2, padding: 1 }),
+      ref: ([x, w]) => conv2d(x, w, [2, 2], [1, 1]),
+      inputs: [randomArray([5, 3, 8, 8], rng), randomArray([32, 3, 3, 3], rng)],
+      wrt: [0, 1],
+      seed: 7,
       fwd: { rtol: 1e-5, atol: 1e-5 },
     });
   });
