@@ -23,7 +23,7 @@ export function optionHelp(table: OptionTable): string {
   return Object.entries(table)
     .map(([k, s]) => {
       const values = s.type === 'enum' ? ` (${s.values.join('|')})` : '';
-      const flag = `--${kebab(k)}${s.type === 'boolean' ? '' : ` <${s.type === 'enum' ? 'name' : s.type}>`}`;
+      const flag = `--${s.type === 'boolean' ? `[no-]${kebab(k)}` : `${kebab(k)} <${s.type === 'enum' ? 'name' : s.type}>`}`;
       return `  ${flag.padEnd(30)} ${s.help}${values} [default: ${JSON.stringify(s.default)}]`;
     })
     .join('\n');
@@ -70,6 +70,8 @@ export interface ResolveResult<T extends OptionTable> {
   config: Resolved<T>;
   positionals: string[];
   help: boolean;
+  /** The --preset given, if any. */
+  preset: string | null;
 }
 
 /**
@@ -88,13 +90,38 @@ export function resolveOptions<T extends OptionTable>(
     help: { type: 'boolean' },
   };
   for (const [k, s] of Object.entries(table)) parseOpts[kebab(k)] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
+  // Boolean flags also take --no-<flag> and --<flag>=true|false; node's parser knows neither, and
+  // would read `--flag false` as the flag plus a stray word (refused below).
+  const switches: Record<string, boolean> = {};
+  const args: string[] = [];
+  for (const a of argv) {
+    const m = /^--(no-)?([a-z0-9-]+)(?:=(.*))?$/.exec(a);
+    const key = m ? Object.keys(table).find((k) => kebab(k) === m[2] && table[k].type === 'boolean') : undefined;
+    if (!m || key === undefined || (m[1] === undefined && m[3] === undefined)) {
+      args.push(a);
+      continue;
+    }
+    if (m[1] !== undefined && m[3] !== undefined) throw new Error(`command line: --no-${m[2]} takes no value, got '${a}'`);
+    if (m[3] !== undefined && m[3] !== 'true' && m[3] !== 'false')
+      throw new Error(`command line: --${m[2]} is a switch: give --${m[2]}, --no-${m[2]} or --${m[2]}=true|false, got '${a}'`);
+    switches[key] = m[1] === undefined && m[3] === 'true';
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options: parseOpts, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: parseOpts, allowPositionals: true, strict: true });
   } catch (e) {
     throw new Error(`command line: ${(e as Error).message}`);
   }
+  if (parsed.positionals.length)
+    throw new Error(
+      `command line: unexpected argument${parsed.positionals.length > 1 ? 's' : ''} ${parsed.positionals.map((p) => `'${p}'`).join(', ')}` +
+        ' (switches take no value: --flag or --no-flag; other options take one)',
+    );
   const values = parsed.values as Record<string, string | boolean | undefined>;
+  for (const [k, v] of Object.entries(switches)) {
+    if (values[kebab(k)] !== undefined) throw new Error(`command line: --${kebab(k)} is given twice`);
+    values[kebab(k)] = v;
+  }
   const config: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(table)) config[k] = s.default;
   if (values.preset !== undefined) {
@@ -120,5 +147,5 @@ export function resolveOptions<T extends OptionTable>(
     if (v !== undefined) flags[k] = v;
   }
   applyObject(table, config, flags, 'command line');
-  return { config: config as Resolved<T>, positionals: parsed.positionals, help: values.help === true };
+  return { config: config as Resolved<T>, positionals: parsed.positionals, help: values.help === true, preset: values.preset === undefined ? null : String(values.preset) };
 }

@@ -31,13 +31,16 @@ Options:
 ${optionHelp(PIPELINE_OPTIONS)}`;
 
 /** Pulls the run-only flags out of argv (the option table parser does not know them). */
-function takeFlag(argv: string[], name: string, hasValue: boolean): string | boolean | undefined {
+export function takeFlag(argv: string[], name: string, hasValue: boolean): string | boolean | undefined {
   const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
   if (i < 0) return undefined;
   const arg = argv[i];
   if (!hasValue) {
     argv.splice(i, 1);
-    return true;
+    if (arg === name) return true;
+    const v = arg.slice(name.length + 1);
+    if (v !== 'true' && v !== 'false') throw new Error(`${name} is a switch: give ${name} or ${name}=true|false, got '${arg}'`);
+    return v === 'true';
   }
   if (arg.includes('=')) {
     argv.splice(i, 1);
@@ -54,9 +57,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   const stageArg = takeFlag(argv, '--stage', true) as string | undefined;
   const jobArg = takeFlag(argv, '--job', true) as string | undefined;
   const fresh = takeFlag(argv, '--fresh', false) === true;
-  const presetIndex = argv.indexOf('--preset');
-  const preset = presetIndex >= 0 ? argv[presetIndex + 1] ?? null : null;
-  const { config, help } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv);
+  const { config, help, preset } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv);
   if (help) {
     console.log(RUN_HELP);
     return 0;
@@ -65,8 +66,8 @@ export async function runCommand(argvIn: string[]): Promise<number> {
     throw new Error(`--stage: unknown stage '${stageArg}' (have ${STAGES.join(', ')})`);
   let job: number | undefined;
   if (jobArg !== undefined) {
-    job = Number(jobArg);
-    if (!Number.isInteger(job) || job < 0) throw new Error(`--job expects a pool job number (0, 1, ...), got ${JSON.stringify(jobArg)}`);
+    job = /^\d+$/.test(jobArg) ? Number(jobArg) : NaN;
+    if (!Number.isSafeInteger(job)) throw new Error(`--job expects a pool job number (0, 1, ...), got ${JSON.stringify(jobArg)}`);
     if (stageArg !== 'pool') throw new Error('--job needs --stage pool');
   }
   checkPipelineConfig(config);

@@ -38,6 +38,21 @@ describe('command options', () => {
     expect(() => resolveOptions('t', table, presets, ['--config', bad])).toThrow(/config file .*bad.json: /);
   });
 
+  it('switches turn off with --no-<flag> or --<flag>=false, and a stray word is refused, not ignored', () => {
+    const cfg = (argv: string[]) => resolveOptions('t', table, presets, argv).config.augment;
+    expect(cfg(['--no-augment'])).toBe(false);
+    expect(cfg(['--augment=false'])).toBe(false);
+    expect(cfg(['--augment=true'])).toBe(true);
+    expect(cfg(['--augment'])).toBe(true);
+    // `--augment false` used to mean true, with 'false' silently dropped.
+    expect(() => cfg(['--augment', 'false'])).toThrow(/unexpected argument 'false' \(switches take no value/);
+    expect(() => cfg(['--augment=no'])).toThrow(/--augment is a switch: give --augment, --no-augment or --augment=true\|false, got '--augment=no'/);
+    expect(() => cfg(['--no-augment=true'])).toThrow(/--no-augment takes no value/);
+    expect(() => cfg(['--augment', '--no-augment'])).toThrow(/--augment is given twice/);
+    expect(() => cfg(['--no-epochs'])).toThrow(/command line: .*no-epochs/);
+    expect(resolveOptions('t', table, presets, ['--preset=fast']).preset).toBe('fast');
+  });
+
   it('every train preset is valid for the train options', () => {
     for (const name of Object.keys(TRAIN_PRESETS)) {
       const { config } = resolveOptions('train', TRAIN_OPTIONS, TRAIN_PRESETS, ['--preset', name]);

@@ -3,7 +3,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
-import { runCommand } from '../../src/cli/run.js';
+import { runCommand, takeFlag } from '../../src/cli/run.js';
 import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
 
 describe('eed run options', () => {
@@ -30,6 +30,17 @@ describe('eed run options', () => {
     await expect(runCommand(['--stage', 'prune'])).rejects.toThrow(/unknown stage 'prune' \(have base, pool, select, ensemble, eval\)/);
     await expect(runCommand(['--job', '3'])).rejects.toThrow(/--job needs --stage pool/);
     await expect(runCommand(['--stage', 'pool', '--job', 'x'])).rejects.toThrow(/--job expects a pool job number/);
+    // An empty --job (`--job=$K` with K unset) used to run job 0.
+    await expect(runCommand(['--stage', 'pool', '--job='])).rejects.toThrow(/--job expects a pool job number/);
+    await expect(runCommand(['--stage', 'pool', '--job', ' 1'])).rejects.toThrow(/--job expects a pool job number/);
+    // --fresh=false and `--fresh false` used to mean --fresh: the run directory was deleted.
+    const argv = ['--fresh=false', '--seed', '1'];
+    expect(takeFlag(argv, '--fresh', false)).toBe(false);
+    expect(argv).toEqual(['--seed', '1']);
+    expect(takeFlag(['--fresh=true'], '--fresh', false)).toBe(true);
+    expect(takeFlag(['--fresh'], '--fresh', false)).toBe(true);
+    await expect(runCommand(['--fresh=maybe'])).rejects.toThrow(/--fresh is a switch/);
+    await expect(runCommand(['--fresh', 'false'])).rejects.toThrow(/unexpected argument 'false'/);
     await expect(runCommand(['--scores', 'erm,hydra'])).rejects.toThrow(/'scores': unknown 'hydra'/);
     await expect(runCommand(['--eval-attacks', 'pgd,autoattack'])).rejects.toThrow(/'evalAttacks': unknown 'autoattack'/);
     await expect(runCommand(['--ensemble-lr', '0.1,x'])).rejects.toThrow(/'ensembleLr' expects comma-separated/);
