@@ -65,12 +65,28 @@ function createExclusive(path: string, owner: string): boolean {
   }
 }
 
+/**
+ * Locks this process holds. A lock naming our own pid that is not among them was left by an
+ * earlier process that had the same pid (containers restart with the same pids and hostname).
+ */
+const held = new Set<string>();
+
 export function tryLock(path: string): LockResult {
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (create(path)) return { acquired: true, release: () => rmSync(path, { force: true }) };
+    if (create(path)) {
+      held.add(path);
+      return {
+        acquired: true,
+        release: () => {
+          held.delete(path);
+          rmSync(path, { force: true });
+        },
+      };
+    }
     const owner = readOwner(path);
     if (owner === null) return { acquired: false, owner: `an unreadable lock (${path}; delete it if no process holds it)` };
-    const stale = owner.host === hostname() && owner.pid !== process.pid && !alive(owner.pid);
+    const ours = owner.pid === process.pid;
+    const stale = owner.host === hostname() && (ours ? !held.has(path) : !alive(owner.pid));
     if (!stale) return { acquired: false, owner: `pid ${owner.pid} on ${owner.host} since ${owner.since}` };
     // Take the dead owner's lock aside under a name of our own; if what we took is not the lock we
     // judged stale (another process took it over first and now holds it), put it back.

@@ -35,6 +35,17 @@ describe('pool job locks', () => {
     expect(tryLock(path).acquired).toBe(false);
   });
 
+  it('take over a lock naming our own pid that this process does not hold (a restarted container), never one it holds', () => {
+    const path = join(scratch, 'own.lock');
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), since: 'before the restart' }));
+    const taken = tryLock(path);
+    expect(taken.acquired).toBe(true);
+    const again = tryLock(path);
+    expect(again.acquired).toBe(false);
+    if (taken.acquired) taken.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('respect a lock they cannot read (it is never empty while being created)', () => {
     const path = join(scratch, 'c.lock');
     for (const text of ['', '{"pid":', '{"host":"x"}']) {
