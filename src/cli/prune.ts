@@ -102,9 +102,6 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   // command (same --out, another checkpoint) would then refuse as a different config.
   if (!existsSync(config.checkpoint) || !statSync(config.checkpoint).isFile())
     throw new Error(`--checkpoint ${config.checkpoint}: no such file (expected a model.safetensors written by eed train)`);
-  // Neither changes the result, so a run may resume with other values.
-  const { fresh, checkpointMinutes, ...recorded } = config;
-  const run = await RunDir.open(config.out, recorded, { fresh });
   await init();
   const adapter = adapterString(runtime().adapterInfo);
   const score = config.score as ImportanceScore;
@@ -115,6 +112,10 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   if (!metric) throw new Error(`no subsets for metric ${score}`);
   if (config.subset > metric.subModels.length)
     throw new Error(`--subset ${config.subset}: the metric has ${metric.subModels.length} sub-model subset(s) with --chunks ${config.chunks}`);
+  // Opened once every check has passed (see --checkpoint above). Neither of the two left out
+  // changes the result, so a run may resume with other values.
+  const { fresh, checkpointMinutes, ...recorded } = config;
+  const run = await RunDir.open(config.out, recorded, { fresh });
   const indices = metric.subModels[config.subset - 1];
   const subset = selectSamples(trainSet, indices, `${trainSet.name} (${score} subset ${config.subset}, ${indices.length} images)`);
 

@@ -78,9 +78,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
-  // Neither changes the result, so a run may resume with other values.
-  const { fresh, checkpointMinutes, ...recorded } = config;
-  const run = await RunDir.open(config.out, recorded, { fresh });
   await init();
   const adapter = adapterString(runtime().adapterInfo);
   process.stderr.write(`eed train: ${config.method} on ${config.dataset} (${config.model}), adapter ${adapter}\n`);
@@ -90,6 +87,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const order = new HostRandom(config.seed, 17).shuffle(Int32Array.from({ length: trainSet.labels.length }, (_, i) => i));
     trainSet = selectSamples(trainSet, order.slice(0, config.trainSize), `${trainSet.name} (${config.trainSize} images)`);
   }
+  // Opened once the data has loaded: a mistyped --data must not record a config that the
+  // corrected command would then be refused for. Neither of the two left out changes the result,
+  // so a run may resume with other values.
+  const { fresh, checkpointMinutes, ...recorded } = config;
+  const run = await RunDir.open(config.out, recorded, { fresh });
   const model = buildModel(config.model as ModelName, {
     width: config.width,
     inChannels: trainSet.shape[0],

@@ -50,9 +50,8 @@ function recordedConfig(config: PipelineConfig): Record<string, unknown> {
 /** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
 export async function openPipeline(config: PipelineConfig, opts: { fresh?: boolean; signal?: { aborted: boolean } } = {}): Promise<PipelineContext> {
   checkPipelineConfig(config);
-  const run = await RunDir.open(config.out, recordedConfig(config), opts);
-  // The full config of the latest invocation, evaluation settings included, for the report.
-  await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+  // Every check that can refuse the settings runs before the run directory records them, so a
+  // corrected command is not then refused as 'a run with a different config'.
   const dataset = config.dataset as DatasetName;
   let train = await loadDatasetByName(dataset, 'train', config.data);
   const test = await loadDatasetByName(dataset, 'test', config.data);
@@ -63,6 +62,9 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
+  const run = await RunDir.open(config.out, recordedConfig(config), opts);
+  // The full config of the latest invocation, evaluation settings included, for the report.
+  await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
   const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes, imageSize: train.shape[1] };
   const log = (line: string) => {
     process.stderr.write(`${line}\n`);

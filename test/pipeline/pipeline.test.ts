@@ -122,6 +122,12 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(existsSync(join(out, 'sparsity.svg'))).toBe(true);
   });
 
+  it('a --held-out refused as too large leaves no recorded config behind to refuse the corrected command', async () => {
+    const other = join(scratch, 'refused');
+    await expect(openPipeline({ ...tinyConfig(other), heldOut: 500 })).rejects.toThrow(/option 'heldOut' \(500\) must be smaller than the 160 training images/);
+    expect(existsSync(join(other, 'config.json'))).toBe(false);
+  });
+
   it('resumes a finished run without redoing its stages, and refuses a changed config', async () => {
     const before = statSync(join(out, 'select', 'selection.json')).mtimeMs;
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean' });

@@ -1,12 +1,13 @@
 // `eed prune` option handling (the full command runs a device and datasets; its stages are tested
 // in prune.test.ts, resuming in resume.test.ts).
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
 import { PRUNE_OPTIONS, PRUNE_PRESETS, pruneCommand } from '../../src/cli/prune.js';
+import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
 
 describe('eed prune options', () => {
   it('parses --score, --sparsity and --subset and refuses an unknown score', () => {
@@ -33,7 +34,21 @@ describe('eed prune options', () => {
     await expect(pruneCommand(['--score', 'nis'])).rejects.toThrow(/--checkpoint is required/);
   });
 
-  it('--out is a run directory: another job there is refused before any work, naming the field', async () => {
+  // Both read the training labels (the subset check needs the dataset's size) before the run
+  // directory is opened.
+  it.skipIf(!existsSync(FASHION_MNIST_DIR))('a refused --subset leaves no run directory behind to refuse the corrected command', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
+    try {
+      writeFileSync(join(out, 'dense.safetensors'), '');
+      const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', join(out, 'run'), '--score', 'nis'];
+      await expect(pruneCommand([...args, '--subset', '9'])).rejects.toThrow(/--subset 9: the metric has \d sub-model subset/);
+      expect(existsSync(join(out, 'run', 'config.json'))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync(FASHION_MNIST_DIR))('--out is a run directory: another job there is refused before the model is read, naming the field', async () => {
     const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
     try {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
