@@ -10,7 +10,7 @@ import { buildArchitecture } from '../ensemble/subModel.js';
 import type { TrainingMethod } from '../training/adversarialLoss.js';
 import { RunDir } from '../training/runDir.js';
 import { trainAdversarially, TrainingInterrupted } from '../training/trainer.js';
-import { PipelineInterrupted, readStageJson, type PipelineContext } from './context.js';
+import { PipelineInterrupted, readStageJson, resolveInRun, runRelative, type PipelineContext } from './context.js';
 
 export interface BaseReport {
   checkpoint: string;
@@ -23,7 +23,8 @@ export const baseDir = (ctx: PipelineContext) => ctx.run.file('base');
 /** The base checkpoint's path once stage 0 is done, else null. */
 export function baseCheckpoint(ctx: PipelineContext): string | null {
   if (ctx.config.baseCheckpoint) return ctx.config.baseCheckpoint;
-  return readStageJson<BaseReport>(join(baseDir(ctx), 'report.json'))?.checkpoint ?? null;
+  const stored = readStageJson<BaseReport>(join(baseDir(ctx), 'report.json'))?.checkpoint;
+  return stored === undefined ? null : resolveInRun(ctx, stored);
 }
 
 export async function baseStage(ctx: PipelineContext): Promise<string> {
@@ -68,7 +69,7 @@ export async function baseStage(ctx: PipelineContext): Promise<string> {
     await saveStateDict(checkpoint, model, { metadata: { method: settings.method, dataset: c.dataset } });
     // Summed over epochs, so a resumed run reports the whole training time.
     const seconds = result.history.reduce((sum, h) => sum + h.seconds, 0) || (performance.now() - t0) / 1000;
-    const report: BaseReport = { checkpoint, seconds, history: result.history };
+    const report: BaseReport = { checkpoint: runRelative(ctx, checkpoint), seconds, history: result.history };
     await run.writeJson('report.json', report);
     return checkpoint;
   } catch (e) {

@@ -4,7 +4,7 @@
 // evaluation stage, which is recomputed whenever it runs and so may change between runs.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { loadDatasetByName, type DatasetName } from '../data/byName.js';
 import { selectSamples, type Dataset } from '../data/dataset.js';
 import { HostRandom } from '../data/hostRandom.js';
@@ -71,6 +71,21 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
     run.log(line);
   };
   return { config, run, train, test, subsets, architecture, adapter: adapterString(runtime().adapterInfo), signal: opts.signal ?? { aborted: false }, log };
+}
+
+/**
+ * A file of the run as stage reports store it: relative to the run directory, so a run that was
+ * moved (or is reached by another path) still finds its own files, never another run's.
+ */
+export function runRelative(ctx: PipelineContext, path: string): string {
+  return relative(ctx.config.out, path);
+}
+
+/** A path from a stage report back to a usable one (runs before runRelative stored paths as given). */
+export function resolveInRun(ctx: PipelineContext, stored: string): string {
+  if (isAbsolute(stored)) return stored;
+  const inRun = join(ctx.config.out, stored);
+  return existsSync(inRun) || !existsSync(stored) ? inRun : stored;
 }
 
 /** The held-out split (§6: team selection, best epochs, DIE calibration) as a dataset. */

@@ -23,7 +23,7 @@ import type { Module } from '../nn/module.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseLrValues } from './config.js';
-import { heldOutBatch, PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import type { Selection } from './selectStage.js';
 
 export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
@@ -91,7 +91,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
   const team = selection.team.map((j) => selection.pool[j]);
   const members: Module[] = [];
   try {
-    for (const m of team) members.push((await loadSubModel(m.checkpoint, ctx.architecture)).module);
+    for (const m of team) members.push((await loadSubModel(resolveInRun(ctx, m.checkpoint), ctx.architecture)).module);
     let rows = ctx.subsets.pool;
     if (c.ensembleSize > 0 && c.ensembleSize < rows.length) rows = new HostRandom(c.seed, 23).shuffle(rows.slice()).slice(0, c.ensembleSize);
     const data = selectSamples(ctx.train, rows, `${ctx.train.name} (ensemble stage, ${rows.length} images)`);

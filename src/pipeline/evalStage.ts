@@ -31,7 +31,7 @@ import type { Module } from '../nn/module.js';
 import { compressForInference } from '../pruning/sparseInference.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
-import { readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import { ensembleDir } from './ensembleStage.js';
 import type { PoolJobReport } from './poolStage.js';
 import type { Selection } from './selectStage.js';
@@ -167,14 +167,14 @@ export async function evalStage(
 
     // Each sub-model of the pool, on the sparse kernels for the timing.
     for (const p of pool) {
-      const { module } = await loadSubModel(p.checkpoint, ctx.architecture);
+      const { module } = await loadSubModel(resolveInRun(ctx, p.checkpoint), ctx.architecture);
       poolModels.push(module.eval());
       await compressForInference(module, { sample: speed.x });
       const count = await countParameters(module);
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
-      const suite = await cachedRow({ row: label, model: fileKey(p.checkpoint), options: suiteOptions(c, singleAttacks) }, () =>
+      const suite = await cachedRow({ row: label, model: fileKey(resolveInRun(ctx, p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
         evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }),
       );
       timedRow(
@@ -191,7 +191,7 @@ export async function evalStage(
     const poolClassifier = averageEnsemble(poolModels.map((m) => moduleClassifier(m)));
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
-    const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
+    const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(resolveInRun(ctx, p.checkpoint))), options: suiteOptions(c, singleAttacks) }, () =>
       evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }),
     );
     timedRow(

@@ -22,7 +22,7 @@ import type { NisFrl } from '../pruning/nis.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseList } from './config.js';
-import { heldOutSet, PipelineInterrupted, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutSet, PipelineInterrupted, readStageJson, runRelative, writeStageJson, type PipelineContext } from './context.js';
 import { tryLock } from './jobLock.js';
 
 export interface PoolJob {
@@ -184,7 +184,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
         score: job.score,
         subset: job.subset,
         subsetSize: indices.length,
-        checkpoint,
+        checkpoint: runRelative(ctx, checkpoint),
         prunableNonZero: count.prunableNonZero,
         prunableTotal: count.prunableTotal,
         sparsity: 1 - count.prunableNonZero / count.prunableTotal,

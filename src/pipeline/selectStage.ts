@@ -12,7 +12,7 @@ import { disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
-import { heldOutBatch, readStageJson, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import type { PoolJobReport } from './poolStage.js';
 
 export interface PoolMemberSummary {
@@ -58,7 +58,7 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
   const t0 = performance.now();
   const members: Module[] = [];
   try {
-    for (const p of pool) members.push((await loadSubModel(p.checkpoint, ctx.architecture)).module.eval());
+    for (const p of pool) members.push((await loadSubModel(resolveInRun(ctx, p.checkpoint), ctx.architecture)).module.eval());
     const { x, y } = heldOutBatch(ctx);
     const heldOut = x.shape[0];
     const gen = new Generator(c.seed).fork(2);

@@ -1,7 +1,7 @@
 // The EED pipeline end to end on a sliver of Fashion-MNIST with token amounts of work: every
 // stage runs, writes its outputs, and a rerun resumes instead of recomputing.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,5 +135,20 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(outcome.stagesRun).toEqual(['base', 'pool', 'select', 'ensemble']);
     expect(statSync(join(out, 'select', 'selection.json')).mtimeMs).toBe(before);
     await expect(openPipeline({ ...tinyConfig(out), subSparsity: 0.95 })).rejects.toThrow(/subSparsity: 0.9 there, 0.95 now/);
+  });
+
+  it('a moved run evaluates its own checkpoints (reports store paths relative to the run)', async () => {
+    const moved = join(scratch, 'moved');
+    renameSync(out, moved);
+    try {
+      const selection = JSON.parse(readFileSync(join(moved, 'select', 'selection.json'), 'utf8')) as Selection;
+      for (const p of selection.pool) expect(p.checkpoint).toMatch(/^pool\/job-\d\d-[a-z]+-\d\/model\.safetensors$/);
+      const ctx = await openPipeline({ ...tinyConfig(moved), evalAttacks: 'clean' });
+      const outcome = await runPipeline(ctx);
+      expect(outcome.stagesRun).toEqual(['base', 'pool', 'select', 'ensemble', 'eval']);
+      expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.clean).not.toBeNull();
+    } finally {
+      renameSync(moved, out);
+    }
   });
 });
