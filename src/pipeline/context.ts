@@ -3,6 +3,7 @@
 // run directory twice with a different config is refused, except for the settings of the
 // evaluation stage, which is recomputed whenever it runs and so may change between runs.
 
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { loadDatasetByName, type DatasetName } from '../data/byName.js';
@@ -44,6 +45,9 @@ export interface PipelineContext {
 function recordedConfig(config: PipelineConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) if (!EVALUATION_KEYS.includes(k as keyof PipelineConfig)) out[k] = v;
+  // The base by its content, not its path: a base retrained into the same file must not resume
+  // the stages derived from the old one, and the same file reached by another path may.
+  if (config.baseCheckpoint) out.baseCheckpoint = `sha256:${createHash('sha256').update(readFileSync(config.baseCheckpoint)).digest('hex')}`;
   return out;
 }
 

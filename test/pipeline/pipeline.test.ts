@@ -1,7 +1,7 @@
 // The EED pipeline end to end on a sliver of Fashion-MNIST with token amounts of work: every
 // stage runs, writes its outputs, and a rerun resumes instead of recomputing.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,18 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(eed.points[1].robust).toBe(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.pgd);
     expect(eed.points[0].robust).toBe(sweepReport.methods.find((m) => m.kind === 'eed-die')!.pgd);
     expect(existsSync(join(out, 'sparsity.svg'))).toBe(true);
+  });
+
+  it('records --base-checkpoint by content: a base rewritten in place is refused, the same file elsewhere resumes', async () => {
+    const dir = join(scratch, 'base-by-content');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.safetensors'), 'base one');
+    const config = { ...tinyConfig(join(dir, 'run')), baseCheckpoint: join(dir, 'a.safetensors') };
+    await openPipeline(config);
+    writeFileSync(join(dir, 'b.safetensors'), 'base one');
+    await openPipeline({ ...config, baseCheckpoint: join(dir, 'b.safetensors') });
+    writeFileSync(join(dir, 'a.safetensors'), 'base two');
+    await expect(openPipeline(config)).rejects.toThrow(/different config \(baseCheckpoint: "sha256:[0-9a-f]{64}" there, "sha256:[0-9a-f]{64}" now\)/);
   });
 
   it('a --held-out refused as too large leaves no recorded config behind to refuse the corrected command', async () => {
