@@ -92,6 +92,15 @@ export function resolveInRun(ctx: PipelineContext, stored: string): string {
   return existsSync(inRun) || !existsSync(stored) ? inRun : stored;
 }
 
+/**
+ * What a resumable stage cost over all its invocations: the epochs' own times (earlier
+ * invocations' included) plus what this invocation spent outside the epochs it trained.
+ */
+export function stageSeconds(history: readonly { seconds: number }[], invocationSeconds: number, trainingSeconds: number): number {
+  const epochs = history.reduce((sum, h) => sum + h.seconds, 0);
+  return epochs + Math.max(0, invocationSeconds - trainingSeconds);
+}
+
 /** The held-out split (§6: team selection, best epochs, DIE calibration) as a dataset. */
 export function heldOutSet(ctx: PipelineContext): Dataset {
   return selectSamples(ctx.train, ctx.subsets.heldOut, `${ctx.train.name} (held out)`);

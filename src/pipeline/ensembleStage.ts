@@ -23,7 +23,7 @@ import type { Module } from '../nn/module.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseLrValues } from './config.js';
-import { heldOutBatch, PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, PipelineInterrupted, readStageJson, resolveInRun, stageSeconds, writeStageJson, type PipelineContext } from './context.js';
 import type { Selection } from './selectStage.js';
 
 export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
@@ -117,16 +117,19 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       augment: c.augment,
       seed: c.seed,
     });
-    let history: unknown[] = [];
+    let history: { seconds: number }[] = [];
+    let trainingSeconds = 0;
     if (settings.epochs > 0) {
       ctx.log(`ensemble: ${settings.diversity} training of ${team.map((m) => m.name).join(', ')} for ${settings.epochs} epoch(s) on ${rows.length} images`);
       const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length });
+      const trainStart = performance.now();
       try {
         history = (await trainEnsemble(members, data, settings, run, { signal: ctx.signal, checkpointSeconds: 600, log: (line: string) => ctx.log(`  ${line}`) })).history;
       } catch (e) {
         if (e instanceof TrainingInterrupted) throw new PipelineInterrupted('ensemble training');
         throw e;
       }
+      trainingSeconds = (performance.now() - trainStart) / 1000;
     } else ctx.log('ensemble: ensembleEpochs is 0, the team is kept as pruned');
 
     const die = await calibratedDie(ctx, members);
@@ -159,7 +162,8 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       prunableNonZero,
       budget: selection.budget,
       dieCalibration: die.calibration,
-      seconds: (performance.now() - t0) / 1000,
+      // A resumed stage still reports what all of it cost.
+      seconds: stageSeconds(history, (performance.now() - t0) / 1000, trainingSeconds),
     };
     // The report first: the manifest is the stage's done marker.
     await writeStageJson(reportPath(ctx), report);

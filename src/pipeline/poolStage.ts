@@ -22,7 +22,7 @@ import type { NisFrl } from '../pruning/nis.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseList } from './config.js';
-import { heldOutSet, PipelineInterrupted, readStageJson, runRelative, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutSet, PipelineInterrupted, readStageJson, runRelative, stageSeconds, writeStageJson, type PipelineContext } from './context.js';
 import { tryLock } from './jobLock.js';
 
 export interface PoolJob {
@@ -151,10 +151,12 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
     ctx.log(`pool job ${job.index} (${job.name}): ${job.score} on ${indices.length} images, keeping ${((1 - c.subSparsity) * 100).toFixed(1)}% of the weights`);
     const t0 = performance.now();
     let result;
+    let trainingSeconds = 0;
     try {
       // Checkpoints every epoch and every 10 minutes: a job stopped by Ctrl-C or a crash continues where it was.
       const run = await RunDir.open(join(job.dir, 'train'), { ...settings });
       if (run.resumed) ctx.log(`pool job ${job.index} (${job.name}): resuming after epoch ${run.resumed.epoch}`);
+      const trainStart = performance.now();
       result = await pruneAdversarially(base, subset, settings, {
       validation,
       run,
@@ -168,6 +170,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
             `, kept ${m.kept}, ${m.seconds.toFixed(1)} s`,
         ),
       });
+      trainingSeconds = (performance.now() - trainStart) / 1000;
     } catch (e) {
       base.dispose();
       if (e instanceof TrainingInterrupted) throw new PipelineInterrupted(`pool job ${job.index} (${job.name})`);
@@ -190,7 +193,8 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
         sparsity: 1 - count.prunableNonZero / count.prunableTotal,
         layerKeepRates: Object.fromEntries(result.layerKeepRates),
         history: result.history,
-        seconds: (performance.now() - t0) / 1000,
+        // A resumed job still reports what all of it cost.
+        seconds: stageSeconds(result.history, (performance.now() - t0) / 1000, trainingSeconds),
       };
       await writeStageJson(join(job.dir, 'report.json'), report);
       ctx.log(`pool job ${job.index} (${job.name}) done: sparsity ${(report.sparsity * 100).toFixed(2)}%, ${report.seconds.toFixed(0)} s`);
