@@ -114,7 +114,8 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     evalCount: 2000, aaCount: 500, out: 'runs/fmnist',
   },
   'cifar10-resnet18': { ...PAPER, dataset: 'cifar10', model: 'resnet18', ensembleLr: '0.01,0.002', finetuneLr: 0.01, out: 'runs/cifar10-resnet18' },
-  'svhn-vgg16': { ...PAPER, dataset: 'svhn', model: 'vgg16', ensembleLr: '0.1,0.02,0.004', finetuneLr: 0.1, finetuneLrStages: 3, baseLr: 0.01, out: 'runs/svhn-vgg16' },
+  // Pre-training at the spec's 0.1 ([C:harp], PAPER's value; this preset had an undocumented 0.01).
+  'svhn-vgg16': { ...PAPER, dataset: 'svhn', model: 'vgg16', ensembleLr: '0.1,0.02,0.004', finetuneLr: 0.1, finetuneLrStages: 3, out: 'runs/svhn-vgg16' },
 };
 
 /** Parses a comma list of learning rates ('0.01,0.002'). */

@@ -24,6 +24,9 @@ describe('eed run options', () => {
       const { config } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, ['--preset', name]);
       expect(() => checkPipelineConfig(config), name).not.toThrow();
     }
+    // algorithms.md §1: pre-training at lr 0.1 (cosine) on the paper's datasets.
+    for (const name of ['cifar10-resnet18', 'svhn-vgg16'])
+      expect(resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, ['--preset', name]).config.baseLr, name).toBe(0.1);
   });
 
   it('refuses bad stages, jobs and lists before touching the device', async () => {

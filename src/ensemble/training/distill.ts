@@ -77,8 +77,8 @@ export function distill(member: Module, xSource: Tensor, xTarget: Tensor, o: Dis
         const v = variable(current);
         const loss = inEvalMode(member, () => sum(squaredDistance(featuresAt(member, v, o.layer), target)));
         const [g] = grad(loss, [v]);
-        // Per-sample L1 normalisation; the floor keeps a sample whose gradient vanished (a dead
-        // feature) at 0/1e-12 = 0 instead of NaN. [X] DVERGE has no floor.
+        // Per-sample L1 normalisation; the floor (DVERGE's Linf_distillation clamps at 1e-12 too)
+        // keeps a sample whose gradient vanished (a dead feature) at 0/1e-12 = 0 instead of NaN.
         const l1 = maximum(sum(abs(g), sampleAxes, { keepDims: true }), 1e-12);
         const normalised = div(g, l1);
         const a: Tensor = prevAcc ? add(mul(prevAcc, mu), normalised) : normalised;
