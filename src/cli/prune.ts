@@ -49,7 +49,7 @@ export const PRUNE_OPTIONS = {
   scoreSamples: { type: 'number', default: 5000, min: 1, integer: true, help: 'images scored by NIS (FRL) and ASE' },
   nisFrl: { type: 'enum', values: ['inffs', 'uniform'], default: 'inffs', help: 'NIS final-response-layer importance' },
   augment: { type: 'boolean', default: true, help: 'crop/flip augmentation where the dataset calls for it' },
-  seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of the subsets and every random choice' },
+  seed: { type: 'number', default: 0, min: 0, max: 2 ** 31 - 1, integer: true, help: 'seed of the subsets and every random choice' },
   out: { type: 'string', default: 'runs/prune', help: 'run directory (model.safetensors with masks, report.json); rerunning the same command resumes it' },
   fresh: { type: 'boolean', default: false, help: 'discard an existing run directory instead of resuming' },
   checkpointMinutes: { type: 'number', default: 10, min: 0, help: 'also checkpoint inside an epoch this often (0: every step)' },

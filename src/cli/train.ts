@@ -37,7 +37,7 @@ export const TRAIN_OPTIONS = {
   evalSize: { type: 'number', default: 1000, min: 0, integer: true, help: 'test images evaluated after each epoch' },
   evalSteps: { type: 'number', default: 20, min: 0, integer: true, help: 'PGD steps of the per-epoch evaluation' },
   evalStepSize: { type: 'number', default: 0.01, min: 0, help: 'PGD step of the per-epoch evaluation' },
-  seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of every random choice' },
+  seed: { type: 'number', default: 0, min: 0, max: 2 ** 31 - 1, integer: true, help: 'seed of every random choice' },
   out: { type: 'string', default: 'runs/train', help: 'run directory (rerunning the same command resumes it)' },
   fresh: { type: 'boolean', default: false, help: 'discard an existing run directory instead of resuming' },
   checkpointMinutes: { type: 'number', default: 10, min: 0, help: 'also checkpoint inside an epoch this often (0: every step)' },

@@ -79,7 +79,7 @@ export const PIPELINE_OPTIONS = {
   singleAttacks: { type: 'string', default: 'clean,pgd', help: 'attacks on each single sub-model and the average of the pool' },
   speedRepeats: { type: 'number', default: 5, min: 1, integer: true, help: 'timed repeats of the inference speed measurement' },
   sweep: { type: 'string', default: '', help: 'Fig. 4: also run these target sparsities (e.g. 0.5,0.9), each in sweep/s-<s>/ from the same base' },
-  seed: { type: 'number', default: 0, min: 0, integer: true, help: 'seed of every random choice' },
+  seed: { type: 'number', default: 0, min: 0, max: 2 ** 31 - 1, integer: true, help: 'seed of every random choice' },
   out: { type: 'string', default: 'runs/eed', help: 'run directory (rerunning the same command resumes it)' },
 } satisfies OptionTable;
 

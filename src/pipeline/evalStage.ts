@@ -31,7 +31,7 @@ import type { Module } from '../nn/module.js';
 import { compressForInference } from '../pruning/sparseInference.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
-import { readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
+import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import { ensembleDir } from './ensembleStage.js';
 import type { PoolJobReport } from './poolStage.js';
 import type { Selection } from './selectStage.js';
@@ -84,6 +84,8 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Prom
   const path = ctx.run.file(join('eval', `${digest}.json`));
   const hit = readStageJson<{ key: unknown; value: T }>(path);
   if (hit && JSON.stringify(hit.key) === JSON.stringify(key)) return hit.value;
+  // Ctrl-C stops at the next row to compute (each row is kept as it finishes, the resume point).
+  if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
   const value = await compute();
   await writeStageJson(path, { key, value });
   return value;

@@ -100,6 +100,17 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 
+  it('an interrupt stops the evaluation at the next row to compute', async () => {
+    const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,fgsm' });
+    // Ctrl-C once the evaluation has begun (its first line is the dense row, whose attack list changed).
+    const log = ctx.log;
+    ctx.log = (line) => {
+      if (line.startsWith('eval: dense')) ctx.signal.aborted = true;
+      log(line);
+    };
+    await expect(runPipeline(ctx)).rejects.toThrow(/interrupted during evaluation/);
+  });
+
   it("counts DIE's members used on the clean images even without a clean row", async () => {
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'pgd' });
     const outcome = await runPipeline(ctx);
