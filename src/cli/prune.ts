@@ -11,7 +11,7 @@ import { selectSamples } from '../data/dataset.js';
 import { eedSubsets } from '../data/subsets.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
-import { pruneAdversarially, savePrunedModel, type PruneSettings } from '../pruning/prune.js';
+import { pruneAdversarially, savePrunedModel, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
@@ -46,6 +46,7 @@ export const PRUNE_OPTIONS = {
   eps: { type: 'number', default: 0.1, min: 0, max: 1, help: 'ℓ∞ radius of the training attack' },
   stepSize: { type: 'number', default: 0.025, min: 0, help: 'step of the training attack' },
   attackSteps: { type: 'number', default: 7, min: 0, integer: true, help: 'steps of the training attack' },
+  method: { type: 'enum', values: ['madry', 'trades', 'mart'], default: 'madry', help: 'robust loss while pruning and fine-tuning (eq. 5: Madry, or the TRADES/MART variant)' },
   scoreSamples: { type: 'number', default: 5000, min: 1, integer: true, help: 'images scored by NIS (FRL) and ASE' },
   nisFrl: { type: 'enum', values: ['inffs', 'uniform'], default: 'inffs', help: 'NIS final-response-layer importance' },
   augment: { type: 'boolean', default: true, help: 'crop/flip augmentation where the dataset calls for it' },
@@ -134,6 +135,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     score,
     keepFraction: 1 - config.sparsity,
     nisFrl: config.nisFrl as NisFrl,
+    method: config.method as RobustMethod,
   };
   const t0 = performance.now();
   const validation =

@@ -40,6 +40,7 @@ export const PIPELINE_OPTIONS = {
   alphaMin: { type: 'number', default: 0.1, min: 0, max: 1, help: 'k_min = alphaMin·(1 − subSparsity)' },
   scoreSamples: { type: 'number', default: 5000, min: 1, integer: true, help: 'images scored by NIS and ASE' },
   nisFrl: { type: 'enum', values: ['inffs', 'uniform'], default: 'inffs', help: 'NIS final-response-layer importance' },
+  poolMethod: { type: 'enum', values: ['madry', 'trades', 'mart'], default: 'madry', help: 'robust loss while pruning and fine-tuning (eq. 5: Madry, or the TRADES/MART variant)' },
   poolAttackSteps: { type: 'number', default: 0, min: 0, integer: true, help: 'PGD steps while pruning and fine-tuning (0: attackSteps)' },
   pruneValidation: { type: 'boolean', default: true, help: 'keep each sub-model stage’s best epoch by held-out PGD accuracy' },
   subsetSize: { type: 'number', default: 0, min: 0, integer: true, help: 'cap on the images each sub-model prunes and fine-tunes on (0: its whole subset)' },

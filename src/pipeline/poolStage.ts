@@ -16,7 +16,7 @@ import { Generator } from '../ops/random.js';
 import { recalibrateBatchNorm } from '../pruning/bnRecalibration.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { buildArchitecture } from '../ensemble/subModel.js';
-import { pruneAdversarially, savePrunedModel, type PruneSettings } from '../pruning/prune.js';
+import { pruneAdversarially, savePrunedModel, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { RunDir } from '../training/runDir.js';
@@ -134,6 +134,7 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
       eps: c.eps,
       stepSize: c.stepSize,
       attackSteps: c.poolAttackSteps || c.attackSteps,
+      method: c.poolMethod as RobustMethod,
       scoreSamples: c.scoreSamples,
       nisFrl: c.nisFrl as NisFrl,
       augment: c.augment,

@@ -34,7 +34,9 @@ import { add, mul } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
-import { adversarialLoss } from '../training/adversarialLoss.js';
+import { adversarialLoss, type TrainingMethod } from '../training/adversarialLoss.js';
+
+export type RobustMethod = Exclude<TrainingMethod, 'clean'>;
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
@@ -66,6 +68,11 @@ export interface PruneSettings {
   eps: number;
   stepSize: number;
   attackSteps: number;
+  /**
+   * The robust loss L_r of eq. (5) in both stages: Madry CE on PGD examples (§5.3 and §5.4, the
+   * default), or the TRADES (β = 6) or MART (λ = 5) loss of §2, which eq. (5) allows as variants.
+   */
+  method?: RobustMethod;
   /** Images scored by the data-dependent metrics (NIS's FRL, ASE), the first of the subset. */
   scoreSamples: number;
   nisFrl: NisFrl;
@@ -447,7 +454,7 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
     const robust = scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
       const l = adversarialLoss(o.model, batch.x, batch.y, {
-        method: 'madry',
+        method: o.s.method ?? 'madry',
         eps: o.s.eps,
         stepSize: o.s.stepSize,
         steps: o.s.attackSteps,

@@ -12,7 +12,8 @@ import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
 describe('eed prune options', () => {
   it('parses --score, --sparsity and --subset and refuses an unknown score', () => {
     const { config } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--score', 'ase', '--sparsity', '0.9', '--subset', '2']);
-    expect([config.score, config.sparsity, config.subset]).toEqual(['ase', 0.9, 2]);
+    expect([config.score, config.sparsity, config.subset, config.method]).toEqual(['ase', 0.9, 2, 'madry']);
+    expect(resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--method', 'mart']).config.method).toBe('mart');
     expect(() => resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, ['--score', 'magnitude'])).toThrow(/score/);
   });
 

@@ -90,6 +90,19 @@ describe('pruning stage', () => {
     result.model.dispose();
   });
 
+  it('prunes and fine-tunes with the robust loss it is given (eq. 5: Madry, TRADES or MART)', async () => {
+    const losses: number[] = [];
+    for (const method of ['madry', 'trades', 'mart'] as const) {
+      const result = await pruneAdversarially(tinyCnn(19), tinyDataset(16), { ...SETTINGS, pruneEpochs: 0, finetuneEpochs: 1, method });
+      losses.push(result.history[0].loss);
+      result.model.dispose();
+    }
+    // Same model, data and seed: only the loss differs. TRADES adds a clean CE and 6·KL; MART's
+    // boosted CE is above Madry's CE on the same kind of examples.
+    expect(new Set(losses).size).toBe(3);
+    expect(losses.every(Number.isFinite)).toBe(true);
+  });
+
   it('scores on images spread over the whole subset, not its first ones (the shared chunk)', () => {
     // A capped pool subset of 200: C0's 100 images, then Cs's 100; 50 scoring images take 25 of each.
     const idx = Array.from(scoringIndices(200, 50));
