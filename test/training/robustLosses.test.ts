@@ -101,3 +101,40 @@ describe('TRADES and MART losses (algorithms.md §2)', () => {
     });
   }
 });
+
+describe('batch-norm statistics under adversarial training (algorithms.md §0)', () => {
+  // With ε = 0 every attack returns x itself, so the training forwards the loss makes are known:
+  // Madry one (on x_adv), TRADES and MART two (x and x_adv). Attack steps run in eval mode and
+  // must leave the running statistics alone, however many there are.
+  const make = () => {
+    const gen = new E.Generator(4);
+    return new E.Sequential(new E.Conv2d(1, 3, 3, { padding: 1, generator: gen }), new E.BatchNorm2d(3), new E.ReLU(), new E.Flatten(), new E.Linear(3 * 16, 4, { generator: gen }));
+  };
+  const stats = async (m: E.Module) => {
+    const sd = m.stateDict();
+    return {
+      mean: Array.from(await sd.get('1.running_mean')!.data()),
+      variance: Array.from(await sd.get('1.running_var')!.data()),
+      tracked: Array.from(await sd.get('1.num_batches_tracked')!.data())[0],
+    };
+  };
+  for (const [method, forwards] of [['madry', 1], ['trades', 2], ['mart', 2]] as const) {
+    it(`${method}: ${forwards} train-mode forward(s) per step, none from its 5 attack steps`, async () => {
+      const rng = mulberry32(21);
+      const x = E.tensor(Array.from({ length: 4 * 16 }, () => rng()), [4, 1, 4, 4]);
+      const y = E.tensor([0, 1, 2, 3], [4], 'i32');
+      const model = make();
+      E.scope(() => void adversarialLoss(model, x, y, { method, eps: 0, stepSize: 0.1, steps: 5, generator: new E.Generator(1) }));
+      const expected = make().train();
+      for (let i = 0; i < forwards; i++) E.scope(() => void expected.forward(x));
+      const [got, want] = [await stats(model), await stats(expected)];
+      expect(got.tracked).toBe(forwards);
+      expect(want.tracked).toBe(forwards);
+      got.mean.forEach((v, i) => expect(v).toBeCloseTo(want.mean[i], 6));
+      got.variance.forEach((v, i) => expect(v).toBeCloseTo(want.variance[i], 6));
+      for (const t of [x, y]) t.dispose();
+      model.dispose();
+      expected.dispose();
+    });
+  }
+});
