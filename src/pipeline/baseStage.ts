@@ -11,6 +11,7 @@ import type { TrainingMethod } from '../training/adversarialLoss.js';
 import { RunDir } from '../training/runDir.js';
 import { trainAdversarially, TrainingInterrupted } from '../training/trainer.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, runRelative, type PipelineContext } from './context.js';
+import { tryLock } from './jobLock.js';
 
 export interface BaseReport {
   checkpoint: string;
@@ -39,6 +40,33 @@ export async function baseStage(ctx: PipelineContext): Promise<string> {
     ctx.log(`base: done (${done})`);
     return done;
   }
+  // One process trains the base; others (`--stage pool --job k` started together) wait for it
+  // instead of training it again into the same files.
+  const lockPath = ctx.run.file('base.lock'); // beside base/, which is a run directory of its own
+  let lock = tryLock(lockPath);
+  if (!lock.acquired) ctx.log(`base: being trained by ${lock.owner}; waiting for it`);
+  while (!lock.acquired) {
+    if (ctx.signal.aborted) throw new PipelineInterrupted('the wait for the base model');
+    await new Promise((r) => setTimeout(r, waitMs));
+    const finished = baseCheckpoint(ctx);
+    if (finished) return finished;
+    lock = tryLock(lockPath); // its owner may have died: train it here
+  }
+  try {
+    return baseCheckpoint(ctx) ?? (await trainBase(ctx));
+  } finally {
+    lock.release();
+  }
+}
+
+/** Polling interval of a process waiting for another one's base (lowered by tests). */
+let waitMs = 5000;
+export function setBaseWaitMs(ms: number): void {
+  waitMs = ms;
+}
+
+async function trainBase(ctx: PipelineContext): Promise<string> {
+  const c = ctx.config;
   const settings = {
     method: c.baseMethod as TrainingMethod,
     epochs: c.baseEpochs,

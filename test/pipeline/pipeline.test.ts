@@ -2,13 +2,14 @@
 // stage runs, writes its outputs, and a rerun resumes instead of recomputing.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
 import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
 import { readManifest } from '../../src/ensemble/ensembleDir.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS, type PipelineConfig } from '../../src/pipeline/config.js';
+import { baseStage, setBaseWaitMs } from '../../src/pipeline/baseStage.js';
 import { openPipeline } from '../../src/pipeline/context.js';
 import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
@@ -143,6 +144,26 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     await openPipeline({ ...config, baseCheckpoint: join(dir, 'b.safetensors') });
     writeFileSync(join(dir, 'a.safetensors'), 'base two');
     await expect(openPipeline(config)).rejects.toThrow(/different config \(baseCheckpoint: "sha256:[0-9a-f]{64}" there, "sha256:[0-9a-f]{64}" now\)/);
+  });
+
+  it('a process that finds the base being trained by another one waits for it instead of training it again', async () => {
+    const dir = join(scratch, 'base-wait');
+    const ctx = await openPipeline(tinyConfig(dir));
+    // The lock of a live process that is not us (our parent).
+    writeFileSync(join(dir, 'base.lock'), JSON.stringify({ pid: process.ppid, host: hostname(), since: 'now' }));
+    setBaseWaitMs(20);
+    try {
+      const waiting = baseStage(ctx);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(existsSync(join(dir, 'base', 'config.json'))).toBe(false);
+      // The other process finishes.
+      mkdirSync(join(dir, 'base'));
+      writeFileSync(join(dir, 'base', 'report.json'), JSON.stringify({ checkpoint: 'base/model.safetensors', seconds: 1, history: [] }));
+      expect(await waiting).toBe(join(dir, 'base', 'model.safetensors'));
+      expect(existsSync(join(dir, 'base', 'config.json'))).toBe(false);
+    } finally {
+      setBaseWaitMs(5000);
+    }
   });
 
   it('a --held-out refused as too large leaves no recorded config behind to refuse the corrected command', async () => {
