@@ -5,7 +5,7 @@
 //           adversarial CE of L_E this is ADP's plus-adv version, [X] per-member instead of
 //           ensemble PGD)
 //   gal     eq. 33 on x_s (double backprop)
-//   soe     eq. 35 on the pooled distilled and adversarial samples (phase 2; the trainer runs
+//   soe     eq. 35 on the pooled distilled and adversarial samples' logits (phase 2; the trainer runs
 //           dverge during phase 1)
 //   none    no Div term.
 
@@ -69,13 +69,16 @@ export function diversityTerm(kind: Diversity, members: readonly Module[], input
         { lambda: w.galLambda, kappa: w.galKappa, labelSmoothing: w.galSmoothing },
       );
     case 'soe': {
-      const pool = concat([...distilledOf(inputs, kind), ...inputs.adversarial], 0);
+      // Each source batch gets its own forward pass (batch-norm statistics never mix sources, as
+      // for every other input of the ensemble loss), and only the logits are pooled: a pooled
+      // input batch of 2·M·B images had activations far above a 128 MiB binding.
+      const sources = [...distilledOf(inputs, kind), ...inputs.adversarial];
       const labels = concat(
-        Array.from({ length: pool.shape[0] / ySource.shape[0] }, () => ySource),
+        sources.map(() => ySource),
         0,
       );
       return soeLoss(
-        members.map((m) => m.forward(pool)),
+        members.map((m) => concat(sources.map((x) => m.forward(x)), 0)),
         labels,
       );
     }

@@ -188,3 +188,42 @@ describe('Appendix-C diversity losses', () => {
     E.dispose([x, y, params, dirs]);
   });
 });
+
+describe('SoE diversity term (eq. 35) on a binding limit', () => {
+  it('forwards each source batch on its own, so the pooled batch never has to fit one binding', async () => {
+    const rt = E.runtime();
+    const gen = new E.Generator(8);
+    const member = () => new E.Sequential(new E.Conv2d(1, 4, 3, { padding: 1, generator: gen }), new E.BatchNorm2d(4), new E.ReLU(), new E.Flatten(), new E.Linear(4 * 64, 3, { generator: gen })).train();
+    const members = [member(), member()];
+    const rng = mulberry32(5);
+    const batch = () => E.tensor(Array.from({ length: 4 * 64 }, () => rng()), [4, 1, 8, 8]);
+    const distilled = [batch(), batch()];
+    const adversarial = [batch(), batch()];
+    const y = E.tensor([0, 1, 2, 0], [4], 'i32');
+    // One source's conv output is 4·4·64·4 B = 4 KiB; the four sources pooled would be 16 KiB.
+    const limit = rt.limits.maxStorageBufferBindingSize;
+    rt.limits.maxStorageBufferBindingSize = 8192;
+    try {
+      const inputs = { xSource: distilled[0], ySource: y, distilled, adversarial };
+      const w = { adpAlpha: 2, adpBeta: 0.5, galLambda: 0.5, galKappa: 0, galSmoothing: 0 };
+      const [got, want] = E.scope(() => {
+        const term = E.diversityTerm('soe', members, inputs, w);
+        const sources = [...distilled, ...adversarial];
+        const reference = E.soeLoss(
+          members.map((m) => E.concat(sources.map((x) => m.forward(x)), 0)),
+          E.concat(sources.map(() => y), 0),
+        );
+        return [E.detach(term), E.detach(reference)];
+      });
+      const [a, b] = [await got.item(), await want.item()];
+      expect(Number.isFinite(a)).toBe(true);
+      expect(a).toBeCloseTo(b, 5);
+      got.dispose();
+      want.dispose();
+    } finally {
+      rt.limits.maxStorageBufferBindingSize = limit;
+      for (const t of [...distilled, ...adversarial, y]) t.dispose();
+      for (const m of members) m.dispose();
+    }
+  });
+});
