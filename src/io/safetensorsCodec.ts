@@ -139,6 +139,8 @@ export function encodeSafetensors(tensors: Iterable<[string, TensorRecord]>, met
   for (const [name, rec] of tensors) {
     if (name === METADATA_KEY) throw new Error(`safetensors: '${METADATA_KEY}' cannot name a tensor`);
     if (Object.prototype.hasOwnProperty.call(header, name)) throw new Error(`safetensors: duplicate tensor name '${name}'`);
+    if (!Array.isArray(rec.shape) || !rec.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`safetensors: tensor '${name}' has shape [${rec.shape.join(', ')}]; sizes must be non-negative integers`);
     const expected = numel(rec.shape) * DTYPE_BYTES[rec.dtype];
     if (rec.data.length !== expected)
       throw new Error(`safetensors: tensor '${name}' has ${rec.data.length} bytes, ${rec.dtype} [${rec.shape.join(', ')}] needs ${expected}`);

@@ -93,7 +93,10 @@ export function applyStateDict(content: SafetensorsContent, source: string, modu
     if (base !== null && params.has(base)) maskRecords.set(base, rec);
     else state.set(name, rec);
   }
-  const missing = [...own.keys()].filter((k) => !state.has(k));
+  // As PyTorch's BatchNorm does, a file without num_batches_tracked (older or converted weights)
+  // loads and the module keeps its own count.
+  const keptCounters = [...own.keys()].filter((k) => !state.has(k) && k.endsWith('.num_batches_tracked'));
+  const missing = [...own.keys()].filter((k) => !state.has(k) && !keptCounters.includes(k));
   const unexpected = [...state.keys()].filter((k) => !own.has(k));
   if (missing.length || unexpected.length)
     throw new Error(
@@ -106,6 +109,7 @@ export function applyStateDict(content: SafetensorsContent, source: string, modu
   // Convert and check everything on the host first, so a bad file leaves the module untouched.
   const host = new Map<string, Float32Array | Int32Array | Uint32Array>();
   for (const [name, dst] of own) {
+    if (keptCounters.includes(name)) continue;
     const rec = state.get(name)!;
     const what = `${path}: '${name}'`;
     if (!sameShape(rec.shape, dst.shape))
@@ -128,8 +132,9 @@ export function applyStateDict(content: SafetensorsContent, source: string, modu
 
   scope(() => {
     const uploaded = new Map<string, Tensor>();
-    for (const [name, dst] of own) uploaded.set(name, Tensor.fromArray(host.get(name)!, dst.shape, dst.dtype));
-    module.loadStateDict(uploaded); // GPU copies; the uploads are freed when the scope ends
+    for (const [name, dst] of own) if (host.has(name)) uploaded.set(name, Tensor.fromArray(host.get(name)!, dst.shape, dst.dtype));
+    // Not strict only for the kept counters; every other key was checked above.
+    module.loadStateDict(uploaded, { strict: keptCounters.length === 0 }); // GPU copies; the uploads are freed when the scope ends
   });
   const masks = new Map<string, Tensor>();
   for (const [name, values] of maskValues) masks.set(name, Tensor.fromArray(values, params.get(name)!.shape));

@@ -85,6 +85,21 @@ describe('checkpoints (safetensors state dicts)', () => {
     m.dispose();
   });
 
+  it('loads a file without num_batches_tracked, as PyTorch does, keeping the model its own counts', async () => {
+    const donor = trainedModel(7);
+    const records = await stateDictRecords(donor);
+    for (const k of [...records.keys()]) if (k.endsWith('.num_batches_tracked')) records.delete(k);
+    const path = join(scratch, 'no-counters.safetensors');
+    await writeSafetensors(path, records);
+    const target = new E.SmallCNN({ generator: new E.Generator(8) });
+    await loadStateDict(path, target);
+    expect(await target.stateDict().get('bn1.num_batches_tracked')!.item()).toBe(0);
+    expect([...(await target.stateDict().get('bn2.running_mean')!.data())]).toEqual([...(await donor.stateDict().get('bn2.running_mean')!.data())]);
+    // Any other missing key is still refused (the 'missing' case below).
+    donor.dispose();
+    target.dispose();
+  });
+
   describe('refuses files that do not fit the model, naming the file, and leaves the model as it was', () => {
     const withRecords = async (name: string, edit: (r: Map<string, TensorRecord>) => void): Promise<string> => {
       const donor = trainedModel(5);

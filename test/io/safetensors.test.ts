@@ -167,5 +167,8 @@ describe('safetensors refuses corrupt files, naming the file and the problem', (
   it('the writer refuses inconsistent records', () => {
     expect(() => encodeSafetensors([['x', { dtype: 'F32', shape: [3], data: new Uint8Array(8) }]])).toThrow(/'x' has 8 bytes, F32 \[3\] needs 12/);
     expect(() => encodeSafetensors([['__metadata__', tensorRecord(Uint8Array.from([1]), [1])]])).toThrow(/cannot name a tensor/);
+    // Shapes the reader refuses are refused when written, not after.
+    expect(() => encodeSafetensors([['x', { dtype: 'U8', shape: [-1, -2], data: new Uint8Array(2) }]])).toThrow(/'x' has shape \[-1, -2\]; sizes must be non-negative integers/);
+    expect(() => encodeSafetensors([['x', { dtype: 'U8', shape: [0.5, 4], data: new Uint8Array(2) }]])).toThrow(/sizes must be non-negative integers/);
   });
 });

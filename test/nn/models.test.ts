@@ -48,7 +48,12 @@ describe('model architectures', () => {
       'features.1.running_var',
       'features.1.num_batches_tracked',
     ]);
-    expect(keys).toContain('features.41.weight'); // 13th conv
+    // kuangliu's layout: conv, BN, ReLU per layer, one index per max-pool; the 13th conv is
+    // features.40 and its batch norm features.41.
+    const sd = m.stateDict();
+    expect(sd.get('features.40.weight')!.shape).toEqual([512, 512, 3, 3]);
+    expect(sd.get('features.41.running_var')!.shape).toEqual([512]);
+    expect(keys).not.toContain('features.43.weight'); // the last max-pool
     expect(keys[keys.length - 2]).toBe('classifier.weight');
     m.dispose();
   });

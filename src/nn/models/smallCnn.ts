@@ -3,8 +3,9 @@
 // width 1. The classifier reads the whole map, not its global average: Fashion-MNIST's classes
 // (shirt, T-shirt, pullover, coat) differ in where things are, and the first version, with global
 // average pooling (94,186 parameters), stopped at 77.5% clean accuracy after issue 5's 5 epochs of
-// PGD training. Like the SmallCNN of the adversarial-training literature it is therefore built
-// for one input size (`imageSize`).
+// PGD training. It is therefore built for one input size (`imageSize`), as TRADES' SmallCNN is;
+// the architecture is this project's own (algorithms.md does not define one), not TRADES' four
+// unpadded convs with a 1024-200-200-10 head, so TRADES checkpoints do not load into it.
 // Feature layers (featureTap.ts): 1–3 are the conv+BN outputs (before ReLU), 4 the logits, the
 // same pattern as VGG-16's list in algorithms.md §7.
 
