@@ -36,7 +36,7 @@ export function randomKernel(shape: Shape, call: RandomCall): Tensor {
       .u(y.size, groups[0] * WG, call.key[0], call.key[1])
       .u(baseLo, baseHi)
       .i(call.lo ?? 0)
-      .u(call.range ?? 0)
+      .u((call.range ?? 0) % 2 ** 32) // the whole i32 range, 2^32, is 0 to the shader
       .f(call.a ?? 0, call.b ?? 0)
       .u(0, 0)
       .build(),

@@ -393,8 +393,14 @@ export class Params {
     this.words.forEach((w, k) => {
       const kind = this.kinds[k];
       if (kind === 'f') f[k] = w;
-      else if (kind === 'i') i[k] = w;
-      else u[k] = w >>> 0;
+      else if (kind === 'i') {
+        if (!Number.isInteger(w) || w < -(2 ** 31) || w >= 2 ** 31) throw new Error(`kernel parameter ${k}: ${w} is not an i32`);
+        i[k] = w;
+      } else {
+        // A size past u32 would wrap into a small wrong one and the kernel would compute garbage.
+        if (!Number.isInteger(w) || w < 0 || w >= 2 ** 32) throw new Error(`kernel parameter ${k}: ${w} is not a u32`);
+        u[k] = w;
+      }
     });
     return u;
   }

@@ -14,3 +14,14 @@ describe('the device', () => {
     expect(l.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
   });
 });
+
+describe('kernel parameters', () => {
+  it('refuse values that do not fit their u32/i32 slot instead of wrapping them', async () => {
+    const { Params } = await import('../../kernels/runtime.js');
+    expect(Array.from(new Params().u(0, 2 ** 32 - 1).i(-5).build().slice(0, 3))).toEqual([0, 2 ** 32 - 1, 2 ** 32 - 5]);
+    expect(() => new Params().u(2 ** 32).build()).toThrow(/kernel parameter 0: 4294967296 is not a u32/);
+    expect(() => new Params().u(-1).build()).toThrow(/is not a u32/);
+    expect(() => new Params().u(1.5).build()).toThrow(/is not a u32/);
+    expect(() => new Params().i(2 ** 31).build()).toThrow(/is not an i32/);
+  });
+});
