@@ -126,6 +126,8 @@ export async function evalStage(
   const c = ctx.config;
   const testData = datasetDigest(ctx.test);
   const cachedRow = <T>(key: Record<string, unknown>, compute: () => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
+  // Loaded before anything is uploaded: a missing or damaged ensemble then leaks nothing.
+  const team = await loadEnsemble(ensembleDir(ctx));
   const n = Math.min(c.evalCount, ctx.test.labels.length);
   const data = GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`));
   const speedBatch = Math.min(c.batchSize, n);
@@ -141,7 +143,6 @@ export async function evalStage(
   const timedRows: [MethodRow, number][] = [];
   const poolModels: Module[] = [];
   let dense: Module | null = null;
-  const team = await loadEnsemble(ensembleDir(ctx));
   try {
     // Dense AT base.
     dense = buildArchitecture(ctx.architecture, c.seed);

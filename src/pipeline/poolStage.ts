@@ -116,8 +116,13 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
         : all;
     const subset = selectSamples(ctx.train, indices, `${ctx.train.name} (${job.name}, ${indices.length} images)`);
     const base = buildArchitecture(ctx.architecture, c.seed);
-    const loaded = await loadStateDict(basePath, base);
-    for (const m of loaded.masks.values()) m.dispose();
+    try {
+      const loaded = await loadStateDict(basePath, base);
+      for (const m of loaded.masks.values()) m.dispose();
+    } catch (e) {
+      base.dispose(); // a damaged base file leaves no model on the device
+      throw e;
+    }
     const settings: PruneSettings = {
       score: job.score,
       keepFraction: 1 - c.subSparsity,
