@@ -39,3 +39,4 @@ export { diversityTerm, needsDistillation, type DiversityInputs } from './traini
 export { adpRegularizer, entropy, logDetCholesky, ADP_DEFAULTS, type AdpOptions } from './training/adpLoss.js';
 export { galLoss, jensenShannon, GAL_DEFAULTS, type GalOptions } from './training/galLoss.js';
 export { soeLoss } from './training/soeLoss.js';
+export { layerPositions, macCount, dynamicEnsembleMacs, type MacCount } from './macs.js';

@@ -22,6 +22,7 @@ import { GpuDataset } from '../data/batches.js';
 import { selectSamples, type Dataset } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
+import { dynamicEnsembleMacs, layerPositions, macCount } from '../ensemble/macs.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
 import { buildArchitecture, countParameters, disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
@@ -142,6 +143,7 @@ export async function evalStage(
   // Rows whose speed is filled in once all are timed: [row, its predictor, the baseline's].
   const timedRows: [MethodRow, number][] = [];
   const poolModels: Module[] = [];
+  const poolMacs: number[] = [];
   let dense: Module | null = null;
   try {
     // Dense AT base.
@@ -150,6 +152,10 @@ export async function evalStage(
     for (const m of loaded.masks.values()) m.dispose();
     dense.eval();
     const denseCount = await countParameters(dense);
+    // §11.5's theoretical FLOP ratio beside the measured speed-ups: MACs per image of each row.
+    const positions = layerPositions(ctx.architecture);
+    const denseMacs = (await macCount(dense, positions)).dense;
+    const flopRatio = (macs: number): number | null => (macs > 0 ? denseMacs / macs : null);
     ctx.log(`eval: dense AT on ${n} test images`);
     const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
       evaluateSuite(moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }),
@@ -163,7 +169,7 @@ export async function evalStage(
       {
         method: 'AT (dense)', kind: 'dense', score: null, ...accuracies(denseSuite),
         parameters: { nonZero: denseCount.prunableNonZero, total: denseCount.parameters },
-        speedUp: 1, imagesPerSecond: null,
+        speedUp: 1, imagesPerSecond: null, flopRatio: 1,
       },
       denseTime,
     );
@@ -174,6 +180,8 @@ export async function evalStage(
       poolModels.push(module.eval());
       await compressForInference(module, { sample: speed.x });
       const count = await countParameters(module);
+      const macs = (await macCount(module, positions)).nonZero;
+      poolMacs.push(macs);
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
@@ -184,7 +192,7 @@ export async function evalStage(
         {
           method: label, kind: 'pruned', score: p.score as PruningScoreName, ...accuracies(suite),
           parameters: { nonZero: count.prunableNonZero, total: count.parameters },
-          speedUp: null, imagesPerSecond: null,
+          speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(macs),
         },
         speeds.add(classifierPredictor(moduleClassifier(module), speed.x)),
       );
@@ -201,7 +209,7 @@ export async function evalStage(
       {
         method: poolLabel, kind: 'pool-average', score: null, ...accuracies(poolSuite),
         parameters: { nonZero: pool.reduce((s, p) => s + p.prunableNonZero, 0), total: denseCount.parameters * pool.length },
-        speedUp: null, imagesPerSecond: null,
+        speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(poolMacs.reduce((a, b) => a + b, 0)),
       },
       speeds.add(classifierPredictor(poolClassifier, speed.x)),
     );
@@ -278,17 +286,22 @@ export async function evalStage(
       r.probabilities.dispose();
     });
     const eedParameters = { nonZero: eedCount, total: denseCount.parameters * team.members.length };
+    // Members in DIE order: an image that ran k members cost the first k members' MACs.
+    const memberMacs: number[] = [];
+    for (const m of team.members) memberMacs.push((await macCount(m, positions)).nonZero);
+    const staticMacs = memberMacs.reduce((a, b) => a + b, 0);
+    const dieMacs = dynamicEnsembleMacs(memberMacs, membersUsedHistogram);
     timedRow(
       {
         method: 'EED (static team)', kind: 'eed-static', score: null, ...accuracies(merged(staticSuite)),
-        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(staticMacs),
       },
       staticTimer,
     );
     timedRow(
       {
         method: 'EED (DIE)', kind: 'eed-die', score: null, ...accuracies(merged(dieSuite)),
-        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(dieMacs),
       },
       dieTimer,
     );
@@ -303,7 +316,7 @@ export async function evalStage(
         aa: worse(dieAcc.aa, firstAcc?.aa),
         cw: worse(dieAcc.cw, firstAcc?.cw),
         df: worse(dieAcc.df, firstAcc?.df),
-        parameters: eedParameters, speedUp: null, imagesPerSecond: null,
+        parameters: eedParameters, speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(dieMacs),
       },
       dieTimer,
     );
@@ -321,8 +334,8 @@ export async function evalStage(
     const dieRow = methods.find((m) => m.kind === 'eed-die')!;
     const dieTable: DieTable = {
       teamSize: team.members.length,
-      withoutDie: { method: 'EED w/o DIE (static)', clean: staticRow.clean, pgd: staticRow.pgd, meanMembersUsed: team.members.length, msPerImage: staticTime.msPerImage, speedUp: 1 },
-      withDie: { method: 'EED with DIE', clean: dieRow.clean, pgd: dieRow.pgd, meanMembersUsed: meanMembers, msPerImage: dieTime.msPerImage, speedUp: speedUp(staticTime, dieTime) },
+      withoutDie: { method: 'EED w/o DIE (static)', clean: staticRow.clean, pgd: staticRow.pgd, meanMembersUsed: team.members.length, msPerImage: staticTime.msPerImage, speedUp: 1, macsPerImage: staticMacs },
+      withDie: { method: 'EED with DIE', clean: dieRow.clean, pgd: dieRow.pgd, meanMembersUsed: meanMembers, msPerImage: dieTime.msPerImage, speedUp: speedUp(staticTime, dieTime), macsPerImage: dieMacs },
       membersUsedHistogram,
     };
 

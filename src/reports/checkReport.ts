@@ -93,6 +93,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
     if (nonZero > total) c.fail(`${p}.parameters.nonZero`, `at most parameters.total (${total})`, nonZero);
     c.nullable(o.speedUp, `${p}.speedUp`, (v, path) => c.finite(v, path, Number.MIN_VALUE));
     c.nullable(o.imagesPerSecond, `${p}.imagesPerSecond`, (v, path) => c.finite(v, path, 0));
+    if (o.flopRatio !== undefined) c.nullable(o.flopRatio, `${p}.flopRatio`, (v, path) => c.finite(v, path, Number.MIN_VALUE));
   });
 
   if (r.die !== null) {
@@ -108,6 +109,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
       if (used > size) c.fail(`die.${k}.meanMembersUsed`, `at most die.teamSize (${size})`, used);
       c.nullable(row.msPerImage, `die.${k}.msPerImage`, (v, path) => c.finite(v, path, 0));
       c.nullable(row.speedUp, `die.${k}.speedUp`, (v, path) => c.finite(v, path, Number.MIN_VALUE));
+      if (row.macsPerImage !== undefined) c.nullable(row.macsPerImage, `die.${k}.macsPerImage`, (v, path) => c.finite(v, path, 0));
     }
     const hist = c.array(d.membersUsedHistogram, 'die.membersUsedHistogram');
     if (hist.length !== size) c.fail('die.membersUsedHistogram', `${size} entries (one per team size 1..die.teamSize)`, `${hist.length} entries`);

@@ -110,7 +110,7 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
   const denseBase = report.methods.find((m) => m.kind === 'dense')?.parameters.total;
   out.push(
     table(
-      ['Method', ...ACCURACY_KEYS.map((k) => `${ACCURACY_LABELS[k]} (%)`), 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s'],
+      ['Method', ...ACCURACY_KEYS.map((k) => `${ACCURACY_LABELS[k]} (%)`), 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s', 'FLOP ratio'],
       report.methods.map((m) => [
         cell(m.method),
         ...ACCURACY_KEYS.map((k) => percent(m[k])),
@@ -118,11 +118,14 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
         compactCount(m.parameters.total),
         factor(m.speedUp),
         fixed(m.imagesPerSecond, 1),
+        factor(m.flopRatio ?? null),
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
-    'Speed-ups are measured wall-clock against the dense model on the adapter above, not counted in FLOPs. ' +
+    'Speed-ups are measured wall-clock against the dense model on the adapter above, not counted in FLOPs; ' +
+      "the FLOP ratio is the theoretical one beside it (§11.5): the dense model's conv and linear multiply-accumulates per image over the row's non-zero ones " +
+      '(summed over the members an ensemble runs; for DIE the mean over the clean test images of the members it ran). ' +
       'Params (non-zero) counts the non-zero conv and linear weights (summed over members for ensembles), ' +
       (denseBase ? "with their share of the dense model's parameters (batch norm included); " : 'with their share of Params (total); ') +
       'Params (total) is the dense count, times the members for ensembles.',
@@ -135,7 +138,7 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
     const d = report.die;
     out.push(
       table(
-        ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up'],
+        ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up', 'MACs/image'],
         [d.withoutDie, d.withDie].map((r) => [
           cell(r.method),
           percent(r.clean),
@@ -143,8 +146,9 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
           `${fixed(r.meanMembersUsed, 2)} / ${d.teamSize}`,
           fixed(r.msPerImage, 3),
           factor(r.speedUp),
+          r.macsPerImage === undefined || r.macsPerImage === null ? MISSING : compactCount(Math.round(r.macsPerImage)),
         ]),
-        ['l', 'r', 'r', 'r', 'r', 'r'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
       "Speed-up here is against the static team (Table 1's is against the dense model); members used is the mean over the clean test images.",

@@ -66,6 +66,12 @@ export interface MethodRow extends Accuracies {
   speedUp: number | null;
   /** Measured clean images per second; null: not measured. */
   imagesPerSecond: number | null;
+  /**
+   * Theoretical FLOP ratio (§11.5): the dense model's conv/linear MACs per image over this row's
+   * non-zero ones (DIE: the mean over the clean test images of the members it ran); null: not
+   * counted (reports written before it existed lack the field).
+   */
+  flopRatio?: number | null;
 }
 
 /** One row of Table 3 (EED with and without the Dynamic Inference Ensemble). */
@@ -79,6 +85,8 @@ export interface DieRow {
   msPerImage: number | null;
   /** Measured speed-up over the static team (static itself: 1); null: not measured. */
   speedUp: number | null;
+  /** Non-zero conv/linear MACs per image (DIE: mean over the clean test images); null or absent: not counted. */
+  macsPerImage?: number | null;
 }
 
 export interface DieTable {

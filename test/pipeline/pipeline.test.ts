@@ -117,6 +117,16 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const outcome = await runPipeline(ctx);
     expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.clean).toBeNull();
     expect(outcome.report!.die!.membersUsedHistogram.reduce((a, b) => a + b, 0)).toBe(32);
+    // §11.5's theoretical FLOP ratio beside the measured speed-ups: sub-models kept ~10% of the
+    // prunable weights, and DIE never costs more than the static team.
+    const rows = outcome.report!.methods;
+    expect(rows.find((m) => m.kind === 'dense')!.flopRatio).toBe(1);
+    for (const m of rows.filter((r) => r.kind === 'pruned')) expect(m.flopRatio!).toBeGreaterThan(3);
+    const ratio = (kind: string) => rows.find((m) => m.kind === kind)!.flopRatio!;
+    expect(ratio('eed-die')).toBeGreaterThanOrEqual(ratio('eed-static'));
+    expect(ratio('pool-average')).toBeLessThan(ratio('eed-static'));
+    const d = outcome.report!.die!;
+    expect(d.withDie.macsPerImage!).toBeLessThanOrEqual(d.withoutDie.macsPerImage!);
   });
 
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {

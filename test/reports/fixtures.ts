@@ -51,17 +51,17 @@ export function sampleReport(): EedReport {
     },
     threatModel: 'White-box ℓ∞ attacks, ε = 0.1 <all> & more',
     methods: [
-      row('AT (dense)', 'dense', { clean: 0.8523, pgd: 0.4567, aa: 0.4012, cw: 0.4321, df: 0.5, parameters: { nonZero: 93_728, total: 94_186 }, speedUp: 1, imagesPerSecond: 231.27 }),
-      row('HYDRA (ERM) #1', 'pruned', { score: 'erm', clean: 0.8, pgd: 0.41, cw: 0.39, df: 0.45, parameters: { nonZero: 9_373, total: 94_186 }, speedUp: 1.8, imagesPerSecond: 400 }),
+      row('AT (dense)', 'dense', { clean: 0.8523, pgd: 0.4567, aa: 0.4012, cw: 0.4321, df: 0.5, parameters: { nonZero: 93_728, total: 94_186 }, speedUp: 1, imagesPerSecond: 231.27, flopRatio: 1 }),
+      row('HYDRA (ERM) #1', 'pruned', { score: 'erm', clean: 0.8, pgd: 0.41, cw: 0.39, df: 0.45, parameters: { nonZero: 9_373, total: 94_186 }, speedUp: 1.8, imagesPerSecond: 400, flopRatio: 9.25 }),
       row('MAD <&> "x"', 'pruned', { score: 'ase', clean: 0.79, pgd: 0.4 }),
       row('Average of all 4', 'pool-average', { clean: 0.83, pgd: 0.44 }),
       row('EED (static team)', 'eed-static', { clean: 0.84, pgd: 0.47, aa: 0.42, parameters: { nonZero: 28_000, total: 3 * 94_186 }, speedUp: 0.9 }),
-      row('EED (DIE)', 'eed-die', { clean: 0.845, pgd: 0.471, aa: 0.419, speedUp: 1.35, imagesPerSecond: 300.04 }),
+      row('EED (DIE)', 'eed-die', { clean: 0.845, pgd: 0.471, aa: 0.419, speedUp: 1.35, imagesPerSecond: 300.04, flopRatio: 4.125 }),
     ],
     die: {
       teamSize: 3,
-      withoutDie: { method: 'EED w/o DIE (static)', clean: 0.84, pgd: 0.47, meanMembersUsed: 3, msPerImage: 4.5, speedUp: 1 },
-      withDie: { method: 'EED with DIE', clean: 0.845, pgd: 0.471, meanMembersUsed: 1.6, msPerImage: 3, speedUp: 1.5 },
+      withoutDie: { method: 'EED w/o DIE (static)', clean: 0.84, pgd: 0.47, meanMembersUsed: 3, msPerImage: 4.5, speedUp: 1, macsPerImage: 4_200_000 },
+      withDie: { method: 'EED with DIE', clean: 0.845, pgd: 0.471, meanMembersUsed: 1.6, msPerImage: 3, speedUp: 1.5, macsPerImage: 2_240_000 },
       membersUsedHistogram: [120, 40, 40],
     },
     teamSelection: {

@@ -35,7 +35,7 @@ describe('renderMarkdown', () => {
 
   it('Table 1: accuracies as percentages, parameters, measured speed-up and throughput per method', () => {
     const t = tableAfter(md, '## Table 1');
-    expect(t[0]).toEqual(['Method', 'Clean (%)', 'PGD (%)', 'AA (%)', 'CW (%)', 'DF (%)', 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s']);
+    expect(t[0]).toEqual(['Method', 'Clean (%)', 'PGD (%)', 'AA (%)', 'CW (%)', 'DF (%)', 'Params (non-zero)', 'Params (total)', 'Speed-up', 'Images/s', 'FLOP ratio']);
     expect(t.map((r) => r[0])).toEqual(['Method', 'AT (dense)', 'HYDRA (ERM) #1', 'MAD &lt;&amp;&gt; "x"', 'Average of all 4', 'EED (static team)', 'EED (DIE)']);
     expect(rowOf(t, 'AT (dense)')).toEqual({
       Method: 'AT (dense)',
@@ -48,6 +48,7 @@ describe('renderMarkdown', () => {
       'Params (total)': '94.2K',
       'Speed-up': '1.00×',
       'Images/s': '231.3',
+      'FLOP ratio': '1.00×',
     });
     const hydra = rowOf(t, 'HYDRA (ERM) #1');
     expect([hydra['AA (%)'], hydra['CW (%)'], hydra['Params (non-zero)'], hydra['Speed-up']]).toEqual(['—', '39.00', '9.37K (10.0%)', '1.80×']);
@@ -55,7 +56,10 @@ describe('renderMarkdown', () => {
     expect(rowOf(t, 'EED (static team)')['Params (non-zero)']).toBe('28K (29.7%)');
     expect(rowOf(t, 'EED (static team)')['Params (total)']).toBe('283K');
     const die = rowOf(t, 'EED (DIE)');
-    expect([die['Clean (%)'], die['PGD (%)'], die['AA (%)'], die['CW (%)'], die['Speed-up'], die['Images/s']]).toEqual(['84.50', '47.10', '41.90', '—', '1.35×', '300.0']);
+    expect([die['Clean (%)'], die['PGD (%)'], die['AA (%)'], die['CW (%)'], die['Speed-up'], die['Images/s'], die['FLOP ratio']]).toEqual(['84.50', '47.10', '41.90', '—', '1.35×', '300.0', '4.13×']);
+    expect(rowOf(t, 'HYDRA (ERM) #1')['FLOP ratio']).toBe('9.25×');
+    // Not counted (a report from before the field existed): a dash.
+    expect(rowOf(t, 'Average of all 4')['FLOP ratio']).toBe('—');
   });
 
   it('nulls render as an em dash, never 0 or NaN', () => {
@@ -72,9 +76,9 @@ describe('renderMarkdown', () => {
   it('Table 3: static team and DIE with members used, latency and speed-up', () => {
     const t = tableAfter(md, '## Table 3');
     expect(t).toEqual([
-      ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up'],
-      ['EED w/o DIE (static)', '84.00', '47.00', '3.00 / 3', '4.500', '1.00×'],
-      ['EED with DIE', '84.50', '47.10', '1.60 / 3', '3.000', '1.50×'],
+      ['Method', 'Clean (%)', 'PGD (%)', 'Members used (mean)', 'Latency (ms/image)', 'Speed-up', 'MACs/image'],
+      ['EED w/o DIE (static)', '84.00', '47.00', '3.00 / 3', '4.500', '1.00×', '4.2M'],
+      ['EED with DIE', '84.50', '47.10', '1.60 / 3', '3.000', '1.50×', '2.24M'],
     ]);
     expect(md).toContain('Samples by members run: 1: 120 (60.0%), 2: 40 (20.0%), 3: 40 (20.0%).');
   });
