@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { ArchitectureSpec } from '../ensemble/subModel.js';
 import type { ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
+import { datasetDigest } from '../data/datasetDigest.js';
 import { checkPipelineConfig, type PipelineConfig } from './config.js';
 
 /** Settings that only the evaluation stage reads: changing them never invalidates earlier stages. */
@@ -42,9 +43,12 @@ export interface PipelineContext {
   log(line: string): void;
 }
 
-function recordedConfig(config: PipelineConfig): Record<string, unknown> {
+function recordedConfig(config: PipelineConfig, train: Dataset): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) if (!EVALUATION_KEYS.includes(k as keyof PipelineConfig)) out[k] = v;
+  // The training images by content: --data (not recorded) may point at another copy of the same
+  // files, but different data must not resume stages trained on the old.
+  out.trainingData = datasetDigest(train);
   // The base by its content, not its path: a base retrained into the same file must not resume
   // the stages derived from the old one, and the same file reached by another path may.
   if (config.baseCheckpoint) out.baseCheckpoint = `sha256:${createHash('sha256').update(readFileSync(config.baseCheckpoint)).digest('hex')}`;
@@ -66,7 +70,7 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
-  const run = await RunDir.open(config.out, recordedConfig(config), opts);
+  const run = await RunDir.open(config.out, recordedConfig(config, train), opts);
   // The full config of the latest invocation, evaluation settings included, for the report.
   await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
   const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes, imageSize: train.shape[1] };

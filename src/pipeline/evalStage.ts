@@ -19,8 +19,9 @@ import { accuracyOf, evaluateSuite, SUITE_ATTACKS, type SuiteAttack, type SuiteO
 import { DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
-import { selectSamples, type Dataset } from '../data/dataset.js';
+import { selectSamples } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
+import { datasetDigest } from '../data/datasetDigest.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
 import { dynamicEnsembleMacs, layerPositions, macCount } from '../ensemble/macs.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
@@ -71,14 +72,6 @@ const fileKey = (path: string) => {
   const st = statSync(path);
   return `${path}@${st.mtimeMs}:${st.size}`;
 };
-
-/** The test images and labels as a cache key: rows computed on another copy of the data are not reused. */
-export function datasetDigest(d: Pick<Dataset, 'images' | 'labels'>): string {
-  const hash = createHash('sha256');
-  hash.update(d.images);
-  hash.update(new Uint8Array(d.labels.buffer, d.labels.byteOffset, d.labels.byteLength));
-  return hash.digest('hex').slice(0, 16);
-}
 
 async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Promise<T>): Promise<T> {
   const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);

@@ -2,7 +2,7 @@
 // copy of a dataset recomputes them instead of reusing rows measured on the first copy.
 
 import { describe, expect, it } from 'vitest';
-import { datasetDigest } from '../../src/pipeline/evalStage.js';
+import { datasetDigest } from '../../src/data/datasetDigest.js';
 
 describe('evaluation cache keys', () => {
   it('change with any test image or label, and only with them', () => {

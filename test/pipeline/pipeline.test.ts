@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
 import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
@@ -174,6 +175,35 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     } finally {
       setBaseWaitMs(5000);
     }
+  });
+
+  it('records the training data by content: another copy of it resumes, changed data is refused', async () => {
+    // Three Fashion-MNIST-format folders of 300 training and 50 test images: a, a copy of a, and a
+    // with one label changed.
+    const idx = (magic: number, dims: number[], body: Uint8Array) => {
+      const head = Buffer.alloc(4 + 4 * dims.length);
+      head.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+      return gzipSync(Buffer.concat([head, body]));
+    };
+    const folder = (name: string, labels: Uint8Array) => {
+      const dir = join(scratch, name);
+      mkdirSync(dir);
+      const pixels = (n: number) => Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37) % 251);
+      writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), idx(0x803, [300, 28, 28], pixels(300)));
+      writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), idx(0x801, [300], labels));
+      writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), idx(0x803, [50, 28, 28], pixels(50)));
+      writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), idx(0x801, [50], labels.slice(0, 50)));
+      return dir;
+    };
+    const labels = Uint8Array.from({ length: 300 }, (_, i) => i % 10);
+    const a = folder('data-a', labels);
+    const copy = folder('data-a-copy', labels);
+    const changed = folder('data-b', Uint8Array.from(labels, (v, i) => (i === 123 ? (v + 1) % 10 : v)));
+    const config = { ...tinyConfig(join(scratch, 'by-data')), trainSize: 0, data: a };
+    await openPipeline(config);
+    await openPipeline({ ...config, data: copy });
+    await expect(openPipeline({ ...config, data: changed })).rejects.toThrow(/different config \(trainingData: "[0-9a-f]{16}" there, "[0-9a-f]{16}" now\)/);
   });
 
   it('a --held-out refused as too large leaves no recorded config behind to refuse the corrected command', async () => {
