@@ -39,6 +39,8 @@ export interface ThroughputResult {
   imagesPerSecond: number;
   /** medianSeconds / images, in milliseconds. */
   msPerImage: number;
+  /** Results of one measureThroughputInterleaved call share this: their `seconds` pair up by round. */
+  interleaving?: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -90,10 +92,15 @@ function throughputResult(images: number, warmup: number, seconds: number[]): Th
   };
 }
 
+let interleavings = 0;
+
 /**
  * measureThroughput for several callbacks at once, timed in turn within each repetition (after
  * `warmup` untimed calls of each), so that a change in the machine's load during the measurement
- * falls on all of them alike and their ratios (speed-ups) stay fair. Results in input order.
+ * falls on all of them alike and their ratios (speed-ups) stay fair. Round r starts at callback
+ * r mod K, so a cost that falls on whichever call comes first in a round (after the previous
+ * round's last one) does not always fall on the same one. Results in input order; speedUp pairs
+ * their times round by round.
  */
 export async function measureThroughputInterleaved(predicts: readonly (() => unknown)[], opts: ThroughputOptions): Promise<ThroughputResult[]> {
   const { warmup, repeats, now } = resolved(opts);
@@ -102,14 +109,16 @@ export async function measureThroughputInterleaved(predicts: readonly (() => unk
     if (opts.sync) await opts.sync();
   });
   for (const call of calls) for (let i = 0; i < warmup; i++) await call();
-  const seconds = calls.map((): number[] => []);
+  const seconds = calls.map((): number[] => new Array<number>(repeats));
   for (let r = 0; r < repeats; r++)
-    for (const [k, call] of calls.entries()) {
+    for (let j = 0; j < calls.length; j++) {
+      const k = (r + j) % calls.length;
       const t0 = now();
-      await call();
-      seconds[k].push((now() - t0) / 1000);
+      await calls[k]();
+      seconds[k][r] = (now() - t0) / 1000;
     }
-  return seconds.map((s) => throughputResult(opts.images, warmup, s));
+  const id = ++interleavings;
+  return seconds.map((s) => ({ ...throughputResult(opts.images, warmup, s), interleaving: id }));
 }
 
 /** A classifier's forward pass on x (no gradient), synchronised with the device: measureThroughput's callback. */
@@ -122,8 +131,12 @@ export function classifierPredictor(classifier: Classifier, x: Tensor): () => Pr
 
 /**
  * Wall-clock speed-up of `candidate` over `baseline` (> 1: faster), per image, so batches of
- * different sizes compare fairly.
+ * different sizes compare fairly. Timed in the same interleaved rounds, it is the median of the
+ * rounds' own ratios (a load change between rounds then cancels); otherwise the ratio of medians.
  */
 export function speedUp(baseline: ThroughputResult, candidate: ThroughputResult): number {
-  return baseline.msPerImage / candidate.msPerImage;
+  const paired = baseline.interleaving !== undefined && baseline.interleaving === candidate.interleaving && baseline.seconds.length === candidate.seconds.length;
+  if (!paired) return baseline.msPerImage / candidate.msPerImage;
+  const perImage = (t: number, images: number) => Math.max(t, Number.MIN_VALUE) / images;
+  return median(baseline.seconds.map((t, r) => perImage(t, baseline.images) / perImage(candidate.seconds[r], candidate.images)));
 }

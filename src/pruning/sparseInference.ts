@@ -8,7 +8,7 @@
 // the sparse kernel only where it measured faster, since which wins depends on the adapter, the
 // layer's shape and how fast the dense GEMM is there.
 
-import { measureThroughputInterleaved } from '../attacks/throughput.js';
+import { measureThroughputInterleaved, speedUp } from '../attacks/throughput.js';
 import { noGrad } from '../engine/autograd.js';
 import { runtime } from '../engine/engine.js';
 import { scope } from '../engine/scope.js';
@@ -39,24 +39,42 @@ export interface CompressOptions {
   repeats?: number;
 }
 
-/** The input shape of every Conv2d on `sample`, by module path (one forward pass, no gradient). */
-function convInputShapes(model: Module, sample: Tensor): Map<string, number[]> {
+/** How the model's forward pass applies a conv's batch norm (Conv2d.forwardBatchNorm's arguments). */
+interface Epilogue {
+  relu: boolean;
+  /** The residual's shape when one is added before the ReLU. */
+  residual: number[] | null;
+}
+
+/**
+ * The input shape of every Conv2d on `sample`, by module path, and the epilogue each is called
+ * with (one forward pass, no gradient): a layer is then timed doing what the model makes it do.
+ */
+function convCalls(model: Module, sample: Tensor): { shapes: Map<string, number[]>; epilogues: Map<string, Epilogue> } {
   const shapes = new Map<string, number[]>();
+  const epilogues = new Map<string, Epilogue>();
   const convs = model.namedModules().filter((e): e is [string, Conv2d] => e[1] instanceof Conv2d);
-  const originals = convs.map(([name, conv]) => {
+  for (const [name, conv] of convs) {
     const forward = conv.forward.bind(conv);
+    const forwardBatchNorm = conv.forwardBatchNorm.bind(conv);
     conv.forward = (x: Tensor) => {
       shapes.set(name, [...x.shape]);
       return forward(x);
     };
-    return [conv, forward] as const;
-  });
+    conv.forwardBatchNorm = (x, bn, relu, residual) => {
+      epilogues.set(name, { relu, residual: residual ? [...residual.shape] : null });
+      return forwardBatchNorm(x, bn, relu, residual);
+    };
+  }
   try {
     scope(() => void noGrad(() => model.forward(sample)));
   } finally {
-    for (const [conv] of originals) delete (conv as { forward?: unknown }).forward;
+    for (const [, conv] of convs) {
+      delete (conv as { forward?: unknown }).forward;
+      delete (conv as { forwardBatchNorm?: unknown }).forwardBatchNorm;
+    }
   }
-  return shapes;
+  return { shapes, epilogues };
 }
 
 /**
@@ -68,14 +86,14 @@ export async function compressForInference(model: Module, opts: CompressOptions 
   const minSparsity = o.minSparsity ?? SPARSE_INFERENCE_MIN_SPARSITY;
   const summary: SparseInferenceSummary = { compressed: {}, dense: {}, timings: {} };
   decompress(model);
-  const shapes = o.sample ? convInputShapes(model, o.sample) : null;
+  const calls = o.sample ? convCalls(model, o.sample) : null;
   const followingBn = new Map(prunableLayers(model).map((l) => [l.layer, l.followingBn]));
   const gen = new Generator(0x5ba25e);
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof Conv2d)) continue;
     const sparse = await SparseConv2d.fromTensors(m.weight, m.weightMask ?? undefined);
     let keep = sparse.sparsity >= minSparsity;
-    const shape = shapes?.get(name);
+    const shape = calls?.shapes.get(name);
     if (keep && shape) {
       const x = gen.uniform(shape);
       // A conv followed by a batch norm in eval mode is timed with it: compressed, the norm folds
@@ -83,7 +101,11 @@ export async function compressForInference(model: Module, opts: CompressOptions 
       // (In training mode the norm would update its running statistics, so the conv runs alone.)
       const after = followingBn.get(m);
       const bn = after && !after.training ? after : null;
-      const run = () => scope(() => void noGrad(() => (bn ? m.forwardBatchNorm(x, bn, false) : m.forward(x))));
+      // With the ReLU and residual the model applies: the sparse kernels fuse them into their store
+      // where the dense path runs them as a pass of its own, or the other way round.
+      const epilogue = calls?.epilogues.get(name) ?? { relu: false, residual: null };
+      const residual = epilogue.residual ? gen.uniform(epilogue.residual) : undefined;
+      const run = () => scope(() => void noGrad(() => (bn ? m.forwardBatchNorm(x, bn, epilogue.relu, residual) : m.forward(x))));
       try {
         const [dense, fast] = await measureThroughputInterleaved(
           [
@@ -100,9 +122,10 @@ export async function compressForInference(model: Module, opts: CompressOptions 
           { images: 1, warmup: 1, repeats: o.repeats ?? 5, sync: () => runtime().sync() },
         );
         summary.timings[name] = { dense: dense.medianSeconds * 1000, sparse: fast.medianSeconds * 1000 };
-        keep = fast.medianSeconds < dense.medianSeconds;
+        keep = speedUp(dense, fast) > 1;
       } finally {
         x.dispose();
+        residual?.dispose();
       }
     }
     if (keep) {

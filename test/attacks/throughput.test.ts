@@ -66,6 +66,28 @@ describe('measureThroughput', () => {
     await expect(measureThroughputInterleaved([cost(1)], { images: 0 })).rejects.toThrow(/images must be a positive integer/);
   });
 
+  it('interleaved speed-ups pair the rounds: a slow round cancels instead of moving one median', () => {
+    // Per round, the candidate is twice as fast except once; the ratio of medians would say 0.6.
+    const base = { images: 1, warmup: 0, repeats: 3, seconds: [0.01, 0.04, 0.012], medianSeconds: 0.012, imagesPerSecond: 0, msPerImage: 12, interleaving: 7 };
+    const cand = { images: 1, warmup: 0, repeats: 3, seconds: [0.005, 0.02, 0.03], medianSeconds: 0.02, imagesPerSecond: 0, msPerImage: 20, interleaving: 7 };
+    expect(speedUp(base, cand)).toBeCloseTo(2, 12);
+    // Not from the same interleaved measurement: nothing to pair.
+    expect(speedUp(base, { ...cand, interleaving: 8 })).toBeCloseTo(0.6, 12);
+  });
+
+  it('interleaved rounds rotate their start, so a first-in-round cost does not always fall on one callback', async () => {
+    // Every round's first call costs 5 ms more (say, after the previous round's readbacks); the two
+    // callbacks are otherwise identical (10 ms).
+    let t = 0;
+    let inRound = 0;
+    const call = () => {
+      t += inRound++ % 2 === 0 ? 15 : 10;
+    };
+    const [a, b] = await measureThroughputInterleaved([call, call], { images: 1, warmup: 0, repeats: 4, now: () => t });
+    expect(a.medianSeconds).toBeCloseTo(b.medianSeconds, 12);
+    expect(a.seconds.filter((s) => s > 0.012).length).toBe(2);
+  });
+
   it('names the bad option', async () => {
     await expect(measureThroughput(() => undefined, { images: 0 })).rejects.toThrow(/images must be a positive integer, got 0/);
     await expect(measureThroughput(() => undefined, { images: 1, repeats: 0 })).rejects.toThrow(/repeats must be a positive integer/);

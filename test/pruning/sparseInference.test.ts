@@ -87,6 +87,29 @@ describe('sparse inference (compressForInference)', () => {
     disposeSubModel(m);
   });
 
+  it("times each layer with the epilogue the model gives it (ReLU, and ResNet's residual)", async () => {
+    const m = pruned(6, 0.1, 'resnet18');
+    const x = new E.Generator(3).uniform([2, 3, 32, 32]);
+    const calls: { relu: boolean; residual: boolean }[] = [];
+    const original = Conv2d.prototype.forwardBatchNorm;
+    Conv2d.prototype.forwardBatchNorm = function (this: Conv2d, input, bn, relu, residual) {
+      calls.push({ relu, residual: residual !== undefined });
+      return original.call(this, input, bn, relu, residual);
+    };
+    try {
+      await compressForInference(m, { sample: x, repeats: 1 });
+    } finally {
+      Conv2d.prototype.forwardBatchNorm = original;
+    }
+    // One forward pass of the model makes 8 residual calls (each block's conv2); every timed layer
+    // then runs 4 more calls (warm-up and repeat, dense and sparse) with its own epilogue.
+    const withResidual = calls.filter((c) => c.residual).length;
+    expect(withResidual).toBe(8 + 8 * 4);
+    expect(calls.filter((c) => !c.relu && !c.residual).length).toBe(3 + 3 * 4); // the shortcuts' batch norms
+    x.dispose();
+    disposeSubModel(m);
+  });
+
   it('with a sample input keeps the sparse kernel only where it measured faster', async () => {
     const m = pruned(5, 0.05);
     const x = new E.Generator(2).uniform([16, 1, 28, 28]);
@@ -107,7 +130,7 @@ describe('sparse inference (compressForInference)', () => {
       expect(after[i]).toBeCloseTo(before[i], 4);
       expect(again[i]).toBeCloseTo(before[i], 4);
     }
-    for (const [, c] of m.namedModules()) expect(Object.hasOwn(c, 'forward')).toBe(false);
+    for (const [, c] of m.namedModules()) expect(Object.hasOwn(c, 'forward') || Object.hasOwn(c, 'forwardBatchNorm')).toBe(false);
     x.dispose();
     disposeSubModel(m);
   });
