@@ -181,3 +181,50 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   if (opts.save === false && previous) setTuning(previous);
   return { ...tuning, cachePath };
 }
+
+/** One convolution as a model runs it: input [N, C, H, W], weight [O, C, K, K], stride, padding. */
+export interface ConvCall {
+  input: readonly number[];
+  weight: readonly number[];
+  stride: number;
+  padding: number;
+}
+
+/**
+ * Races the direct and GEMM strategies of the forward pass for each conv the active tuning has
+ * no entry for, and adds the winners to it (in memory, not to the cache). The evaluation times its
+ * models at a batch size `eed tune` never saw; without this the dense baseline would run the
+ * default strategy at every layer while each pruned layer races its sparse kernel against the
+ * dense path at its real shape (compressForInference). Returns how many shapes were raced.
+ */
+export async function tuneConvForward(calls: readonly ConvCall[]): Promise<number> {
+  const rt = runtime();
+  const tuning = activeTuning() ?? defaultTuning(rt.adapterInfo);
+  const conv = { ...tuning.conv };
+  const gen = new Generator(11);
+  let raced = 0;
+  for (const c of calls) {
+    const g = convGeometry(c.input, c.weight, [c.stride, c.stride], [c.padding, c.padding]);
+    const key = convKey('forward', g);
+    if (conv[key] !== undefined) continue;
+    const x = gen.uniform([...c.input]).keep();
+    const w = gen.uniform([...c.weight], -0.1, 0.1).keep();
+    const times: Partial<Record<ConvStrategyName, number>> = {};
+    for (const strategy of ['gemm', 'direct'] as const) {
+      forceConvStrategy(strategy);
+      try {
+        times[strategy] = await timeIt(rt, () => scope(() => void conv2d(x, w, null, { stride: c.stride, padding: c.padding })), 3);
+      } catch {
+        // the GEMM cannot align this shape
+      } finally {
+        forceConvStrategy(null);
+      }
+    }
+    x.dispose();
+    w.dispose();
+    conv[key] = (times.direct ?? Infinity) < (times.gemm ?? Infinity) ? 'direct' : 'gemm';
+    raced++;
+  }
+  if (raced) setTuning({ ...tuning, conv });
+  return raced;
+}

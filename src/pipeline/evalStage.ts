@@ -23,6 +23,8 @@ import { selectSamples } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { datasetDigest } from '../data/datasetDigest.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
+import { tuneConvForward } from '../engine/autotune.js';
+import { recordConvCalls } from '../nn/convCalls.js';
 import { dynamicEnsembleMacs, layerPositions, macCount } from '../ensemble/macs.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
 import { buildArchitecture, countParameters, disposeSubModel } from '../ensemble/subModel.js';
@@ -144,6 +146,13 @@ export async function evalStage(
     const loaded = await loadStateDict(basePath, dense);
     for (const m of loaded.masks.values()) m.dispose();
     dense.eval();
+    // The speed batch was never tuned (`eed tune` knows batch 32 and 128): race the forward conv
+    // strategies at it first, so the dense baseline, like the pruned models' dense layers (whose
+    // sparse kernels race them in compressForInference), runs the faster one, not the default.
+    const raced = await tuneConvForward(
+      [...recordConvCalls(dense, speed.x).values()].map((r) => ({ input: r.input, weight: r.conv.weight.shape, stride: r.conv.stride, padding: r.conv.padding })),
+    );
+    if (raced) ctx.log(`eval: raced the conv strategies of ${raced} layer shape(s) at batch ${speedBatch}`);
     const denseCount = await countParameters(dense);
     // §11.5's theoretical FLOP ratio beside the measured speed-ups: MACs per image of each row.
     const positions = layerPositions(ctx.architecture);

@@ -13,6 +13,7 @@ import { noGrad } from '../engine/autograd.js';
 import { runtime } from '../engine/engine.js';
 import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
+import { recordConvCalls } from '../nn/convCalls.js';
 import { Conv2d } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
@@ -39,44 +40,6 @@ export interface CompressOptions {
   repeats?: number;
 }
 
-/** How the model's forward pass applies a conv's batch norm (Conv2d.forwardBatchNorm's arguments). */
-interface Epilogue {
-  relu: boolean;
-  /** The residual's shape when one is added before the ReLU. */
-  residual: number[] | null;
-}
-
-/**
- * The input shape of every Conv2d on `sample`, by module path, and the epilogue each is called
- * with (one forward pass, no gradient): a layer is then timed doing what the model makes it do.
- */
-function convCalls(model: Module, sample: Tensor): { shapes: Map<string, number[]>; epilogues: Map<string, Epilogue> } {
-  const shapes = new Map<string, number[]>();
-  const epilogues = new Map<string, Epilogue>();
-  const convs = model.namedModules().filter((e): e is [string, Conv2d] => e[1] instanceof Conv2d);
-  for (const [name, conv] of convs) {
-    const forward = conv.forward.bind(conv);
-    const forwardBatchNorm = conv.forwardBatchNorm.bind(conv);
-    conv.forward = (x: Tensor) => {
-      shapes.set(name, [...x.shape]);
-      return forward(x);
-    };
-    conv.forwardBatchNorm = (x, bn, relu, residual) => {
-      epilogues.set(name, { relu, residual: residual ? [...residual.shape] : null });
-      return forwardBatchNorm(x, bn, relu, residual);
-    };
-  }
-  try {
-    scope(() => void noGrad(() => model.forward(sample)));
-  } finally {
-    for (const [, conv] of convs) {
-      delete (conv as { forward?: unknown }).forward;
-      delete (conv as { forwardBatchNorm?: unknown }).forwardBatchNorm;
-    }
-  }
-  return { shapes, epilogues };
-}
-
 /**
  * Compresses every conv at or above `minSparsity` (replacing an earlier compression); with a
  * `sample`, only where the sparse kernel measured faster than the dense one.
@@ -86,14 +49,14 @@ export async function compressForInference(model: Module, opts: CompressOptions 
   const minSparsity = o.minSparsity ?? SPARSE_INFERENCE_MIN_SPARSITY;
   const summary: SparseInferenceSummary = { compressed: {}, dense: {}, timings: {} };
   decompress(model);
-  const calls = o.sample ? convCalls(model, o.sample) : null;
+  const calls = o.sample ? recordConvCalls(model, o.sample) : null;
   const followingBn = new Map(prunableLayers(model).map((l) => [l.layer, l.followingBn]));
   const gen = new Generator(0x5ba25e);
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof Conv2d)) continue;
     const sparse = await SparseConv2d.fromTensors(m.weight, m.weightMask ?? undefined);
     let keep = sparse.sparsity >= minSparsity;
-    const shape = calls?.shapes.get(name);
+    const shape = calls?.get(name)?.input;
     if (keep && shape) {
       const x = gen.uniform(shape);
       // A conv followed by a batch norm in eval mode is timed with it: compressed, the norm folds
@@ -103,7 +66,7 @@ export async function compressForInference(model: Module, opts: CompressOptions 
       const bn = after && !after.training ? after : null;
       // With the ReLU and residual the model applies: the sparse kernels fuse them into their store
       // where the dense path runs them as a pass of its own, or the other way round.
-      const epilogue = calls?.epilogues.get(name) ?? { relu: false, residual: null };
+      const epilogue = calls?.get(name)?.epilogue ?? { relu: false, residual: null };
       const residual = epilogue.residual ? gen.uniform(epilogue.residual) : undefined;
       const run = () => scope(() => void noGrad(() => (bn ? m.forwardBatchNorm(x, bn, epilogue.relu, residual) : m.forward(x))));
       try {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { convGeometry } from '../../kernels/conv2d.js';
 import { subgroupGemmSupported } from '../../kernels/matmul.js';
-import { autotune } from '../../src/engine/autotune.js';
+import { autotune, tuneConvForward } from '../../src/engine/autotune.js';
 import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, type Tuning } from '../../kernels/tuning.js';
 
 describe('per-adapter tuning', () => {
@@ -106,6 +106,20 @@ describe('per-adapter tuning', () => {
     } finally {
       rt.dispatch = orig;
     }
+  });
+
+  it('tuneConvForward races the forward strategy of shapes not yet tuned, keeping everything else', async () => {
+    const info = E.runtime().adapterInfo;
+    const known = 'forward b9 1x1x1->1 k1x1 s1x1 p0x0';
+    setTuning({ ...defaultTuning(info), gemmWorkgroup: [16, 1], conv: { [known]: 'direct' } });
+    const call = { input: [3, 4, 6, 6], weight: [8, 4, 3, 3], stride: 1, padding: 1 };
+    expect(await tuneConvForward([call, call])).toBe(1);
+    const g = convGeometry(call.input, call.weight, [1, 1], [1, 1]);
+    const t = activeTuning()!;
+    expect(['direct', 'gemm']).toContain(t.conv[convKey('forward', g)]);
+    expect(t.conv[known]).toBe('direct');
+    expect(t.gemmWorkgroup).toEqual([16, 1]);
+    expect(await tuneConvForward([call])).toBe(0);
   });
 
   it('autotune picks a GEMM kernel, a col2im kernel and a strategy per conv pass (small shapes)', async () => {
