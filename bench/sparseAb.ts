@@ -75,7 +75,13 @@ interface Row {
 
 async function interleave(label: string, sparsity: number, runs: Record<string, () => void>, reps: number): Promise<Row[]> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
-  for (let i = 0; i < reps; i++) for (const [k, run] of Object.entries(runs)) times[k].push(await timedMs(run));
+  // Each repetition starts at the next candidate, so none is always first (src/attacks/throughput.ts).
+  const entries = Object.entries(runs);
+  for (let i = 0; i < reps; i++)
+    for (let j = 0; j < entries.length; j++) {
+      const [k, run] = entries[(i + j) % entries.length];
+      times[k].push(await timedMs(run));
+    }
   const rows = Object.keys(runs)
     .filter((k) => k !== 'dense')
     .map((k) => ({

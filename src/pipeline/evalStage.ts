@@ -24,6 +24,7 @@ import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { datasetDigest } from '../data/datasetDigest.js';
 import { loadEnsemble } from '../ensemble/ensembleDir.js';
 import { tuneConvForward } from '../engine/autotune.js';
+import { runtime } from '../engine/engine.js';
 import { recordConvCalls } from '../nn/convCalls.js';
 import { dynamicEnsembleMacs, layerPositions, macCount } from '../ensemble/macs.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
@@ -103,6 +104,9 @@ class SpeedRuns {
   }
 
   async measure(images: number, c: PipelineConfig): Promise<void> {
+    // After hours of attacks the buffer pool may sit at its cap, destroying and re-creating
+    // buffers on every release; emptied, each predictor's warm-up refills what it needs.
+    runtime().pool.trim();
     this.results = await measureThroughputInterleaved(this.predicts, { images, warmup: 1, repeats: c.speedRepeats });
   }
 
