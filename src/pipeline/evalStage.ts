@@ -287,9 +287,11 @@ export async function evalStage(
       );
     }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
+    let timedMembers = 0;
     const dieTimer = speeds.add(async () => {
       const r = await dynamicEnsemble(memberClassifiers, speed.x, die);
       r.probabilities.dispose();
+      timedMembers = r.membersUsed.reduce((a, b) => a + b, 0) / r.membersUsed.length;
     });
     const eedParameters = { nonZero: eedCount, total: denseCount.parameters * team.members.length };
     // Members in DIE order: an image that ran k members cost the first k members' MACs.
@@ -341,7 +343,7 @@ export async function evalStage(
     const dieTable: DieTable = {
       teamSize: team.members.length,
       withoutDie: { method: 'EED w/o DIE (static)', clean: staticRow.clean, pgd: staticRow.pgd, meanMembersUsed: team.members.length, msPerImage: staticTime.msPerImage, speedUp: 1, macsPerImage: staticMacs },
-      withDie: { method: 'EED with DIE', clean: dieRow.clean, pgd: dieRow.pgd, meanMembersUsed: meanMembers, msPerImage: dieTime.msPerImage, speedUp: speedUp(staticTime, dieTime), macsPerImage: dieMacs },
+      withDie: { method: 'EED with DIE', clean: dieRow.clean, pgd: dieRow.pgd, meanMembersUsed: meanMembers, msPerImage: dieTime.msPerImage, speedUp: speedUp(staticTime, dieTime), macsPerImage: dieMacs, timedMeanMembersUsed: timedMembers },
       membersUsedHistogram,
     };
 

@@ -110,6 +110,10 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
       c.nullable(row.msPerImage, `die.${k}.msPerImage`, (v, path) => c.finite(v, path, 0));
       c.nullable(row.speedUp, `die.${k}.speedUp`, (v, path) => c.finite(v, path, Number.MIN_VALUE));
       if (row.macsPerImage !== undefined) c.nullable(row.macsPerImage, `die.${k}.macsPerImage`, (v, path) => c.finite(v, path, 0));
+      if (row.timedMeanMembersUsed !== undefined) {
+        const timed = c.finite(row.timedMeanMembersUsed, `die.${k}.timedMeanMembersUsed`, 0);
+        if (timed > size) c.fail(`die.${k}.timedMeanMembersUsed`, `at most die.teamSize (${size})`, timed);
+      }
     }
     const hist = c.array(d.membersUsedHistogram, 'die.membersUsedHistogram');
     if (hist.length !== size) c.fail('die.membersUsedHistogram', `${size} entries (one per team size 1..die.teamSize)`, `${hist.length} entries`);

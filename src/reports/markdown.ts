@@ -151,7 +151,8 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
         ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
-      "Speed-up here is against the static team (Table 1's is against the dense model); members used is the mean over the clean test images.",
+      "Speed-up here is against the static team (Table 1's is against the dense model); members used is the mean over the clean test images" +
+        (d.withDie.timedMeanMembersUsed !== undefined ? `, ${fixed(d.withDie.timedMeanMembersUsed, 2)} on the batch the latency was measured on.` : '.'),
       '',
     );
     const total = d.membersUsedHistogram.reduce((s, v) => s + v, 0);

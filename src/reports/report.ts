@@ -87,6 +87,8 @@ export interface DieRow {
   speedUp: number | null;
   /** Non-zero conv/linear MACs per image (DIE: mean over the clean test images); null or absent: not counted. */
   macsPerImage?: number | null;
+  /** Mean members run on the batch the latency was measured on (its first clean images); absent in older reports. */
+  timedMeanMembersUsed?: number;
 }
 
 export interface DieTable {

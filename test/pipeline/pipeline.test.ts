@@ -128,6 +128,8 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(ratio('pool-average')).toBeLessThan(ratio('eed-static'));
     const d = outcome.report!.die!;
     expect(d.withDie.macsPerImage!).toBeLessThanOrEqual(d.withoutDie.macsPerImage!);
+    expect(d.withDie.timedMeanMembersUsed!).toBeGreaterThanOrEqual(1);
+    expect(d.withDie.timedMeanMembersUsed!).toBeLessThanOrEqual(d.teamSize);
   });
 
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {

@@ -61,7 +61,7 @@ export function sampleReport(): EedReport {
     die: {
       teamSize: 3,
       withoutDie: { method: 'EED w/o DIE (static)', clean: 0.84, pgd: 0.47, meanMembersUsed: 3, msPerImage: 4.5, speedUp: 1, macsPerImage: 4_200_000 },
-      withDie: { method: 'EED with DIE', clean: 0.845, pgd: 0.471, meanMembersUsed: 1.6, msPerImage: 3, speedUp: 1.5, macsPerImage: 2_240_000 },
+      withDie: { method: 'EED with DIE', clean: 0.845, pgd: 0.471, meanMembersUsed: 1.6, msPerImage: 3, speedUp: 1.5, macsPerImage: 2_240_000, timedMeanMembersUsed: 1.75 },
       membersUsedHistogram: [120, 40, 40],
     },
     teamSelection: {

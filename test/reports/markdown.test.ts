@@ -81,6 +81,7 @@ describe('renderMarkdown', () => {
       ['EED with DIE', '84.50', '47.10', '1.60 / 3', '3.000', '1.50×', '2.24M'],
     ]);
     expect(md).toContain('Samples by members run: 1: 120 (60.0%), 2: 40 (20.0%), 3: 40 (20.0%).');
+    expect(md).toContain('members used is the mean over the clean test images, 1.75 on the batch the latency was measured on.');
   });
 
   it('team selection: chosen team, threshold, budget and the top teams of each size with the chosen one marked', () => {
