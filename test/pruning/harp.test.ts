@@ -48,7 +48,14 @@ describe('selectKeptMask', () => {
     expect(Array.from(selectKeptMask([3, 1, -1, 1, 0], 0.5))).toEqual([1, 0, 1, 1, 0]);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 1, maxLength: 50 }), fc.double({ min: 0, max: 1, noNaN: true }), (s, k) => {
-        expect(Array.from(selectKeptMask(s, k))).toEqual(Array.from(selectKeptMask(s, k)));
+        const m = selectKeptMask(s, k);
+        // Within each group of equal |S|, every pruned index comes before every kept one.
+        for (const level of new Set(s.map(Math.abs))) {
+          const group = s.map((v, i) => [Math.abs(v), i] as const).filter(([a]) => a === level).map(([, i]) => i);
+          const lastPruned = Math.max(-1, ...group.filter((i) => m[i] === 0));
+          const firstKept = Math.min(Infinity, ...group.filter((i) => m[i] === 1));
+          expect(lastPruned).toBeLessThan(firstKept);
+        }
       }),
     );
   });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { loadStateDict } from '../../src/io/checkpoint.js';
+import { prunedCount } from '../../src/pruning/harp.js';
 import { enforceKeepBudget, fineTuneRates, pruneAdversarially, savePrunedModel, scoringIndices, type PruneSettings } from '../../src/pruning/prune.js';
 import { resolveOptions } from '../../src/cli/options.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
@@ -90,6 +91,26 @@ describe('pruning stage', () => {
     result.model.dispose();
   });
 
+  for (const score of ['nis', 'erm', 'ase', 'bnsf'] as const)
+    it(`${score}: every layer's mask keeps exactly n − prunedCount(n, k) weights at its final rate, within the budget`, async () => {
+      const result = await pruneAdversarially(tinyCnn(23), tinyDataset(16), { ...SETTINGS, score, phi: 5, pruneEpochs: 1, finetuneEpochs: 0 });
+      let kept = 0;
+      let total = 0;
+      for (const l of result.model.layers) {
+        const k = result.layerKeepRates.get(l.prunable.name)!;
+        const n = l.hostMask.length;
+        const ones = l.hostMask.reduce((a, v) => a + v, 0);
+        expect(ones, `${score} ${l.prunable.name}`).toBe(n - prunedCount(n, k));
+        expect(l.hostMask.every((v) => v === 0 || v === 1)).toBe(true);
+        kept += ones;
+        total += n;
+      }
+      // The budget a_t·N, up to the floor rule's less than one weight per layer.
+      expect(kept).toBeLessThan(SETTINGS.keepFraction * total + result.model.layers.length);
+      expect(kept).toBe(result.model.keptCount());
+      result.model.dispose();
+    });
+
   it('prunes and fine-tunes with the robust loss it is given (eq. 5: Madry, TRADES or MART)', async () => {
     const losses: number[] = [];
     for (const method of ['madry', 'trades', 'mart'] as const) {
@@ -97,8 +118,8 @@ describe('pruning stage', () => {
       losses.push(result.history[0].loss);
       result.model.dispose();
     }
-    // Same model, data and seed: only the loss differs. TRADES adds a clean CE and 6·KL; MART's
-    // boosted CE is above Madry's CE on the same kind of examples.
+    // Same model, data and seed: only the loss differs (TRADES: clean CE + 6·KL; MART: boosted CE
+    // + 5·weighted KL; Madry: CE on the PGD examples), and with it every value after the first step.
     expect(new Set(losses).size).toBe(3);
     expect(losses.every(Number.isFinite)).toBe(true);
   });
