@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { apgd, apgdTargeted } from '../../src/attacks/apgd.js';
 import { autoAttack, standardAttacks } from '../../src/attacks/autoAttack.js';
-import type { Classifier } from '../../src/attacks/classifier.js';
+import { correctOnHost, type Classifier } from '../../src/attacks/classifier.js';
 import { deepfool } from '../../src/attacks/deepfool.js';
 import { fabTargeted } from '../../src/attacks/fab.js';
 import { fgsm } from '../../src/attacks/fgsm.js';
@@ -16,7 +16,7 @@ import { perturbationStats, randomProblem, type ModelKind } from './fixtures.js'
 
 const TOL = 1e-6;
 
-type LinfAttack = (c: Classifier, x: E.Tensor, y: E.Tensor, eps: number, gen: E.Generator) => E.Tensor | Promise<E.Tensor>;
+type LinfAttack = (c: Classifier, x: E.Tensor, y: E.Tensor, eps: number, gen: E.Generator, seed: number) => E.Tensor | Promise<E.Tensor>;
 
 const linfAttacks: Record<string, LinfAttack> = {
   fgsm: (c, x, y, eps) => fgsm(c, x, y, { eps }),
@@ -26,12 +26,21 @@ const linfAttacks: Record<string, LinfAttack> = {
   apgdT: (c, x, y, eps, generator) => apgdTargeted(c, x, y, { eps, iterations: 6, targetClasses: 2, generator }),
   square: (c, x, y, eps, generator) => squareAttack(c, x, y, { eps, queries: 30, checkEvery: 10, generator }),
   fabT: (c, x, y, eps, generator) => fabTargeted(c, x, y, { eps, iterations: 5, targetClasses: 2, generator }),
-  autoAttack: async (c, x, y, eps, generator) => {
-    const seed = generator.position; // any number; the suite seeds its own generators
+  autoAttack: async (c, x, y, eps, _generator, seed) => {
+    // The suite seeds its own generators from `seed`.
     const report = await autoAttack(c, x, y, { eps, attacks: standardAttacks({ eps, seed, iterations: 4, targetClasses: 2, queries: 20 }) });
     return report.xAdv;
   },
 };
+
+/**
+ * An attack that returned x itself would pass the budget checks, so each is also held to what it
+ * does return. FGSM, PGD and CW move every image by signed steps to the ball's surface (or a
+ * random start in it), so each uses a good part of its budget. APGD, Square, FAB-T and AutoAttack
+ * return an adversarial image only where they fooled the model and x elsewhere (as AutoAttack's
+ * reference does), so every image they changed must be misclassified.
+ */
+const MOVES_ALL = new Set(['fgsm', 'pgd', 'cwLinf']);
 
 const caseArb = fc.record({
   kind: fc.constantFrom<ModelKind>('linear', 'cnn'),
@@ -48,11 +57,14 @@ describe('attack budgets', () => {
           const p = randomProblem(kind, seed, n);
           const live = E.liveTensorCount();
           try {
-            const xAdv = await attack(p.classifier, p.x, p.y, eps, new E.Generator(seed));
+            const xAdv = await attack(p.classifier, p.x, p.y, eps, new E.Generator(seed), seed);
             expect(xAdv.shape).toEqual(p.x.shape);
             const s = await perturbationStats(p.x, xAdv);
+            const fooled = (await correctOnHost(p.classifier, xAdv, p.y)).map((c) => !c);
             xAdv.dispose();
             expect(Math.max(...s.linf)).toBeLessThanOrEqual(eps + TOL);
+            if (MOVES_ALL.has(name)) expect(Math.min(...s.linf), `${name} barely moved an image`).toBeGreaterThanOrEqual(0.5 * eps);
+            else s.linf.forEach((d, i) => d > 0 && expect(fooled[i], `${name} changed image ${i} without fooling the model`).toBe(true));
             expect(s.min).toBeGreaterThanOrEqual(0);
             expect(s.max).toBeLessThanOrEqual(1);
             expect(E.liveTensorCount(), 'tensors left behind').toBe(live);
