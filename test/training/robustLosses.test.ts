@@ -1,4 +1,4 @@
-// TRADES and MART against float64 references written from algorithms.md §2 on a linear model,
+// Madry, TRADES and MART against float64 references written from algorithms.md §2 on a linear model,
 // where the one ascent step's gradient sign can be computed by hand: the loss value, and its
 // weight gradient against central finite differences of the reference (the attack's sign and
 // y' choice are piecewise constant in the weights, so they do not move under a small step).
@@ -34,11 +34,19 @@ function step(w: number[], x: number[], start: number[], dz: number[]): number[]
 }
 
 /** The loss of §2 for the whole batch, in float64; `noise` is the N(0, 1) draw of the start. */
-function reference(method: 'trades' | 'mart', w: number[], b: number[], xs: number[][], ys: number[], noise: number[][]): number {
+function reference(method: 'madry' | 'trades' | 'mart', w: number[], b: number[], xs: number[][], ys: number[], noise: number[][]): number {
   let total = 0;
   for (let n = 0; n < N; n++) {
     const x = xs[n];
     const y = ys[n];
+    if (method === 'madry') {
+      // PGD: a uniform start in the ε-box (noise holds the U(−ε, ε) draw), one signed CE step; CE on it.
+      const start = x.map((v, j) => clamp(v + noise[n][j], 0, 1));
+      const q0 = softmax(logits(w, b, start));
+      const pAdv = softmax(logits(w, b, step(w, x, start, q0.map((q, k) => q - (k === y ? 1 : 0)))));
+      total += -Math.log(pAdv[y]);
+      continue;
+    }
     const start = x.map((v, j) => clamp(clamp(v + 0.001 * noise[n][j], v - EPS, v + EPS), 0, 1));
     const pNat = softmax(logits(w, b, x));
     const q0 = softmax(logits(w, b, start));
@@ -57,10 +65,10 @@ function reference(method: 'trades' | 'mart', w: number[], b: number[], xs: numb
   return total / N;
 }
 
-describe('TRADES and MART losses (algorithms.md §2)', () => {
-  for (const method of ['trades', 'mart'] as const) {
+describe('Madry, TRADES and MART losses (algorithms.md §2)', () => {
+  for (const method of ['madry', 'trades', 'mart'] as const) {
     it(`${method}: the value and the weight gradient of one batch match a float64 reference`, async () => {
-      const rng = mulberry32(method === 'trades' ? 11 : 12);
+      const rng = mulberry32({ madry: 10, trades: 11, mart: 12 }[method]);
       const w = Array.from({ length: C * D }, () => 4 * (rng() - 0.5));
       const b = Array.from({ length: C }, () => rng() - 0.5);
       const xs = Array.from({ length: N }, () => Array.from({ length: D }, () => 0.2 + 0.6 * rng()));
@@ -71,8 +79,9 @@ describe('TRADES and MART losses (algorithms.md §2)', () => {
       lin.bias!.assign(E.tensor(b, [C]));
       const x = E.tensor(xs.flat(), [N, 1, 2, 2]);
       const y = E.tensor(ys, [N], 'i32');
-      // adversarialLoss draws nothing before the start's noise: a generator of the same seed replays it.
-      const noiseT = new E.Generator(3).normal([N, D]);
+      // adversarialLoss draws nothing before the start's noise: a generator of the same seed replays
+      // it (Madry's PGD start is U(−ε, ε), TRADES' and MART's N(0, 1)).
+      const noiseT = method === 'madry' ? new E.Generator(3).uniform([N, 1, 2, 2], -EPS, EPS) : new E.Generator(3).normal([N, D]);
       const noiseFlat = await noiseT.data();
       const noise = xs.map((_, n) => Array.from(noiseFlat.slice(n * D, (n + 1) * D)));
       noiseT.dispose();
@@ -82,7 +91,7 @@ describe('TRADES and MART losses (algorithms.md §2)', () => {
         return [E.detach(l), g] as const;
       });
       const expected = reference(method, w, b, xs, ys, noise);
-      // The robust term must matter here, or a wrong KL would pass unseen.
+      // The attack must matter here, or a loss on the clean images would pass unseen.
       const cleanOnly = xs.reduce((s, xn, n) => s - Math.log(softmax(logits(w, b, xn))[ys[n]]), 0) / N;
       expect(Math.abs(expected - cleanOnly)).toBeGreaterThan(0.05);
       expect(await loss.item()).toBeCloseTo(expected, 4);
