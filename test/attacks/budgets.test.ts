@@ -26,6 +26,12 @@ const linfAttacks: Record<string, LinfAttack> = {
   apgdT: (c, x, y, eps, generator) => apgdTargeted(c, x, y, { eps, iterations: 6, targetClasses: 2, generator }),
   square: (c, x, y, eps, generator) => squareAttack(c, x, y, { eps, queries: 30, checkEvery: 10, generator }),
   fabT: (c, x, y, eps, generator) => fabTargeted(c, x, y, { eps, iterations: 5, targetClasses: 2, generator }),
+  // Restarts (robustRestarts) and batches smaller than the images: the paths AutoAttack's
+  // full settings take.
+  apgdRestartsBatched: (c, x, y, eps, generator) => apgd(c, x, y, { eps, iterations: 5, restarts: 2, batchSize: 2, generator }),
+  apgdDlr: (c, x, y, eps, generator) => apgd(c, x, y, { eps, iterations: 5, loss: 'dlr', generator }),
+  squareRestartsBatched: (c, x, y, eps, generator) => squareAttack(c, x, y, { eps, queries: 15, checkEvery: 5, restarts: 2, batchSize: 2, generator }),
+  fabRestartsBatched: (c, x, y, eps, generator) => fabTargeted(c, x, y, { eps, iterations: 3, targetClasses: 2, restarts: 2, batchSize: 2, generator }),
   autoAttack: async (c, x, y, eps, _generator, seed) => {
     // The suite seeds its own generators from `seed`.
     const report = await autoAttack(c, x, y, { eps, attacks: standardAttacks({ eps, seed, iterations: 4, targetClasses: 2, queries: 20 }) });
@@ -72,7 +78,7 @@ describe('attack budgets', () => {
             p.dispose();
           }
         }),
-        { numRuns: name === 'autoAttack' || name === 'fabT' ? 4 : 6 },
+        { numRuns: name === 'autoAttack' || name.startsWith('fab') ? 4 : 6 },
       );
     });
   }
