@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { apgd, apgdRun, apgdTargeted } from '../../src/attacks/apgd.js';
+import { squareAttack } from '../../src/attacks/square.js';
 import { apgdCheckpoints } from '../../src/attacks/apgdSchedule.js';
 import type { Classifier } from '../../src/attacks/classifier.js';
 import { crossEntropyLoss } from '../../src/attacks/losses.js';
@@ -128,5 +129,25 @@ describe('APGD', () => {
     await expect(apgdTargeted(m.classifier, x, y)).rejects.toThrow(/at least 4 classes/);
     for (const t of [x, y]) t.dispose();
     m.dispose();
+  });
+});
+
+describe('Square', () => {
+  it('fools exactly the vulnerable points of a linear binary classifier whose worst case its windows can reach', async () => {
+    // Square's windows carry one sign per channel and, as in the reference (randint's exclusive
+    // bound), small windows never touch the last row and column; so the weight difference here has
+    // one sign per channel, which makes the whole-image windows of the first queries the worst case.
+    const m = linearModel(51, 2, 32);
+    const channelSign = [1, -1];
+    m.w[1] = m.w[0].map((v, i) => Math.fround(v - channelSign[Math.floor(i / 16)] * (0.2 + Math.abs(m.w[1][i]))));
+    m.dispose();
+    const W = E.tensor(m.w.flat(), [2, 32]).keep();
+    const B = E.tensor(m.b, [2]).keep();
+    const model = { ...m, classifier: { numClasses: 2, logits: (x: E.Tensor) => E.linear(E.flatten(x, 1), W, B) }, dispose: () => E.dispose([W, B]) };
+    const xs = edgyImages(52, 24, 32);
+    const { fooled, linf } = await fooledSet(model, xs, (c, x, y) => squareAttack(c, x, y, { eps: EPS, queries: 200, generator: new E.Generator(5) }));
+    expectExactlyTheVulnerable(model, xs, fooled, 1e-3);
+    expect(Math.max(...linf)).toBeLessThanOrEqual(EPS + 1e-6);
+    model.dispose();
   });
 });
