@@ -128,6 +128,8 @@ export function conv2dGradInputKernel(gy: Tensor, w: Tensor, g: ConvGeometry, ma
 }
 
 export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
+  // No items: a zero gradient (the GEMM path would copy out a scratch matrix nothing wrote).
+  if (g.batch === 0) return fillKernel([g.cout, g.cin, g.kh, g.kw], 0);
   const plan = choose(g, 'weight');
   if (plan) return gradWeightGemm(x, gy, g, plan, splitWeightGemm(g, plan));
   const gw = Tensor.empty([g.cout, g.cin, g.kh, g.kw]);
@@ -175,6 +177,11 @@ let forcedStrategy: ConvStrategy | null = null;
 /** Forces a strategy (tests cover both); null restores the automatic choice. */
 export function forceConvStrategy(s: ConvStrategy | null): void {
   forcedStrategy = s;
+}
+
+/** The strategy forced with forceConvStrategy, or null. */
+export function forcedConvStrategy(): ConvStrategy | null {
+  return forcedStrategy;
 }
 
 let colsBudget = 64 * 1024 * 1024;

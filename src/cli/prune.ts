@@ -113,10 +113,6 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   if (!metric) throw new Error(`no subsets for metric ${score}`);
   if (config.subset > metric.subModels.length)
     throw new Error(`--subset ${config.subset}: the metric has ${metric.subModels.length} sub-model subset(s) with --chunks ${config.chunks}`);
-  // Opened once every check has passed (see --checkpoint above). Neither of the two left out
-  // changes the result, so a run may resume with other values.
-  const { fresh, checkpointMinutes, ...recorded } = config;
-  const run = await RunDir.open(config.out, recorded, { fresh });
   const indices = metric.subModels[config.subset - 1];
   const subset = selectSamples(trainSet, indices, `${trainSet.name} (${score} subset ${config.subset}, ${indices.length} images)`);
 
@@ -127,8 +123,23 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     imageSize: trainSet.shape[1],
     generator: new Generator(config.seed).fork(99),
   });
-  const loaded = await loadStateDict(config.checkpoint, model);
-  for (const m of loaded.masks.values()) m.dispose();
+  try {
+    const loaded = await loadStateDict(config.checkpoint, model);
+    for (const m of loaded.masks.values()) m.dispose();
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  // Opened once every check has passed and the checkpoint has loaded (see --checkpoint above).
+  // Neither of the two left out changes the result, so a run may resume with other values.
+  const { fresh, checkpointMinutes, ...recorded } = config;
+  let run: RunDir;
+  try {
+    run = await RunDir.open(config.out, recorded, { fresh });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 
   const settings: PruneSettings = {
     ...recorded,

@@ -32,6 +32,11 @@ ${optionHelp(PIPELINE_OPTIONS)}`;
 
 /** Pulls the run-only flags out of argv (the option table parser does not know them). */
 export function takeFlag(argv: string[], name: string, hasValue: boolean): string | boolean | undefined {
+  const negated = `--no-${name.slice(2)}`;
+  if (!hasValue && argv.includes(negated)) {
+    argv.splice(argv.indexOf(negated), 1);
+    return false;
+  }
   const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
   if (i < 0) return undefined;
   const arg = argv[i];

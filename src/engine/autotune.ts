@@ -3,7 +3,7 @@
 // kernel, and per conv shape and pass the direct vs im2col+GEMM strategy. Run it with `eed tune`; every later process on the same adapter loads the
 // result at init().
 
-import { convGeometry, forceCol2imKernel, forceConvStrategy, forceIm2colKernel } from '../../kernels/conv2d.js';
+import { convGeometry, forceCol2imKernel, forceConvStrategy, forcedConvStrategy, forceIm2colKernel } from '../../kernels/conv2d.js';
 import { subgroupGemmSupported } from '../../kernels/matmul.js';
 import {
   activeTuning,
@@ -198,6 +198,8 @@ export interface ConvCall {
  * dense path at its real shape (compressForInference). Returns how many shapes were raced.
  */
 export async function tuneConvForward(calls: readonly ConvCall[]): Promise<number> {
+  // A strategy forced by the caller (a test, a benchmark) decides everything anyway.
+  if (forcedConvStrategy() !== null) return 0;
   const rt = runtime();
   const tuning = activeTuning() ?? defaultTuning(rt.adapterInfo);
   const conv = { ...tuning.conv };

@@ -98,11 +98,13 @@ export function resolveInRun(ctx: PipelineContext, stored: string): string {
 
 /**
  * What a resumable stage cost over all its invocations: the epochs' own times (earlier
- * invocations' included) plus what this invocation spent outside the epochs it trained.
+ * invocations' included) plus what this invocation spent outside the training call, and never
+ * less than this invocation's wall time (the training call also does work no epoch records, such
+ * as computing importance scores, which an earlier invocation's share of then goes uncounted).
  */
 export function stageSeconds(history: readonly { seconds: number }[], invocationSeconds: number, trainingSeconds: number): number {
   const epochs = history.reduce((sum, h) => sum + h.seconds, 0);
-  return epochs + Math.max(0, invocationSeconds - trainingSeconds);
+  return Math.max(invocationSeconds, epochs + Math.max(0, invocationSeconds - trainingSeconds));
 }
 
 /** The held-out split (§6: team selection, best epochs, DIE calibration) as a dataset. */

@@ -42,6 +42,7 @@ describe('eed run options', () => {
     expect(argv).toEqual(['--seed', '1']);
     expect(takeFlag(['--fresh=true'], '--fresh', false)).toBe(true);
     expect(takeFlag(['--fresh'], '--fresh', false)).toBe(true);
+    expect(takeFlag(['--no-fresh'], '--fresh', false)).toBe(false);
     await expect(runCommand(['--fresh=maybe'])).rejects.toThrow(/--fresh is a switch/);
     await expect(runCommand(['--fresh', 'false'])).rejects.toThrow(/unexpected argument 'false'/);
     await expect(runCommand(['--scores', 'erm,hydra'])).rejects.toThrow(/'scores': unknown 'hydra'/);

@@ -113,6 +113,24 @@ describe('conv2d', () => {
     }
   });
 
+  it('the weight gradient of an empty batch is zero under every strategy', async () => {
+    const { convGeometry, forceConvStrategy } = await import('../../kernels/conv2d.js');
+    const g = convGeometry([0, 3, 5, 5], [8, 3, 3, 3], [1, 1], [1, 1]);
+    for (const strategy of ['gemm', 'gemm-split', 'direct'] as const) {
+      forceConvStrategy(strategy);
+      try {
+        // Dirty the buffer pool first, so a kernel that wrote nothing would hand back garbage.
+        E.scope(() => void E.full([8, 3, 3, 3], 7).data());
+        const gw = E.convGradWeight(E.zeros([0, 3, 5, 5]), E.zeros([0, 8, 5, 5]), g);
+        expect(gw.shape).toEqual([8, 3, 3, 3]);
+        expect(Array.from(await gw.data()).every((v) => v === 0), strategy).toBe(true);
+        gw.dispose();
+      } finally {
+        forceConvStrategy(null);
+      }
+    }
+  });
+
   it('a wrong input channel count throws an error naming both shapes', () => {
     expectThrowsMentioning(
       () => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([2, 4, 3, 3]), null),

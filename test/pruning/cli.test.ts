@@ -8,6 +8,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
 import { PRUNE_OPTIONS, PRUNE_PRESETS, pruneCommand } from '../../src/cli/prune.js';
 import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
+import { saveStateDict } from '../../src/io/checkpoint.js';
+import * as E from '../../src/index.js';
 
 describe('eed prune options', () => {
   it('parses --score, --sparsity and --subset and refuses an unknown score', () => {
@@ -49,14 +51,27 @@ describe('eed prune options', () => {
     }
   });
 
-  it.skipIf(!existsSync(FASHION_MNIST_DIR))('--out is a run directory: another job there is refused before the model is read, naming the field', async () => {
+  it.skipIf(!existsSync(FASHION_MNIST_DIR))('a checkpoint that does not load leaves no run directory behind to refuse the corrected command', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
+    try {
+      writeFileSync(join(out, 'damaged.safetensors'), 'not a safetensors file');
+      await expect(pruneCommand(['--checkpoint', join(out, 'damaged.safetensors'), '--out', join(out, 'run'), '--score', 'nis'])).rejects.toThrow(/damaged\.safetensors/);
+      expect(existsSync(join(out, 'run', 'config.json'))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync(FASHION_MNIST_DIR))('--out is a run directory: another job there is refused before any work, naming the field', async () => {
     const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
     try {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
       const { fresh: _fresh, checkpointMinutes: _minutes, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
       writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
-      // The checkpoint must exist (a missing one is refused first); the config check comes before it is read.
-      writeFileSync(join(out, 'dense.safetensors'), '');
+      // The checkpoint must load (a missing or damaged one is refused first, see below).
+      const dense = new E.SmallCNN();
+      await saveStateDict(join(out, 'dense.safetensors'), dense);
+      dense.dispose();
       await expect(pruneCommand([...args, '--score', 'nis'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
     } finally {
       rmSync(out, { recursive: true, force: true });
