@@ -34,9 +34,18 @@ export type Col2imKernelName = 'positions' | 'lanes';
  */
 export type SparseConvKernelName = 'direct' | 'spmm' | 'grouped' | 'grouped-direct' | 'auto';
 
+/**
+ * The autotune's version: 2 races 'gemm-split' for the weight gradient. A cache of version 1 (or
+ * none) chose between 'direct' and 'gemm' only, so its weight-pass entries are dropped on load and
+ * those shapes get the default rule until the next `eed tune`.
+ */
+export const TUNING_VERSION = 2;
+
 export interface Tuning {
   adapter: string;
   source: 'table' | 'autotune';
+  /** TUNING_VERSION of the autotune that wrote it; absent in older caches. */
+  version?: number;
   /** Workgroup shape of the vec4 GEMM (each invocation computes a 4×8 tile). */
   gemmWorkgroup: [number, number];
   gemmKernel: GemmKernelName;
@@ -126,7 +135,8 @@ export function loadTuning(info: AdapterDescription): Tuning {
     const col2imKernel = t.col2imKernel === 'positions' || t.col2imKernel === 'lanes' ? t.col2imKernel : fallback.col2imKernel;
     const im2colKernel = t.im2colKernel === 'positions' || t.im2colKernel === 'lanes' ? t.im2colKernel : fallback.im2colKernel;
     // An entry this version does not know falls back to the default rule for its shape.
-    const conv = valid ? Object.fromEntries(Object.entries(t.conv).filter(([, v]) => CONV_STRATEGIES.includes(v))) : {};
+    const current = t.version === TUNING_VERSION;
+    const conv = valid ? Object.fromEntries(Object.entries(t.conv).filter(([k, v]) => CONV_STRATEGIES.includes(v) && (current || !k.startsWith('weight ')))) : {};
     return valid ? { ...t, conv, gemmKernel, sparseConvKernel, col2imKernel, im2colKernel, source: 'autotune' } : fallback;
   } catch {
     return fallback; // a damaged cache only costs the tuning, never correctness

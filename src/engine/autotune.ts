@@ -17,6 +17,7 @@ import {
   type ConvStrategyName,
   type GemmKernelName,
   type Tuning,
+  TUNING_VERSION,
 } from '../../kernels/tuning.js';
 import { conv2d, convGradInput, convGradWeight, Generator, matmul } from '../ops/index.js';
 import { runtime } from './engine.js';
@@ -78,7 +79,7 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   const rt = runtime();
   const log = opts.log ?? (() => {});
   const gen = new Generator(7);
-  const tuning: Tuning = { ...defaultTuning(rt.adapterInfo), source: 'autotune', conv: {} };
+  const tuning: Tuning = { ...defaultTuning(rt.adapterInfo), source: 'autotune', version: TUNING_VERSION, conv: {} };
   const previous = activeTuning();
 
   // The register GEMM's workgroup shape (it only shapes that kernel), then the register, subgroup

@@ -6,7 +6,7 @@ import * as E from '../../src/index.js';
 import { convGeometry } from '../../kernels/conv2d.js';
 import { subgroupGemmSupported } from '../../kernels/matmul.js';
 import { autotune, tuneConvForward } from '../../src/engine/autotune.js';
-import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, type Tuning } from '../../kernels/tuning.js';
+import { activeTuning, convKey, defaultTuning, loadTuning, saveTuning, setTuning, tuningCachePath, TUNING_VERSION, type Tuning } from '../../kernels/tuning.js';
 
 describe('per-adapter tuning', () => {
   let saved: Tuning | null;
@@ -41,8 +41,11 @@ describe('per-adapter tuning', () => {
     expect(loadTuning(info).gemmKernel).toBe(defaultTuning(info).gemmKernel);
     // A conv entry this version does not know is dropped (its shape gets the default rule).
     const split = 'weight b2 8x4x4->8 k3x3 s1x1 p1x1';
-    writeFileSync(path!, JSON.stringify({ ...t, conv: { ...t.conv, [split]: 'gemm-split', 'input b2 8x4x4->8 k3x3 s1x1 p1x1': 'winograd' } }));
+    writeFileSync(path!, JSON.stringify({ ...t, version: TUNING_VERSION, conv: { ...t.conv, [split]: 'gemm-split', 'input b2 8x4x4->8 k3x3 s1x1 p1x1': 'winograd' } }));
     expect(loadTuning(info).conv).toEqual({ ...t.conv, [split]: 'gemm-split' });
+    // A cache from before 'gemm-split' was raced: its weight-pass choices are dropped, the rest kept.
+    writeFileSync(path!, JSON.stringify({ ...t, conv: { ...t.conv, [split]: 'gemm' } }));
+    expect(loadTuning(info).conv).toEqual(t.conv);
   });
 
   it('a damaged or foreign cache file falls back to the table', () => {
