@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import type { Classifier } from '../../src/attacks/classifier.js';
 import { fabTargeted } from '../../src/attacks/fab.js';
-import { projectLinf } from '../../src/attacks/fabProjection.js';
+import { byRoom, projectLinf } from '../../src/attacks/fabProjection.js';
 import { mulberry32 } from '../reference/ndarray.js';
 import { edgyImages, linearModel, linearPredict, minimalPairDistance, perturbationStats, type LinearModel } from './fixtures.js';
 
@@ -80,6 +80,24 @@ async function runFab(m: LinearModel, xs: number[][], eps: number, targetClasses
   for (const t of [x, y, adv]) t.dispose();
   return { ys, linf, fooled: xs.map((_, s) => linearPredict(m, flat.slice(s * m.dim, (s + 1) * m.dim)) !== ys[s]) };
 }
+
+describe('byRoom (the projection\'s sort)', () => {
+  it('orders indices by value, ties by index, exactly as a stable comparator sort does', () => {
+    // Values on a coarse grid (many ties), values closer than the 2^-32 quantisation of the fast
+    // path, and the box edges 0 and 1.
+    const valueArb = fc.oneof(
+      fc.integer({ min: 0, max: 8 }).map((k) => k / 8),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.integer({ min: 0, max: 5 }).map((k) => 0.5 + k * 2 ** -40),
+    );
+    fc.assert(
+      fc.property(fc.array(valueArb, { minLength: 0, maxLength: 300 }), (p) => {
+        const want = Array.from({ length: p.length }, (_, i) => i).sort((i, j) => p[i] - p[j]);
+        expect(Array.from(byRoom(p))).toEqual(want);
+      }),
+    );
+  });
+});
 
 describe('FAB-T', () => {
   it('finds the minimal l-inf distance to the other class of a linear binary classifier, within the overshoot', async () => {
