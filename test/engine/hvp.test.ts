@@ -248,6 +248,38 @@ describe('hvp of single ops against the float64 reference', () => {
 
   // Linear ops whose backward is another op (adjoint pairs): double backward must differentiate
   // the adjoint, or Σ r·f(x)² would get a zero Hessian.
+  it('elementwise ops differentiated twice by GAL (sqrt, exp, log, div, maximum) differentiate again', async () => {
+    const rng = mulberry32(77);
+    const n = 6;
+    const positive = () => nd([n], Array.from({ length: n }, () => 0.5 + rng()));
+    const x = positive();
+    // y differs from x by at least 0.2 everywhere, so maximum has no tie within the differences.
+    const y = nd([n], Array.from(x.data, (v, i) => v + (i % 2 ? 0.3 : -0.3) * (1 + rng())));
+    const r = randomArray([n], rng);
+    const R = () => E.tensor(Float32Array.from(r.data), [n]);
+    const refSum = (f: (i: number) => number) => nd([], [Array.from(r.data).reduce((acc, ri, i) => acc + ri * f(i), 0)]);
+    const cases: HvpCase[] = [
+      { label: 'sqrt', gpuLoss: ([a]) => E.sum(E.mul(R(), E.sqrt(a))), refLoss: ([a]) => refSum((i) => Math.sqrt(a.data[i])), params: [x], v: directions([x], rng) },
+      { label: 'exp', gpuLoss: ([a]) => E.sum(E.mul(R(), E.exp(a))), refLoss: ([a]) => refSum((i) => Math.exp(a.data[i])), params: [x], v: directions([x], rng) },
+      { label: 'log', gpuLoss: ([a]) => E.sum(E.mul(R(), E.log(a))), refLoss: ([a]) => refSum((i) => Math.log(a.data[i])), params: [x], v: directions([x], rng) },
+      {
+        label: 'div',
+        gpuLoss: ([a, b]) => E.sum(E.mul(R(), E.div(a, b))),
+        refLoss: ([a, b]) => refSum((i) => a.data[i] / b.data[i]),
+        params: [x, positive()],
+        v: directions([x, x], rng),
+      },
+      {
+        label: 'maximum (squared)',
+        gpuLoss: ([a, b]) => E.sum(E.mul(R(), E.square(E.maximum(a, b)))),
+        refLoss: ([a, b]) => refSum((i) => Math.max(a.data[i], b.data[i]) ** 2),
+        params: [x, y],
+        v: directions([x, y], rng),
+      },
+    ];
+    for (const c of cases) await checkHvp(c);
+  });
+
   it('adjoint pairs (avgPool2d, indexSelect, gather, slice, permute, expand, sum) differentiate again', async () => {
     const rng = mulberry32(9);
     const x = randomArray([2, 3, 4, 5], rng);
