@@ -240,6 +240,41 @@ describe('Appendix-C diversity losses', () => {
   });
 });
 
+describe('DVERGE diversity term (eq. 34)', () => {
+  it('is Σ_i Σ_{j≠i} CE(F_i(x̃_j), y_s): every member on every other member\'s distilled images, with the source labels', async () => {
+    const [n, d, c, m] = [3, 4, 3, 3];
+    const rng = mulberry32(44);
+    const ws = Array.from({ length: m }, () => Array.from({ length: c * d }, () => 2 * rng() - 1));
+    const bs = Array.from({ length: m }, () => Array.from({ length: c }, () => rng() - 0.5));
+    const distilled = Array.from({ length: m }, () => Array.from({ length: n * d }, () => rng()));
+    const labels = labelsOf(n, c, 6);
+    const ce = (k: number, xs: number[]) => {
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const z = Array.from({ length: c }, (_, j) => bs[k][j] + xs.slice(i * d, (i + 1) * d).reduce((a, v, q) => a + ws[k][j * d + q] * v, 0));
+        const mx = Math.max(...z);
+        total += mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0)) - z[labels[i]];
+      }
+      return total / n;
+    };
+    let expected = 0;
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) if (j !== i) expected += ce(i, distilled[j]);
+    const members = ws.map((w, k) => {
+      const lin = new E.Linear(d, c);
+      lin.weight.assign(E.tensor(w, [c, d]));
+      lin.bias!.assign(E.tensor(bs[k], [c]));
+      return lin;
+    });
+    const xs = distilled.map((x) => E.tensor(x, [n, d]));
+    const y = labelTensor(labels);
+    const w0 = { adpAlpha: 2, adpBeta: 0.5, galLambda: 0.5, galKappa: 0, galSmoothing: 0 };
+    const term = E.scope(() => E.detach(E.diversityTerm('dverge', members, { xSource: xs[0], ySource: y, distilled: xs, adversarial: [] }, w0)));
+    expect(await term.item()).toBeCloseTo(expected, 4);
+    E.dispose([term, xs, y]);
+    for (const l of members) l.dispose();
+  });
+});
+
 describe('SoE diversity term (eq. 35) on a binding limit', () => {
   it('forwards each source batch on its own, so the pooled batch never has to fit one binding', async () => {
     const rt = E.runtime();
