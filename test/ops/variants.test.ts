@@ -36,8 +36,8 @@ const gemmKernels = () => (subgroupGemmSupported() ? (['register', 'subgroup', '
 
 describe('matmul variants', () => {
   for (const [variant, kernel] of [['scalar', null], ['vec4', 'register'], ['vec4', 'subgroup'], ['vec4', 'shared']] as const) {
-    it(`${variant}${kernel ? ` (${kernel})` : ''}: forward and gradients for every transpose combination`, async () => {
-      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
+    it(`${variant}${kernel ? ` (${kernel})` : ''}: forward and gradients for every transpose combination`, async (ctx) => {
+      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return ctx.skip();
       // vec4 needs K (and M when A is transposed, N when B is not) to be multiples of 4; M covers
       // the subgroup kernel's 8- and 16-row tiles, edge tiles and M < 8 (the register kernel).
       const dim = variant === 'vec4' ? fc.integer({ min: 1, max: 5 }).map((d) => 4 * d) : fc.integer({ min: 1, max: 13 });
@@ -81,8 +81,8 @@ describe('subgroup GEMM with 32-row tiles', () => {
   // Chosen by size only for big GEMMs (each such pipeline takes llvmpipe ~15 s to compile), so it
   // is forced here: M = 36 (one full tile shifted back over the edge) in all three conv GEMMs
   // (cout 36; cin·3·3 = 36), and a matmul per transpose combination.
-  it('conv forward, input and weight gradients, and every matmul transpose', async () => {
-    if (!subgroupGemmSupported()) return;
+  it('conv forward, input and weight gradients, and every matmul transpose', async (ctx) => {
+    if (!subgroupGemmSupported()) return ctx.skip();
     forceGemmKernel('subgroup');
     forceSubgroupRows(32);
     forceConvStrategy('gemm');
@@ -157,8 +157,8 @@ describe('shared-memory GEMM across tiles', () => {
 describe('conv2d strategies', () => {
   const strategies = [['direct', null], ['gemm', 'register'], ['gemm', 'subgroup'], ['gemm', 'shared'], ['gemm-split', 'register'], ['gemm-split', 'shared']] as const;
   for (const [strategy, kernel] of strategies) {
-    it(`${strategy}${kernel ? ` (${kernel} GEMM)` : ''}: forward and gradients on shapes that do and do not fill the tiles`, async () => {
-      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return;
+    it(`${strategy}${kernel ? ` (${kernel} GEMM)` : ''}: forward and gradients on shapes that do and do not fill the tiles`, async (ctx) => {
+      if (kernel && !(gemmKernels() as readonly string[]).includes(kernel)) return ctx.skip();
       // The GEMM path needs >= 4 output channels
       // (a multiple of 4 for the input gradient).
       const arb = fc.record({
@@ -191,8 +191,8 @@ describe('conv2d strategies', () => {
   }
 
   for (const kernel of ['register', 'subgroup', 'shared'] as const)
-  it(`gemm (${kernel} GEMM): stride 2 and a batch split over several im2col chunks`, async () => {
-    if (!(gemmKernels() as readonly string[]).includes(kernel)) return;
+  it(`gemm (${kernel} GEMM): stride 2 and a batch split over several im2col chunks`, async (ctx) => {
+    if (!(gemmKernels() as readonly string[]).includes(kernel)) return ctx.skip();
     forceConvStrategy('gemm');
     forceGemmKernel(kernel);
     // Patches of one item: 28 rows × 16 positions × 4 B; a budget of two items gives 3 chunks.
