@@ -123,18 +123,14 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     imageSize: trainSet.shape[1],
     generator: new Generator(config.seed).fork(99),
   });
-  try {
-    const loaded = await loadStateDict(config.checkpoint, model);
-    for (const m of loaded.masks.values()) m.dispose();
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  // Opened once every check has passed and the checkpoint has loaded (see --checkpoint above).
-  // Neither of the two left out changes the result, so a run may resume with other values.
+  // The run directory is opened once every check has passed and the checkpoint has loaded (see
+  // --checkpoint above). Neither of the two left out changes the result, so a run may resume with
+  // other values.
   const { fresh, checkpointMinutes, ...recorded } = config;
   let run: RunDir;
   try {
+    const loaded = await loadStateDict(config.checkpoint, model);
+    for (const m of loaded.masks.values()) m.dispose();
     run = await RunDir.open(config.out, recorded, { fresh });
   } catch (e) {
     model.dispose();

@@ -4,38 +4,28 @@
 // non-zero weights times its output positions; a linear layer's are its non-zero weights. Batch
 // norm, activations and pooling are left out on both sides of the ratio (they are not pruned).
 
-import { noGrad } from '../engine/autograd.js';
-import { scope } from '../engine/scope.js';
-import { zeros } from '../ops/creation.js';
-import { Conv2d } from '../nn/layers.js';
+import { recordConvCalls } from '../nn/convCalls.js';
 import type { Module } from '../nn/module.js';
-import { prunableLayers } from '../pruning/prunable.js';
+import { zeros } from '../ops/creation.js';
+import { keptWeightCount, prunableLayers } from '../pruning/prunable.js';
 import { buildArchitecture, type ArchitectureSpec } from './subModel.js';
 
 /** Output positions per image of every prunable layer of the architecture, by layer name (1 for linear layers). */
 export function layerPositions(spec: ArchitectureSpec): Map<string, number> {
   const model = buildArchitecture(spec).eval();
-  const positions = new Map<string, number>();
-  const layers = prunableLayers(model);
-  for (const l of layers) positions.set(l.name, 1);
-  // One forward of a blank image, each conv's output shape noted on the way (an own property
-  // shadows the prototype's forward for this pass only).
-  const convs = layers.filter((l) => l.layer instanceof Conv2d).map((l) => [l.name, l.layer as Conv2d] as const);
-  for (const [name, conv] of convs) {
-    const forward = Conv2d.prototype.forward;
-    conv.forward = function (this: Conv2d, x) {
-      const y = forward.call(this, x);
-      positions.set(name, y.shape[2] * y.shape[3]);
-      return y;
-    };
-  }
+  const blank = zeros([1, spec.inChannels, spec.imageSize, spec.imageSize]);
   try {
-    scope(() => noGrad(() => void model.forward(zeros([1, spec.inChannels, spec.imageSize, spec.imageSize]))));
+    const calls = recordConvCalls(model, blank);
+    return new Map(
+      prunableLayers(model).map((l) => {
+        const out = calls.get(l.name)?.output;
+        return [l.name, out ? out[2] * out[3] : 1];
+      }),
+    );
   } finally {
-    for (const [, conv] of convs) delete (conv as { forward?: unknown }).forward;
+    blank.dispose();
     model.dispose();
   }
-  return positions;
 }
 
 export interface MacCount {
@@ -52,12 +42,8 @@ export async function macCount(model: Module, positions: Map<string, number>): P
   for (const l of prunableLayers(model)) {
     const at = positions.get(l.name);
     if (at === undefined) throw new Error(`macCount: layer '${l.name}' is not in the architecture's layer positions`);
-    const w = await l.weight.data();
-    const m = l.layer.weightMask ? await l.layer.weightMask.data() : null;
-    let kept = 0;
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!m || m[i] !== 0)) kept++;
-    dense += w.length * at;
-    nonZero += kept * at;
+    dense += l.weight.size * at;
+    nonZero += (await keptWeightCount(l)) * at;
   }
   return { dense, nonZero };
 }

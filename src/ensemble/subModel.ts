@@ -11,7 +11,7 @@ import { applyStateDict, type LoadedCheckpoint } from '../io/stateDict.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../ops/random.js';
-import { prunableLayers, prunableWeightCount, weightKey } from '../pruning/prunable.js';
+import { keptWeightCount, prunableLayers, prunableWeightCount, weightKey } from '../pruning/prunable.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 
 /** Everything needed to rebuild a model before its weights are loaded. */
@@ -89,11 +89,7 @@ export interface ParameterCount {
 export async function countParameters(module: Module): Promise<ParameterCount> {
   const layers = prunableLayers(module);
   let nonZero = 0;
-  for (const l of layers) {
-    const w = await l.weight.data();
-    const m = l.layer.weightMask ? await l.layer.weightMask.data() : null;
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!m || m[i] !== 0)) nonZero++;
-  }
+  for (const l of layers) nonZero += await keptWeightCount(l);
   return { prunableNonZero: nonZero, prunableTotal: prunableWeightCount(layers), parameters: module.numParameters() };
 }
 

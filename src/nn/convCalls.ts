@@ -19,6 +19,8 @@ export interface ConvEpilogue {
 export interface ConvCallRecord {
   conv: Conv2d;
   input: number[];
+  /** The conv's output shape (an epilogue keeps it). */
+  output: number[];
   /** Absent when the model calls the conv's plain forward. */
   epilogue: ConvEpilogue | null;
 }
@@ -31,13 +33,16 @@ export function recordConvCalls(model: Module, sample: Tensor): Map<string, Conv
     const forward = conv.forward.bind(conv);
     const forwardBatchNorm = conv.forwardBatchNorm.bind(conv);
     conv.forward = (x: Tensor) => {
-      const r = records.get(name);
-      records.set(name, { conv, input: [...x.shape], epilogue: r?.epilogue ?? null });
-      return forward(x);
+      const y = forward(x);
+      records.set(name, { conv, input: [...x.shape], output: [...y.shape], epilogue: records.get(name)?.epilogue ?? null });
+      return y;
     };
     conv.forwardBatchNorm = (x, bn, relu, residual) => {
-      records.set(name, { conv, input: [...x.shape], epilogue: { relu, residual: residual ? [...residual.shape] : null } });
-      return forwardBatchNorm(x, bn, relu, residual);
+      // Noted before the call: forwardBatchNorm's own conv.forward then keeps this epilogue.
+      records.set(name, { conv, input: [...x.shape], output: [], epilogue: { relu, residual: residual ? [...residual.shape] : null } });
+      const y = forwardBatchNorm(x, bn, relu, residual);
+      records.set(name, { ...records.get(name)!, output: [...y.shape] });
+      return y;
     };
   }
   try {

@@ -68,6 +68,15 @@ function followingBatchNorm(modules: [string, Module][], convIndex: number, conv
   return nextModule;
 }
 
+/** The layer's weights that are non-zero and not masked out (read back from the device). */
+export async function keptWeightCount(l: PrunableLayer): Promise<number> {
+  const w = await l.weight.data();
+  const m = l.layer.weightMask ? await l.layer.weightMask.data() : null;
+  let kept = 0;
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!m || m[i] !== 0)) kept++;
+  return kept;
+}
+
 /** Number of prunable weights (the denominator of every sparsity in §3 and §5). */
 export function prunableWeightCount(layers: readonly PrunableLayer[]): number {
   return layers.reduce((n, l) => n + l.weight.size, 0);
