@@ -1,4 +1,4 @@
-// `node dist/bench/profile.js [train|pgd|at|sparse|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
+// `node dist/bench/profile.js [train|pgd|at|sparse|sparse-pgd|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
 // SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
 // dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
 // dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
@@ -11,6 +11,7 @@
 //   at:    one Madry PGD-7 adversarial-training step (7 PGD steps, then the train step)
 //   sparse: the eval-mode forward pass with every conv magnitude-pruned to 80% on the sparse
 //          kernels, then the dense one
+//   sparse-pgd: the PGD step on that pruned model (its backward on the sparse kernels too)
 
 import { parseArgs } from 'node:util';
 import { moduleClassifier } from '../src/attacks/classifier.js';
@@ -201,6 +202,16 @@ async function main(): Promise<void> {
     await profile(rt, 'eval forward, convs 80% sparse (SmallCNN b128)', () => scope(() => void noGrad(() => pruned.forward(x))), reps, rounds, stepsOnly);
     model.eval();
     await profile(rt, 'eval forward, dense (SmallCNN b128)', () => scope(() => void noGrad(() => model.forward(x))), reps, rounds, stepsOnly);
+  }
+  if (all || which.includes('sparse-pgd')) {
+    const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
+    await pruneAndCompress(pruned, 0.8);
+    const classifier = moduleClassifier(pruned);
+    await profile(rt, 'PGD step, convs 80% sparse (SmallCNN b128, eval mode)', () =>
+      scope(() => {
+        const g = inputGradient(classifier, x, (z: Tensor) => crossEntropyLoss(z, y)).grad;
+        void linfStep(x, g, x, 8 / 255, 2 / 255);
+      }), reps, rounds, stepsOnly);
   }
   process.exit(0);
 }

@@ -1,4 +1,4 @@
-// `node dist/bench/sparseAb.js layers|forward [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
+// `node dist/bench/sparseAb.js layers|forward|attack [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
 // (layers: both models' conv shapes unless --model names one):
 // sparse against dense, interleaved. `npm run bench` times each case alone (wall clock, tinybench);
 // on a machine shared with a training run its medians drift by ±30% between cases measured minutes
@@ -10,6 +10,9 @@
 //            the tuned dense conv against each forced sparse kernel
 //   forward: the eval-mode forward pass of a whole model, every conv magnitude-pruned per layer
 //            and on the sparse kernel ('auto' unless --kernels names others), against the dense model
+//   attack:  one attack step's work on the same models: the cross-entropy's input gradient in eval
+//            mode (forward and backward), against the dense model, and the pruned model on the
+//            masked dense path ('masked', what attacks ran before the sparse kernels had a backward)
 // Results are printed and, with --out, written as JSON with the command line and the adapter.
 
 import { writeFileSync } from 'node:fs';
@@ -17,6 +20,8 @@ import { cpuUsage } from 'node:process';
 import { parseArgs } from 'node:util';
 import { forceSparseConvKernel } from '../kernels/sparseConv.js';
 import type { SparseConvKernelName } from '../kernels/tuning.js';
+import { inputGradient } from '../src/attacks/inputGradient.js';
+import { moduleClassifier } from '../src/attacks/classifier.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { adapterString } from '../src/engine/device.js';
 import { init, runtime } from '../src/engine/engine.js';
@@ -24,7 +29,8 @@ import { scope } from '../src/engine/scope.js';
 import type { Module } from '../src/nn/module.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
-import { conv2d, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
+import { Conv2d } from '../src/nn/layers.js';
+import { conv2d, crossEntropy, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
 import { magnitudeMask, pruneAndCompress, releasePruning } from './magnitudePruning.js';
 
 /** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
@@ -128,18 +134,34 @@ async function layers(models: (keyof typeof LAYERS)[], kernels: SparseConvKernel
   return rows;
 }
 
-async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernelName[], sparsities: number[], reps: number): Promise<Row[]> {
+/** Runs fn with every conv of `m` on its masked dense path (its compressed copy set aside). */
+function masked(m: Module, fn: () => void): void {
+  const convs = m.namedModules().flatMap(([, c]) => (c instanceof Conv2d && c.sparseWeight ? [[c, c.sparseWeight] as const] : []));
+  for (const [c] of convs) c.sparseWeight = null;
+  try {
+    fn();
+  } finally {
+    for (const [c, w] of convs) c.sparseWeight = w;
+  }
+}
+
+async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernelName[], sparsities: number[], reps: number, withGradient: boolean): Promise<Row[]> {
   const make = (): Module => (model === 'smallcnn' ? new SmallCNN({ generator: gen }) : new ResNet18({ generator: gen }));
   const input = model === 'smallcnn' ? [128, 1, 28, 28] : [32, 3, 32, 32];
   const x = gen.uniform(input).keep();
+  const labels = tensor(Int32Array.from({ length: input[0] }, (_, i) => i % 10), [input[0]], 'i32').keep();
   const dense = make().eval();
-  const run = (m: Module) => () => scope(() => void noGrad(() => m.forward(x)));
+  const run = (m: Module) =>
+    withGradient
+      ? () => scope(() => void inputGradient(moduleClassifier(m, 10), x, (z) => crossEntropy(z, labels, { reduction: 'none' })))
+      : () => scope(() => void noGrad(() => m.forward(x)));
   const rows: Row[] = [];
   for (const s of sparsities) {
     const pruned = make().eval();
     pruned.loadStateDict(dense.stateDict());
     await pruneAndCompress(pruned, s);
     const runs: Record<string, () => void> = { dense: run(dense) };
+    if (withGradient) runs.masked = () => masked(pruned, run(pruned));
     for (const k of kernels)
       runs[k] = () => {
         forceSparseConvKernel(k);
@@ -149,12 +171,13 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
           forceSparseConvKernel(null);
         }
       };
-    rows.push(...(await interleave(`${model} forward b${input[0]}`, s, runs, reps)));
+    rows.push(...(await interleave(`${model} ${withGradient ? 'attack step' : 'forward'} b${input[0]}`, s, runs, reps)));
     releasePruning(pruned);
     pruned.dispose();
   }
   dense.dispose();
   x.dispose();
+  labels.dispose();
   return rows;
 }
 
@@ -171,9 +194,9 @@ async function main(): Promise<void> {
     },
   });
   const mode = positionals[0] ?? 'layers';
-  if (mode !== 'layers' && mode !== 'forward') throw new Error(`sparseAb: mode must be 'layers' or 'forward', got '${mode}'`);
-  // forward: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
-  const model = values.model ?? (mode === 'forward' ? 'smallcnn' : undefined);
+  if (mode !== 'layers' && mode !== 'forward' && mode !== 'attack') throw new Error(`sparseAb: mode must be 'layers', 'forward' or 'attack', got '${mode}'`);
+  // forward, attack: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
+  const model = values.model ?? (mode === 'layers' ? undefined : 'smallcnn');
   if (model !== undefined && model !== 'smallcnn' && model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${model}'`);
   const kernels = (values.kernels ?? (mode === 'layers' ? 'spmm,direct,grouped,grouped-direct' : 'auto')).split(',') as SparseConvKernelName[];
   const sparsities = values.sparsity.split(',').map(Number);
@@ -187,7 +210,7 @@ async function main(): Promise<void> {
   const rows =
     mode === 'layers'
       ? await layers(model ? [model] : ['smallcnn', 'resnet18'], kernels, sparsities, reps)
-      : await forward(model ?? 'smallcnn', kernels, sparsities, reps);
+      : await forward(model ?? 'smallcnn', kernels, sparsities, reps, mode === 'attack');
   if (values.out) {
     const command = `node dist/bench/sparseAb.js ${process.argv.slice(2).join(' ')}`;
     writeFileSync(values.out, JSON.stringify({ adapter, date: new Date().toISOString(), command, timing: `${clock === 'cpu' ? 'process CPU' : 'wall-clock'} ms, interleaved medians`, rows }, null, 2) + '\n');

@@ -322,7 +322,12 @@ export function forceCol2imKernel(k: Col2imKernel | null): void {
 }
 
 
-function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: GemmPlan, b0: number, nb: number): void {
+/**
+ * Folds the patch gradients dcols [nb, rows, pitch] of batch items b0..b0+nb−1 onto gx (the adjoint
+ * of im2col), with the tuned col2im kernel (also the sparse conv's input gradient,
+ * kernels/sparseConv.ts).
+ */
+export function col2im(dcols: Tensor, gx: Tensor, g: ConvGeometry, plan: PatchLayout, b0: number, nb: number): void {
   const kernel = forcedCol2im ?? activeTuning()?.col2imKernel ?? 'positions';
   if (kernel === 'lanes' && Math.ceil((nb * g.cin) / COL2IM_LANES) <= runtime().limits.maxComputeWorkgroupsPerDimension) {
     const planes = nb * g.cin;

@@ -13,11 +13,13 @@
 // The grouped kernels also apply the layer's epilogue as they store (SparseConvEpilogue: a folded
 // eval-mode batch norm, a shortcut, ReLU); the CSR ones add a bias only.
 // CPU adapters pick per layer ('auto', below).
+// The input gradient (sparseConv2dGradInputKernel: attacks on a compressed model) runs the same
+// kernels on the transposed weights, then the dense path's col2im.
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { stridedCopyKernel } from './copy.js';
-import { im2col, type ConvGeometry } from './conv2d.js';
+import { col2im, convGeometry, im2col, type ConvGeometry } from './conv2d.js';
 import { fillKernel } from './elementwise.js';
 import { Params, type Binding } from './runtime.js';
 import type { SparseConv2d } from './sparseWeights.js';
@@ -294,4 +296,37 @@ function unfoldedItem(g: ConvGeometry): { rows: number; pitch: number; bytes: nu
 /** Whether one item's patches exceed the binding limit (then a kernel reading the input itself runs). */
 function tooBigToUnfold(g: ConvGeometry): boolean {
   return unfoldedItem(g).bytes > (runtime().limits.maxStorageBufferBindingSize ?? Infinity);
+}
+
+const NO_EPILOGUE: SparseConvEpilogue = { scale: null, shift: null, residual: null, relu: false };
+
+/**
+ * The input gradient of the sparse conv: gx = convᵀ(gy, W), so attacks on a compressed model skip
+ * the zeros in their backward passes too. The patch gradients dcols[b, r, q] =
+ * Σ_co W[co, r]·gy[b, co, q] (r = (ci·KH + ky)·KW + kx) are a 1×1 conv of gy, viewed as
+ * [N, Cout, 1, OH·OW], with Wᵀ (SparseConv2d.transposed), run by the forward kernels above; the
+ * dense path's col2im folds them onto the image. A chunk of batch items at a time, so the patch
+ * gradients stay within the binding limit.
+ */
+export function sparseConv2dGradInputKernel(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): Tensor {
+  const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
+  if (gx.size === 0) return gx;
+  const t = sparse.transposed();
+  const rows = g.cin * g.kh * g.kw;
+  const npos = g.oh * g.ow;
+  const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
+  const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / (rows * npos * 4))));
+  for (let b0 = 0; b0 < g.batch; b0 += chunk) {
+    const nb = Math.min(chunk, g.batch - b0);
+    let part = gy;
+    if (nb < g.batch) {
+      part = Tensor.empty([nb, g.cout, npos]);
+      stridedCopyKernel('sparse_conv2d_grad_chunk', gy, { offset: b0 * g.cout * npos, strides: [1] }, part, { offset: 0, strides: [1] }, [nb * g.cout * npos]);
+    }
+    const dcols = sparseConv2dKernel(part, t, NO_EPILOGUE, convGeometry([nb, g.cout, 1, npos], t.shape, [1, 1], [0, 0]));
+    if (part !== gy) part.dispose();
+    col2im(dcols, gx, g, { rows, pitch: npos }, b0, nb);
+    dcols.dispose();
+  }
+  return gx;
 }

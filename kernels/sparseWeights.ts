@@ -36,6 +36,7 @@ export class SparseConv2d {
   private offsetTables = new Map<string, Tensor>();
   private colsTensor: Tensor | null = null;
   private groups: ChannelGroups | null = null;
+  private transposedWeights: SparseConv2d | null = null;
   private disposed = false;
 
   private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
@@ -200,9 +201,39 @@ export class SparseConv2d {
     return t;
   }
 
+  /**
+   * Wᵀ as the weights of a 1×1 conv, shape [Cin·KH·KW, Cout, 1, 1]: row r holds the non-zeros of
+   * patch row r = (ci·KH + ky)·KW + kx, its columns the output channels. The input gradient's patch
+   * products are that conv applied to the output gradient (kernels/sparseConv.ts
+   * sparseConv2dGradInputKernel). Built on the host from the CSR on first use; disposed with this.
+   */
+  transposed(): SparseConv2d {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    if (this.transposedWeights) return this.transposedWeights;
+    const [cout, cin, kh, kw] = this.shape;
+    const k = cin * kh * kw;
+    const rowPtr = new Uint32Array(k + 1);
+    for (const r of this.cols) rowPtr[r + 1]++;
+    for (let r = 0; r < k; r++) rowPtr[r + 1] += rowPtr[r];
+    const next = rowPtr.slice(0, k);
+    const cols = new Uint32Array(this.nnz);
+    const values = new Float32Array(this.nnz);
+    // Channels in increasing order, so each row's columns come out sorted (as fromDense's).
+    for (let co = 0; co < cout; co++)
+      for (let i = this.rowPtr[co]; i < this.rowPtr[co + 1]; i++) {
+        const j = next[this.cols[i]]++;
+        cols[j] = co;
+        values[j] = this.values[i];
+      }
+    this.transposedWeights = new SparseConv2d([k, cout, 1, 1], rowPtr, cols, values);
+    return this.transposedWeights;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.transposedWeights?.dispose();
+    this.transposedWeights = null;
     if (this.groups) for (const t of [this.groups.starts, this.groups.entries, this.groups.values]) t.dispose();
     this.groups = null;
     this.rowPtrGpu.dispose();

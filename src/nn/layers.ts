@@ -55,8 +55,10 @@ export class Conv2d extends Module {
   weightMask: Tensor | null = null;
   /**
    * The pruned weights compressed for inference (src/pruning/sparseInference.ts) or null. Used
-   * whenever no gradient is recorded, so the kernels really skip the zeros; attacks and training
-   * record gradients and take the masked path. It is a snapshot: recompress after the weights change.
+   * whenever no gradient is recorded, and in eval mode also when one is (an attack's input
+   * gradient, whose backward pass then skips the zeros too); training mode takes the masked path,
+   * and asking for the weights' gradient through the compressed copy is refused. It is a snapshot:
+   * recompress after the weights change.
    */
   sparseWeight: SparseConv2d | null = null;
 
@@ -79,7 +81,7 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     const opts = { stride: this.stride, padding: this.padding };
     return this.labelled(() => {
-      if (this.sparseWeight && !isRecording()) return sparseConv2d(x, this.sparseWeight, this.bias, opts);
+      if (this.sparseWeight && this.usesSparse()) return sparseConv2d(x, this.sparseWeight, this.bias, { ...opts, weight: this.weight });
       return this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts);
     });
   }
@@ -87,16 +89,17 @@ export class Conv2d extends Module {
   /**
    * bn(forward(x)), then ReLU (after adding `residual` when given): what the models' forward paths
    * write as bn.forwardRelu(conv.forward(x)) or bn.forwardAddRelu(conv.forward(x), shortcut).
-   * Compressed, in eval mode and with no gradient recorded, the batch norm is folded into the sparse
-   * kernel's store (batchNormFold), so no second pass reads the conv's output; otherwise it is
-   * exactly forward, then the fused BN op.
+   * When the conv runs its compressed copy (see sparseWeight) and the norm is in eval mode, the
+   * norm is folded into the sparse kernel's store (batchNormFold), so no second pass reads the
+   * conv's output (the fold is recorded, so a gradient asked of the norm's parameters is refused,
+   * not lost); otherwise it is exactly forward, then the fused BN op.
    */
   forwardBatchNorm(x: Tensor, bn: BatchNorm2d, relu: boolean, residual?: Tensor): Tensor {
     if (residual && !relu) throw new Error(`${this.label}: forwardBatchNorm adds a residual only before a ReLU (as batchNormAddRelu)`);
     if (bn.numFeatures !== this.outChannels)
       throw new Error(`${this.label}: ${bn.label} normalises ${bn.numFeatures} channels, the conv gives ${this.outChannels}`);
     const sparse = this.sparseWeight;
-    if (!sparse || bn.training || isRecording()) {
+    if (!sparse || !this.usesSparse() || bn.training) {
       const y = this.forward(x);
       if (residual) return bn.forwardAddRelu(y, residual);
       return relu ? bn.forwardRelu(y) : bn.forward(y);
@@ -104,8 +107,13 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     return this.labelled(() => {
       const { scale, shift } = batchNormFold(bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps, this.bias);
-      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding });
+      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding, weight: this.weight });
     });
+  }
+
+  /** Whether a forward pass now runs the compressed copy (see sparseWeight). */
+  private usesSparse(): boolean {
+    return !isRecording() || !this.training;
   }
 }
 

@@ -1,17 +1,25 @@
-// Convolution with pruned weights stored sparse, for inference: the kernel skips the zeros, so its
-// cost falls with the sparsity. Not differentiable; train with maskedConv2d and compress the result
-// once with SparseConv2d.fromDense / fromTensors. `sparseConv2dFused` also applies what follows the
-// conv in a network (a folded eval-mode batch norm, a shortcut, ReLU) as the kernel stores its
-// outputs, where the kernel chosen can (kernels/sparseConv.ts sparseConvFusesEpilogue), and as
-// separate ops otherwise: the value is the same either way.
+// Convolution with pruned weights stored sparse: the kernels skip the zeros, so the cost falls with
+// the sparsity. Train with maskedConv2d and compress the result once with SparseConv2d.fromDense /
+// fromTensors. `sparseConv2dFused` also applies what follows the conv in a network (a folded
+// eval-mode batch norm, a shortcut, ReLU) as the kernel stores its outputs, where the kernel chosen
+// can (kernels/sparseConv.ts sparseConvFusesEpilogue), and as separate ops otherwise: the value is
+// the same either way.
+// Differentiable in the input and the shortcut only, which is what an attack on a compressed
+// model needs (its backward passes then skip the zeros too):
+//   y = relu?(conv(x, W)·scale + shift + r)      d = gy ⊙ [y > 0] (gy without the ReLU)
+//   dr = d      dx = convᵀ(d ⊙ scale, W) (sparseConv2dGradInputKernel)
+// and convᵀ's own derivative is the sparse conv again, so double backward works. The compressed
+// weights, scale and shift are constants: a gradient asked of them (or of the dense weight the
+// caller names in `weight`) is refused, since training must see the masked dense weights.
 
 import { convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
-import { sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
+import { sparseConv2dGradInputKernel, sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
 import { SparseConv2d } from '../../kernels/sparseWeights.js';
+import { attach, isRecording, noGrad } from '../engine/autograd.js';
 import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Conv2dOptions } from './conv.js';
-import { add, mul, relu } from './elementwise.js';
+import { add, mul, relu, step } from './elementwise.js';
 import { reshape } from './shape.js';
 
 export { SparseConv2d };
@@ -27,13 +35,21 @@ export interface SparseConvEpilogueOptions {
   relu?: boolean;
 }
 
-/** conv2d(x, dense weights of `sparse`, bias, opts), forward only. */
-export function sparseConv2d(x: Tensor, sparse: SparseConv2d, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+export interface SparseConv2dOptions extends Conv2dOptions {
+  /**
+   * The dense weight `sparse` was compressed from (Conv2d.weight), named only so that asking for
+   * its gradient through this op fails loudly instead of leaving it silently without one.
+   */
+  weight?: Tensor | null;
+}
+
+/** conv2d(x, dense weights of `sparse`, bias, opts). */
+export function sparseConv2d(x: Tensor, sparse: SparseConv2d, bias?: Tensor | null, opts: SparseConv2dOptions = {}): Tensor {
   return sparseConv2dFused(x, sparse, { shift: bias }, opts);
 }
 
-/** relu?(conv2d(x, dense weights of `sparse`)·scale + shift + residual), forward only. */
-export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogueOptions, opts: Conv2dOptions = {}): Tensor {
+/** relu?(conv2d(x, dense weights of `sparse`)·scale + shift + residual); see the file comment for its gradients. */
+export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilogueOptions, opts: SparseConv2dOptions = {}): Tensor {
   const g = checkedGeometry(x, sparse, opts);
   const scale = checkChannels('scale', epilogue.scale, g.cout);
   const shift = checkChannels('shift', epilogue.shift, g.cout);
@@ -42,20 +58,42 @@ export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: Spa
   if (residual && (residual.ndim !== 4 || residual.shape.some((d, i) => d !== out[i])))
     throw new Error(`sparseConv2d: residual ${shapeStr(residual.shape)} does not match the output ${shapeStr(out)}`);
   const withRelu = epilogue.relu ?? false;
-  if (sparseConvFusesEpilogue(g)) return sparseConv2dKernel(x, sparse, { scale, shift, residual, relu: withRelu }, g);
-  // A bias-only kernel: the per-channel affine, shortcut and ReLU as ops of their own.
-  let y = sparseConv2dKernel(x, sparse, { scale: null, shift: scale ? null : shift, residual: null, relu: false }, g);
-  if (scale) y = mul(y, reshape(scale, [1, g.cout, 1, 1]));
-  if (scale && shift) y = add(y, reshape(shift, [1, g.cout, 1, 1]));
-  if (residual) y = add(y, residual);
-  return withRelu ? relu(y) : y;
+  const y = noGrad(() => {
+    if (sparseConvFusesEpilogue(g)) return sparseConv2dKernel(x, sparse, { scale, shift, residual, relu: withRelu }, g);
+    // A bias-only kernel: the per-channel affine, shortcut and ReLU as ops of their own.
+    let v = sparseConv2dKernel(x, sparse, { scale: null, shift: scale ? null : shift, residual: null, relu: false }, g);
+    if (scale) v = mul(v, reshape(scale, [1, g.cout, 1, 1]));
+    if (scale && shift) v = add(v, reshape(shift, [1, g.cout, 1, 1]));
+    if (residual) v = add(v, residual);
+    return withRelu ? relu(v) : v;
+  });
+  if (!isRecording()) return y;
+  // Inputs: x, then the shortcut, then the constants whose gradient is refused.
+  const constants = [scale, shift, opts.weight ?? null].filter((t): t is Tensor => t !== null);
+  const inputs = residual ? [x, residual, ...constants] : [x, ...constants];
+  return attach(y, 'sparse_conv2d', inputs, (gy, needs) => {
+    const firstConstant = residual ? 2 : 1;
+    if (needs.slice(firstConstant).some(Boolean))
+      throw new Error(
+        'sparseConv2d: no gradient for the compressed weights or the folded batch norm (they are constants here); ' +
+          'train on the masked dense weights (decompress the model first)',
+      );
+    const d = withRelu ? mul(gy, step(y)) : gy;
+    const dx = needs[0] ? sparseConvGradInput(scale ? mul(d, reshape(scale, [1, g.cout, 1, 1])) : d, sparse, g, opts) : null;
+    return residual ? [dx, needs[1] ? d : null] : [dx];
+  });
+}
+
+/** convᵀ(gy, W) for the sparse weights; its own derivative is the sparse conv (linear in gy). */
+function sparseConvGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry, opts: SparseConv2dOptions): Tensor {
+  const gx = sparseConv2dGradInputKernel(gy, sparse, g);
+  return attach(gx, 'sparse_conv2d_grad_input', [gy], (u, needs) => [needs[0] ? sparseConv2dFused(u, sparse, {}, { stride: opts.stride, padding: opts.padding }) : null]);
 }
 
 function checkedGeometry(x: Tensor, sparse: SparseConv2d, opts: Conv2dOptions): ConvGeometry {
   const [cout, cin, kh, kw] = sparse.shape;
   if (x.ndim !== 4 || x.shape[1] !== cin)
     throw new Error(`sparseConv2d: expected input [N, ${cin}, H, W], got ${shapeStr(x.shape)}`);
-  if (x.requiresGrad) throw new Error('sparseConv2d: inference only (no gradients); use maskedConv2d to train');
   const stride = pair(opts.stride, 1);
   const padding = pair(opts.padding, 0);
   if (stride[0] < 1 || stride[1] < 1 || padding[0] < 0 || padding[1] < 0)

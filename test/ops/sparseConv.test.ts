@@ -5,7 +5,9 @@
 // are padded to multiples of 4 and whose batch is unfolded in chunks, 'grouped' the same patches
 // times 64-channel groups with row masks, 'grouped-direct' those groups gathering from the input).
 // sparseConv2dFused's epilogue (folded batch norm, shortcut, ReLU) runs inside the grouped kernels
-// and as separate ops after the CSR ones; both must give the reference's values.
+// and as separate ops after the CSR ones; both must give the reference's values. Its gradient in
+// the input and the shortcut (the transposed weights through the same kernels, then col2im) must
+// match central differences of the reference, and a gradient of the weights must be refused.
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +15,7 @@ import * as E from '../../src/index.js';
 import { forceSparseConvKernel, setSparseColsBudget, sparseConvKernel } from '../../kernels/sparseConv.js';
 import type { SparseConvKernelName } from '../../kernels/tuning.js';
 import { conv2d } from '../reference/ops.js';
-import { expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
+import { checkOp, expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
 
 /** A 0/1 mask keeping each weight with probability 1 − sparsity; channel `emptyChannel` loses all. */
 function randomMask(shape: number[], sparsity: number, rng: () => number, emptyChannel: number | null): NDArray {
@@ -273,10 +275,127 @@ describe('sparseConv2d', () => {
     }
   });
 
-  it('refuses inputs that need gradients (inference only)', () => {
-    const sparse = E.SparseConv2d.fromDense(new Float32Array(4), [1, 1, 2, 2]);
+  for (const kernel of KERNELS)
+  it(`[${kernel}] is differentiable in the input and the shortcut (central differences of the reference)`, async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      cin: fc.integer({ min: 1, max: 4 }),
+      cout: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 60, max: 70 })),
+      hw: fc.integer({ min: 3, max: 7 }),
+      kernel: fc.constantFrom(1, 3),
+      stride: fc.constantFrom(1, 2),
+      sparsity: fc.constantFrom(0.5, 0.9),
+      scale: fc.boolean(),
+      shift: fc.boolean(),
+      residual: fc.boolean(),
+      relu: fc.boolean(),
+      seed: seedArb,
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async (p) => {
+        forceSparseConvKernel(kernel);
+        // A small budget folds the patch gradients back one batch item at a time.
+        setSparseColsBudget(p.seed % 2 ? 64 * 1024 * 1024 : 256);
+        const rng = mulberry32(p.seed);
+        const pad = p.kernel === 3 ? 1 : 0;
+        const x = randomArray([p.n, p.cin, p.hw, p.hw], rng);
+        const w = randomArray([p.cout, p.cin, p.kernel, p.kernel], rng);
+        const m = randomMask(w.shape, p.sparsity, rng, null);
+        const wm = masked(w, m);
+        const scale = p.scale ? randomArray([p.cout], rng) : null;
+        const shift = p.shift ? randomArray([p.cout], rng) : null;
+        const conv = (xs: NDArray[]) => conv2d(xs[0], wm, [p.stride, p.stride], [pad, pad]);
+        const residual = p.residual ? randomArray(conv([x]).shape, rng) : null;
+        const preActivation = (xs: NDArray[]): NDArray => {
+          const c = conv(xs);
+          const plane = c.shape[2] * c.shape[3];
+          return nd(c.shape, Array.from(c.data, (v, i) => {
+            const ch = Math.floor(i / plane) % p.cout;
+            return v * (scale ? scale.data[ch] : 1) + (shift ? shift.data[ch] : 0) + (p.residual ? xs[1].data[i] : 0);
+          }));
+        };
+        const ref = (xs: NDArray[]): NDArray => {
+          const pre = preActivation(xs);
+          return p.relu ? nd(pre.shape, Array.from(pre.data, (v) => Math.max(v, 0))) : pre;
+        };
+        const inputs = residual ? [x, residual] : [x];
+        // Central differences are meaningless at ReLU's kink: keep every output away from it.
+        if (p.relu) fc.pre(preActivation(inputs).data.every((v) => Math.abs(v) > 1e-4));
+        const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+        try {
+          await checkOp({
+            gpu: (xs) =>
+              E.sparseConv2dFused(
+                xs[0],
+                sparse,
+                { scale: scale && up(scale), shift: shift && up(shift), residual: xs[1] ?? null, relu: p.relu },
+                { stride: p.stride, padding: pad },
+              ),
+            ref,
+            inputs,
+            wrt: residual ? [0, 1] : [0],
+            seed: p.seed,
+            h: 1e-6,
+            label: `sparse conv gradient ${JSON.stringify(p)}`,
+          });
+        } finally {
+          sparse.dispose();
+        }
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('transposes its CSR rows for the input gradient (rows = patch rows, columns = output channels)', () => {
+    // Filters [3, 1, 2, 2]: co 0 keeps columns 0, 2; co 1 none; co 2 columns 1, 2, 3.
+    const s = E.SparseConv2d.fromDense(new Float32Array([1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 4, 5]), [3, 1, 2, 2]);
     try {
-      expect(() => E.scope(() => E.sparseConv2d(E.variable(E.zeros([1, 1, 3, 3])), sparse))).toThrow(/inference only/);
+      const t = s.transposed();
+      expect(t.shape).toEqual([4, 3, 1, 1]);
+      expect(Array.from(t.rowPtr)).toEqual([0, 1, 2, 4, 5]);
+      expect(Array.from(t.cols)).toEqual([0, 2, 0, 2, 2]);
+      expect(Array.from(t.values)).toEqual([1, 3, 2, 4, 5]);
+      expect(s.transposed()).toBe(t);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('has a differentiable input gradient: its derivative in the output gradient is the sparse conv', async () => {
+    const rng = mulberry32(31);
+    const w = randomArray([6, 3, 3, 3], rng);
+    const m = randomMask(w.shape, 0.7, rng, null);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const x = E.variable(up(randomArray([2, 3, 6, 6], rng)));
+        const gy = E.variable(up(randomArray([2, 6, 3, 3], rng)));
+        const u = randomArray([2, 3, 6, 6], rng);
+        const [gx] = E.grad(E.sum(E.mul(E.sparseConv2d(x, sparse, null, { stride: 2, padding: 1 }), gy)), [x], { createGraph: true });
+        const [ggy] = E.grad(E.sum(E.mul(gx, up(u))), [gy]);
+        expectClose(await ggy.data(), conv2d(u, masked(w, m), [2, 2], [1, 1]).data, { rtol: 1e-5, atol: 1e-5, label: 'd(convᵀ)/d(gy)' });
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
+  it('refuses a gradient for the compressed weights or the folded batch norm (constants here)', () => {
+    const rng = mulberry32(5);
+    const w = randomArray([2, 1, 3, 3], rng);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape);
+    try {
+      E.scope(() => {
+        const x = E.variable(up(randomArray([1, 1, 4, 4], rng)));
+        const weight = E.variable(up(w));
+        const y = E.sparseConv2d(x, sparse, null, { padding: 1, weight });
+        expect(() => E.grad(E.sum(y), [weight])).toThrow(/no gradient for the compressed weights/);
+        const scale = E.variable(E.tensor([1, 2], [2]));
+        const z = E.sparseConv2dFused(x, sparse, { scale }, { padding: 1 });
+        expect(() => E.grad(E.sum(z), [scale])).toThrow(/no gradient for the compressed weights or the folded batch norm/);
+        // The input's gradient alone is what an attack asks for.
+        expect(E.grad(E.sum(z), [x])[0].shape).toEqual([1, 1, 4, 4]);
+      });
     } finally {
       sparse.dispose();
     }

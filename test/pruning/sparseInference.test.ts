@@ -4,6 +4,7 @@ import { applyMasks, buildArchitecture, disposeSubModel } from '../../src/ensemb
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
 import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
 import { compressForInference, decompress } from '../../src/pruning/sparseInference.js';
+import { inputGradient } from '../../src/attacks/inputGradient.js';
 
 /**
  * A SmallCNN (or ResNet-18 at width 1/8) whose conv/linear weights keep a fraction `keep` (every
@@ -33,7 +34,7 @@ function pruned(seed: number, keep: number, model: 'smallcnn' | 'resnet18' = 'sm
 }
 
 describe('sparse inference (compressForInference)', () => {
-  it('gives the masked model’s logits, and only without a recorded gradient', async () => {
+  it('gives the masked model’s logits', async () => {
     const m = pruned(3, 0.1);
     const x = new E.Generator(9).uniform([5, 1, 28, 28]);
     const dense = await E.noGrad(() => m.forward(x)).data();
@@ -45,7 +46,7 @@ describe('sparse inference (compressForInference)', () => {
     expect(convs.filter(([, c]) => c.sparseWeight).length).toBe(Object.keys(summary.compressed).length);
     const sparse = await E.noGrad(() => m.forward(x)).data();
     for (let i = 0; i < dense.length; i++) expect(sparse[i]).toBeCloseTo(dense[i], 4);
-    // With a gradient recorded (an attack), the differentiable masked path runs: same values.
+    // With a gradient recorded (an attack, in eval mode), the sparse kernels run too: same values.
     const recorded = await E.scope(() => m.forward(x).keep()).data();
     for (let i = 0; i < dense.length; i++) expect(recorded[i]).toBeCloseTo(dense[i], 4);
     decompress(m);
@@ -76,6 +77,59 @@ describe('sparse inference (compressForInference)', () => {
     const trainSparse = await E.noGrad(() => m.forward(x)).data();
     for (let i = 0; i < trainDense.length; i++) expect(trainSparse[i]).toBeCloseTo(trainDense[i], 4);
     x.dispose();
+    disposeSubModel(m);
+  });
+
+  for (const model of ['smallcnn', 'resnet18'] as const)
+  it(`gives an attack the masked ${model}’s input gradient through the sparse kernels, and training the masked path`, async () => {
+    const m = pruned(8, 0.1, model);
+    const x = new E.Generator(5).uniform(model === 'smallcnn' ? [4, 1, 28, 28] : [2, 3, 32, 32]);
+    const y = E.Tensor.fromArray(model === 'smallcnn' ? [1, 7, 3, 0] : [2, 9], [x.shape[0]], 'i32');
+    const classifier = E.moduleClassifier(m);
+    const attackGradient = async () => {
+      const g = inputGradient(classifier, x, (z) => E.crossEntropy(z, y, { reduction: 'none' }));
+      const [grad, loss] = [await g.grad.data(), await g.loss.data()];
+      g.grad.dispose();
+      g.loss.dispose();
+      g.logits.dispose();
+      return { grad, loss };
+    };
+    const convs = m.namedModules().filter(([, c]) => c instanceof Conv2d) as [string, Conv2d][];
+    const calls = { sparse: 0 };
+    const dense = await attackGradient();
+    await compressForInference(m);
+    expect(convs.filter(([, c]) => c.sparseWeight).length).toBeGreaterThanOrEqual(2);
+    const transposed = E.SparseConv2d.prototype.transposed;
+    E.SparseConv2d.prototype.transposed = function (this: E.SparseConv2d) {
+      calls.sparse++;
+      return transposed.call(this);
+    };
+    let sparse: Awaited<ReturnType<typeof attackGradient>>;
+    try {
+      sparse = await attackGradient();
+    } finally {
+      E.SparseConv2d.prototype.transposed = transposed;
+    }
+    // The backward pass went through the compressed layers' transposed weights.
+    expect(calls.sparse).toBeGreaterThanOrEqual(2);
+    let scale = 0;
+    for (const v of dense.grad) scale = Math.max(scale, Math.abs(v));
+    expect(scale).toBeGreaterThan(0);
+    for (let i = 0; i < dense.grad.length; i++) expect(Math.abs(sparse.grad[i] - dense.grad[i])).toBeLessThan(1e-4 * scale);
+    for (let i = 0; i < dense.loss.length; i++) expect(sparse.loss[i]).toBeCloseTo(dense.loss[i], 4);
+    // The weights' gradient through the compressed copy is refused, not silently missing...
+    expect(() => E.scope(() => E.backward(E.crossEntropy(m.forward(x), y)))).toThrow(/no gradient for the compressed weights/);
+    // ...and in training mode the masked dense path runs, so the weights get theirs.
+    m.train();
+    const first = convs[0][1];
+    E.scope(() => E.backward(E.crossEntropy(m.forward(x), y)));
+    expect(first.weight.grad).not.toBeNull();
+    for (const p of m.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    x.dispose();
+    y.dispose();
     disposeSubModel(m);
   });
 
