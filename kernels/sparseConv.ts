@@ -13,8 +13,9 @@
 // The grouped kernels also apply the layer's epilogue as they store (SparseConvEpilogue: a folded
 // eval-mode batch norm, a shortcut, ReLU); the CSR ones add a bias only.
 // CPU adapters pick per layer ('auto', below).
-// The input gradient (sparseConv2dGradInputKernel: attacks on a compressed model) runs the same
-// kernels on the transposed weights, then the dense path's col2im.
+// The input gradient (sparseConv2dGradInputKernel: attacks on a compressed model) gathers with
+// input-channel groups (shaders/sparse_conv2d_grad_input_grouped.wgsl) on CPU adapters, or runs the
+// forward kernel in force on the transposed weights, then the dense path's col2im.
 
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -302,13 +303,19 @@ const NO_EPILOGUE: SparseConvEpilogue = { scale: null, shift: null, residual: nu
 
 /**
  * The input gradient of the sparse conv: gx = convᵀ(gy, W), so attacks on a compressed model skip
- * the zeros in their backward passes too. The patch gradients dcols[b, r, q] =
- * Σ_co W[co, r]·gy[b, co, q] (r = (ci·KH + ky)·KW + kx) are a 1×1 conv of gy, viewed as
- * [N, Cout, 1, OH·OW], with Wᵀ (SparseConv2d.transposed), run by the forward kernels above; the
- * dense path's col2im folds them onto the image. A chunk of batch items at a time, so the patch
- * gradients stay within the binding limit.
+ * the zeros in their backward passes too. With the grouped kernels ('auto' on CPU adapters, or
+ * 'grouped-direct' forced) it gathers (shaders/sparse_conv2d_grad_input_grouped.wgsl: input
+ * channels 64 at a time, positions split by stride phase). With the others the patch gradients
+ * dcols[b, r, q] = Σ_co W[co, r]·gy[b, co, q] (r = (ci·KH + ky)·KW + kx) are a 1×1 conv of gy,
+ * viewed as [N, Cout, 1, OH·OW], with Wᵀ (SparseConv2d.transposed), run by the forward kernel
+ * in force, and the dense path's col2im folds them onto the image, a chunk of batch items at a
+ * time (patch gradients within the binding limit). Measured on lavapipe, SmallCNN's PGD step at
+ * 80% (batch 128, bench/profile.ts sparse-pgd): the unfolded path spent 320 ms in its 1×1 convs
+ * (Cin·9 output rows per position to store) and 117 ms in col2im, against 178 ms for the forward.
  */
 export function sparseConv2dGradInputKernel(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): Tensor {
+  const setting = sparseConvKernel();
+  if (setting === 'auto' || setting === 'grouped-direct') return gatheredGradInput(gy, sparse, g);
   const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
   if (gx.size === 0) return gx;
   const t = sparse.transposed();
@@ -328,5 +335,27 @@ export function sparseConv2dGradInputKernel(gy: Tensor, sparse: SparseConv2d, g:
     col2im(dcols, gx, g, { rows, pitch: npos }, b0, nb);
     dcols.dispose();
   }
+  return gx;
+}
+
+/** The gathered input gradient (see sparseConv2dGradInputKernel). */
+function gatheredGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): Tensor {
+  const gx = Tensor.empty([g.batch, g.cin, g.h, g.w]);
+  if (gx.size === 0) return gx;
+  const t = sparse.transposedGroups(g.strideH, g.strideW);
+  // The largest class: rows ⌈H/sh⌉ by columns ⌈W/sw⌉ of every item.
+  const nvec = Math.ceil((g.batch * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 4);
+  const v = groupedV(nvec);
+  runtime().dispatch(
+    'sparse_conv2d_grad_input',
+    { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: v, GATE: t.gate ? 1 : 0 } },
+    [gy.binding(), t.starts.binding(), t.entries.binding(), t.values.binding(), gx.binding()],
+    new Params()
+      .u(g.cin, g.h, g.w, g.cout * g.oh * g.ow)
+      .u(g.oh, g.ow, g.strideH, g.strideW)
+      .u(g.padH, g.padW, t.classes, g.batch)
+      .build(),
+    [t.count, Math.ceil(nvec / (GROUPED_WG * v)), t.classes],
+  );
   return gx;
 }

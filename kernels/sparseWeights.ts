@@ -21,6 +21,22 @@ export interface ChannelGroups {
   values: Tensor;
 }
 
+/** GPU tables of SparseConv2d.transposedGroups (shaders/sparse_conv2d_grad_input_grouped.wgsl). */
+export interface TransposedGroups {
+  /** Groups of CHANNEL_GROUP input channels. */
+  count: number;
+  /** Position classes (sh·sw: one per stride phase). */
+  classes: number;
+  /** u32 [2·(count·classes + 1)]: (first entry, first value) of each (group, class), then the totals. */
+  starts: Tensor;
+  /** u32 [4·entries]: (output channel, mask of channels 0–31, mask of channels 32–63, jy·2^16 + jx) per tap used. */
+  entries: Tensor;
+  /** f32 [max(nnz, 1)]: the non-zeros in (group, class, entry, channel) order. */
+  values: Tensor;
+  /** Whether some byte of every mask is likely empty (a group with under 64 channels, or a very sparse layer): the row loop's GATE. */
+  gate: boolean;
+}
+
 export class SparseConv2d {
   /** Filter shape [Cout, Cin, KH, KW] of the dense weights. */
   readonly shape: readonly [number, number, number, number];
@@ -37,6 +53,7 @@ export class SparseConv2d {
   private colsTensor: Tensor | null = null;
   private groups: ChannelGroups | null = null;
   private transposedWeights: SparseConv2d | null = null;
+  private gradGroups = new Map<string, TransposedGroups>();
   private disposed = false;
 
   private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
@@ -229,11 +246,74 @@ export class SparseConv2d {
     return this.transposedWeights;
   }
 
+  /**
+   * The weights for the gathered input gradient at strides (sh, sw)
+   * (shaders/sparse_conv2d_grad_input_grouped.wgsl), built and uploaded on first use: input
+   * channels CHANNEL_GROUP at a time; within a group, for each stride phase (cy, cx) (the taps
+   * ky = cy + jy·sh, kx = cx + jx·sw), each (co, jy, jx) that any of the group's channels uses,
+   * with the bit mask of those channels, and the values in (entry, channel) order.
+   */
+  transposedGroups(sh: number, sw: number): TransposedGroups {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    const key = `${sh}x${sw}`;
+    const cached = this.gradGroups.get(key);
+    if (cached) return cached;
+    const [cout, cin, kh, kw] = this.shape;
+    const taps = kh * kw;
+    // The dense weights, [Cout, Cin·KH·KW] (zeros where pruned).
+    const dense = new Float32Array(cout * cin * taps);
+    for (let co = 0; co < cout; co++)
+      for (let i = this.rowPtr[co]; i < this.rowPtr[co + 1]; i++) dense[co * cin * taps + this.cols[i]] = this.values[i];
+    const count = Math.ceil(cin / CHANNEL_GROUP);
+    const classes = sh * sw;
+    const starts = new Uint32Array(2 * (count * classes + 1));
+    const entries: number[] = [];
+    const values = new Float32Array(Math.max(this.nnz, 1));
+    let nv = 0;
+    for (let g = 0; g < count; g++) {
+      const c0 = g * CHANNEL_GROUP;
+      const c1 = Math.min(cin, c0 + CHANNEL_GROUP);
+      for (let k = 0; k < classes; k++) {
+        const cy = Math.floor(k / sw);
+        const cx = k % sw;
+        starts[2 * (g * classes + k)] = entries.length / 4;
+        starts[2 * (g * classes + k) + 1] = nv;
+        for (let co = 0; co < cout; co++)
+          for (let ky = cy, jy = 0; ky < kh; ky += sh, jy++)
+            for (let kx = cx, jx = 0; kx < kw; kx += sw, jx++) {
+              const mask = [0, 0];
+              for (let ci = c0; ci < c1; ci++) {
+                const v = dense[(co * cin + ci) * taps + ky * kw + kx];
+                if (v === 0) continue;
+                mask[(ci - c0) >> 5] |= 1 << ((ci - c0) & 31);
+                values[nv++] = v;
+              }
+              if (mask[0] !== 0 || mask[1] !== 0) entries.push(co, mask[0] >>> 0, mask[1] >>> 0, (jy << 16) | jx);
+            }
+      }
+    }
+    starts[2 * count * classes] = entries.length / 4;
+    starts[2 * count * classes + 1] = nv;
+    const hostEntries = entries.length ? Uint32Array.from(entries) : new Uint32Array(4);
+    const groups: TransposedGroups = {
+      count,
+      classes,
+      starts: Tensor.fromArray(starts, [starts.length], 'u32').keep(),
+      entries: Tensor.fromArray(hostEntries, [hostEntries.length], 'u32').keep(),
+      values: Tensor.fromArray(values, [values.length]).keep(),
+      gate: cin < CHANNEL_GROUP || this.sparsity >= 0.93,
+    };
+    this.gradGroups.set(key, groups);
+    return groups;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.transposedWeights?.dispose();
     this.transposedWeights = null;
+    for (const t of this.gradGroups.values()) for (const u of [t.starts, t.entries, t.values]) u.dispose();
+    this.gradGroups.clear();
     if (this.groups) for (const t of [this.groups.starts, this.groups.entries, this.groups.values]) t.dispose();
     this.groups = null;
     this.rowPtrGpu.dispose();

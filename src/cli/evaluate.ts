@@ -16,6 +16,7 @@ import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
+import { compressForInference, decompress, sparseAttacksPay } from '../pruning/sparseInference.js';
 
 const ATTACKS = SUITE_ATTACKS;
 
@@ -103,6 +104,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   for (const m of masks.values()) m.dispose();
   const prunableTotal = prunableWeightCount(layers);
+  // A pruned model's attacks on the sparse kernels where they pay (the weights hold their zeros;
+  // layers from 80% sparsity are compressed, so a dense model is left as it is).
+  if (sparseAttacksPay()) {
+    const { compressed } = await compressForInference(model);
+    const names = Object.keys(compressed);
+    if (names.length) console.error(`eed eval: ${names.length} pruned layer(s) on the sparse kernels (${names.join(', ')})`);
+  }
   const classifier = moduleClassifier(model);
   const data = GpuDataset.upload(test);
   const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
@@ -187,6 +195,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     console.log(`report: ${out}`);
   } finally {
     data.dispose();
+    decompress(model);
     model.dispose();
     shutdown();
   }

@@ -13,14 +13,16 @@
 // caller names in `weight`) is refused, since training must see the masked dense weights.
 
 import { convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
+import { bnGradInputKernel, bnReluGradKernel } from '../../kernels/batchNorm.js';
 import { sparseConv2dGradInputKernel, sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
 import { SparseConv2d } from '../../kernels/sparseWeights.js';
 import { attach, isRecording, noGrad } from '../engine/autograd.js';
 import { pair, shapeStr } from '../engine/shape.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Conv2dOptions } from './conv.js';
-import { add, mul, relu, step } from './elementwise.js';
-import { reshape } from './shape.js';
+import { ones, zeros } from './creation.js';
+import { add, mul, relu } from './elementwise.js';
+import { concat, reshape } from './shape.js';
 
 export { SparseConv2d };
 
@@ -78,10 +80,28 @@ export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: Spa
         'sparseConv2d: no gradient for the compressed weights or the folded batch norm (they are constants here); ' +
           'train on the masked dense weights (decompress the model first)',
       );
-    const d = withRelu ? mul(gy, step(y)) : gy;
-    const dx = needs[0] ? sparseConvGradInput(scale ? mul(d, reshape(scale, [1, g.cout, 1, 1])) : d, sparse, g, opts) : null;
-    return residual ? [dx, needs[1] ? d : null] : [dx];
+    const mask = withRelu ? y : null;
+    const dx = needs[0] ? sparseConvGradInput(maskedScaled(gy, mask, scale), sparse, g, opts) : null;
+    return residual ? [dx, needs[1] ? maskedScaled(gy, mask, null) : null] : [dx];
   });
+}
+
+/**
+ * gy ⊙ [y > 0] ⊙ scale[c] (the ReLU's mask where `y` is given, the per-channel scale where given)
+ * in one pass of the batch norm's per-channel kernel: the epilogue's backward. Linear in gy.
+ */
+function maskedScaled(gy: Tensor, y: Tensor | null, scale: Tensor | null): Tensor {
+  if (!y && !scale) return gy;
+  const [n, c, oh, ow] = gy.shape;
+  const out = noGrad(() => {
+    const s = scale ?? ones([c]);
+    const z = zeros([c]);
+    // bn_apply.wgsl: MODE 2 gives g·k3 where (x − m)·k1 + k2 > 0, i.e. where y > 0; MODE 1 g·k1 + (x − m)·k2 + k3.
+    return y
+      ? bnReluGradKernel(gy, y, z, concat([ones([c]), z, s]), n, c, oh * ow)
+      : bnGradInputKernel(gy, gy, z, concat([s, z, z]), n, c, oh * ow);
+  }).reshapedInto(gy.shape);
+  return attach(out, 'sparse_conv2d_epilogue_grad', [gy], (u, needs) => [needs[0] ? maskedScaled(u, y, scale) : null]);
 }
 
 /** convᵀ(gy, W) for the sparse weights; its own derivative is the sparse conv (linear in gy). */

@@ -22,6 +22,7 @@ import { BatchNorm2d } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { clone } from '../ops/creation.js';
 import { mul } from '../ops/elementwise.js';
+import { compressForInference } from './sparseInference.js';
 import { compressionLoss, keepRate, keepRateOf, minimumKeepRate, selectKeptMask, straightThroughMask, uniformRateLogit } from './harp.js';
 import { prunableLayers, prunableWeightCount, weightKey, type PrunableLayer } from './prunable.js';
 
@@ -183,6 +184,21 @@ export class MaskedModel extends Module {
     });
     try {
       return this.base.forward(x);
+    } finally {
+      this.layers.forEach((l) => (l.prunable.layer.weightMask = null));
+    }
+  }
+
+  /**
+   * Compresses the pruned convs with their current masks (compressForInference), for the attacks
+   * of one step (sparseInference.ts withSparseAttacks). Within a step the masks are constants in
+   * both modes (in 'prune' the straight-through mask's value is l.mask until refreshMasks), and an
+   * attack needs only the input gradient, which the compressed copy gives.
+   */
+  async compressForAttacks(): Promise<void> {
+    this.layers.forEach((l) => (l.prunable.layer.weightMask = l.mask));
+    try {
+      await compressForInference(this.base);
     } finally {
       this.layers.forEach((l) => (l.prunable.layer.weightMask = null));
     }

@@ -41,6 +41,7 @@ import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } fr
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
 import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
+import { withSparseAttacks } from './sparseInference.js';
 import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
 import { prunableLayers, weightKey } from './prunable.js';
@@ -451,7 +452,8 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
   for (let b = first; b < steps; b++) {
     await stopIfAborted(o.signal, { clock: o.clock, completedEpochs: o.completed, step: b, first, commit: checkpoint });
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
-    const robust = scope(() => {
+    // The training attack on the sparse kernels where they pay (withSparseAttacks).
+    const robust = await withSparseAttacks([o.model], () => scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
       const l = adversarialLoss(o.model, batch.x, batch.y, {
         method: o.s.method ?? 'madry',
@@ -464,7 +466,7 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
       const total = extra ? add(l, extra) : l;
       o.opt.step(grad(total, o.opt.params, { allowUnused: true }));
       return detach(l);
-    });
+    }));
     const v = await robust.item();
     robust.dispose();
     if (!Number.isFinite(v)) throw new Error(`${label}: the loss became ${v} at step ${b + 1}`);
@@ -491,7 +493,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
   const valData = val ? GpuDataset.upload(val.data) : null;
   const validate = async (model: MaskedModel): Promise<number | null> =>
     val && valData
-      ? (await evaluateRobustness(model, valData, val.size, { eps: s.eps, stepSize: val.stepSize, steps: val.steps, batchSize: s.batchSize, generator: evalGen })).pgd
+      ? (await withSparseAttacks([model], () => evaluateRobustness(model, valData, val.size, { eps: s.eps, stepSize: val.stepSize, steps: val.steps, batchSize: s.batchSize, generator: evalGen }))).pgd
       : null;
   const P = s.pruneEpochs;
   const F = s.finetuneEpochs;

@@ -102,6 +102,41 @@ export async function compressForInference(model: Module, opts: CompressOptions 
   return summary;
 }
 
+/**
+ * Whether attacks on pruned models should run on compressed copies of their layers (the sparse
+ * kernels in both passes, src/ops/sparseConv.ts): on CPU adapters, where they beat the dense
+ * kernels from 80% sparsity (lavapipe, SmallCNN's PGD step at batch 128 against the dense model:
+ * 1.65× at 80%, 3.16× at 95%; the masked dense path 0.96×; `node dist/bench/sparseAb.js attack`,
+ * 27 November), and not on a GPU (H100: whole sparse forward passes 0.90–1.18× dense).
+ */
+export function sparseAttacksPay(): boolean {
+  return runtime().adapterInfo.isSoftware;
+}
+
+/** A model that compresses itself with masks it applies only during forward (MaskedModel). */
+interface CompressesForAttacks {
+  compressForAttacks(): Promise<void>;
+}
+
+const compressesForAttacks = (m: Module): m is Module & CompressesForAttacks =>
+  typeof (m as Partial<CompressesForAttacks>).compressForAttacks === 'function';
+
+/**
+ * Runs `step` (a training step, or an evaluation, with its attacks) with the pruned convs of
+ * `models` compressed, so the attacks inside it (eval mode) run the sparse kernels, and drops the
+ * copies when it is done: they are snapshots of the weights, which the step's update makes stale.
+ * Without `enabled` (default: sparseAttacksPay) it just runs `step`.
+ */
+export async function withSparseAttacks<T>(models: readonly Module[], step: () => T | Promise<T>, enabled = sparseAttacksPay()): Promise<T> {
+  if (!enabled) return await step();
+  try {
+    for (const m of models) await (compressesForAttacks(m) ? m.compressForAttacks() : compressForInference(m));
+    return await step();
+  } finally {
+    for (const m of models) decompress(m);
+  }
+}
+
 /** Drops the compressed copies (after which inference uses the masked dense kernels again). */
 export function decompress(model: Module): void {
   for (const [, m] of model.namedModules())

@@ -346,6 +346,45 @@ describe('sparseConv2d', () => {
     );
   });
 
+  for (const kernel of ['grouped-direct', 'spmm'] as const)
+  it(`[${kernel}] input gradient with several input-channel groups and workgroups of positions, strided`, async () => {
+    forceSparseConvKernel(kernel);
+    setSparseColsBudget(64 * 1024);
+    const rng = mulberry32(41);
+    // 70 input channels: a group of 64 and one of 6; 2·21·21 = 882 input positions, in 4 stride
+    // phases of 242, 220, 220 and 200; 5×5 taps, so the phases hold 9, 6, 6 and 4 taps.
+    const [n, cin, cout, hw, k, stride, pad] = [2, 70, 12, 21, 5, 2, 2];
+    const w = randomArray([cout, cin, k, k], rng);
+    const m = randomMask(w.shape, 0.8, rng, 3);
+    const wm = masked(w, m);
+    const oh = Math.floor((hw + 2 * pad - k) / stride) + 1;
+    const r = randomArray([n, cout, oh, oh], rng);
+    const want = nd([n, cin, hw, hw]);
+    for (let b = 0; b < n; b++)
+      for (let co = 0; co < cout; co++)
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < oh; ox++)
+            for (let ci = 0; ci < cin; ci++)
+              for (let ky = 0; ky < k; ky++)
+                for (let kx = 0; kx < k; kx++) {
+                  const iy = oy * stride + ky - pad;
+                  const ix = ox * stride + kx - pad;
+                  if (iy < 0 || iy >= hw || ix < 0 || ix >= hw) continue;
+                  want.data[((b * cin + ci) * hw + iy) * hw + ix] += wm.data[((co * cin + ci) * k + ky) * k + kx] * r.data[((b * cout + co) * oh + oy) * oh + ox];
+                }
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const x = E.variable(up(randomArray([n, cin, hw, hw], rng)));
+        const y = E.sparseConv2d(x, sparse, null, { stride, padding: pad });
+        const [gx] = E.grad(y, [x], { gradOutput: up(r) });
+        expectClose(await gx.data(), want.data, { rtol: 1e-4, atol: 1e-4, label: `${kernel} input gradient, 70 channels` });
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
   it('transposes its CSR rows for the input gradient (rows = patch rows, columns = output channels)', () => {
     // Filters [3, 1, 2, 2]: co 0 keeps columns 0, 2; co 1 none; co 2 columns 1, 2, 3.
     const s = E.SparseConv2d.fromDense(new Float32Array([1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 4, 5]), [3, 1, 2, 2]);

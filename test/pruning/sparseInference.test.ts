@@ -3,7 +3,8 @@ import * as E from '../../src/index.js';
 import { applyMasks, buildArchitecture, disposeSubModel } from '../../src/ensemble/subModel.js';
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
 import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
-import { compressForInference, decompress } from '../../src/pruning/sparseInference.js';
+import { compressForInference, decompress, withSparseAttacks } from '../../src/pruning/sparseInference.js';
+import { MaskedModel } from '../../src/pruning/maskedModel.js';
 import { inputGradient } from '../../src/attacks/inputGradient.js';
 
 /**
@@ -99,16 +100,22 @@ describe('sparse inference (compressForInference)', () => {
     const dense = await attackGradient();
     await compressForInference(m);
     expect(convs.filter(([, c]) => c.sparseWeight).length).toBeGreaterThanOrEqual(2);
-    const transposed = E.SparseConv2d.prototype.transposed;
-    E.SparseConv2d.prototype.transposed = function (this: E.SparseConv2d) {
+    // Both input-gradient paths read the weights transposed (kernels/sparseConv.ts).
+    const proto = E.SparseConv2d.prototype;
+    const { transposed, transposedGroups } = proto;
+    proto.transposed = function (this: E.SparseConv2d) {
       calls.sparse++;
       return transposed.call(this);
+    };
+    proto.transposedGroups = function (this: E.SparseConv2d, sh: number, sw: number) {
+      calls.sparse++;
+      return transposedGroups.call(this, sh, sw);
     };
     let sparse: Awaited<ReturnType<typeof attackGradient>>;
     try {
       sparse = await attackGradient();
     } finally {
-      E.SparseConv2d.prototype.transposed = transposed;
+      Object.assign(proto, { transposed, transposedGroups });
     }
     // The backward pass went through the compressed layers' transposed weights.
     expect(calls.sparse).toBeGreaterThanOrEqual(2);
@@ -186,6 +193,43 @@ describe('sparse inference (compressForInference)', () => {
     }
     for (const [, c] of m.namedModules()) expect(Object.hasOwn(c, 'forward') || Object.hasOwn(c, 'forwardBatchNorm')).toBe(false);
     x.dispose();
+    disposeSubModel(m);
+  });
+
+  it('withSparseAttacks compresses for one step only (a MaskedModel with the masks it applies in forward), and releases on errors', async () => {
+    const m = pruned(9, 0.1);
+    const base = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, 2).eval();
+    // Rate logits at their floor keep about 1% of every layer: the MaskedModel's masks, which it sets on the convs only in forward.
+    const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+    const masked = await MaskedModel.create(base, init, { target: 0.1, initialRateLogit: -20 });
+    const convsOf = (model: E.Module) => model.namedModules().flatMap(([, c]) => (c instanceof Conv2d ? [c] : []));
+    const x = new E.Generator(3).uniform([2, 1, 28, 28]);
+    const denseLogits = await E.noGrad(() => masked.forward(x)).data();
+    let seen = { plain: 0, masked: 0 };
+    let inside: Float32Array | null = null;
+    const result = await withSparseAttacks([m, masked], async () => {
+      seen = { plain: convsOf(m).filter((c) => c.sparseWeight).length, masked: convsOf(base).filter((c) => c.sparseWeight).length };
+      inside = (await E.noGrad(() => masked.forward(x)).data()) as Float32Array;
+      return 7;
+    }, true);
+    expect(result).toBe(7);
+    expect(seen.plain).toBeGreaterThanOrEqual(2);
+    // The masks were the MaskedModel's: its convs were compressed at its ~99% sparsity, and the
+    // compressed forward gives its masked forward.
+    expect(seen.masked).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < denseLogits.length; i++) expect(inside![i]).toBeCloseTo(denseLogits[i], 4);
+    // Released after the step (the update would make the copies stale), also when the step throws.
+    expect([...convsOf(m), ...convsOf(base)].every((c) => c.sparseWeight === null)).toBe(true);
+    await expect(withSparseAttacks([m], () => {
+      throw new Error('step failed');
+    }, true)).rejects.toThrow('step failed');
+    expect(convsOf(m).every((c) => c.sparseWeight === null)).toBe(true);
+    // Disabled (a GPU adapter): nothing is compressed.
+    await withSparseAttacks([m], () => {
+      expect(convsOf(m).every((c) => c.sparseWeight === null)).toBe(true);
+    }, false);
+    E.dispose([x, [...init.values()]]);
+    masked.dispose();
     disposeSubModel(m);
   });
 });

@@ -34,6 +34,7 @@ import { momentumRecords, momentumTensor } from '../../training/trainer.js';
 import { masksOf } from '../subModel.js';
 import { ensembleLoss } from './ensembleLoss.js';
 import { checkEnsembleTrainSettings, type Diversity, type EnsembleTrainSettings } from './settings.js';
+import { withSparseAttacks } from '../../pruning/sparseInference.js';
 
 export interface EnsembleEpochMetrics {
   epoch: number;
@@ -224,7 +225,9 @@ export async function trainEnsemble(
       for (let b = first; b < stepsPerEpoch; b++) {
         await stopIfAborted(hooks.signal, { clock, completedEpochs: epoch, step: b, first, commit: commitPartial });
         const rows = (order: Int32Array) => order.slice(b * s.batchSize, (b + 1) * s.batchSize);
-        const terms = scope(() => {
+        // The step's attacks (distillation, PGD per member and against the team) on the sparse
+        // kernels where they pay (withSparseAttacks).
+        const terms = await withSparseAttacks(members, () => scope(() => {
           const source = makeBatch(train!, rows(sourceOrder), aug, gen);
           const target = makeBatch(train!, rows(targetOrder), aug, gen);
           const t = ensembleLoss(members, source.x, source.y, target.x, { settings: s, layer, diversity, generator: gen });
@@ -235,7 +238,7 @@ export async function trainEnsemble(
             k += o.params.length;
           }
           return stack(TERM_NAMES.map((n) => detach(t[n])), 0);
-        });
+        }));
         const v = Array.from(await terms.data());
         terms.dispose();
         if (!v.every(Number.isFinite)) {
