@@ -104,13 +104,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   for (const m of masks.values()) m.dispose();
   const prunableTotal = prunableWeightCount(layers);
-  // A pruned model's attacks on the sparse kernels where they pay (the weights hold their zeros;
-  // layers from 80% sparsity are compressed, so a dense model is left as it is).
-  if (sparseAttacksPay()) {
-    const { compressed } = await compressForInference(model);
-    const names = Object.keys(compressed);
-    if (names.length) console.error(`eed eval: ${names.length} pruned layer(s) on the sparse kernels (${names.join(', ')})`);
-  }
   const classifier = moduleClassifier(model);
   const data = GpuDataset.upload(test);
   const out = c.out || (c.run ? join(c.run, 'eval.json') : 'eval.json');
@@ -124,6 +117,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
     deepfool: { eps: c.dfEps },
   };
   try {
+    // A pruned model's attacks on the sparse kernels where they pay (the weights hold their zeros;
+    // layers from 80% sparsity are compressed, so a dense model is left as it is).
+    if (sparseAttacksPay()) {
+      const { compressed } = await compressForInference(model);
+      const names = Object.keys(compressed);
+      if (names.length) console.error(`eed eval: ${names.length} pruned layer(s) on the sparse kernels (${names.join(', ')})`);
+    }
     // One attack at a time, each finished row kept in <out>.partial.json: AutoAttack alone runs
     // for an hour on a CPU adapter, and a rerun of the same command skips what is done.
     const partial = await EvalProgress.open(`${out}.partial.json`, { weights: fileIdentity(weights), dataset, options: suiteOptions });

@@ -81,7 +81,7 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     const opts = { stride: this.stride, padding: this.padding };
     return this.labelled(() => {
-      if (this.sparseWeight && this.usesSparse()) return sparseConv2d(x, this.sparseWeight, this.bias, { ...opts, weight: this.weight });
+      if (this.sparseWeight && this.usesSparse()) return sparseConv2d(x, this.sparseWeight, this.bias, { ...opts, weight: this.weight, mask: this.weightMask });
       return this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts);
     });
   }
@@ -107,7 +107,7 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     return this.labelled(() => {
       const { scale, shift } = batchNormFold(bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps, this.bias);
-      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding, weight: this.weight });
+      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding, weight: this.weight, mask: this.weightMask });
     });
   }
 

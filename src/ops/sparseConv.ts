@@ -43,6 +43,27 @@ export interface SparseConv2dOptions extends Conv2dOptions {
    * its gradient through this op fails loudly instead of leaving it silently without one.
    */
   weight?: Tensor | null;
+  /** Its mask (Conv2d.weightMask: HARP's straight-through mask of the scores), refused likewise. */
+  mask?: Tensor | null;
+}
+
+const REFUSED =
+  'sparseConv2d: no gradient for the compressed weights, their mask or the folded batch norm (they are constants here); ' +
+  'train on the masked dense weights (decompress the model first)';
+
+/** Attaches `out` to inputs `live` (differentiated by `backward`) and `constants` (a gradient asked of them is refused). */
+function attachWithConstants(
+  out: Tensor,
+  op: string,
+  live: readonly Tensor[],
+  constants: readonly (Tensor | null | undefined)[],
+  backward: (gy: Tensor, needs: readonly boolean[]) => (Tensor | null)[],
+): Tensor {
+  const fixed = constants.filter((t): t is Tensor => !!t);
+  return attach(out, op, [...live, ...fixed], (gy, needs) => {
+    if (needs.slice(live.length).some(Boolean)) throw new Error(REFUSED);
+    return [...backward(gy, needs.slice(0, live.length)), ...fixed.map(() => null)];
+  });
 }
 
 /** conv2d(x, dense weights of `sparse`, bias, opts). */
@@ -70,17 +91,8 @@ export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: Spa
     return withRelu ? relu(v) : v;
   });
   if (!isRecording()) return y;
-  // Inputs: x, then the shortcut, then the constants whose gradient is refused.
-  const constants = [scale, shift, opts.weight ?? null].filter((t): t is Tensor => t !== null);
-  const inputs = residual ? [x, residual, ...constants] : [x, ...constants];
-  return attach(y, 'sparse_conv2d', inputs, (gy, needs) => {
-    const firstConstant = residual ? 2 : 1;
-    if (needs.slice(firstConstant).some(Boolean))
-      throw new Error(
-        'sparseConv2d: no gradient for the compressed weights or the folded batch norm (they are constants here); ' +
-          'train on the masked dense weights (decompress the model first)',
-      );
-    const mask = withRelu ? y : null;
+  const mask = withRelu ? y : null;
+  return attachWithConstants(y, 'sparse_conv2d', residual ? [x, residual] : [x], [scale, shift, opts.weight, opts.mask], (gy, needs) => {
     const dx = needs[0] ? sparseConvGradInput(maskedScaled(gy, mask, scale), sparse, g, opts) : null;
     return residual ? [dx, needs[1] ? maskedScaled(gy, mask, null) : null] : [dx];
   });
@@ -101,13 +113,17 @@ function maskedScaled(gy: Tensor, y: Tensor | null, scale: Tensor | null): Tenso
       ? bnReluGradKernel(gy, y, z, concat([ones([c]), z, s]), n, c, oh * ow)
       : bnGradInputKernel(gy, gy, z, concat([s, z, z]), n, c, oh * ow);
   }).reshapedInto(gy.shape);
-  return attach(out, 'sparse_conv2d_epilogue_grad', [gy], (u, needs) => [needs[0] ? maskedScaled(u, y, scale) : null]);
+  // The scale is a constant here too (a second derivative w.r.t. it is refused, not dropped).
+  return attachWithConstants(out, 'sparse_conv2d_epilogue_grad', [gy], [scale], (u, needs) => [needs[0] ? maskedScaled(u, y, scale) : null]);
 }
 
 /** convᵀ(gy, W) for the sparse weights; its own derivative is the sparse conv (linear in gy). */
 function sparseConvGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry, opts: SparseConv2dOptions): Tensor {
   const gx = sparseConv2dGradInputKernel(gy, sparse, g);
-  return attach(gx, 'sparse_conv2d_grad_input', [gy], (u, needs) => [needs[0] ? sparseConv2dFused(u, sparse, {}, { stride: opts.stride, padding: opts.padding }) : null]);
+  // The weights (and mask) are constants of convᵀ as well: its derivative in them is refused, not dropped.
+  return attachWithConstants(gx, 'sparse_conv2d_grad_input', [gy], [opts.weight, opts.mask], (u, needs) => [
+    needs[0] ? sparseConv2dFused(u, sparse, {}, { stride: opts.stride, padding: opts.padding }) : null,
+  ]);
 }
 
 function checkedGeometry(x: Tensor, sparse: SparseConv2d, opts: Conv2dOptions): ConvGeometry {

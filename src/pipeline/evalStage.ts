@@ -33,7 +33,7 @@ import { loadSubModel } from '../ensemble/subModelFile.js';
 import type { Tensor } from '../engine/tensor.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import type { Module } from '../nn/module.js';
-import { compressForInference } from '../pruning/sparseInference.js';
+import { compressForInference, sparseAttacksPay } from '../pruning/sparseInference.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
@@ -153,6 +153,15 @@ export async function evalStage(
     // The speed batch was never tuned (`eed tune` knows batch 32 and 128): race the forward conv
     // strategies at it first, so the dense baseline, like the pruned models' dense layers (whose
     // sparse kernels race them in compressForInference), runs the faster one, not the default.
+    // Pruned models are compressed for the timing (the sparse kernel where it measured faster);
+    // where sparse attacks pay (CPU adapters) before their attacks, so those run it too, and
+    // elsewhere just before the timing, so the attacks keep the dense path.
+    const attacksSparse = sparseAttacksPay();
+    const compressLater: Module[] = [];
+    const compressForTiming = async (m: Module): Promise<void> => {
+      if (attacksSparse) await compressForInference(m, { sample: speed.x });
+      else compressLater.push(m);
+    };
     const raced = await tuneConvForward(
       [...recordConvCalls(dense, speed.x).values()].map((r) => ({ input: r.input, weight: r.conv.weight.shape, stride: r.conv.stride, padding: r.conv.padding })),
     );
@@ -184,7 +193,7 @@ export async function evalStage(
     for (const p of pool) {
       const { module } = await loadSubModel(resolveInRun(ctx, p.checkpoint), ctx.architecture);
       poolModels.push(module.eval());
-      await compressForInference(module, { sample: speed.x });
+      await compressForTiming(module);
       const count = await countParameters(module);
       const macs = (await macCount(module, positions)).nonZero;
       poolMacs.push(macs);
@@ -221,7 +230,7 @@ export async function evalStage(
     );
 
     // EED: attack the static team, score with the static team and with DIE.
-    for (const m of team.members) await compressForInference(m, { sample: speed.x });
+    for (const m of team.members) await compressForTiming(m);
     const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
     const die = team.manifest.die;
     const teamClassifier = staticTeam(memberClassifiers, die.combiner);
@@ -329,6 +338,7 @@ export async function evalStage(
       dieTimer,
     );
     ctx.log(`eval: timing ${timedRows.length} predictors on ${speedBatch} images, interleaved (${c.speedRepeats} rounds)`);
+    for (const m of compressLater) await compressForInference(m, { sample: speed.x });
     await speeds.measure(speedBatch, c);
     for (const [row, k] of timedRows) {
       row.speedUp = speedUp(speeds.get(denseTime), speeds.get(k));

@@ -28,6 +28,27 @@ function randomMask(shape: number[], sparsity: number, rng: () => number, emptyC
   return m;
 }
 
+/** The input gradient of conv(x, w) for output gradient r, in float64: Σ w[co, ci, ky, kx]·r[b, co, oy, ox] where oy·sh + ky − ph = iy. */
+function transposedConv(r: NDArray, w: NDArray, [h, wd]: [number, number], [sh, sw]: [number, number], [ph, pw]: [number, number]): NDArray {
+  const [n, cout, oh, ow] = r.shape;
+  const [, cin, kh, kw] = w.shape;
+  const gx = nd([n, cin, h, wd]);
+  for (let b = 0; b < n; b++)
+    for (let co = 0; co < cout; co++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++) {
+          const g = r.data[((b * cout + co) * oh + oy) * ow + ox];
+          for (let ci = 0; ci < cin; ci++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const iy = oy * sh + ky - ph;
+                const ix = ox * sw + kx - pw;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) gx.data[((b * cin + ci) * h + iy) * wd + ix] += w.data[((co * cin + ci) * kh + ky) * kw + kx] * g;
+              }
+        }
+  return gx;
+}
+
 const masked = (w: NDArray, m: NDArray): NDArray => nd(w.shape, Array.from(w.data, (v, i) => v * m.data[i]));
 
 describe('SparseConv2d', () => {
@@ -359,19 +380,7 @@ describe('sparseConv2d', () => {
     const wm = masked(w, m);
     const oh = Math.floor((hw + 2 * pad - k) / stride) + 1;
     const r = randomArray([n, cout, oh, oh], rng);
-    const want = nd([n, cin, hw, hw]);
-    for (let b = 0; b < n; b++)
-      for (let co = 0; co < cout; co++)
-        for (let oy = 0; oy < oh; oy++)
-          for (let ox = 0; ox < oh; ox++)
-            for (let ci = 0; ci < cin; ci++)
-              for (let ky = 0; ky < k; ky++)
-                for (let kx = 0; kx < k; kx++) {
-                  const iy = oy * stride + ky - pad;
-                  const ix = ox * stride + kx - pad;
-                  if (iy < 0 || iy >= hw || ix < 0 || ix >= hw) continue;
-                  want.data[((b * cin + ci) * hw + iy) * hw + ix] += wm.data[((co * cin + ci) * k + ky) * k + kx] * r.data[((b * cout + co) * oh + oy) * oh + ox];
-                }
+    const want = transposedConv(r, wm, [hw, hw], [stride, stride], [pad, pad]);
     const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
     try {
       await E.scopeAsync(async () => {
@@ -383,6 +392,49 @@ describe('sparseConv2d', () => {
     } finally {
       sparse.dispose();
     }
+  });
+
+  for (const kernel of ['grouped-direct', 'direct'] as const)
+  it(`[${kernel}] input gradient on any stride, kernel and padding (a float64 transposed conv)`, async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      cin: fc.integer({ min: 1, max: 5 }),
+      cout: fc.integer({ min: 1, max: 6 }),
+      h: fc.integer({ min: 1, max: 9 }),
+      w: fc.integer({ min: 1, max: 9 }),
+      kh: fc.integer({ min: 1, max: 5 }),
+      kw: fc.integer({ min: 1, max: 5 }),
+      sh: fc.integer({ min: 1, max: 3 }),
+      sw: fc.integer({ min: 1, max: 3 }),
+      ph: fc.integer({ min: 0, max: 3 }),
+      pw: fc.integer({ min: 0, max: 3 }),
+      seed: seedArb,
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async (p) => {
+        const oh = Math.floor((p.h + 2 * p.ph - p.kh) / p.sh) + 1;
+        const ow = Math.floor((p.w + 2 * p.pw - p.kw) / p.sw) + 1;
+        fc.pre(oh >= 1 && ow >= 1);
+        forceSparseConvKernel(kernel);
+        const rng = mulberry32(p.seed);
+        const w = randomArray([p.cout, p.cin, p.kh, p.kw], rng);
+        const m = randomMask(w.shape, 0.5, rng, null);
+        const r = randomArray([p.n, p.cout, oh, ow], rng);
+        const want = transposedConv(r, masked(w, m), [p.h, p.w], [p.sh, p.sw], [p.ph, p.pw]);
+        const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+        try {
+          await E.scopeAsync(async () => {
+            const x = E.variable(up(randomArray([p.n, p.cin, p.h, p.w], rng)));
+            const y = E.sparseConv2d(x, sparse, null, { stride: [p.sh, p.sw], padding: [p.ph, p.pw] });
+            const [gx] = E.grad(y, [x], { gradOutput: up(r) });
+            expectClose(await gx.data(), want.data, { rtol: 1e-4, atol: 1e-5, label: `input gradient ${JSON.stringify(p)}` });
+          });
+        } finally {
+          sparse.dispose();
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('transposes its CSR rows for the input gradient (rows = patch rows, columns = output channels)', () => {
@@ -431,7 +483,15 @@ describe('sparseConv2d', () => {
         expect(() => E.grad(E.sum(y), [weight])).toThrow(/no gradient for the compressed weights/);
         const scale = E.variable(E.tensor([1, 2], [2]));
         const z = E.sparseConv2dFused(x, sparse, { scale }, { padding: 1 });
-        expect(() => E.grad(E.sum(z), [scale])).toThrow(/no gradient for the compressed weights or the folded batch norm/);
+        expect(() => E.grad(E.sum(z), [scale])).toThrow(/or the folded batch norm/);
+        // A straight-through mask (HARP's scores reach the conv only through it) is refused too.
+        const mask = E.variable(E.onesLike(weight));
+        expect(() => E.grad(E.sum(E.sparseConv2d(x, sparse, null, { padding: 1, weight, mask })), [mask])).toThrow(/their mask/);
+        // Second order: the input gradient depends on the weights, so their derivative of it is refused, not zero.
+        const [gx] = E.grad(E.sum(E.mul(E.sparseConv2d(x, sparse, null, { padding: 1, weight }), E.onesLike(y))), [x], { createGraph: true });
+        expect(() => E.grad(E.sum(E.mul(gx, gx)), [weight], { allowUnused: true })).toThrow(/no gradient for the compressed weights/);
+        const [gxScaled] = E.grad(E.sum(E.sparseConv2dFused(x, sparse, { scale }, { padding: 1 })), [x], { createGraph: true });
+        expect(() => E.grad(E.sum(E.mul(gxScaled, gxScaled)), [scale], { allowUnused: true })).toThrow(/folded batch norm/);
         // The input's gradient alone is what an attack asks for.
         expect(E.grad(E.sum(z), [x])[0].shape).toEqual([1, 1, 4, 4]);
       });
