@@ -88,10 +88,17 @@ const maskableSpec = (shader: string, mask: Tensor | undefined) => ({
   bindings: ['read', 'read', 'write', 'read'] as const,
   constants: { WG_X: convWorkgroup[0], WG_Y: convWorkgroup[1], MASK_W: mask ? 1 : 0 },
 });
-const groups = (cols: number, rows: number): [number, number] => [
-  Math.ceil(cols / (4 * convWorkgroup[0])),
-  Math.ceil(rows / (4 * convWorkgroup[1])),
-];
+/**
+ * Workgroups for `cols` columns (4 per invocation) and `rows` rows: x columns, y rows, and z
+ * folding x when it would pass the adapter's per-dimension limit (a batch of 2048 at 32×32 is
+ * 65,536 workgroups of columns); the shaders read column gid.x + gid.z·(groups in x)·WG_X.
+ */
+function groups(cols: number, rows: number): [number, number, number] {
+  const max = runtime().limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const x = Math.ceil(cols / (4 * convWorkgroup[0]));
+  const z = Math.ceil(x / max);
+  return [Math.ceil(x / z), Math.ceil(rows / (4 * convWorkgroup[1])), z];
+}
 
 /** conv(x, w) or, with a mask, conv(x, w ⊙ mask). */
 export function conv2dForwardKernel(x: Tensor, w: Tensor, g: ConvGeometry, mask?: Tensor): Tensor {
@@ -139,7 +146,8 @@ export function conv2dGradWeightKernel(x: Tensor, gy: Tensor, g: ConvGeometry): 
     spec('conv2d_grad_weight'),
     [x.binding(), gy.binding(), gw.binding()],
     params(g),
-    groups(g.cin * g.kh * g.kw, g.cout),
+    // Columns are (ci, ky, kx), never near the limit: the shader does not fold.
+    [Math.ceil((g.cin * g.kh * g.kw) / (4 * convWorkgroup[0])), Math.ceil(g.cout / (4 * convWorkgroup[1]))],
   );
   return gw;
 }

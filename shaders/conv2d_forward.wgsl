@@ -19,8 +19,9 @@ fn wload(i: u32) -> f32 {
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let q0 = gid.x * 4u;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Columns past 65535 workgroups fold into z (kernels/conv2d.ts foldedGroups).
+  let q0 = (gid.x + gid.z * nwg.x * WG_X) * 4u;
   let co0 = gid.y * 4u;
   let ohw = p.oh * p.ow;
   let nq = p.batch * ohw;

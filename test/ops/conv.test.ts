@@ -131,6 +131,35 @@ describe('conv2d', () => {
     }
   });
 
+  it('the direct kernels fold columns past the per-dimension workgroup limit into z', async () => {
+    const { forceConvStrategy } = await import('../../kernels/conv2d.js');
+    // 2100 items of 32×32: 2,150,400 output positions, 67,200 workgroups of 32 columns (> 65,535).
+    const [n, hw] = [2100, 32];
+    const rng = mulberry32(3);
+    const x = Float32Array.from({ length: n * hw * hw }, () => rng() * 2 - 1);
+    const gy = Float32Array.from({ length: 2 * n * hw * hw }, () => rng() * 2 - 1);
+    const w = [0.5, -2]; // 1×1, one input channel, two output channels
+    forceConvStrategy('direct');
+    try {
+      await E.scopeAsync(async () => {
+        const xv = E.variable(E.tensor(x, [n, 1, hw, hw]));
+        const y = E.conv2d(xv, E.tensor(w, [2, 1, 1, 1]));
+        const [gx] = E.grad(y, [xv], { gradOutput: E.tensor(gy, [n, 2, hw, hw]) });
+        const yd = await y.data();
+        const gd = await gx.data();
+        const plane = hw * hw;
+        for (const b of [0, 1, 1000, 2047, 2048, n - 1])
+          for (const i of [0, 517, plane - 1]) {
+            expect(yd[(2 * b) * plane + i]).toBeCloseTo(0.5 * x[b * plane + i], 5);
+            expect(yd[(2 * b + 1) * plane + i]).toBeCloseTo(-2 * x[b * plane + i], 5);
+            expect(gd[b * plane + i]).toBeCloseTo(0.5 * gy[2 * b * plane + i] - 2 * gy[(2 * b + 1) * plane + i], 5);
+          }
+      });
+    } finally {
+      forceConvStrategy(null);
+    }
+  });
+
   it('a wrong input channel count throws an error naming both shapes', () => {
     expectThrowsMentioning(
       () => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([2, 4, 3, 3]), null),
