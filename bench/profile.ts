@@ -181,14 +181,16 @@ async function main(): Promise<void> {
         const loss = crossEntropy(model.forward(x), y);
         opt.step(grad(loss, opt.params));
       }), reps, rounds, stepsOnly);
-  if (all || which.includes('pgd')) {
-    const classifier = moduleClassifier(model);
-    await profile(rt, 'PGD step (SmallCNN b128, eval mode)', () =>
+  /** One PGD step on `m` (eval mode): the input gradient and the ℓ∞ step. */
+  const pgdStep = (m: SmallCNN) => {
+    const classifier = moduleClassifier(m);
+    return () =>
       scope(() => {
         const g = inputGradient(classifier, x, (z: Tensor) => crossEntropyLoss(z, y)).grad;
         void linfStep(x, g, x, 8 / 255, 2 / 255);
-      }), reps, rounds, stepsOnly);
-  }
+      });
+  };
+  if (all || which.includes('pgd')) await profile(rt, 'PGD step (SmallCNN b128, eval mode)', pgdStep(model), reps, rounds, stepsOnly);
   if (all || which.includes('at'))
     await profile(rt, 'Madry PGD-7 AT step (SmallCNN b128)', () =>
       scope(() => {
@@ -206,12 +208,7 @@ async function main(): Promise<void> {
   if (all || which.includes('sparse-pgd')) {
     const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
     await pruneAndCompress(pruned, 0.8);
-    const classifier = moduleClassifier(pruned);
-    await profile(rt, 'PGD step, convs 80% sparse (SmallCNN b128, eval mode)', () =>
-      scope(() => {
-        const g = inputGradient(classifier, x, (z: Tensor) => crossEntropyLoss(z, y)).grad;
-        void linfStep(x, g, x, 8 / 255, 2 / 255);
-      }), reps, rounds, stepsOnly);
+    await profile(rt, 'PGD step, convs 80% sparse (SmallCNN b128, eval mode)', pgdStep(pruned), reps, rounds, stepsOnly);
   }
   process.exit(0);
 }
