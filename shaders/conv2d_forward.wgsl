@@ -20,7 +20,7 @@ override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  // Columns past 65535 workgroups fold into z (kernels/conv2d.ts foldedGroups).
+  // Columns past the adapter's workgroups-per-dimension limit fold into z (kernels/conv2d.ts groups).
   let q0 = (gid.x + gid.z * nwg.x * WG_X) * 4u;
   let co0 = gid.y * 4u;
   let ohw = p.oh * p.ow;

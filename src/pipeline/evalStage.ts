@@ -338,6 +338,9 @@ export async function evalStage(
       dieTimer,
     );
     ctx.log(`eval: timing ${timedRows.length} predictors on ${speedBatch} images, interleaved (${c.speedRepeats} rounds)`);
+    // Emptied first, as speeds.measure does: a pool at its cap after the attacks would slow both
+    // sides of each layer's race.
+    if (compressLater.length) runtime().pool.trim();
     for (const m of compressLater) await compressForInference(m, { sample: speed.x });
     await speeds.measure(speedBatch, c);
     for (const [row, k] of timedRows) {

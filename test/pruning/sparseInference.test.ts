@@ -232,4 +232,21 @@ describe('sparse inference (compressForInference)', () => {
     masked.dispose();
     disposeSubModel(m);
   });
+
+  it("refuses the gradient of a compressed conv's straight-through mask in eval mode (Conv2d passes its mask)", async () => {
+    const conv = new Conv2d(2, 3, 3, { padding: 1 }).eval();
+    conv.weightMask = E.variable(E.onesLike(conv.weight));
+    conv.sparseWeight = await E.SparseConv2d.fromTensors(conv.weight);
+    try {
+      E.scope(() => {
+        const x = E.variable(new E.Generator(1).uniform([1, 2, 5, 5]));
+        expect(() => E.grad(E.sum(conv.forward(x)), [conv.weightMask!])).toThrow(/their mask/);
+        expect(E.grad(E.sum(conv.forward(x)), [x])[0].shape).toEqual([1, 2, 5, 5]);
+      });
+    } finally {
+      decompress(conv);
+      conv.weightMask.dispose();
+      conv.dispose();
+    }
+  });
 });
