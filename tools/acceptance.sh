@@ -3,7 +3,7 @@
 # after another. Every step is resumable, so after an interruption rerun the same command and it
 # goes on where it stopped; finished steps are skipped. On this repository's 2-core CPU adapter:
 #   issue 5  eed train --preset fmnist-smallcnn      ~5 h (5 epochs of PGD-7 AT on 60,000 images)
-#   issue 6  eed prune --preset fmnist-smallcnn-80   ~80 min per score, 4 scores, then PGD-20 each
+#   issue 6  eed prune --preset fmnist-smallcnn-80   ~100 min per score (23-30 min per epoch), 4 scores, then PGD-20 each
 #   issue 5  eed eval  --preset fmnist-smallcnn      ~2.5 h (DeepFool and AutoAttack on 500 images dominate)
 #   issue 7  eed run --preset fmnist (from the AT checkpoint above; days, see the README)
 # Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json; the table at the end

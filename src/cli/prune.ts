@@ -61,7 +61,7 @@ type PruneConfig = Resolved<typeof PRUNE_OPTIONS>;
 export const PRUNE_PRESETS: Record<string, Partial<PruneConfig>> = {
   // Issue 6's acceptance: a sub-model at 80% from the Fashion-MNIST AT checkpoint of
   // `eed train --preset fmnist-smallcnn`, with the training attack of that preset. Two epochs of
-  // HARP and two of fine-tuning on C0 ∪ Ck (about 29,000 images): about 80 minutes per score on
+  // HARP and two of fine-tuning on C0 ∪ Ck (about 29,000 images): about 100 minutes per score on
   // a 2-core CPU adapter. Pass --score and --out (tools/acceptance.sh runs all four).
   'fmnist-smallcnn-80': {
     checkpoint: 'runs/fmnist-smallcnn/model.safetensors',
