@@ -16,7 +16,7 @@
 // Grid: x = channel group, y = blocks of WG_X·V vec4s of a class's positions (b, iy, ix) flattened,
 // z = class; lane l owns the 4 consecutive positions of vec4s l, l + WG_X, ... (V of them).
 //#include "fast_div"
-//#include "sparse_group_row"
+//#include "sparse_group_gather"
 struct Params {
   cin: u32, h: u32, w: u32, item: u32,
   oh: u32, ow: u32, sh: u32, sw: u32,
@@ -114,20 +114,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let o2 = origins(c, g0 + 2u * WG_X);
   let o3 = origins(c, g0 + 3u * WG_X);
   var acc: array<vec4<f32>, 256>;
-  var x: array<vec4<f32>, 4>;
   let start = GSTART[g * p.classes + k];
-  let end = GSTART[g * p.classes + k + 1u].x;
-  var vp = start.y;
-  for (var e = start.x; e < end; e++) {
-    let entry = ENTRIES[e];
-    let jy = i32(entry.w >> 16u);
-    let jx = i32(entry.w & 0xffffu);
-    x[0] = gather(o0, entry.x, jy, jx);
-    if (V > 1u) { x[1] = gather(o1, entry.x, jy, jx); }
-    if (V > 2u) { x[2] = gather(o2, entry.x, jy, jx); }
-    if (V > 3u) { x[3] = gather(o3, entry.x, jy, jx); }
-    group_row(entry.yz, &vp, &acc, &x);
-  }
+  accumulate_rows(start.x, GSTART[g * p.classes + k + 1u].x, start.y, o0, o1, o2, o3, &acc);
   for (var ch = 0u; ch < GROUP; ch++) {
     let ci = g * GROUP + ch;
     if (ci >= p.cin) { break; }

@@ -12,7 +12,7 @@
 // Grid: x = channel group, y = blocks of WG_X·V vec4s of output positions (b, oy, ox) flattened;
 // lane l owns the 4 consecutive positions of vec4s l, l + WG_X, ... (V of them).
 //#include "fast_div"
-//#include "sparse_group_row"
+//#include "sparse_group_gather"
 //#include "sparse_group_epilogue"
 struct Params {
   cout: u32, nq: u32, ohw: u32, ow: u32,
@@ -89,20 +89,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let o2 = origins(g0 + 2u * WG_X);
   let o3 = origins(g0 + 3u * WG_X);
   var acc: array<vec4<f32>, 256>;
-  var x: array<vec4<f32>, 4>;
   let start = GSTART[g];
-  let end = GSTART[g + 1u].x;
-  var vp = start.y;
-  for (var e = start.x; e < end; e++) {
-    let entry = ENTRIES[e];
-    let ky = i32(entry.w >> 16u);
-    let kx = i32(entry.w & 0xffffu);
-    x[0] = gather(o0, entry.x, ky, kx);
-    if (V > 1u) { x[1] = gather(o1, entry.x, ky, kx); }
-    if (V > 2u) { x[2] = gather(o2, entry.x, ky, kx); }
-    if (V > 3u) { x[3] = gather(o3, entry.x, ky, kx); }
-    group_row(entry.yz, &vp, &acc, &x);
-  }
+  accumulate_rows(start.x, GSTART[g + 1u].x, start.y, o0, o1, o2, o3, &acc);
   for (var c = 0u; c < GROUP; c++) {
     let co = g * GROUP + c;
     if (co >= p.cout) { break; }
