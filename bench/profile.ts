@@ -1,4 +1,4 @@
-// `node dist/bench/profile.js [train|pgd|at|sparse|sparse-pgd|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
+// `node dist/bench/profile.js [train|pgd|at|sparse|sparse-pgd|sparse-resnet|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
 // SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
 // dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
 // dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
@@ -12,6 +12,8 @@
 //   sparse: the eval-mode forward pass with every conv magnitude-pruned to 80% on the sparse
 //          kernels, then the dense one
 //   sparse-pgd: the PGD step on that pruned model (its backward on the sparse kernels too)
+//   sparse-resnet: the eval-mode forward pass of full-width ResNet-18 (batch 32), every conv
+//          magnitude-pruned to 80% on the sparse kernels, then the dense one
 
 import { parseArgs } from 'node:util';
 import { moduleClassifier } from '../src/attacks/classifier.js';
@@ -23,6 +25,7 @@ import { adapterString } from '../src/engine/device.js';
 import { init } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
 import type { Tensor } from '../src/engine/tensor.js';
+import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import { crossEntropy, Generator } from '../src/ops/index.js';
 import { pruneAndCompress } from './magnitudePruning.js';
@@ -204,6 +207,15 @@ async function main(): Promise<void> {
     await profile(rt, 'eval forward, convs 80% sparse (SmallCNN b128)', () => scope(() => void noGrad(() => pruned.forward(x))), reps, rounds, stepsOnly);
     model.eval();
     await profile(rt, 'eval forward, dense (SmallCNN b128)', () => scope(() => void noGrad(() => model.forward(x))), reps, rounds, stepsOnly);
+  }
+  if (all || which.includes('sparse-resnet')) {
+    const xr = gen.uniform([32, 3, 32, 32]).keep();
+    const dense = new ResNet18({ generator: gen }).eval();
+    const pruned = new ResNet18({ generator: gen }).eval();
+    pruned.loadStateDict(dense.stateDict());
+    await pruneAndCompress(pruned, 0.8);
+    await profile(rt, 'eval forward, convs 80% sparse (ResNet-18 b32)', () => scope(() => void noGrad(() => pruned.forward(xr))), reps, rounds, stepsOnly);
+    await profile(rt, 'eval forward, dense (ResNet-18 b32)', () => scope(() => void noGrad(() => dense.forward(xr))), reps, rounds, stepsOnly);
   }
   if (all || which.includes('sparse-pgd')) {
     const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
