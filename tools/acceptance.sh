@@ -27,7 +27,13 @@ for (const d of dirs) {
     const st = JSON.parse(readFileSync(`${d}/state.json`, 'utf8'));
     where = `${st.epoch} epoch(s) done` + (st.extra?.partial ? ` + ${st.extra.partial.step} steps` : '');
   }
-  const ev = existsSync(`${d}/eval.json`) ? ', evaluated' : existsSync(`${d}/eval.json.partial.json`) ? ', evaluation under way' : '';
+  let ev = existsSync(`${d}/eval.json.partial.json`) ? ', evaluation under way' : '';
+  if (existsSync(`${d}/eval.json`)) {
+    const r = JSON.parse(readFileSync(`${d}/eval.json`, 'utf8'));
+    const acc = (re) => r.results?.find((x) => re.test(x.attack))?.accuracy;
+    const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+    ev = `, evaluated: clean ${pct(acc(/^clean$/))}, PGD-20 ${pct(acc(/^PGD-20$/))}`;
+  }
   console.log(`${d.padEnd(24)} ${where}${ev}`);
 }
 JS
