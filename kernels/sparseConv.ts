@@ -152,6 +152,12 @@ export function setSparseColsBudget(bytes: number): void {
   spmmColsBudget = bytes;
 }
 
+/** Batch items per chunk of a per-item scratch of `bytesPerItem` (unfolded patches, patch gradients), within the budget and the binding limit. */
+function itemsPerChunk(bytesPerItem: number, batch: number): number {
+  const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
+  return Math.max(1, Math.min(batch, Math.floor(limit / bytesPerItem)));
+}
+
 /** vec4s of output positions per invocation of the 'spmm' kernel, and its workgroup width. */
 // V = 4 measured the same as 2 within noise. Two variants measured slower on lavapipe at
 // 32->64 @28x28 s2, b128 and were dropped: sharing the CSR entries by subgroup broadcasts (as
@@ -175,9 +181,8 @@ function unfoldedConv(
   const { rows, pitch, bytes: perItem } = unfoldedItem(g);
   const npos = g.oh * g.ow;
   if (g.batch * g.cout * npos === 0) return Tensor.empty([g.batch, g.cout, g.oh, g.ow]);
-  const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
   const y = Tensor.empty([g.batch, g.cout, exact ? npos : pitch]);
-  const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / perItem)));
+  const chunk = itemsPerChunk(perItem, g.batch);
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
     const cols = im2col(x, g, { rows, pitch }, b0, nb);
@@ -321,8 +326,7 @@ export function sparseConv2dGradInputKernel(gy: Tensor, sparse: SparseConv2d, g:
   const t = sparse.transposed();
   const rows = g.cin * g.kh * g.kw;
   const npos = g.oh * g.ow;
-  const limit = Math.min(spmmColsBudget, runtime().limits.maxStorageBufferBindingSize ?? spmmColsBudget);
-  const chunk = Math.max(1, Math.min(g.batch, Math.floor(limit / (rows * npos * 4))));
+  const chunk = itemsPerChunk(rows * npos * 4, g.batch);
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
     let part = gy;

@@ -106,12 +106,11 @@ function maskedScaled(gy: Tensor, y: Tensor | null, scale: Tensor | null): Tenso
   if (!y && !scale) return gy;
   const [n, c, oh, ow] = gy.shape;
   const out = noGrad(() => {
-    const s = scale ?? ones([c]);
     const z = zeros([c]);
     // bn_apply.wgsl: MODE 2 gives g·k3 where (x − m)·k1 + k2 > 0, i.e. where y > 0; MODE 1 g·k1 + (x − m)·k2 + k3.
-    return y
-      ? bnReluGradKernel(gy, y, z, concat([ones([c]), z, s]), n, c, oh * ow)
-      : bnGradInputKernel(gy, gy, z, concat([s, z, z]), n, c, oh * ow);
+    if (!y) return bnGradInputKernel(gy, gy, z, concat([scale!, z, z]), n, c, oh * ow);
+    const one = ones([c]);
+    return bnReluGradKernel(gy, y, z, concat([one, z, scale ?? one]), n, c, oh * ow);
   }).reshapedInto(gy.shape);
   // The scale is a constant here too (a second derivative w.r.t. it is refused, not dropped).
   return attachWithConstants(out, 'sparse_conv2d_epilogue_grad', [gy], [scale], (u, needs) => [needs[0] ? maskedScaled(u, y, scale) : null]);
