@@ -1,4 +1,4 @@
-// `node dist/bench/profile.js [train|pgd|at|sparse|sparse-pgd|sparse-resnet|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
+// `node dist/bench/profile.js [train|pgd|at|sparse|sparse-pgd|sparse-train|sparse-resnet|ensemble|all] [--reps N] [--rounds N] [--width W] [--steps-only]`: where the time of a
 // SmallCNN step goes, per kernel. One step is recorded with Runtime.dispatch wrapped, so every
 // dispatch (with its op label, pipeline, bindings, parameters and grid) is captured; each captured
 // dispatch is then replayed `reps` times in one submission and timed (wall and process CPU time,
@@ -14,6 +14,13 @@
 //   sparse-pgd: the PGD step on that pruned model (its backward on the sparse kernels too)
 //   sparse-resnet: the eval-mode forward pass of full-width ResNet-18 (batch 32), every conv
 //          magnitude-pruned to 80% on the sparse kernels, then the dense one
+//   sparse-train: a training pass (train mode, every parameter's gradient) of SmallCNN with its
+//          convs magnitude-pruned to --sparsity (0.8) and the masks fixed, on the sparse kernels
+//   ensemble: one ensemble-training step (§7) of four SmallCNN members, convs magnitude-pruned to
+//          --sparsity (default 0.95, the pool's), at the fmnist preset's settings (batch 128,
+//          PGD-7 per member and against the team, 10 distillation steps), attacks on the sparse
+//          kernels as trainEnsemble runs them, and its training pass too (--masked-training: on
+//          the masked dense path)
 
 import { parseArgs } from 'node:util';
 import { moduleClassifier } from '../src/attacks/classifier.js';
@@ -27,9 +34,12 @@ import { scope } from '../src/engine/scope.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
+import { Conv2d } from '../src/nn/layers.js';
 import { crossEntropy, Generator } from '../src/ops/index.js';
 import { pruneAndCompress } from './magnitudePruning.js';
 import { SGD } from '../src/optim/sgd.js';
+import { ensembleLoss } from '../src/ensemble/training/ensembleLoss.js';
+import { ENSEMBLE_TRAIN_DEFAULTS } from '../src/ensemble/training/settings.js';
 import { adversarialLoss } from '../src/training/adversarialLoss.js';
 import type { Binding, KernelSpec, Runtime } from '../kernels/runtime.js';
 
@@ -161,8 +171,11 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '3' },
       width: { type: 'string', default: '1' },
+      // Sparsity of the pruned convs (sparse-pgd, sparse-train: 0.8 unless given; ensemble: 0.95).
+      sparsity: { type: 'string', default: '' },
       // Whole-step times only (no per-kernel replay).
       'steps-only': { type: 'boolean', default: false },
+      'masked-training': { type: 'boolean', default: false },
     },
   });
   const rt = await init();
@@ -218,9 +231,40 @@ async function main(): Promise<void> {
     await profile(rt, 'eval forward, dense (ResNet-18 b32)', () => scope(() => void noGrad(() => dense.forward(xr))), reps, rounds, stepsOnly);
   }
   if (all || which.includes('sparse-pgd')) {
+    const sparsity = Number(values.sparsity || 0.8);
     const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).eval();
-    await pruneAndCompress(pruned, 0.8);
-    await profile(rt, 'PGD step, convs 80% sparse (SmallCNN b128, eval mode)', pgdStep(pruned), reps, rounds, stepsOnly);
+    await pruneAndCompress(pruned, sparsity);
+    await profile(rt, `PGD step, convs ${sparsity * 100}% sparse (SmallCNN b128, eval mode)`, pgdStep(pruned), reps, rounds, stepsOnly);
+  }
+  if (all || which.includes('sparse-train')) {
+    const sparsity = Number(values.sparsity || 0.8);
+    const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).train();
+    await pruneAndCompress(pruned, sparsity);
+    for (const [, c] of pruned.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
+    await profile(rt, `training pass, convs ${sparsity * 100}% sparse, masks fixed (SmallCNN b128)`, () =>
+      scope(() => void grad(crossEntropy(pruned.forward(x), y), pruned.parameters())), reps, rounds, stepsOnly);
+  }
+  if (all || which.includes('ensemble')) {
+    const sparsity = Number(values.sparsity || 0.95);
+    const members = [0, 1, 2, 3].map(() => new SmallCNN({ generator: gen, width: Number(values.width) }));
+    for (const m of members) await pruneAndCompress(m, sparsity);
+    // As withSparseKernels leaves them inside a step: the training pass on the sparse kernels too
+    // (--masked-training: on the masked dense path, as before it had a weight gradient).
+    for (const m of members) for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = !values['masked-training'];
+    const settings = { ...ENSEMBLE_TRAIN_DEFAULTS, batchSize: 128, eps: 0.1, stepSize: 0.025, attackSteps: 7 };
+    const opts = members.map((m) => new SGD(m.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }));
+    const xt = gen.uniform([128, 1, 28, 28]).keep();
+    const training = values['masked-training'] ? 'masked dense training pass' : 'sparse training pass';
+    await profile(rt, `ensemble step, 4 SmallCNN members, convs ${sparsity * 100}% sparse, ${training} (b128, PGD-7, distill 10)`, () =>
+      scope(() => {
+        const t = ensembleLoss(members, x, y, xt, { settings, layer: 2, diversity: 'dverge', generator: gen });
+        const grads = grad(t.total, opts.flatMap((o) => o.params), { allowUnused: true });
+        let k = 0;
+        for (const o of opts) {
+          o.step(grads.slice(k, k + o.params.length));
+          k += o.params.length;
+        }
+      }), reps, rounds, stepsOnly);
   }
   process.exit(0);
 }

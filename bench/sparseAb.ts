@@ -1,4 +1,4 @@
-// `node dist/bench/sparseAb.js layers|forward|attack [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
+// `node dist/bench/sparseAb.js layers|forward|attack|train [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
 // (layers: both models' conv shapes unless --model names one):
 // sparse against dense, interleaved. `npm run bench` times each case alone (wall clock, tinybench);
 // on a machine shared with a training run its medians drift by ±30% between cases measured minutes
@@ -13,6 +13,10 @@
 //   attack:  one attack step's work on the same models: the cross-entropy's input gradient in eval
 //            mode (forward and backward), against the dense model, and the pruned model on the
 //            masked dense path ('masked', what attacks ran before the sparse kernels had a backward)
+//   train:   one training pass on the same models (train mode: forward, then the cross-entropy's
+//            gradient in every parameter), the pruned model with its masks fixed on the sparse
+//            kernels (Conv2d.sparseWeightTrainable, as withSparseKernels sets it: fine-tuning and
+//            ensemble training) and on the masked dense path ('masked'), against the dense model
 // Results are printed and, with --out, written as JSON with the command line and the adapter.
 
 import { writeFileSync } from 'node:fs';
@@ -22,7 +26,7 @@ import { forceSparseConvKernel } from '../kernels/sparseConv.js';
 import type { SparseConvKernelName } from '../kernels/tuning.js';
 import { inputGradient } from '../src/attacks/inputGradient.js';
 import { moduleClassifier } from '../src/attacks/classifier.js';
-import { noGrad } from '../src/engine/autograd.js';
+import { grad, noGrad } from '../src/engine/autograd.js';
 import { adapterString } from '../src/engine/device.js';
 import { init, runtime } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
@@ -145,21 +149,27 @@ function masked(m: Module, fn: () => void): void {
   }
 }
 
-async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernelName[], sparsities: number[], reps: number, withGradient: boolean): Promise<Row[]> {
+type Pass = 'forward' | 'attack' | 'train';
+
+async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernelName[], sparsities: number[], reps: number, pass: Pass): Promise<Row[]> {
+  const withGradient = pass !== 'forward';
   const make = (): Module => (model === 'smallcnn' ? new SmallCNN({ generator: gen }) : new ResNet18({ generator: gen }));
   const input = model === 'smallcnn' ? [128, 1, 28, 28] : [32, 3, 32, 32];
   const x = gen.uniform(input).keep();
   const labels = tensor(Int32Array.from({ length: input[0] }, (_, i) => i % 10), [input[0]], 'i32').keep();
   const dense = make().eval();
   const run = (m: Module) =>
-    withGradient
-      ? () => scope(() => void inputGradient(moduleClassifier(m, 10), x, (z) => crossEntropy(z, labels, { reduction: 'none' })))
-      : () => scope(() => void noGrad(() => m.forward(x)));
+    pass === 'train'
+      ? () => scope(() => void grad(crossEntropy(m.train().forward(x), labels), m.parameters()))
+      : pass === 'attack'
+        ? () => scope(() => void inputGradient(moduleClassifier(m, 10), x, (z) => crossEntropy(z, labels, { reduction: 'none' })))
+        : () => scope(() => void noGrad(() => m.forward(x)));
   const rows: Row[] = [];
   for (const s of sparsities) {
     const pruned = make().eval();
     pruned.loadStateDict(dense.stateDict());
     await pruneAndCompress(pruned, s);
+    if (pass === 'train') for (const [, c] of pruned.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
     const runs: Record<string, () => void> = { dense: run(dense) };
     if (withGradient) runs.masked = () => masked(pruned, run(pruned));
     for (const k of kernels)
@@ -171,7 +181,7 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
           forceSparseConvKernel(null);
         }
       };
-    rows.push(...(await interleave(`${model} ${withGradient ? 'attack step' : 'forward'} b${input[0]}`, s, runs, reps)));
+    rows.push(...(await interleave(`${model} ${pass === 'forward' ? 'forward' : pass === 'attack' ? 'attack step' : 'training pass'} b${input[0]}`, s, runs, reps)));
     releasePruning(pruned);
     pruned.dispose();
   }
@@ -194,8 +204,9 @@ async function main(): Promise<void> {
     },
   });
   const mode = positionals[0] ?? 'layers';
-  if (mode !== 'layers' && mode !== 'forward' && mode !== 'attack') throw new Error(`sparseAb: mode must be 'layers', 'forward' or 'attack', got '${mode}'`);
-  // forward, attack: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
+  if (mode !== 'layers' && mode !== 'forward' && mode !== 'attack' && mode !== 'train')
+    throw new Error(`sparseAb: mode must be 'layers', 'forward', 'attack' or 'train', got '${mode}'`);
+  // forward, attack, train: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
   const model = values.model ?? (mode === 'layers' ? undefined : 'smallcnn');
   if (model !== undefined && model !== 'smallcnn' && model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${model}'`);
   const kernels = (values.kernels ?? (mode === 'layers' ? 'spmm,direct,grouped,grouped-direct' : 'auto')).split(',') as SparseConvKernelName[];
@@ -210,7 +221,7 @@ async function main(): Promise<void> {
   const rows =
     mode === 'layers'
       ? await layers(model ? [model] : ['smallcnn', 'resnet18'], kernels, sparsities, reps)
-      : await forward(model ?? 'smallcnn', kernels, sparsities, reps, mode === 'attack');
+      : await forward(model ?? 'smallcnn', kernels, sparsities, reps, mode);
   if (values.out) {
     const command = `node dist/bench/sparseAb.js ${process.argv.slice(2).join(' ')}`;
     writeFileSync(values.out, JSON.stringify({ adapter, date: new Date().toISOString(), command, timing: `${clock === 'cpu' ? 'process CPU' : 'wall-clock'} ms, interleaved medians`, rows }, null, 2) + '\n');

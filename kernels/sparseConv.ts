@@ -13,6 +13,10 @@
 // The grouped kernels also apply the layer's epilogue as they store (SparseConvEpilogue: a folded
 // eval-mode batch norm, a shortcut, ReLU); the CSR ones add a bias only.
 // CPU adapters pick per layer ('auto', below).
+// The weight gradient (sparseConv2dGradWeightKernel: training a pruned model through its compressed
+// copy, masks fixed) is a sampled product over the kept weights only
+// (shaders/sparse_conv2d_grad_weight.wgsl) on very sparse layers, else the dense GEMM's, and in
+// either case only the kept weights' entries are stored.
 // The input gradient (sparseConv2dGradInputKernel: attacks on a compressed model) gathers with
 // input-channel groups (shaders/sparse_conv2d_grad_input_grouped.wgsl) on CPU adapters, or runs the
 // forward kernel in force on the transposed weights, then the dense path's col2im.
@@ -20,7 +24,7 @@
 import { runtime } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { stridedCopyKernel } from './copy.js';
-import { col2im, convGeometry, im2col, type ConvGeometry } from './conv2d.js';
+import { col2im, conv2dGradWeightKernel, convGeometry, im2col, type ConvGeometry } from './conv2d.js';
 import { fillKernel } from './elementwise.js';
 import { Params, type Binding } from './runtime.js';
 import type { SparseConv2d } from './sparseWeights.js';
@@ -362,4 +366,106 @@ function gatheredGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): T
     [t.count, Math.ceil(nvec / (GROUPED_WG * v)), t.classes],
   );
   return gx;
+}
+
+/**
+ * Invocations the weight gradient aims for (non-zeros × batch slices): a CPU adapter runs a few
+ * workgroups per core, each reducing long runs of products without barriers; a GPU needs tens of
+ * thousands in flight, so there the batch is cut into more slices.
+ */
+const gradWeightLanes = (): number => (runtime().adapterInfo.isSoftware ? 2048 : 65536);
+
+/** How the weight gradient of a compressed conv is computed (see sparseConv2dGradWeightKernel). */
+export type SparseGradWeightPath = 'sampled' | 'dense';
+let forcedGradWeight: SparseGradWeightPath | null = null;
+/** Forces a weight-gradient path (tests cover both); null restores the choice by density. */
+export function forceSparseGradWeight(path: SparseGradWeightPath | null): void {
+  forcedGradWeight = path;
+}
+
+/**
+ * Density up to which the sampled product beats the dense GEMM's weight gradient. On lavapipe it
+ * does about 14× less per multiply-add than the GEMM (SmallCNN b128, 80%: 190 M products in 930 ms
+ * against 924 M in 330 ms plus im2col, `node dist/bench/profile.js sparse-train`), so it wins only
+ * on layers keeping under about a tenth of their weights.
+ */
+const SAMPLED_MAX_DENSITY = 0.1;
+
+/**
+ * ∂L/∂W of conv(x, W) at the kept weights of `sparse` (zero elsewhere), from gy = ∂L/∂y
+ * [N, Cout, OH, OW]: dense [Cout, Cin, KH, KW], as mask ⊙ (∂L/∂W) of the masked dense path. A
+ * sparse layer takes the sampled product over its kept weights
+ * (shaders/sparse_conv2d_grad_weight.wgsl); a denser one the dense path's GEMM, sampled at them.
+ */
+export function sparseConv2dGradWeightKernel(x: Tensor, gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): Tensor {
+  const gw = fillKernel([g.cout, g.cin, g.kh, g.kw], 0);
+  const nnz = sparse.nnz;
+  if (nnz === 0 || g.batch === 0) return gw;
+  const didx = sparse.denseIndexGpu();
+  const path = forcedGradWeight ?? (1 - sparse.sparsity <= SAMPLED_MAX_DENSITY ? 'sampled' : 'dense');
+  if (path === 'dense') {
+    const full = conv2dGradWeightKernel(x, gy, g);
+    try {
+      scatterKept(full, didx, nnz, 1, gw, true);
+    } finally {
+      full.dispose();
+    }
+    return gw;
+  }
+  // Items per slice, then items per dispatch: whole slices whose inputs fit one binding each.
+  const perSlice = Math.max(1, Math.floor(g.batch / Math.max(1, Math.ceil(gradWeightLanes() / nnz))));
+  const slices = Math.ceil(g.batch / perSlice);
+  const xItem = g.cin * g.h * g.w;
+  const gyItem = g.cout * g.oh * g.ow;
+  const fit = itemsPerChunk(Math.max(xItem, gyItem) * 4, g.batch);
+  // The whole batch in one dispatch when it fits one binding (no copies), else whole slices at a time.
+  const slicesPerChunk = fit >= g.batch ? slices : Math.max(1, Math.floor(fit / perSlice));
+  const partial = Tensor.empty([slices, nnz]);
+  try {
+    for (let s0 = 0; s0 < slices; s0 += slicesPerChunk) {
+      const b0 = s0 * perSlice;
+      const nb = Math.min(slicesPerChunk * perSlice, g.batch - b0);
+      const ns = Math.ceil(nb / perSlice);
+      const xs = nb < g.batch ? batchSlice(x, b0, nb, xItem) : x;
+      const gys = nb < g.batch ? batchSlice(gy, b0, nb, gyItem) : gy;
+      runtime().dispatch(
+        'sparse_conv2d_grad_weight',
+        { shader: 'sparse_conv2d_grad_weight', bindings: ['read', 'read', 'read', 'write'], constants: { WG_X: GRAD_WEIGHT_WG } },
+        [xs.binding(), gys.binding(), didx.binding(), partial.binding()],
+        new Params()
+          .u(nnz, nb, perSlice, s0)
+          .u(g.cin, g.h, g.w, g.cout)
+          .u(g.oh, g.ow, g.strideH, g.strideW)
+          .u(g.padH, g.padW, g.kh, g.kw)
+          .build(),
+        [Math.ceil(nnz / GRAD_WEIGHT_WG), ns],
+      );
+      if (xs !== x) xs.dispose();
+      if (gys !== gy) gys.dispose();
+    }
+    scatterKept(partial, didx, nnz, slices, gw, false);
+  } finally {
+    partial.dispose();
+  }
+  return gw;
+}
+
+/** gw[didx[j]] = Σ_s src[s, j] (gather false), or src[didx[j]] (a dense gradient, gather true). */
+function scatterKept(src: Tensor, didx: Tensor, nnz: number, slices: number, gw: Tensor, gather: boolean): void {
+  runtime().dispatch(
+    'sparse_conv2d_grad_weight_scatter',
+    { shader: 'sparse_conv2d_grad_weight_scatter', bindings: ['read', 'read', 'write'], constants: { WG_X: GRAD_WEIGHT_WG, GATHER: gather ? 1 : 0 } },
+    [src.binding(), didx.binding(), gw.binding()],
+    new Params().u(nnz, slices, 0, 0).build(),
+    [Math.ceil(nnz / GRAD_WEIGHT_WG)],
+  );
+}
+
+const GRAD_WEIGHT_WG = 64;
+
+/** Items b0 .. b0 + nb − 1 of a batch tensor (each `item` floats), copied into a tensor of their own. */
+function batchSlice(t: Tensor, b0: number, nb: number, item: number): Tensor {
+  const part = Tensor.empty([nb * item]);
+  stridedCopyKernel('sparse_conv2d_grad_chunk', t, { offset: b0 * item, strides: [1] }, part, { offset: 0, strides: [1] }, [nb * item]);
+  return part;
 }

@@ -51,6 +51,7 @@ export class SparseConv2d {
   readonly valuesGpu: Tensor;
   private offsetTables = new Map<string, Tensor>();
   private colsTensor: Tensor | null = null;
+  private denseIndexTensor: Tensor | null = null;
   private groups: ChannelGroups | null = null;
   private transposedWeights: SparseConv2d | null = null;
   private gradGroups = new Map<string, TransposedGroups>();
@@ -67,8 +68,10 @@ export class SparseConv2d {
   }
 
   /**
-   * Compresses dense weights [Cout, Cin, KH, KW] (row-major), keeping entries where the mask (same
-   * layout, 0 = pruned) is non-zero and the weight itself is non-zero.
+   * Compresses dense weights [Cout, Cin, KH, KW] (row-major). With a mask (same layout, 0 = pruned)
+   * it keeps every entry the mask keeps, zeros included: those are weights being trained, and
+   * training through the compressed copy (sparseConv2dGradWeightKernel) owes each of them a
+   * gradient. Without one it keeps the non-zero weights.
    */
   static fromDense(weights: Float32Array, shape: readonly number[], mask?: ArrayLike<number>): SparseConv2d {
     if (shape.length !== 4) throw new Error(`SparseConv2d: expected weight shape [Cout, Cin, KH, KW], got [${shape.join(', ')}]`);
@@ -82,7 +85,7 @@ export class SparseConv2d {
     for (let co = 0; co < cout; co++) {
       for (let r = 0; r < k; r++) {
         const i = co * k + r;
-        if (weights[i] !== 0 && (!mask || mask[i] !== 0)) {
+        if (mask ? mask[i] !== 0 : weights[i] !== 0) {
           cols.push(r);
           values.push(weights[i]);
         }
@@ -144,6 +147,21 @@ export class SparseConv2d {
     if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
     if (!this.colsTensor) this.colsTensor = Tensor.fromArray(this.nnz ? this.cols : new Uint32Array(1), [Math.max(this.nnz, 1)], 'u32').keep();
     return this.colsTensor;
+  }
+
+  /**
+   * Index co·Cin·KH·KW + r of every non-zero in the dense weights (u32 [max(nnz, 1)], CSR order),
+   * uploaded on first use: where the weight gradient's entries go.
+   */
+  denseIndexGpu(): Tensor {
+    if (this.disposed) throw new Error('SparseConv2d: used after dispose()');
+    if (!this.denseIndexTensor) {
+      const [cout, cin, kh, kw] = this.shape;
+      const idx = new Uint32Array(Math.max(this.nnz, 1));
+      for (let co = 0; co < cout; co++) for (let k = this.rowPtr[co]; k < this.rowPtr[co + 1]; k++) idx[k] = co * cin * kh * kw + this.cols[k];
+      this.denseIndexTensor = Tensor.fromArray(idx, [idx.length], 'u32').keep();
+    }
+    return this.denseIndexTensor;
   }
 
   /**
@@ -320,6 +338,8 @@ export class SparseConv2d {
     this.valuesGpu.dispose();
     this.colsTensor?.dispose();
     this.colsTensor = null;
+    this.denseIndexTensor?.dispose();
+    this.denseIndexTensor = null;
     for (const t of this.offsetTables.values()) t.dispose();
     this.offsetTables.clear();
   }

@@ -16,7 +16,7 @@ import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
-import { compressForInference, decompress, sparseAttacksPay } from '../pruning/sparseInference.js';
+import { compressForInference, decompress, sparseKernelsPay } from '../pruning/sparseInference.js';
 
 const ATTACKS = SUITE_ATTACKS;
 
@@ -119,7 +119,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   try {
     // A pruned model's attacks on the sparse kernels where they pay (the weights hold their zeros;
     // layers from 80% sparsity are compressed, so a dense model is left as it is).
-    if (sparseAttacksPay()) {
+    if (sparseKernelsPay()) {
       const { compressed } = await compressForInference(model);
       const names = Object.keys(compressed);
       if (names.length) console.error(`eed eval: ${names.length} pruned layer(s) on the sparse kernels (${names.join(', ')})`);

@@ -61,6 +61,13 @@ export class Conv2d extends Module {
    * recompress after the weights change.
    */
   sparseWeight: SparseConv2d | null = null;
+  /**
+   * Set while sparseWeight is known to be current (src/pruning/sparseInference.ts withSparseKernels,
+   * which compresses before a step and drops the copy before the update): training passes then run
+   * it too, and the weights get their gradient through the kept ones only, as long as the mask is
+   * fixed (a mask that needs a gradient, HARP's straight-through one, keeps the masked dense path).
+   */
+  sparseWeightTrainable = false;
 
   constructor(
     readonly inChannels: number,
@@ -81,7 +88,8 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     const opts = { stride: this.stride, padding: this.padding };
     return this.labelled(() => {
-      if (this.sparseWeight && this.usesSparse()) return sparseConv2d(x, this.sparseWeight, this.bias, { ...opts, weight: this.weight, mask: this.weightMask });
+      if (this.sparseWeight && this.usesSparse())
+        return sparseConv2d(x, this.sparseWeight, this.bias, { ...opts, weight: this.weight, mask: this.weightMask, trainable: this.sparseWeightTrainable });
       return this.weightMask ? maskedConv2d(x, this.weight, this.weightMask, this.bias, opts) : conv2d(x, this.weight, this.bias, opts);
     });
   }
@@ -107,13 +115,19 @@ export class Conv2d extends Module {
     expectInput(this, x, ['N', this.inChannels, 'H', 'W'], x.ndim === 4 && x.shape[1] === this.inChannels);
     return this.labelled(() => {
       const { scale, shift } = batchNormFold(bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.eps, this.bias);
-      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, { stride: this.stride, padding: this.padding, weight: this.weight, mask: this.weightMask });
+      return sparseConv2dFused(x, sparse, { scale, shift, residual, relu }, {
+        stride: this.stride,
+        padding: this.padding,
+        weight: this.weight,
+        mask: this.weightMask,
+        trainable: this.sparseWeightTrainable,
+      });
     });
   }
 
-  /** Whether a forward pass now runs the compressed copy (see sparseWeight). */
+  /** Whether a forward pass now runs the compressed copy (see sparseWeight and sparseWeightTrainable). */
   private usesSparse(): boolean {
-    return !isRecording() || !this.training;
+    return !isRecording() || !this.training || (this.sparseWeightTrainable && !this.weightMask?.requiresGrad);
   }
 }
 

@@ -10,11 +10,15 @@
 //   dr = d      dx = convᵀ(d ⊙ scale, W) (sparseConv2dGradInputKernel)
 // and convᵀ's own derivative is the sparse conv again, so double backward works. The compressed
 // weights, scale and shift are constants: a gradient asked of them (or of the dense weight the
-// caller names in `weight`) is refused, since training must see the masked dense weights.
+// caller names in `weight`) is refused, unless the caller says the compressed copy is a current
+// snapshot of weight ⊙ mask (`trainable`, masks fixed). Then the dense weight (and a bias given as
+// shift alone) get their gradient through the kept weights only:
+//   dW[k] = Σ d[b, co_k, o] · x[b, tap_k(o)] at every kept k, 0 elsewhere (sparseConv2dGradWeightKernel)
+// which is mask ⊙ ∂L/∂W, what the masked dense path gives, at the sparse path's cost.
 
 import { convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { bnGradInputKernel, bnReluGradKernel } from '../../kernels/batchNorm.js';
-import { sparseConv2dGradInputKernel, sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
+import { sparseConv2dGradInputKernel, sparseConv2dGradWeightKernel, sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
 import { SparseConv2d } from '../../kernels/sparseWeights.js';
 import { attach, isRecording, noGrad } from '../engine/autograd.js';
 import { pair, shapeStr } from '../engine/shape.js';
@@ -22,6 +26,7 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Conv2dOptions } from './conv.js';
 import { ones, zeros } from './creation.js';
 import { add, mul, relu } from './elementwise.js';
+import { sum } from './reduce.js';
 import { concat, reshape } from './shape.js';
 
 export { SparseConv2d };
@@ -45,6 +50,12 @@ export interface SparseConv2dOptions extends Conv2dOptions {
   weight?: Tensor | null;
   /** Its mask (Conv2d.weightMask: HARP's straight-through mask of the scores), refused likewise. */
   mask?: Tensor | null;
+  /**
+   * `sparse` holds exactly weight ⊙ mask now (compressed since the last update) and the mask is
+   * fixed: `weight`, and a bias passed as the shift without a scale, then get gradients (the kept
+   * weights' only). A mask that itself needs a gradient is still refused.
+   */
+  trainable?: boolean;
 }
 
 const REFUSED =
@@ -92,9 +103,33 @@ export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: Spa
   });
   if (!isRecording()) return y;
   const mask = withRelu ? y : null;
-  return attachWithConstants(y, 'sparse_conv2d', residual ? [x, residual] : [x], [scale, shift, opts.weight, opts.mask], (gy, needs) => {
-    const dx = needs[0] ? sparseConvGradInput(maskedScaled(gy, mask, scale), sparse, g, opts) : null;
-    return residual ? [dx, needs[1] ? maskedScaled(gy, mask, null) : null] : [dx];
+  const trainedWeight = opts.trainable ? (opts.weight ?? null) : null;
+  const trainedBias = opts.trainable && !scale ? shift : null;
+  if (trainedWeight && trainedWeight.shape.some((d, i) => d !== sparse.shape[i]))
+    throw new Error(`sparseConv2d: weight ${shapeStr(trainedWeight.shape)} is not the compressed weights' ${shapeStr(sparse.shape)}`);
+  const live = [x, residual, trainedWeight, trainedBias];
+  const constants = [scale, trainedBias ? null : shift, trainedWeight ? null : opts.weight, opts.mask];
+  return attachWithConstants(y, 'sparse_conv2d', live.filter((t): t is Tensor => !!t), constants, (gy, liveNeeds) => {
+    // liveNeeds follows the non-null entries of `live`; spread it back over all four slots.
+    let k = 0;
+    const needs = live.map((t) => (t ? liveNeeds[k++] : false));
+    const d = needs[0] || needs[2] || needs[3] ? maskedScaled(gy, mask, scale) : null;
+    const grads = [
+      needs[0] ? sparseConvGradInput(d!, sparse, g, opts) : null,
+      needs[1] ? maskedScaled(gy, mask, null) : null,
+      needs[2] ? sparseConvGradWeight(x, d!, sparse, g) : null,
+      needs[3] ? sum(d!, [0, 2, 3]) : null,
+    ];
+    return grads.filter((_, i) => !!live[i]);
+  });
+}
+
+/** The kept weights' gradient as a dense tensor (zeros at pruned ones); see the file comment. */
+function sparseConvGradWeight(x: Tensor, d: Tensor, sparse: SparseConv2d, g: ConvGeometry): Tensor {
+  const gw = sparseConv2dGradWeightKernel(x, d, sparse, g);
+  // Bilinear in x and d, but its derivatives are not implemented: refused rather than dropped.
+  return attach(gw, 'sparse_conv2d_grad_weight', [x, d], () => {
+    throw new Error('sparseConv2d: no second derivative through the compressed weights’ gradient; differentiate the masked dense path (decompress the model first)');
   });
 }
 

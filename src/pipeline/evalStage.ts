@@ -33,7 +33,7 @@ import { loadSubModel } from '../ensemble/subModelFile.js';
 import type { Tensor } from '../engine/tensor.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import type { Module } from '../nn/module.js';
-import { compressForInference, sparseAttacksPay } from '../pruning/sparseInference.js';
+import { compressForInference, sparseKernelsPay } from '../pruning/sparseInference.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
@@ -156,7 +156,7 @@ export async function evalStage(
     // Pruned models are compressed for the timing (the sparse kernel where it measured faster);
     // where sparse attacks pay (CPU adapters) before their attacks, so those run it too, and
     // elsewhere just before the timing, so the attacks keep the dense path.
-    const attacksSparse = sparseAttacksPay();
+    const attacksSparse = sparseKernelsPay();
     const compressLater: Module[] = [];
     const compressForTiming = async (m: Module): Promise<void> => {
       if (attacksSparse) await compressForInference(m, { sample: speed.x });

@@ -191,11 +191,11 @@ export class MaskedModel extends Module {
 
   /**
    * Compresses the pruned convs with their current masks (compressForInference), for the attacks
-   * of one step (sparseInference.ts withSparseAttacks). Within a step the masks are constants in
+   * of one step (sparseInference.ts withSparseKernels). Within a step the masks are constants in
    * both modes (in 'prune' the straight-through mask's value is l.mask until refreshMasks), and an
    * attack needs only the input gradient, which the compressed copy gives.
    */
-  async compressForAttacks(): Promise<void> {
+  async compressForStep(): Promise<void> {
     this.layers.forEach((l) => (l.prunable.layer.weightMask = l.mask));
     try {
       await compressForInference(this.base);

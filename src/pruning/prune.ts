@@ -41,7 +41,7 @@ import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } fr
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
 import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
-import { withSparseAttacks } from './sparseInference.js';
+import { withSparseKernels } from './sparseInference.js';
 import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
 import { prunableLayers, weightKey } from './prunable.js';
@@ -452,8 +452,9 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
   for (let b = first; b < steps; b++) {
     await stopIfAborted(o.signal, { clock: o.clock, completedEpochs: o.completed, step: b, first, commit: checkpoint });
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
-    // The training attack on the sparse kernels where they pay (withSparseAttacks).
-    const robust = await withSparseAttacks([o.model], () => scope(() => {
+    // The training attack, and the training pass once the masks are fixed (fine-tuning), on the
+    // sparse kernels where they pay (withSparseKernels).
+    const robust = await withSparseKernels([o.model], () => scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
       const l = adversarialLoss(o.model, batch.x, batch.y, {
         method: o.s.method ?? 'madry',
@@ -493,7 +494,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
   const valData = val ? GpuDataset.upload(val.data) : null;
   const validate = async (model: MaskedModel): Promise<number | null> =>
     val && valData
-      ? (await withSparseAttacks([model], () => evaluateRobustness(model, valData, val.size, { eps: s.eps, stepSize: val.stepSize, steps: val.steps, batchSize: s.batchSize, generator: evalGen }))).pgd
+      ? (await withSparseKernels([model], () => evaluateRobustness(model, valData, val.size, { eps: s.eps, stepSize: val.stepSize, steps: val.steps, batchSize: s.batchSize, generator: evalGen }))).pgd
       : null;
   const P = s.pruneEpochs;
   const F = s.finetuneEpochs;

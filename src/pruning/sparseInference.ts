@@ -109,28 +109,33 @@ export async function compressForInference(model: Module, opts: CompressOptions 
  * 1.65× at 80%, 3.16× at 95%; the masked dense path 0.96×; `node dist/bench/sparseAb.js attack`,
  * 27 November), and not on a GPU (H100: whole sparse forward passes 0.90–1.18× dense).
  */
-export function sparseAttacksPay(): boolean {
+export function sparseKernelsPay(): boolean {
   return runtime().adapterInfo.isSoftware;
 }
 
 /** A model that compresses itself with masks it applies only during forward (MaskedModel). */
-interface CompressesForAttacks {
-  compressForAttacks(): Promise<void>;
+interface CompressesForStep {
+  compressForStep(): Promise<void>;
 }
 
-const compressesForAttacks = (m: Module): m is Module & CompressesForAttacks =>
-  typeof (m as Partial<CompressesForAttacks>).compressForAttacks === 'function';
+const compressesForStep = (m: Module): m is Module & CompressesForStep =>
+  typeof (m as Partial<CompressesForStep>).compressForStep === 'function';
 
 /**
  * Runs `step` (a training step, or an evaluation, with its attacks) with the pruned convs of
- * `models` compressed, so the attacks inside it (eval mode) run the sparse kernels, and drops the
- * copies when it is done: they are snapshots of the weights, which the step's update makes stale.
- * Without `enabled` (default: sparseAttacksPay) it just runs `step`.
+ * `models` compressed, so the attacks inside it (eval mode) and its training pass (where the masks
+ * are fixed: Conv2d.sparseWeightTrainable) run the sparse kernels, and drops the copies when it is
+ * done: they are snapshots of the weights, which the step's update makes stale, so `step` must
+ * not run the model again after updating it. Without `enabled` (default: sparseKernelsPay) it just
+ * runs `step`.
  */
-export async function withSparseAttacks<T>(models: readonly Module[], step: () => T | Promise<T>, enabled = sparseAttacksPay()): Promise<T> {
+export async function withSparseKernels<T>(models: readonly Module[], step: () => T | Promise<T>, enabled = sparseKernelsPay()): Promise<T> {
   if (!enabled) return await step();
   try {
-    for (const m of models) await (compressesForAttacks(m) ? m.compressForAttacks() : compressForInference(m));
+    for (const m of models) {
+      await (compressesForStep(m) ? m.compressForStep() : compressForInference(m));
+      for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
+    }
     return await step();
   } finally {
     for (const m of models) decompress(m);
@@ -143,5 +148,6 @@ export function decompress(model: Module): void {
     if (m instanceof Conv2d && m.sparseWeight) {
       m.sparseWeight.dispose();
       m.sparseWeight = null;
+      m.sparseWeightTrainable = false;
     }
 }

@@ -7,12 +7,14 @@
 // sparseConv2dFused's epilogue (folded batch norm, shortcut, ReLU) runs inside the grouped kernels
 // and as separate ops after the CSR ones; both must give the reference's values. Its gradient in
 // the input and the shortcut (the transposed weights through the same kernels, then col2im) must
-// match central differences of the reference, and a gradient of the weights must be refused.
+// match central differences of the reference, and a gradient of the weights must be refused unless
+// the caller says the compressed copy is current (trainable): then the weights' (and the bias's)
+// gradients must match central differences of the masked conv, zero at pruned weights.
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { forceSparseConvKernel, setSparseColsBudget, sparseConvKernel } from '../../kernels/sparseConv.js';
+import { forceSparseConvKernel, forceSparseGradWeight, setSparseColsBudget, sparseConvKernel } from '../../kernels/sparseConv.js';
 import type { SparseConvKernelName } from '../../kernels/tuning.js';
 import { conv2d } from '../reference/ops.js';
 import { checkOp, expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
@@ -52,18 +54,24 @@ function transposedConv(r: NDArray, w: NDArray, [h, wd]: [number, number], [sh, 
 const masked = (w: NDArray, m: NDArray): NDArray => nd(w.shape, Array.from(w.data, (v, i) => v * m.data[i]));
 
 describe('SparseConv2d', () => {
-  it('compresses to CSR rows per output channel, dropping masked and zero weights', () => {
+  it('compresses to CSR rows per output channel: the weights the mask keeps (zeros included: they train), else the non-zero ones', async () => {
     const w = new Float32Array([1, 0, 2, 3, /* co 1 */ 0, 0, 0, 0, /* co 2 */ 4, 5, 6, 7]);
-    const mask = [1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 1];
+    const mask = [1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1];
     const s = E.SparseConv2d.fromDense(w, [3, 1, 2, 2], mask);
+    const unmasked = E.SparseConv2d.fromDense(w, [3, 1, 2, 2]);
     try {
-      expect(Array.from(s.rowPtr)).toEqual([0, 2, 2, 4]);
-      expect(Array.from(s.cols)).toEqual([0, 2, 1, 3]);
-      expect(Array.from(s.values)).toEqual([1, 2, 5, 7]);
-      expect(s.nnz).toBe(4);
-      expect(s.sparsity).toBeCloseTo(8 / 12);
+      expect(Array.from(s.rowPtr)).toEqual([0, 3, 5, 7]);
+      expect(Array.from(s.cols)).toEqual([0, 1, 2, 1, 2, 1, 3]);
+      expect(Array.from(s.values)).toEqual([1, 0, 2, 0, 0, 5, 7]);
+      expect(s.nnz).toBe(7);
+      expect(s.sparsity).toBeCloseTo(5 / 12);
+      // Where each non-zero's gradient goes: co·4 + column.
+      expect(Array.from(await s.denseIndexGpu().data())).toEqual([0, 1, 2, 5, 6, 9, 11]);
+      expect(Array.from(unmasked.rowPtr)).toEqual([0, 3, 3, 7]);
+      expect(Array.from(unmasked.values)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
       s.dispose();
+      unmasked.dispose();
     }
   });
 
@@ -118,6 +126,7 @@ describe('SparseConv2d', () => {
 
 afterEach(() => {
   forceSparseConvKernel(null);
+  forceSparseGradWeight(null);
   setSparseColsBudget(64 * 1024 * 1024);
 });
 
@@ -471,6 +480,89 @@ describe('sparseConv2d', () => {
     }
   });
 
+  for (const path of ['sampled', 'dense'] as const)
+  it(`[${path}] trains through the kept weights (trainable): weight and bias gradients match central differences of the masked conv`, async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 3 }),
+      cin: fc.integer({ min: 1, max: 4 }),
+      cout: fc.integer({ min: 1, max: 5 }),
+      h: fc.integer({ min: 1, max: 8 }),
+      w: fc.integer({ min: 1, max: 8 }),
+      k: fc.integer({ min: 1, max: 4 }),
+      sh: fc.integer({ min: 1, max: 3 }),
+      sw: fc.integer({ min: 1, max: 3 }),
+      ph: fc.integer({ min: 0, max: 2 }),
+      pw: fc.integer({ min: 0, max: 2 }),
+      sparsity: fc.constantFrom(0, 0.5, 0.9),
+      bias: fc.boolean(),
+      seed: seedArb,
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async (p) => {
+        const oh = Math.floor((p.h + 2 * p.ph - p.k) / p.sh) + 1;
+        const ow = Math.floor((p.w + 2 * p.pw - p.k) / p.sw) + 1;
+        fc.pre(oh >= 1 && ow >= 1);
+        forceSparseGradWeight(path);
+        const rng = mulberry32(p.seed);
+        const w = randomArray([p.cout, p.cin, p.k, p.k], rng);
+        const m = randomMask(w.shape, p.sparsity, rng, p.cout > 1 ? 0 : null);
+        const x = randomArray([p.n, p.cin, p.h, p.w], rng);
+        const b = randomArray([p.cout], rng);
+        const opts = { stride: [p.sh, p.sw] as [number, number], padding: [p.ph, p.pw] as [number, number] };
+        const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+        try {
+          await checkOp({
+            gpu: (xs) => E.sparseConv2d(xs[0], sparse, p.bias ? xs[2] : null, { ...opts, weight: xs[1], trainable: true }),
+            ref: (xs) => conv2d(xs[0], masked(xs[1], m), opts.stride, opts.padding, p.bias ? xs[2] : undefined),
+            inputs: p.bias ? [x, w, b] : [x, w],
+            wrt: p.bias ? [0, 1, 2] : [0, 1],
+            seed: p.seed,
+            label: `trainable sparse conv ${JSON.stringify(p)}`,
+          });
+        } finally {
+          sparse.dispose();
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('sampled weight gradient over batch chunks and slices (binding limit) equals mask ⊙ the float64 one', async () => {
+    forceSparseGradWeight('sampled');
+    setSparseColsBudget(3 * 4 * 10 * 10 * 4);
+    const rng = mulberry32(77);
+    const [n, cin, cout, hw, k] = [7, 3, 4, 10, 3];
+    const w = randomArray([cout, cin, k, k], rng);
+    const m = randomMask(w.shape, 0.7, rng, 1);
+    const x = randomArray([n, cin, hw, hw], rng);
+    const r = randomArray([n, cout, 5, 5], rng);
+    // ∂/∂w of Σ r·conv(x, w ⊙ m), stride 2, padding 1, in float64.
+    const want = new Float64Array(w.data.length);
+    for (let b = 0; b < n; b++)
+      for (let co = 0; co < cout; co++)
+        for (let oy = 0; oy < 5; oy++)
+          for (let ox = 0; ox < 5; ox++)
+            for (let ci = 0; ci < cin; ci++)
+              for (let ky = 0; ky < k; ky++)
+                for (let kx = 0; kx < k; kx++) {
+                  const [iy, ix] = [oy * 2 + ky - 1, ox * 2 + kx - 1];
+                  const i = ((co * cin + ci) * k + ky) * k + kx;
+                  if (iy >= 0 && iy < hw && ix >= 0 && ix < hw && m.data[i])
+                    want[i] += r.data[((b * cout + co) * 5 + oy) * 5 + ox] * x.data[((b * cin + ci) * hw + iy) * hw + ix];
+                }
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const weight = E.variable(up(w));
+        const y = E.sparseConv2d(up(x), sparse, null, { stride: 2, padding: 1, weight, trainable: true });
+        const [gw] = E.grad(y, [weight], { gradOutput: up(r) });
+        expectClose(await gw.data(), want, { rtol: 1e-4, atol: 1e-5, label: 'chunked weight gradient' });
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
   it('refuses a gradient for the compressed weights or the folded batch norm (constants here)', () => {
     const rng = mulberry32(5);
     const w = randomArray([2, 1, 3, 3], rng);
@@ -494,6 +586,13 @@ describe('sparseConv2d', () => {
         expect(() => E.grad(E.sum(E.mul(gxScaled, gxScaled)), [scale], { allowUnused: true })).toThrow(/folded batch norm/);
         // The input's gradient alone is what an attack asks for.
         expect(E.grad(E.sum(z), [x])[0].shape).toEqual([1, 1, 4, 4]);
+        // Trainable: the weights get a gradient, but not a second derivative through it.
+        const [gw] = E.grad(E.sum(E.mul(E.sparseConv2d(x, sparse, null, { padding: 1, weight, trainable: true }), E.onesLike(y))), [weight], {
+          createGraph: true,
+        });
+        expect(() => E.grad(E.sum(E.mul(gw, gw)), [x])).toThrow(/no second derivative through the compressed weights/);
+        // ...and a straight-through mask is still refused.
+        expect(() => E.grad(E.sum(E.sparseConv2d(x, sparse, null, { padding: 1, weight, mask, trainable: true })), [mask])).toThrow(/their mask/);
       });
     } finally {
       sparse.dispose();

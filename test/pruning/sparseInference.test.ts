@@ -3,7 +3,7 @@ import * as E from '../../src/index.js';
 import { applyMasks, buildArchitecture, disposeSubModel } from '../../src/ensemble/subModel.js';
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
 import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
-import { compressForInference, decompress, withSparseAttacks } from '../../src/pruning/sparseInference.js';
+import { compressForInference, decompress, withSparseKernels } from '../../src/pruning/sparseInference.js';
 import { MaskedModel } from '../../src/pruning/maskedModel.js';
 import { inputGradient } from '../../src/attacks/inputGradient.js';
 
@@ -196,7 +196,7 @@ describe('sparse inference (compressForInference)', () => {
     disposeSubModel(m);
   });
 
-  it('withSparseAttacks compresses for one step only (a MaskedModel with the masks it applies in forward), and releases on errors', async () => {
+  it('withSparseKernels compresses for one step only (a MaskedModel with the masks it applies in forward), and releases on errors', async () => {
     const m = pruned(9, 0.1);
     const base = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, 2).eval();
     // Rate logits at their floor keep about 1% of every layer: the MaskedModel's masks, which it sets on the convs only in forward.
@@ -207,7 +207,7 @@ describe('sparse inference (compressForInference)', () => {
     const denseLogits = await E.noGrad(() => masked.forward(x)).data();
     let seen = { plain: 0, masked: 0 };
     let inside: Float32Array | null = null;
-    const result = await withSparseAttacks([m, masked], async () => {
+    const result = await withSparseKernels([m, masked], async () => {
       seen = { plain: convsOf(m).filter((c) => c.sparseWeight).length, masked: convsOf(base).filter((c) => c.sparseWeight).length };
       inside = (await E.noGrad(() => masked.forward(x)).data()) as Float32Array;
       return 7;
@@ -220,17 +220,74 @@ describe('sparse inference (compressForInference)', () => {
     for (let i = 0; i < denseLogits.length; i++) expect(inside![i]).toBeCloseTo(denseLogits[i], 4);
     // Released after the step (the update would make the copies stale), also when the step throws.
     expect([...convsOf(m), ...convsOf(base)].every((c) => c.sparseWeight === null)).toBe(true);
-    await expect(withSparseAttacks([m], () => {
+    await expect(withSparseKernels([m], () => {
       throw new Error('step failed');
     }, true)).rejects.toThrow('step failed');
     expect(convsOf(m).every((c) => c.sparseWeight === null)).toBe(true);
     // Disabled (a GPU adapter): nothing is compressed.
-    await withSparseAttacks([m], () => {
+    await withSparseKernels([m], () => {
       expect(convsOf(m).every((c) => c.sparseWeight === null)).toBe(true);
     }, false);
     E.dispose([x, [...init.values()]]);
     masked.dispose();
     disposeSubModel(m);
+  });
+
+  it('withSparseKernels trains with fixed masks through the sparse kernels (the masked path’s gradients), HARP’s straight-through masks on the masked path', async () => {
+    const x = new E.Generator(4).uniform([4, 1, 28, 28]);
+    const y = E.Tensor.fromArray([3, 1, 4, 1], [4], 'i32');
+    const proto = E.SparseConv2d.prototype;
+    const { denseIndexGpu } = proto;
+    let weightGradients = 0;
+    proto.denseIndexGpu = function (this: E.SparseConv2d) {
+      weightGradients++;
+      return denseIndexGpu.call(this);
+    };
+    /** Every gradient of one training pass of `model` w.r.t. `params`, on the host. */
+    const gradients = (model: E.Module, params: E.Tensor[]) =>
+      E.scopeAsync(async () => {
+        const gs = E.grad(E.crossEntropy(model.forward(x), y), params, { allowUnused: true });
+        return Promise.all(gs.map(async (g) => Float32Array.from(await g.data())));
+      });
+    const expectSame = (got: Float32Array[], want: Float32Array[], what: string) => {
+      for (const [k, w] of want.entries()) {
+        const scale = Math.max(1e-6, ...Array.from(w, Math.abs));
+        for (let i = 0; i < w.length; i++) expect(Math.abs(got[k][i] - w[i]), `${what}, parameter ${k}, entry ${i}`).toBeLessThan(1e-4 * scale);
+      }
+    };
+    try {
+      // Fine-tuning and ensemble training: the masks (Conv2d.weightMask) are constants.
+      const m = pruned(11, 0.1).train();
+      const params = m.parameters();
+      const masked = await gradients(m, params);
+      const sparse = await withSparseKernels([m], () => gradients(m, params), true);
+      expect(weightGradients).toBeGreaterThanOrEqual(2);
+      expectSame(sparse, masked, 'fixed masks');
+      // Pruned weights got exactly zero.
+      const [, first] = m.namedModules().find(([, c]) => c instanceof Conv2d) as [string, Conv2d];
+      const mask = await first.weightMask!.data();
+      const g = sparse[params.indexOf(first.weight)];
+      expect(g.some((v) => v !== 0)).toBe(true);
+      for (let i = 0; i < g.length; i++) if (mask[i] === 0) expect(g[i]).toBe(0);
+      disposeSubModel(m);
+
+      // HARP's pruning stage: the scores reach the convs through a straight-through mask, whose
+      // gradient needs ∂L/∂(w ⊙ M) at every weight, so those convs keep the masked dense path.
+      const base = buildArchitecture({ model: 'smallcnn', width: 0.5, inChannels: 1, numClasses: 10, imageSize: 28 }, 5).train();
+      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+      const harp = await MaskedModel.create(base, init, { target: 0.1, initialRateLogit: -20 });
+      const trainable = harp.trainableParameters();
+      const before = weightGradients;
+      const plain = await gradients(harp, trainable);
+      const inside = await withSparseKernels([harp], () => gradients(harp, trainable), true);
+      expect(weightGradients).toBe(before);
+      expectSame(inside, plain, 'straight-through masks');
+      E.dispose([...init.values()]);
+      harp.dispose();
+    } finally {
+      proto.denseIndexGpu = denseIndexGpu;
+      E.dispose([x, y]);
+    }
   });
 
   it("refuses the gradient of a compressed conv's straight-through mask in eval mode (Conv2d passes its mask)", async () => {

@@ -34,7 +34,7 @@ import { momentumRecords, momentumTensor } from '../../training/trainer.js';
 import { masksOf } from '../subModel.js';
 import { ensembleLoss } from './ensembleLoss.js';
 import { checkEnsembleTrainSettings, type Diversity, type EnsembleTrainSettings } from './settings.js';
-import { withSparseAttacks } from '../../pruning/sparseInference.js';
+import { withSparseKernels } from '../../pruning/sparseInference.js';
 
 export interface EnsembleEpochMetrics {
   epoch: number;
@@ -225,9 +225,9 @@ export async function trainEnsemble(
       for (let b = first; b < stepsPerEpoch; b++) {
         await stopIfAborted(hooks.signal, { clock, completedEpochs: epoch, step: b, first, commit: commitPartial });
         const rows = (order: Int32Array) => order.slice(b * s.batchSize, (b + 1) * s.batchSize);
-        // The step's attacks (distillation, PGD per member and against the team) on the sparse
-        // kernels where they pay (withSparseAttacks).
-        const terms = await withSparseAttacks(members, () => scope(() => {
+        // The step's attacks (distillation, PGD per member and against the team) and its training
+        // pass (the masks are fixed) on the sparse kernels where they pay (withSparseKernels).
+        const terms = await withSparseKernels(members, () => scope(() => {
           const source = makeBatch(train!, rows(sourceOrder), aug, gen);
           const target = makeBatch(train!, rows(targetOrder), aug, gen);
           const t = ensembleLoss(members, source.x, source.y, target.x, { settings: s, layer, diversity, generator: gen });
