@@ -11,6 +11,7 @@ import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
 import { readManifest } from '../../src/ensemble/ensembleDir.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS, type PipelineConfig } from '../../src/pipeline/config.js';
 import { baseStage, setBaseWaitMs } from '../../src/pipeline/baseStage.js';
+import { setEvalAutoAttack } from '../../src/pipeline/evalStage.js';
 import { openPipeline } from '../../src/pipeline/context.js';
 import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
@@ -130,6 +131,22 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(d.withDie.macsPerImage!).toBeLessThanOrEqual(d.withoutDie.macsPerImage!);
     expect(d.withDie.timedMeanMembersUsed!).toBeGreaterThanOrEqual(1);
     expect(d.withDie.timedMeanMembersUsed!).toBeLessThanOrEqual(d.teamSize);
+  });
+
+  it('runs AutoAttack on the dense model, EED and the single sub-model with the highest PGD accuracy', async () => {
+    const ctx = await openPipeline({ ...tinyConfig(out), aaCount: 4, evalAttacks: 'clean,pgd', singleAttacks: 'clean,pgd' });
+    setEvalAutoAttack({ iterations: 2, queries: 5, targetClasses: 2 });
+    let rows: EedReport['methods'];
+    try {
+      rows = (await runPipeline(ctx)).report!.methods;
+    } finally {
+      setEvalAutoAttack(undefined);
+    }
+    const singles = rows.filter((m) => m.kind === 'pruned');
+    const best = singles.reduce((a, b) => (b.pgd! > a.pgd! ? b : a));
+    expect(singles.filter((m) => m.aa !== null)).toEqual([best]);
+    for (const kind of ['dense', 'eed-static', 'eed-die']) expect(rows.find((m) => m.kind === kind)!.aa, kind).not.toBeNull();
+    expect(rows.find((m) => m.kind === 'pool-average')!.aa).toBeNull();
   });
 
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {
