@@ -412,12 +412,13 @@ export function sparseConv2dGradWeightKernel(x: Tensor, gy: Tensor, sparse: Spar
     }
     return gw;
   }
-  // Items per slice, then items per dispatch: whole slices whose inputs fit one binding each.
-  const perSlice = Math.max(1, Math.floor(g.batch / Math.max(1, Math.ceil(gradWeightLanes() / nnz))));
-  const slices = Math.ceil(g.batch / perSlice);
+  // Items per slice (never more than one binding holds), then items per dispatch: whole slices
+  // whose inputs fit one binding each.
   const xItem = g.cin * g.h * g.w;
   const gyItem = g.cout * g.oh * g.ow;
   const fit = itemsPerChunk(Math.max(xItem, gyItem) * 4, g.batch);
+  const perSlice = Math.min(fit, Math.max(1, Math.floor(g.batch / Math.max(1, Math.ceil(gradWeightLanes() / nnz)))));
+  const slices = Math.ceil(g.batch / perSlice);
   // The whole batch in one dispatch when it fits one binding (no copies), else whole slices at a time.
   const slicesPerChunk = fit >= g.batch ? slices : Math.max(1, Math.floor(fit / perSlice));
   const partial = Tensor.empty([slices, nnz]);

@@ -57,8 +57,15 @@ export class SparseConv2d {
   private gradGroups = new Map<string, TransposedGroups>();
   private disposed = false;
 
-  private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array) {
+  /**
+   * Whether a mask chose the kept entries (fromDense with a mask): only then is every weight that
+   * trains present, so only then may training take the weights' gradient through this copy.
+   */
+  readonly fromMask: boolean;
+
+  private constructor(shape: readonly [number, number, number, number], rowPtr: Uint32Array, cols: Uint32Array, values: Float32Array, fromMask = false) {
     this.shape = shape;
+    this.fromMask = fromMask;
     this.rowPtr = rowPtr;
     this.cols = cols;
     this.values = values;
@@ -92,7 +99,7 @@ export class SparseConv2d {
       }
       rowPtr[co + 1] = cols.length;
     }
-    return new SparseConv2d([cout, cin, kh, kw], rowPtr, Uint32Array.from(cols), Float32Array.from(values));
+    return new SparseConv2d([cout, cin, kh, kw], rowPtr, Uint32Array.from(cols), Float32Array.from(values), !!mask);
   }
 
   /** Reads dense weights (and a mask) back from the GPU and compresses them. */

@@ -14,7 +14,9 @@
 // snapshot of weight ⊙ mask (`trainable`, masks fixed). Then the dense weight (and a bias given as
 // shift alone) get their gradient through the kept weights only:
 //   dW[k] = Σ d[b, co_k, o] · x[b, tap_k(o)] at every kept k, 0 elsewhere (sparseConv2dGradWeightKernel)
-// which is mask ⊙ ∂L/∂W, what the masked dense path gives, at the sparse path's cost.
+// which is mask ⊙ ∂L/∂W, what the masked dense path gives, at the sparse path's cost. convᵀ is then
+// differentiable in the weights too (a loss on input gradients, GAL's); the weight gradient itself
+// has no derivative (refused).
 
 import { convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { bnGradInputKernel, bnReluGradKernel } from '../../kernels/batchNorm.js';
@@ -151,12 +153,19 @@ function maskedScaled(gy: Tensor, y: Tensor | null, scale: Tensor | null): Tenso
   return attachWithConstants(out, 'sparse_conv2d_epilogue_grad', [gy], [scale], (u, needs) => [needs[0] ? maskedScaled(u, y, scale) : null]);
 }
 
-/** convᵀ(gy, W) for the sparse weights; its own derivative is the sparse conv (linear in gy). */
+/**
+ * convᵀ(gy, W) for the sparse weights; its derivative in gy is the sparse conv (it is linear in gy),
+ * and in trainable weights ⟨u, convᵀ(gy, W)⟩ = ⟨conv(u, W), gy⟩ gives the weight gradient of a conv
+ * of u (what a loss on input gradients, GAL's, needs during training).
+ */
 function sparseConvGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry, opts: SparseConv2dOptions): Tensor {
   const gx = sparseConv2dGradInputKernel(gy, sparse, g);
-  // The weights (and mask) are constants of convᵀ as well: its derivative in them is refused, not dropped.
-  return attachWithConstants(gx, 'sparse_conv2d_grad_input', [gy], [opts.weight, opts.mask], (u, needs) => [
-    needs[0] ? sparseConv2dFused(u, sparse, {}, { stride: opts.stride, padding: opts.padding }) : null,
+  const trainedWeight = opts.trainable ? (opts.weight ?? null) : null;
+  // Otherwise the weights (and mask) are constants of convᵀ as well: its derivative in them is refused, not dropped.
+  const live = trainedWeight ? [gy, trainedWeight] : [gy];
+  return attachWithConstants(gx, 'sparse_conv2d_grad_input', live, [trainedWeight ? null : opts.weight, opts.mask], (u, needs) => [
+    needs[0] ? sparseConv2dFused(u, sparse, {}, { stride: opts.stride, padding: opts.padding, weight: opts.weight, mask: opts.mask, trainable: opts.trainable }) : null,
+    ...(trainedWeight ? [needs[1] ? sparseConvGradWeight(u, gy, sparse, g) : null] : []),
   ]);
 }
 

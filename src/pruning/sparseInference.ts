@@ -134,7 +134,9 @@ export async function withSparseKernels<T>(models: readonly Module[], step: () =
   try {
     for (const m of models) {
       await (compressesForStep(m) ? m.compressForStep() : compressForInference(m));
-      for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
+      // Trainable only where a mask chose the kept weights: a conv compressed from its non-zero
+      // weights alone would leave its zeros (still trained on the dense path) without a gradient.
+      for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight?.fromMask) c.sparseWeightTrainable = true;
     }
     return await step();
   } finally {
@@ -145,8 +147,8 @@ export async function withSparseKernels<T>(models: readonly Module[], step: () =
 /** Drops the compressed copies (after which inference uses the masked dense kernels again). */
 export function decompress(model: Module): void {
   for (const [, m] of model.namedModules())
-    if (m instanceof Conv2d && m.sparseWeight) {
-      m.sparseWeight.dispose();
+    if (m instanceof Conv2d) {
+      m.sparseWeight?.dispose();
       m.sparseWeight = null;
       m.sparseWeightTrainable = false;
     }

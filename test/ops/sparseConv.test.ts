@@ -527,6 +527,36 @@ describe('sparseConv2d', () => {
     );
   });
 
+  for (const stride of [1, 2])
+  it(`trainable, stride ${stride}: a loss on the input gradient (GAL's) gives the weights the masked dense path's gradient`, async () => {
+    const rng = mulberry32(31 + stride);
+    const w = randomArray([4, 3, 3, 3], rng);
+    const m = randomMask(w.shape, 0.6, rng, 2);
+    const x0 = randomArray([2, 3, 7, 7], rng);
+    const oh = Math.floor((7 + 2 - 3) / stride) + 1;
+    const c = randomArray([2, 4, oh, oh], rng);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const weight = E.variable(up(w));
+        const mask = up(m);
+        /** ∂/∂W of ‖∇ₓ Σ c·conv(x, W)²‖²: through convᵀ's weights and through conv's output. */
+        const secondOrder = async (conv: (x: E.Tensor) => E.Tensor) => {
+          const x = E.variable(up(x0));
+          const y = conv(x);
+          const [gx] = E.grad(E.sum(E.mul(E.mul(y, y), up(c))), [x], { createGraph: true });
+          return E.grad(E.sum(E.mul(gx, gx)), [weight])[0].data();
+        };
+        const want = await secondOrder((x) => E.maskedConv2d(x, weight, mask, null, { stride, padding: 1 }));
+        const got = await secondOrder((x) => E.sparseConv2d(x, sparse, null, { stride, padding: 1, weight, mask, trainable: true }));
+        expectClose(got, want, { rtol: 1e-4, atol: 1e-4, label: `second-order weight gradient, stride ${stride}` });
+        expect(Array.from(want).some((v) => v !== 0)).toBe(true);
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
   it('sampled weight gradient over batch chunks and slices (binding limit) equals mask ⊙ the float64 one', async () => {
     forceSparseGradWeight('sampled');
     setSparseColsBudget(3 * 4 * 10 * 10 * 4);

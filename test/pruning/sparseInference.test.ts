@@ -6,6 +6,7 @@ import { prunableLayers, weightKey } from '../../src/pruning/prunable.js';
 import { compressForInference, decompress, withSparseKernels } from '../../src/pruning/sparseInference.js';
 import { MaskedModel } from '../../src/pruning/maskedModel.js';
 import { inputGradient } from '../../src/attacks/inputGradient.js';
+import { galLoss } from '../../src/ensemble/training/galLoss.js';
 
 /**
  * A SmallCNN (or ResNet-18 at width 1/8) whose conv/linear weights keep a fraction `keep` (every
@@ -288,6 +289,38 @@ describe('sparse inference (compressForInference)', () => {
       proto.denseIndexGpu = denseIndexGpu;
       E.dispose([x, y]);
     }
+  });
+
+  it('withSparseKernels trains a loss on input gradients (GAL) with the masked path’s gradients, and a conv without a mask on the dense path', async () => {
+    const members = [pruned(12, 0.1).train(), pruned(13, 0.1).train()];
+    const x = new E.Generator(6).uniform([3, 1, 28, 28]);
+    const y = E.Tensor.fromArray([2, 5, 9], [3], 'i32');
+    const params = members.flatMap((m) => m.parameters());
+    const gradients = () =>
+      E.scopeAsync(async () => {
+        const loss = galLoss(members.map((m) => (v: E.Tensor) => m.forward(v)), x, y);
+        return Promise.all(E.grad(loss, params, { allowUnused: true }).map(async (g) => Float32Array.from(await g.data())));
+      });
+    const masked = await gradients();
+    const sparse = await withSparseKernels(members, () => {
+      expect(members[0].namedModules().some(([, c]) => c instanceof Conv2d && c.sparseWeightTrainable)).toBe(true);
+      return gradients();
+    }, true);
+    for (const [k, w] of masked.entries()) {
+      const scale = Math.max(1e-6, ...Array.from(w, Math.abs));
+      for (let i = 0; i < w.length; i++) expect(Math.abs(sparse[k][i] - w[i]), `parameter ${k}, entry ${i}`).toBeLessThan(1e-3 * scale);
+    }
+    members.forEach(disposeSubModel);
+    // Compressed from its non-zero weights alone (no mask), a conv's zeros still train: not trainable.
+    const conv = new Conv2d(4, 8, 3, { padding: 1 });
+    const w = await conv.weight.data();
+    conv.weight.assign(E.Tensor.fromArray(Float32Array.from(w, (v, i) => (i % 10 === 0 ? v : 0)), conv.weight.shape));
+    await withSparseKernels([conv], () => {
+      expect(conv.sparseWeight).not.toBeNull();
+      expect(conv.sparseWeightTrainable).toBe(false);
+    }, true);
+    E.dispose([x, y]);
+    conv.dispose();
   });
 
   it("refuses the gradient of a compressed conv's straight-through mask in eval mode (Conv2d passes its mask)", async () => {
