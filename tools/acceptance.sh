@@ -5,7 +5,7 @@
 #   issue 5  eed train --preset fmnist-smallcnn      ~5 h (5 epochs of PGD-7 AT on 60,000 images)
 #   issue 6  eed prune --preset fmnist-smallcnn-80   ~100 min per score (23-30 min per epoch), 4 scores, then PGD-20 each
 #   issue 5  eed eval  --preset fmnist-smallcnn      ~2.5 h (DeepFool and AutoAttack on 500 images dominate)
-#   issue 7  eed run --preset fmnist (from the AT checkpoint above; 15-20 h, see the README)
+#   issue 7  eed run --preset fmnist (from the AT checkpoint above; about a day, see the README)
 # Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json, runs/fmnist/report.md;
 # the table at the end is the README's.
 #   bash tools/acceptance.sh [--no-eed]  run (or resume) the chain (--no-eed: stop before issue 7)

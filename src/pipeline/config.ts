@@ -109,7 +109,7 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw', singleAttacks: 'clean,pgd', speedRepeats: 5, out: 'runs/quick',
   },
   // Issue 5's Fashion-MNIST recipe (SmallCNN, ε = 0.1, PGD-7 training) on the whole training set,
-  // with the stage lengths cut to what the software adapter can finish in about a day: 2 HARP and 2
+  // with the stage lengths cut so the software adapter finishes in about a day: 2 HARP and 2
   // fine-tuning epochs per sub-model (issue 6's recipe, which kept PGD-20 within 0.8 points of the
   // dense model at 80%) and 2 ensemble epochs; the attacks on the first 1000 test images
   // (AutoAttack on 500). With a GPU, raise them (--prune-epochs etc.).
