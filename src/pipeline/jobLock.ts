@@ -2,8 +2,9 @@
 // on machines sharing the run folder) never prune the same sub-model twice. The lock appears with
 // its owner already written (written to a private file, then hard-linked into place, which fails
 // if the lock exists), so no process ever reads a half-created lock. A lock left by a dead process
-// on this host is taken over; one from another host, or one that cannot be read, is respected
-// until removed (delete the file by hand if its owner is gone).
+// on this host is taken over, and so is one from an earlier boot of this host (Linux's boot id:
+// after a reboot its pid may name an unrelated live process); one from another host, or one that
+// cannot be read, is respected until removed (delete the file by hand if its owner is gone).
 
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,7 +13,19 @@ interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** The owner's boot id, where the system has one (locks written before it existed lack it). */
+  boot?: string;
 }
+
+/** This boot's id (Linux), or undefined elsewhere. */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+const thisBoot = bootId();
 
 function alive(pid: number): boolean {
   try {
@@ -39,7 +52,7 @@ export type LockResult = { acquired: true; release: () => void } | { acquired: f
 /** Creates the lock holding our owner record, or returns false if it exists. */
 function create(path: string): boolean {
   const mine = `${path}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
-  writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
+  writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), boot: thisBoot } satisfies LockOwner));
   try {
     linkSync(mine, path);
     return true;
@@ -86,7 +99,8 @@ export function tryLock(path: string): LockResult {
     const owner = readOwner(path);
     if (owner === null) return { acquired: false, owner: `an unreadable lock (${path}; delete it if no process holds it)` };
     const ours = owner.pid === process.pid;
-    const stale = owner.host === hostname() && (ours ? !held.has(path) : !alive(owner.pid));
+    const earlierBoot = owner.boot !== undefined && thisBoot !== undefined && owner.boot !== thisBoot;
+    const stale = owner.host === hostname() && (earlierBoot || (ours ? !held.has(path) : !alive(owner.pid)));
     if (!stale) return { acquired: false, owner: `pid ${owner.pid} on ${owner.host} since ${owner.since}` };
     // Take the dead owner's lock aside under a name of our own; if what we took is not the lock we
     // judged stale (another process took it over first and now holds it), put it back.

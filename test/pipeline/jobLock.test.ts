@@ -35,6 +35,21 @@ describe('pool job locks', () => {
     expect(tryLock(path).acquired).toBe(false);
   });
 
+  it.skipIf(!existsSync('/proc/sys/kernel/random/boot_id'))('take over a lock from an earlier boot of this host even when its pid is alive now, and record the boot', () => {
+    const path = join(scratch, 'boot.lock');
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    // Our parent is alive, but the lock names another boot: after a reboot its pid means nothing.
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: 'before the reboot', boot: `${boot}-earlier` }));
+    const taken = tryLock(path);
+    expect(taken.acquired).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8')).boot).toBe(boot);
+    if (taken.acquired) taken.release();
+    // The same boot and a live pid: respected.
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: 'now', boot }));
+    expect(tryLock(path).acquired).toBe(false);
+    rmSync(path);
+  });
+
   it('take over a lock naming our own pid that this process does not hold (a restarted container), never one it holds', () => {
     const path = join(scratch, 'own.lock');
     writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), since: 'before the restart' }));
