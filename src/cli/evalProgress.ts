@@ -1,8 +1,9 @@
 // The finished rows of an interrupted `eed eval`, so that rerunning the same command resumes after
 // the last finished attack, and AutoAttack's state after each of its own attacks (in a safetensors
 // file beside it: the points found so far), so that it resumes inside AutoAttack too. Both record
-// what they depend on (the weights file's identity, the dataset and the suite options); a file
-// from another model or other settings is ignored and replaced, never mixed in.
+// what they depend on (the weights file's identity, the dataset, a digest of its test split and the
+// suite options); a file from another model, other data or other settings is ignored and replaced,
+// never mixed in.
 
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -44,21 +45,27 @@ export class EvalProgress {
     readonly path: string,
     private readonly key: unknown,
     private readonly rows: AttackOutcome[],
+    private readonly olderKeys: readonly unknown[],
   ) {}
 
-  /** Opens `path`, keeping its rows only if they were computed under the same `key`. */
-  static async open(path: string, key: unknown): Promise<EvalProgress> {
+  /**
+   * Opens `path`, keeping its rows only if they were computed under the same `key`, or under one
+   * of `olderKeys` (what files written before the key gained a field hold; the next write records
+   * the full key).
+   */
+  static async open(path: string, key: unknown, olderKeys: readonly unknown[] = []): Promise<EvalProgress> {
     let rows: AttackOutcome[] = [];
+    const matches = (k: unknown) => [key, ...olderKeys].some((x) => sameKey(k, x));
     if (existsSync(path)) {
       try {
         const file = JSON.parse(readFileSync(path, 'utf8')) as ProgressFile;
-        if (sameKey(file.key, key) && Array.isArray(file.rows)) rows = file.rows;
+        if (matches(file.key) && Array.isArray(file.rows)) rows = file.rows;
         else process.stderr.write(`eed eval: ${path} holds results for another model or other settings; starting over\n`);
       } catch (e) {
         process.stderr.write(`eed eval: ${path} is unreadable (${(e as Error).message}); starting over\n`);
       }
     }
-    return new EvalProgress(path, key, rows);
+    return new EvalProgress(path, key, rows, olderKeys);
   }
 
   row(attack: SuiteAttack): AttackOutcome | undefined {
@@ -93,7 +100,8 @@ export class EvalProgress {
     try {
       const file = await readSafetensors(this.autoAttackPath);
       const m = file.metadata;
-      if (!sameKey(JSON.parse(m.key) as unknown, this.key)) {
+      const saved = JSON.parse(m.key) as unknown;
+      if (![this.key, ...this.olderKeys].some((x) => sameKey(saved, x))) {
         process.stderr.write(`eed eval: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
         return undefined;
       }

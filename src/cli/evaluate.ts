@@ -8,6 +8,7 @@ import { EvalProgress, fileIdentity } from './evalProgress.js';
 import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
 import { GpuDataset } from '../data/batches.js';
+import { datasetDigest } from '../data/datasetDigest.js';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
@@ -126,7 +127,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
     // One attack at a time, each finished row kept in <out>.partial.json: AutoAttack alone runs
     // for an hour on a CPU adapter, and a rerun of the same command skips what is done.
-    const partial = await EvalProgress.open(`${out}.partial.json`, { weights: fileIdentity(weights), dataset, options: suiteOptions });
+    // The test split's digest too: the same dataset name in another folder may hold other images.
+    // Files from before the key held it resume as they did (the next write records it).
+    const identity = fileIdentity(weights);
+    const partial = await EvalProgress.open(
+      `${out}.partial.json`,
+      { weights: identity, dataset, testData: datasetDigest(test), options: suiteOptions },
+      [{ weights: identity, dataset, options: suiteOptions }],
+    );
     const outcomes: AttackOutcome[] = [];
     let autoAttackLabel: string | null = null;
     for (const attack of chosen) {

@@ -38,6 +38,29 @@ describe('eed eval progress file', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('resumes files written under an older key (before it held the test data digest), then records the full key; other test data starts over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-older-'));
+    const path = join(dir, 'eval.json.partial.json');
+    const older = { options: 1 };
+    const full = (digest: string) => ({ options: 1, testData: digest });
+    await (await EvalProgress.open(path, older)).record(pgdRow);
+    const xAdv = E.tensor([0.5, 1], [2, 1, 1, 1]);
+    await (await EvalProgress.open(path, older)).recordAutoAttack({ cleanAccuracy: 1, steps: [], robust: [true, true], xAdv });
+    xAdv.dispose();
+    // Without the older key accepted, the file is another key's.
+    expect((await EvalProgress.open(path, full('aaa'))).row('pgd')).toBeUndefined();
+    const resumed = await EvalProgress.open(path, full('aaa'), [older]);
+    expect(resumed.row('pgd')).toEqual(pgdRow);
+    const state = await resumed.autoAttackState();
+    expect(state?.robust).toEqual([true, true]);
+    state?.xAdv.dispose();
+    await resumed.record({ ...pgdRow, attack: 'clean', label: 'clean' });
+    // Now written under the full key: other test data no longer matches it.
+    expect((await EvalProgress.open(path, full('aaa'), [older])).row('clean')).toBeDefined();
+    expect((await EvalProgress.open(path, full('bbb'), [older])).row('pgd')).toBeUndefined();
+    resumed.remove();
+  });
+
   it("keeps AutoAttack's state after each of its attacks, for the same key only", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-aa-'));
     const path = join(dir, 'eval.json.partial.json');
