@@ -1,4 +1,4 @@
-// `node dist/bench/sparseAb.js layers|forward|attack|train [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
+// `node dist/bench/sparseAb.js layers|forward|attack|train|harp [--kernels grouped,spmm] [--sparsity 0.8,0.9] [--reps N] [--model smallcnn|resnet18] [--clock cpu|wall] [--out FILE]`
 // (layers: both models' conv shapes unless --model names one):
 // sparse against dense, interleaved. `npm run bench` times each case alone (wall clock, tinybench);
 // on a machine shared with a training run its medians drift by ±30% between cases measured minutes
@@ -17,6 +17,10 @@
 //            gradient in every parameter), the pruned model with its masks fixed on the sparse
 //            kernels (Conv2d.sparseWeightTrainable, as withSparseKernels sets it: fine-tuning and
 //            ensemble training) and on the masked dense path ('masked'), against the dense model
+//   harp:    one training pass of HARP's pruning stage (SmallCNN, a MaskedModel in 'prune' mode keeping
+//            1 − sparsity of every layer: the gradients of its scores, rates and BN, the mask's through
+//            the straight-through op), on the sparse kernels ('auto') and the masked dense path
+//            ('masked'), against the dense model's plain training pass
 // Results are printed and, with --out, written as JSON with the command line and the adapter.
 
 import { writeFileSync } from 'node:fs';
@@ -34,8 +38,11 @@ import type { Module } from '../src/nn/module.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
 import { Conv2d } from '../src/nn/layers.js';
-import { conv2d, crossEntropy, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
+import { abs, conv2d, crossEntropy, Generator, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
 import { magnitudeMask, pruneAndCompress, releasePruning } from './magnitudePruning.js';
+import { MaskedModel } from '../src/pruning/maskedModel.js';
+import { prunableLayers } from '../src/pruning/prunable.js';
+import { decompress } from '../src/pruning/sparseInference.js';
 
 /** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
 /** [batch, Cin, Cout, H = W, stride] of each model's 3×3 convs. */
@@ -191,6 +198,38 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
   return rows;
 }
 
+async function harpPass(sparsities: number[], reps: number): Promise<Row[]> {
+  const x = gen.uniform([128, 1, 28, 28]).keep();
+  const labels = tensor(Int32Array.from({ length: 128 }, (_, i) => i % 10), [128], 'i32').keep();
+  const dense = new SmallCNN({ generator: gen }).train();
+  const rows: Row[] = [];
+  for (const s of sparsities) {
+    const base = new SmallCNN({ generator: gen }).train();
+    base.loadStateDict(dense.stateDict());
+    const scores = new Map(prunableLayers(base).map((l) => [l.name, abs(l.weight)]));
+    const harp = await MaskedModel.create(base, scores, { target: 1 - s });
+    // As withSparseKernels leaves the model inside a pruning step.
+    await harp.compressForStep();
+    for (const [, c] of base.namedModules()) if (c instanceof Conv2d && c.sparseWeight?.fromMask) c.sparseWeightTrainable = true;
+    const params = harp.trainableParameters();
+    const pass = () => scope(() => void grad(crossEntropy(harp.forward(x), labels), params, { allowUnused: true }));
+    const runs: Record<string, () => void> = {
+      dense: () => scope(() => void grad(crossEntropy(dense.forward(x), labels), dense.parameters())),
+      masked: () => masked(base, pass),
+      auto: pass,
+    };
+    rows.push(...(await interleave('smallcnn HARP training pass b128', s, runs, reps)));
+    decompress(base);
+    for (const t of scores.values()) t.dispose();
+    harp.dispose();
+    base.dispose();
+  }
+  dense.dispose();
+  x.dispose();
+  labels.dispose();
+  return rows;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -204,8 +243,8 @@ async function main(): Promise<void> {
     },
   });
   const mode = positionals[0] ?? 'layers';
-  if (mode !== 'layers' && mode !== 'forward' && mode !== 'attack' && mode !== 'train')
-    throw new Error(`sparseAb: mode must be 'layers', 'forward', 'attack' or 'train', got '${mode}'`);
+  if (mode !== 'layers' && mode !== 'forward' && mode !== 'attack' && mode !== 'train' && mode !== 'harp')
+    throw new Error(`sparseAb: mode must be 'layers', 'forward', 'attack', 'train' or 'harp', got '${mode}'`);
   // forward, attack, train: one model (SmallCNN unless named); layers: both models' shapes unless one is named.
   const model = values.model ?? (mode === 'layers' ? undefined : 'smallcnn');
   if (model !== undefined && model !== 'smallcnn' && model !== 'resnet18') throw new Error(`sparseAb: --model must be smallcnn or resnet18, got '${model}'`);
@@ -221,7 +260,9 @@ async function main(): Promise<void> {
   const rows =
     mode === 'layers'
       ? await layers(model ? [model] : ['smallcnn', 'resnet18'], kernels, sparsities, reps)
-      : await forward(model ?? 'smallcnn', kernels, sparsities, reps, mode);
+      : mode === 'harp'
+        ? await harpPass(sparsities, reps)
+        : await forward(model ?? 'smallcnn', kernels, sparsities, reps, mode);
   if (values.out) {
     const command = `node dist/bench/sparseAb.js ${process.argv.slice(2).join(' ')}`;
     writeFileSync(values.out, JSON.stringify({ adapter, date: new Date().toISOString(), command, timing: `${clock === 'cpu' ? 'process CPU' : 'wall-clock'} ms, interleaved medians`, rows }, null, 2) + '\n');

@@ -64,8 +64,8 @@ export class Conv2d extends Module {
   /**
    * Set while sparseWeight is known to be current (src/pruning/sparseInference.ts withSparseKernels,
    * which compresses before a step and drops the copy before the update): training passes then run
-   * it too, and the weights get their gradient through the kept ones only, as long as the mask is
-   * fixed (a mask that needs a gradient, HARP's straight-through one, keeps the masked dense path).
+   * it too, and the weights get their gradient through the kept ones only (a straight-through mask,
+   * HARP's, gets its own from the dense GEMM's gradient).
    */
   sparseWeightTrainable = false;
 
@@ -127,7 +127,7 @@ export class Conv2d extends Module {
 
   /** Whether a forward pass now runs the compressed copy (see sparseWeight and sparseWeightTrainable). */
   private usesSparse(): boolean {
-    return !isRecording() || !this.training || (this.sparseWeightTrainable && !this.weightMask?.requiresGrad);
+    return !isRecording() || !this.training || this.sparseWeightTrainable;
   }
 }
 

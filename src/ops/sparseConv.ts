@@ -14,11 +14,13 @@
 // snapshot of weight ⊙ mask (`trainable`, masks fixed). Then the dense weight (and a bias given as
 // shift alone) get their gradient through the kept weights only:
 //   dW[k] = Σ d[b, co_k, o] · x[b, tap_k(o)] at every kept k, 0 elsewhere (sparseConv2dGradWeightKernel)
-// which is mask ⊙ ∂L/∂W, what the masked dense path gives, at the sparse path's cost. convᵀ is then
+// which is mask ⊙ ∂L/∂W, what the masked dense path gives, at the sparse path's cost. A mask that
+// needs a gradient (HARP's straight-through one) gets ∂L/∂(w ⊙ M) ⊙ w from the dense GEMM's
+// gradient, as maskedConv2d gives it; the forward and input gradient still skip the zeros. convᵀ is then
 // differentiable in the weights too (a loss on input gradients, GAL's); the weight gradient itself
 // has no derivative (refused).
 
-import { convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
+import { conv2dGradWeightKernel, convGeometry, type ConvGeometry } from '../../kernels/conv2d.js';
 import { bnGradInputKernel, bnReluGradKernel } from '../../kernels/batchNorm.js';
 import { sparseConv2dGradInputKernel, sparseConv2dGradWeightKernel, sparseConv2dKernel, sparseConvFusesEpilogue } from '../../kernels/sparseConv.js';
 import { SparseConv2d } from '../../kernels/sparseWeights.js';
@@ -53,9 +55,9 @@ export interface SparseConv2dOptions extends Conv2dOptions {
   /** Its mask (Conv2d.weightMask: HARP's straight-through mask of the scores), refused likewise. */
   mask?: Tensor | null;
   /**
-   * `sparse` holds exactly weight ⊙ mask now (compressed since the last update) and the mask is
-   * fixed: `weight`, and a bias passed as the shift without a scale, then get gradients (the kept
-   * weights' only). A mask that itself needs a gradient is still refused.
+   * `sparse` holds exactly weight ⊙ mask now (compressed since the last update): `weight`, a bias
+   * passed as the shift without a scale, and a mask that needs one (straight-through) then get
+   * gradients (the weight's at the kept entries only, as the masked path's).
    */
   trainable?: boolean;
 }
@@ -109,20 +111,32 @@ export function sparseConv2dFused(x: Tensor, sparse: SparseConv2d, epilogue: Spa
   const trainedBias = opts.trainable && !scale ? shift : null;
   if (trainedWeight && trainedWeight.shape.some((d, i) => d !== sparse.shape[i]))
     throw new Error(`sparseConv2d: weight ${shapeStr(trainedWeight.shape)} is not the compressed weights' ${shapeStr(sparse.shape)}`);
-  const live = [x, residual, trainedWeight, trainedBias];
-  const constants = [scale, trainedBias ? null : shift, trainedWeight ? null : opts.weight, opts.mask];
+  // HARP's straight-through mask (a function of the scores) takes ∂L/∂(w ⊙ M) ⊙ w at every weight.
+  const trainedMask = trainedWeight && opts.mask?.requiresGrad ? opts.mask : null;
+  const live = [x, residual, trainedWeight, trainedBias, trainedMask];
+  const constants = [scale, trainedBias ? null : shift, trainedWeight ? null : opts.weight, trainedMask ? null : opts.mask];
   return attachWithConstants(y, 'sparse_conv2d', live.filter((t): t is Tensor => !!t), constants, (gy, liveNeeds) => {
-    // liveNeeds follows the non-null entries of `live`; spread it back over all four slots.
+    // liveNeeds follows the non-null entries of `live`; spread it back over all five slots.
     let k = 0;
     const needs = live.map((t) => (t ? liveNeeds[k++] : false));
-    const d = needs[0] || needs[2] || needs[3] ? maskedScaled(gy, mask, scale) : null;
+    const d = needs[0] || needs[2] || needs[3] || needs[4] ? maskedScaled(gy, mask, scale) : null;
+    // With the mask's gradient wanted, the effective weight's full gradient serves both (as maskedConv2d's).
+    const full = needs[4] ? denseGradWeight(x, d!, g) : null;
     const grads = [
       needs[0] ? sparseConvGradInput(d!, sparse, g, opts) : null,
       needs[1] ? maskedScaled(gy, mask, null) : null,
-      needs[2] ? sparseConvGradWeight(x, d!, sparse, g) : null,
+      needs[2] ? (full ? mul(full, trainedMask!) : sparseConvGradWeight(x, d!, sparse, g)) : null,
       needs[3] ? sum(d!, [0, 2, 3]) : null,
+      needs[4] ? mul(full!, trainedWeight!) : null,
     ];
     return grads.filter((_, i) => !!live[i]);
+  });
+}
+
+/** ∂L/∂(w ⊙ M) at every weight (the dense path's GEMM), for a straight-through mask's gradient. */
+function denseGradWeight(x: Tensor, d: Tensor, g: ConvGeometry): Tensor {
+  return attach(conv2dGradWeightKernel(x, d, g), 'sparse_conv2d_grad_masked_weight', [x, d], () => {
+    throw new Error('sparseConv2d: no second derivative through the straight-through mask’s gradient; differentiate the masked dense path (decompress the model first)');
   });
 }
 

@@ -452,8 +452,8 @@ async function runEpoch(o: EpochLoop, label: string): Promise<number> {
   for (let b = first; b < steps; b++) {
     await stopIfAborted(o.signal, { clock: o.clock, completedEpochs: o.completed, step: b, first, commit: checkpoint });
     const rows = order.slice(b * o.s.batchSize, (b + 1) * o.s.batchSize);
-    // The training attack, and the training pass once the masks are fixed (fine-tuning), on the
-    // sparse kernels where they pay (withSparseKernels).
+    // The training attack and the training pass on the sparse kernels where they pay
+    // (withSparseKernels; HARP's mask gradient still takes the dense GEMM's weight gradient).
     const robust = await withSparseKernels([o.model], () => scope(() => {
       const batch = makeBatch(o.data, rows, aug, o.gen);
       const l = adversarialLoss(o.model, batch.x, batch.y, {

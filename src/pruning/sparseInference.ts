@@ -123,8 +123,8 @@ const compressesForStep = (m: Module): m is Module & CompressesForStep =>
 
 /**
  * Runs `step` (a training step, or an evaluation, with its attacks) with the pruned convs of
- * `models` compressed, so the attacks inside it (eval mode) and its training pass (where the masks
- * are fixed: Conv2d.sparseWeightTrainable) run the sparse kernels, and drops the copies when it is
+ * `models` compressed, so the attacks inside it (eval mode) and its training pass
+ * (Conv2d.sparseWeightTrainable) run the sparse kernels, and drops the copies when it is
  * done: they are snapshots of the weights, which the step's update makes stale, so `step` must
  * not run the model again after updating it. Without `enabled` (default: sparseKernelsPay) it just
  * runs `step`.

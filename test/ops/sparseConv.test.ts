@@ -593,6 +593,30 @@ describe('sparseConv2d', () => {
     }
   });
 
+  it("trainable: a straight-through mask (HARP's) and the weights get the masked conv's gradients", async () => {
+    const rng = mulberry32(17);
+    const w = randomArray([5, 3, 3, 3], rng);
+    const m = randomMask(w.shape, 0.7, rng, 1);
+    const x0 = randomArray([2, 3, 6, 6], rng);
+    const r = randomArray([2, 5, 3, 3], rng);
+    const sparse = E.SparseConv2d.fromDense(toF32(w), w.shape, m.data);
+    try {
+      await E.scopeAsync(async () => {
+        const weight = E.variable(up(w));
+        const mask = E.variable(up(m));
+        const x = E.variable(up(x0));
+        const grads = (y: E.Tensor) => Promise.all(E.grad(y, [x, weight, mask], { gradOutput: up(r) }).map((g) => g.data()));
+        const want = await grads(E.maskedConv2d(x, weight, mask, null, { stride: 2, padding: 1 }));
+        const got = await grads(E.sparseConv2d(x, sparse, null, { stride: 2, padding: 1, weight, mask, trainable: true }));
+        for (const [k, what] of ['input', 'weight', 'mask'].entries()) expectClose(got[k], want[k], { rtol: 1e-4, atol: 1e-5, label: `${what} gradient` });
+        // The mask's gradient is ∂L/∂(w ⊙ M) ⊙ w at every weight, pruned ones included.
+        expect(Array.from(want[2]).filter((v, i) => m.data[i] === 0 && v !== 0).length).toBeGreaterThan(0);
+      });
+    } finally {
+      sparse.dispose();
+    }
+  });
+
   it('refuses a gradient for the compressed weights or the folded batch norm (constants here)', () => {
     const rng = mulberry32(5);
     const w = randomArray([2, 1, 3, 3], rng);
@@ -621,8 +645,7 @@ describe('sparseConv2d', () => {
           createGraph: true,
         });
         expect(() => E.grad(E.sum(E.mul(gw, gw)), [x])).toThrow(/no second derivative through the compressed weights/);
-        // ...and a straight-through mask is still refused.
-        expect(() => E.grad(E.sum(E.sparseConv2d(x, sparse, null, { padding: 1, weight, mask, trainable: true })), [mask])).toThrow(/their mask/);
+
       });
     } finally {
       sparse.dispose();
