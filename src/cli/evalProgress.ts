@@ -56,16 +56,23 @@ export class EvalProgress {
   static async open(path: string, key: unknown, olderKeys: readonly unknown[] = []): Promise<EvalProgress> {
     let rows: AttackOutcome[] = [];
     const matches = (k: unknown) => [key, ...olderKeys].some((x) => sameKey(k, x));
+    // The older keys stay accepted for AutoAttack's state only while the rows file does not say
+    // otherwise: once it was rewritten under a full key that does not match, its state is not ours either.
+    let accepted = olderKeys;
     if (existsSync(path)) {
       try {
         const file = JSON.parse(readFileSync(path, 'utf8')) as ProgressFile;
         if (matches(file.key) && Array.isArray(file.rows)) rows = file.rows;
-        else process.stderr.write(`eed eval: ${path} holds results for another model or other settings; starting over\n`);
+        else {
+          accepted = [];
+          process.stderr.write(`eed eval: ${path} holds results for another model or other settings; starting over\n`);
+        }
       } catch (e) {
+        accepted = [];
         process.stderr.write(`eed eval: ${path} is unreadable (${(e as Error).message}); starting over\n`);
       }
     }
-    return new EvalProgress(path, key, rows, olderKeys);
+    return new EvalProgress(path, key, rows, accepted);
   }
 
   row(attack: SuiteAttack): AttackOutcome | undefined {

@@ -56,9 +56,9 @@ export class Conv2d extends Module {
   /**
    * The pruned weights compressed for inference (src/pruning/sparseInference.ts) or null. Used
    * whenever no gradient is recorded, and in eval mode also when one is (an attack's input
-   * gradient, whose backward pass then skips the zeros too); training mode takes the masked path,
-   * and asking for the weights' gradient through the compressed copy is refused. It is a snapshot:
-   * recompress after the weights change.
+   * gradient, whose backward pass then skips the zeros too); training mode takes the masked path
+   * unless sparseWeightTrainable vouches for the copy, and otherwise asking for the weights'
+   * gradient through it is refused. It is a snapshot: recompress after the weights change.
    */
   sparseWeight: SparseConv2d | null = null;
   /**

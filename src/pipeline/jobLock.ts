@@ -7,7 +7,7 @@
 // cannot be read, is respected until removed (delete the file by hand if its owner is gone).
 
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 
 interface LockOwner {
   pid: number;
@@ -26,6 +26,8 @@ function bootId(): string | undefined {
   }
 }
 const thisBoot = bootId();
+/** When this boot began (ms since the epoch). */
+const bootTime = Date.now() - uptime() * 1000;
 
 function alive(pid: number): boolean {
   try {
@@ -39,7 +41,7 @@ function alive(pid: number): boolean {
 function readOwner(path: string): LockOwner | null {
   try {
     const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
-    return typeof o?.pid === 'number' && typeof o.host === 'string' ? o : null;
+    return typeof o?.pid === 'number' && typeof o.host === 'string' && (o.boot === undefined || typeof o.boot === 'string') ? o : null;
   } catch {
     return null;
   }
@@ -99,7 +101,9 @@ export function tryLock(path: string): LockResult {
     const owner = readOwner(path);
     if (owner === null) return { acquired: false, owner: `an unreadable lock (${path}; delete it if no process holds it)` };
     const ours = owner.pid === process.pid;
-    const earlierBoot = owner.boot !== undefined && thisBoot !== undefined && owner.boot !== thisBoot;
+    // Another boot id and taken before this boot began: a machine sharing the hostname (and the run
+    // folder) has another boot id too, but its live locks are younger than our boot.
+    const earlierBoot = owner.boot !== undefined && thisBoot !== undefined && owner.boot !== thisBoot && Date.parse(owner.since) < bootTime;
     const stale = owner.host === hostname() && (earlierBoot || (ours ? !held.has(path) : !alive(owner.pid)));
     if (!stale) return { acquired: false, owner: `pid ${owner.pid} on ${owner.host} since ${owner.since}` };
     // Take the dead owner's lock aside under a name of our own; if what we took is not the lock we

@@ -191,9 +191,9 @@ export class MaskedModel extends Module {
 
   /**
    * Compresses the pruned convs with their current masks (compressForInference), for the attacks
-   * of one step (sparseInference.ts withSparseKernels). Within a step the masks are constants in
-   * both modes (in 'prune' the straight-through mask's value is l.mask until refreshMasks), and an
-   * attack needs only the input gradient, which the compressed copy gives.
+   * and the training pass of one step (sparseInference.ts withSparseKernels). Within a step the
+   * masks' values are constants in both modes (in 'prune' the straight-through mask's value is
+   * l.mask until refreshMasks, which runs after the step), so the copy equals w ⊙ M throughout.
    */
   async compressForStep(): Promise<void> {
     this.layers.forEach((l) => (l.prunable.layer.weightMask = l.mask));

@@ -57,7 +57,10 @@ describe('eed eval progress file', () => {
     await resumed.record({ ...pgdRow, attack: 'clean', label: 'clean' });
     // Now written under the full key: other test data no longer matches it.
     expect((await EvalProgress.open(path, full('aaa'), [older])).row('clean')).toBeDefined();
-    expect((await EvalProgress.open(path, full('bbb'), [older])).row('pgd')).toBeUndefined();
+    const other = await EvalProgress.open(path, full('bbb'), [older]);
+    expect(other.row('pgd')).toBeUndefined();
+    // Nor is AutoAttack's state (still under the older key) taken for the other data's.
+    expect(await other.autoAttackState()).toBeUndefined();
     resumed.remove();
   });
 

@@ -39,13 +39,16 @@ describe('pool job locks', () => {
     const path = join(scratch, 'boot.lock');
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     // Our parent is alive, but the lock names another boot: after a reboot its pid means nothing.
-    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: 'before the reboot', boot: `${boot}-earlier` }));
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: '2000-01-01T00:00:00Z', boot: `${boot}-earlier` }));
     const taken = tryLock(path);
     expect(taken.acquired).toBe(true);
     expect(JSON.parse(readFileSync(path, 'utf8')).boot).toBe(boot);
     if (taken.acquired) taken.release();
-    // The same boot and a live pid: respected.
-    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: 'now', boot }));
+    // The same boot and a live pid: respected; so is a live lock of another boot taken since ours
+    // began (another machine with this hostname sharing the folder).
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: new Date().toISOString(), boot }));
+    expect(tryLock(path).acquired).toBe(false);
+    writeFileSync(path, JSON.stringify({ pid: process.ppid, host: hostname(), since: new Date().toISOString(), boot: `${boot}-elsewhere` }));
     expect(tryLock(path).acquired).toBe(false);
     rmSync(path);
   });
