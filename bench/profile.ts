@@ -34,7 +34,7 @@ import { scope } from '../src/engine/scope.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { ResNet18 } from '../src/nn/models/resnet.js';
 import { SmallCNN } from '../src/nn/models/smallCnn.js';
-import { Conv2d } from '../src/nn/layers.js';
+import { markTrainable } from '../src/pruning/sparseInference.js';
 import { crossEntropy, Generator } from '../src/ops/index.js';
 import { pruneAndCompress } from './magnitudePruning.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     const sparsity = Number(values.sparsity || 0.8);
     const pruned = new SmallCNN({ generator: gen, width: Number(values.width) }).train();
     await pruneAndCompress(pruned, sparsity);
-    for (const [, c] of pruned.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
+    markTrainable(pruned);
     await profile(rt, `training pass, convs ${sparsity * 100}% sparse, masks fixed (SmallCNN b128)`, () =>
       scope(() => void grad(crossEntropy(pruned.forward(x), y), pruned.parameters())), reps, rounds, stepsOnly);
   }
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
     for (const m of members) await pruneAndCompress(m, sparsity);
     // As withSparseKernels leaves them inside a step: the training pass on the sparse kernels too
     // (--masked-training: on the masked dense path, as before it had a weight gradient).
-    for (const m of members) for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = !values['masked-training'];
+    if (!values['masked-training']) members.forEach(markTrainable);
     const settings = { ...ENSEMBLE_TRAIN_DEFAULTS, batchSize: 128, eps: 0.1, stepSize: 0.025, attackSteps: 7 };
     const opts = members.map((m) => new SGD(m.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }));
     const xt = gen.uniform([128, 1, 28, 28]).keep();

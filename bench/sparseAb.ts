@@ -42,7 +42,7 @@ import { abs, conv2d, crossEntropy, Generator, SparseConv2d, sparseConv2d, tenso
 import { magnitudeMask, pruneAndCompress, releasePruning } from './magnitudePruning.js';
 import { MaskedModel } from '../src/pruning/maskedModel.js';
 import { prunableLayers } from '../src/pruning/prunable.js';
-import { decompress } from '../src/pruning/sparseInference.js';
+import { decompress, markTrainable } from '../src/pruning/sparseInference.js';
 
 /** [batch, Cin, Cout, H = W, stride] of every 3×3 conv shape timed by `layers`. */
 /** [batch, Cin, Cout, H = W, stride] of each model's 3×3 convs. */
@@ -176,7 +176,7 @@ async function forward(model: 'smallcnn' | 'resnet18', kernels: SparseConvKernel
     const pruned = make().eval();
     pruned.loadStateDict(dense.stateDict());
     await pruneAndCompress(pruned, s);
-    if (pass === 'train') for (const [, c] of pruned.namedModules()) if (c instanceof Conv2d && c.sparseWeight) c.sparseWeightTrainable = true;
+    if (pass === 'train') markTrainable(pruned);
     const runs: Record<string, () => void> = { dense: run(dense) };
     if (withGradient) runs.masked = () => masked(pruned, run(pruned));
     for (const k of kernels)
@@ -210,7 +210,7 @@ async function harpPass(sparsities: number[], reps: number): Promise<Row[]> {
     const harp = await MaskedModel.create(base, scores, { target: 1 - s });
     // As withSparseKernels leaves the model inside a pruning step.
     await harp.compressForStep();
-    for (const [, c] of base.namedModules()) if (c instanceof Conv2d && c.sparseWeight?.fromMask) c.sparseWeightTrainable = true;
+    markTrainable(base);
     const params = harp.trainableParameters();
     const pass = () => scope(() => void grad(crossEntropy(harp.forward(x), labels), params, { allowUnused: true }));
     const runs: Record<string, () => void> = {

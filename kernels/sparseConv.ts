@@ -333,11 +333,7 @@ export function sparseConv2dGradInputKernel(gy: Tensor, sparse: SparseConv2d, g:
   const chunk = itemsPerChunk(rows * npos * 4, g.batch);
   for (let b0 = 0; b0 < g.batch; b0 += chunk) {
     const nb = Math.min(chunk, g.batch - b0);
-    let part = gy;
-    if (nb < g.batch) {
-      part = Tensor.empty([nb, g.cout, npos]);
-      stridedCopyKernel('sparse_conv2d_grad_chunk', gy, { offset: b0 * g.cout * npos, strides: [1] }, part, { offset: 0, strides: [1] }, [nb * g.cout * npos]);
-    }
+    const part = nb < g.batch ? batchSlice(gy, b0, nb) : gy;
     const dcols = sparseConv2dKernel(part, t, NO_EPILOGUE, convGeometry([nb, g.cout, 1, npos], t.shape, [1, 1], [0, 0]));
     if (part !== gy) part.dispose();
     col2im(dcols, gx, g, { rows, pitch: npos }, b0, nb);
@@ -427,8 +423,8 @@ export function sparseConv2dGradWeightKernel(x: Tensor, gy: Tensor, sparse: Spar
       const b0 = s0 * perSlice;
       const nb = Math.min(slicesPerChunk * perSlice, g.batch - b0);
       const ns = Math.ceil(nb / perSlice);
-      const xs = nb < g.batch ? batchSlice(x, b0, nb, xItem) : x;
-      const gys = nb < g.batch ? batchSlice(gy, b0, nb, gyItem) : gy;
+      const xs = nb < g.batch ? batchSlice(x, b0, nb) : x;
+      const gys = nb < g.batch ? batchSlice(gy, b0, nb) : gy;
       runtime().dispatch(
         'sparse_conv2d_grad_weight',
         { shader: 'sparse_conv2d_grad_weight', bindings: ['read', 'read', 'read', 'write'], constants: { WG_X: GRAD_WEIGHT_WG } },
@@ -464,9 +460,10 @@ function scatterKept(src: Tensor, didx: Tensor, nnz: number, slices: number, gw:
 
 const GRAD_WEIGHT_WG = 64;
 
-/** Items b0 .. b0 + nb − 1 of a batch tensor (each `item` floats), copied into a tensor of their own. */
-function batchSlice(t: Tensor, b0: number, nb: number, item: number): Tensor {
-  const part = Tensor.empty([nb * item]);
+/** Items b0 .. b0 + nb − 1 of a batch tensor, copied into a tensor of their own (a chunk that fits one binding). */
+function batchSlice(t: Tensor, b0: number, nb: number): Tensor {
+  const item = t.size / t.shape[0];
+  const part = Tensor.empty([nb, ...t.shape.slice(1)]);
   stridedCopyKernel('sparse_conv2d_grad_chunk', t, { offset: b0 * item, strides: [1] }, part, { offset: 0, strides: [1] }, [nb * item]);
   return part;
 }

@@ -103,8 +103,8 @@ export async function compressForInference(model: Module, opts: CompressOptions 
 }
 
 /**
- * Whether attacks on pruned models should run on compressed copies of their layers (the sparse
- * kernels in both passes, src/ops/sparseConv.ts): on CPU adapters, where they beat the dense
+ * Whether attacks on pruned models, and their training passes, should run on compressed copies of
+ * their layers (the sparse kernels in both passes, src/ops/sparseConv.ts): on CPU adapters, where they beat the dense
  * kernels from 80% sparsity (lavapipe, SmallCNN's PGD step at batch 128 against the dense model:
  * 1.65× at 80%, 3.16× at 95%; the masked dense path 0.96×; `node dist/bench/sparseAb.js attack`,
  * 27 November), and not on a GPU (H100: whole sparse forward passes 0.90–1.18× dense).
@@ -134,14 +134,22 @@ export async function withSparseKernels<T>(models: readonly Module[], step: () =
   try {
     for (const m of models) {
       await (compressesForStep(m) ? m.compressForStep() : compressForInference(m));
-      // Trainable only where a mask chose the kept weights: a conv compressed from its non-zero
-      // weights alone would leave its zeros (still trained on the dense path) without a gradient.
-      for (const [, c] of m.namedModules()) if (c instanceof Conv2d && c.sparseWeight?.fromMask) c.sparseWeightTrainable = true;
+      markTrainable(m);
     }
     return await step();
   } finally {
     for (const m of models) decompress(m);
   }
+}
+
+/**
+ * Lets training passes run the compressed convs of `model` (Conv2d.sparseWeightTrainable): only
+ * where a mask chose the kept weights, since a conv compressed from its non-zero weights alone
+ * would leave its zeros (still trained on the dense path) without a gradient. The caller vouches
+ * that the copies stay current until decompress (withSparseKernels does, for one step).
+ */
+export function markTrainable(model: Module): void {
+  for (const [, c] of model.namedModules()) if (c instanceof Conv2d && c.sparseWeight?.fromMask) c.sparseWeightTrainable = true;
 }
 
 /** Drops the compressed copies (after which inference uses the masked dense kernels again). */
