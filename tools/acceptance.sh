@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The real-data acceptance runs of issues 5 and 6, then issue 7's fmnist preset (unless --no-eed), one
-# after another. Every step is resumable, so after an interruption rerun the same command and it
+# The real-data acceptance runs of issues 5 and 6, issue 7's fmnist preset (unless --no-eed), then the
+# rest of issue 5's attack suite, one after another. Every step is resumable, so after an interruption rerun the same command and it
 # goes on where it stopped; finished steps are skipped. On this repository's 2-core CPU adapter:
 #   issue 5  eed train --preset fmnist-smallcnn      ~5 h (5 epochs of PGD-7 AT on 60,000 images)
 #   issue 6  eed prune --preset fmnist-smallcnn-80   ~100 min per score (23-30 min per epoch), 4 scores, then PGD-20 each
+#   issue 7  eed run --preset fmnist (from the AT checkpoint above; many hours, see the README)
 #   issue 5  eed eval  --preset fmnist-smallcnn      ~2.5 h (DeepFool and AutoAttack on 500 images dominate)
-#   issue 7  eed run --preset fmnist (from the AT checkpoint above; about a day, see the README)
 # Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json, runs/fmnist/report.md;
 # the table at the end is the README's.
 #   bash tools/acceptance.sh [--no-eed]  run (or resume) the chain (--no-eed: stop before issue 7)
@@ -60,16 +60,17 @@ for score in nis erm ase bnsf; do
     --dataset fashion-mnist --attacks clean,pgd --aa-count 0 --out "$out/eval.json"
 done
 
-# Issue 5's attack suite comes after issue 6's runs, which need only the trained model: its
-# acceptance held once AutoAttack's first two attacks were in (runs/fmnist-smallcnn/eval.json.partial.*),
-# and FAB-T and Square only complete the table. It resumes from its last finished attack.
-step "issue 5: attack suite (PGD-20 on 2000 test images, AutoAttack on 500)"
-[ -f "$BASE/eval.json" ] || eed eval --preset fmnist-smallcnn --run "$BASE"
-
 if [ "$EED" = 1 ]; then
   step "issue 7: eed run --preset fmnist from the AT checkpoint"
   eed run --preset fmnist --base-checkpoint "$BASE/model.safetensors"
 fi
+
+# Issue 5's attack suite comes last (after issue 6's runs and issue 7's pipeline, which need only
+# the trained model, and whose own evaluation attacks the dense model again on its images): its
+# acceptance held once AutoAttack's first two attacks were in (runs/fmnist-smallcnn/eval.json.partial.*),
+# and FAB-T and Square only complete the table. It resumes from its last finished attack.
+step "issue 5: attack suite (PGD-20 on 2000 test images, AutoAttack on 500)"
+[ -f "$BASE/eval.json" ] || eed eval --preset fmnist-smallcnn --run "$BASE"
 
 node --input-type=module - "$BASE" <<'JS'
 import { existsSync, readFileSync } from 'node:fs';
