@@ -2,11 +2,11 @@
 // ensemble and evaluation stages at each extra target sparsity s_r (sub-models at
 // c_r = 1 − (1 − s_r)/4, so four of them fill the budget, as 95% does for 80%), each in its own run
 // directory sweep/s-<s_r>/ that reuses the main run's dense base model; the points of every run,
-// the main one included, go into the main report's `sweep` section. Each sweep run is an
+// the main one included, go into the main report's `sweep` section, each at its measured sparsity. Each sweep run is an
 // ordinary resumable run, so an interrupted sweep continues where it stopped.
 
 import { join } from 'node:path';
-import type { EedReport, SparsityPoint, SparsitySeries } from '../reports/report.js';
+import type { EedReport, MethodRow, SparsityPoint, SparsitySeries } from '../reports/report.js';
 import { parseSweep, subSparsityFor, type PipelineConfig } from './config.js';
 import { openPipeline, type PipelineContext } from './context.js';
 
@@ -22,21 +22,33 @@ export function sweepConfig(main: PipelineConfig, sparsity: number, baseCheckpoi
   };
 }
 
-/** The Fig. 4 series of one report, at the ensemble's target sparsity. */
-export function sweepPoints(report: EedReport, sparsity: number): Map<string, SparsityPoint> {
+/**
+ * The Fig. 4 points of one sweep run (target sparsity s_r), each method at its own measured
+ * sparsity: the best single sub-model sits at about c_r, sparser than s_r, and a team smaller than
+ * four below its budget. The paper draws every method at the same sparsity because its baselines are
+ * pruned to it; ours are the run's own sub-models, so drawing them at s_r would misplace them.
+ * The average of the pool is left out: its twelve sub-models keep 12·(1 − c_r) of the weights, at
+ * no point of a sparsity axis (Table 1 has it).
+ */
+export function sweepPoints(report: EedReport, targetSparsity: number): Map<string, SparsityPoint> {
   const out = new Map<string, SparsityPoint>();
-  const point = (robust: number | null, clean: number | null) => (robust === null ? null : { sparsity, robust, clean });
+  const dense = report.methods.find((m) => m.kind === 'dense')?.parameters.nonZero;
+  const point = (m: MethodRow): SparsityPoint | null =>
+    m.pgd === null
+      ? null
+      : {
+          sparsity: dense ? Math.min(Math.max(1 - m.parameters.nonZero / dense, 0), 1 - 1e-9) : targetSparsity,
+          targetSparsity,
+          robust: m.pgd,
+          clean: m.clean,
+        };
   const add = (method: string, p: SparsityPoint | null) => p && out.set(method, p);
   for (const m of report.methods) {
-    if (m.kind === 'eed-die') add('EED (DIE)', point(m.pgd, m.clean));
-    if (m.kind === 'eed-static') add('EED (static team)', point(m.pgd, m.clean));
-    if (m.kind === 'pool-average') add('Average of the pool', point(m.pgd, m.clean));
+    if (m.kind === 'eed-die') add('EED (DIE)', point(m));
+    if (m.kind === 'eed-static') add('EED (static team)', point(m));
   }
   const singles = report.methods.filter((m) => m.kind === 'pruned' && m.pgd !== null);
-  if (singles.length) {
-    const best = singles.reduce((a, b) => ((b.pgd as number) > (a.pgd as number) ? b : a));
-    add('Best single sub-model', point(best.pgd, best.clean));
-  }
+  if (singles.length) add('Best single sub-model', point(singles.reduce((a, b) => ((b.pgd as number) > (a.pgd as number) ? b : a))));
   return out;
 }
 

@@ -168,6 +168,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
         const p = `sweep.robustness[${i}].points[${j}]`;
         const q = c.object(pt, p);
         c.fraction(q.sparsity, `${p}.sparsity`);
+        if (q.targetSparsity !== undefined) c.fraction(q.targetSparsity, `${p}.targetSparsity`);
         c.fraction(q.robust, `${p}.robust`);
         c.nullable(q.clean, `${p}.clean`, c.fraction);
       });

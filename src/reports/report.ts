@@ -133,8 +133,13 @@ export interface TeamSelectionReport {
 }
 
 export interface SparsityPoint {
-  /** Fraction of prunable weights removed, in [0, 1). */
+  /**
+   * The point's own fraction of prunable weights removed, in [0, 1), measured from its non-zero
+   * weights against the dense model's (older reports, without targetSparsity, put every series at s_r).
+   */
   sparsity: number;
+  /** The ensemble's target sparsity s_r in the sweep run the point comes from; absent in older reports. */
+  targetSparsity?: number;
   /** Robust (PGD) accuracy. */
   robust: number;
   clean: number | null;

@@ -156,11 +156,23 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(sweepReport.run.config.subSparsity).toBeCloseTo(0.925, 12);
     expect(sweepReport.run.config.baseCheckpoint).toBe(join(out, 'base', 'model.safetensors'));
     const series = outcome.report!.sweep!.robustness;
-    expect(series.map((s) => s.method).sort()).toEqual(['Average of the pool', 'Best single sub-model', 'EED (DIE)', 'EED (static team)']);
-    for (const s of series) expect(s.points.map((p) => p.sparsity)).toEqual([0.7, 0.75]);
-    const eed = series.find((s) => s.method === 'EED (DIE)')!;
-    expect(eed.points[1].robust).toBe(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.pgd);
-    expect(eed.points[0].robust).toBe(sweepReport.methods.find((m) => m.kind === 'eed-die')!.pgd);
+    // The pool average keeps more weights than any budget: no point on a sparsity axis.
+    expect(series.map((s) => s.method).sort()).toEqual(['Best single sub-model', 'EED (DIE)', 'EED (static team)']);
+    for (const s of series) expect(s.points.map((p) => p.targetSparsity).sort()).toEqual([0.7, 0.75]);
+    const at = (method: string, target: number) => series.find((s) => s.method === method)!.points.find((p) => p.targetSparsity === target)!;
+    // Each point sits at its row's measured sparsity: the best single sub-model at c_r, EED at its team's.
+    const ownSparsity = (r: EedReport, kind: string, pick = (rows: EedReport['methods']) => rows[0]) => {
+      const dense = r.methods.find((m) => m.kind === 'dense')!.parameters.nonZero;
+      return 1 - pick(r.methods.filter((m) => m.kind === kind)).parameters.nonZero / dense;
+    };
+    const best = (rows: EedReport['methods']) => rows.reduce((a, b) => ((b.pgd as number) > (a.pgd as number) ? b : a));
+    expect(at('Best single sub-model', 0.7).sparsity).toBeCloseTo(ownSparsity(sweepReport, 'pruned', best), 12);
+    expect(at('Best single sub-model', 0.75).sparsity).toBeCloseTo(ownSparsity(outcome.report!, 'pruned', best), 12);
+    expect(at('Best single sub-model', 0.7).sparsity).toBeGreaterThan(0.9); // c_r = 0.925 at s_r = 0.7
+    expect(at('EED (DIE)', 0.7).sparsity).toBeCloseTo(ownSparsity(sweepReport, 'eed-die'), 12);
+    expect(at('EED (DIE)', 0.7).sparsity).toBeGreaterThanOrEqual(0.7 - 1e-3);
+    expect(at('EED (DIE)', 0.75).robust).toBe(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.pgd);
+    expect(at('EED (DIE)', 0.7).robust).toBe(sweepReport.methods.find((m) => m.kind === 'eed-die')!.pgd);
     expect(existsSync(join(out, 'sparsity.svg'))).toBe(true);
   });
 

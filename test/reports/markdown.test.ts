@@ -101,10 +101,10 @@ describe('renderMarkdown', () => {
     expect(topTeamsBySize(sampleReport().teamSelection!, 1).length).toBe(4);
   });
 
-  it('sweep table: robust accuracy per method and sparsity, — where a method has no point', () => {
+  it('sweep table: robust accuracy per method and target sparsity, its own sparsity where it differs, — where a method has no point', () => {
     expect(tableAfter(md, '## Robustness against sparsity')).toEqual([
-      ['Method', '50.0% sparse', '90.0% sparse', '99.0% sparse'],
-      ['HYDRA', '45.00', '41.00', '30.00'],
+      ['Method', 's_r 50.0%', 's_r 90.0%', 's_r 99.0%'],
+      ['HYDRA', '45.00 at 87.5% sparse', '41.00', '30.00'],
       ['NIS', '46.00', '43.00', '—'],
     ]);
     // The columns are the ensemble's target sparsity; the note says where the baselines really are.
