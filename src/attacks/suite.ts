@@ -66,6 +66,12 @@ interface OutcomeFields {
   count: number;
   /** Wall-clock seconds of this attack (including read-backs). */
   seconds: number;
+  /**
+   * Per image, in data order: '1' where the attacked image was judged correct, '0' where not. It
+   * lets a report take the per-image worst case over several attacks (an image counts as robust
+   * only if it survives all of them); absent in results saved before it existed.
+   */
+  correct?: string;
 }
 
 /** A row of the clean, FGSM, PGD, C&W or DeepFool evaluation. */
@@ -250,16 +256,16 @@ export async function evaluateSuite(
     if (flags.length !== x.shape[0]) throw new Error(`evaluateSuite: hooks.judge returned ${flags.length} flags for a batch of ${x.shape[0]} images`);
     return flags;
   };
-  const judge = async (x: Tensor, y: Tensor): Promise<number> => (await judgeFlags(x, y)).filter(Boolean).length;
-  /** judge over a whole set, o.batchSize images at a time (AutoAttack's adversarial set). */
-  const judgeAll = async (x: Tensor, y: Tensor): Promise<number> => {
-    let right = 0;
+  /** judgeFlags over a whole set, o.batchSize images at a time (AutoAttack's adversarial set). */
+  const judgeAll = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
+    const flags: boolean[] = [];
     for (let s = 0; s < x.shape[0]; s += o.batchSize) {
       const e = Math.min(x.shape[0], s + o.batchSize);
-      right += await scopeAsync(() => judge(slice(x, 0, s, e), slice(y, 0, s, e)));
+      flags.push(...(await scopeAsync(() => judgeFlags(slice(x, 0, s, e), slice(y, 0, s, e)))));
     }
-    return right;
+    return flags;
   };
+  const bits = (flags: boolean[]) => flags.map((ok) => (ok ? '1' : '0')).join('');
   const rows: AttackOutcome[] = [];
   let aa: AutoAttackOutcome | null = null;
   for (const attack of o.attacks) {
@@ -280,9 +286,12 @@ export async function evaluateSuite(
           },
           resumeFrom: hooks.autoAttackResume,
         });
-        const judged = hooks.judge ? (await judgeAll(xAdv, y)) / n : null;
+        // Unjudged, the flags are the classifier's own verdict on AutoAttack's images, which its
+        // robust accuracy counts (the first adversarial image found, else the clean one).
+        const flags = await judgeAll(xAdv, y);
         xAdv.dispose();
-        return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy };
+        const judged = hooks.judge ? flags.filter(Boolean).length / n : null;
+        return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy, correct: bits(flags) };
       });
       await hooks.onProgress?.({ kind: 'batch', attack, label, done: n, total: n });
       aa = {
@@ -294,6 +303,7 @@ export async function evaluateSuite(
         suiteLabel: report.suiteLabel,
         cleanAccuracy: report.cleanAccuracy,
         steps: report.steps,
+        correct: report.correct,
       };
       rows.push(aa);
       await hooks.onProgress?.({ kind: 'attack', outcome: aa });
@@ -304,6 +314,7 @@ export async function evaluateSuite(
     const aaImages = Math.min(o.aaCount, size);
     let right = 0;
     let rightOnAa = 0;
+    const correct: boolean[] = [];
     for (let first = 0; first < n; first += o.batchSize) {
       const b = Math.min(o.batchSize, n - first);
       const flags = await scopeAsync(async () => {
@@ -311,13 +322,14 @@ export async function evaluateSuite(
         const xAdv = (await fn(x, y)) ?? x;
         return judgeFlags(xAdv, y);
       });
+      correct.push(...flags);
       flags.forEach((ok, i) => {
         right += ok ? 1 : 0;
         if (ok && first + i < aaImages) rightOnAa++;
       });
       await hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }
-    const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000 };
+    const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000, correct: bits(correct) };
     if (aaImages > 0 && aaImages < n) outcome.onAutoAttackImages = { count: aaImages, accuracy: rightOnAa / aaImages };
     rows.push(outcome);
     await hooks.onProgress?.({ kind: 'attack', outcome });
@@ -328,4 +340,21 @@ export async function evaluateSuite(
 /** Accuracy under `attack`, or null when the suite did not run it (a report's "—"). */
 export function accuracyOf(result: SuiteResult, attack: SuiteAttack): number | null {
   return result.rows.find((r) => r.attack === attack)?.accuracy ?? null;
+}
+
+/**
+ * Accuracy under `attack` when each image must survive both results' attacks on it (the per-image
+ * worst case, as AutoAttack takes over its components); both must have attacked the same images in
+ * the same order. Results saved before per-image verdicts existed fall back to the lower of the two
+ * accuracies, which can only overstate robustness. `b` null or without the attack: `a`'s accuracy.
+ */
+export function worstCaseAccuracy(a: SuiteResult, b: SuiteResult | null, attack: SuiteAttack): number | null {
+  const ra = a.rows.find((r) => r.attack === attack);
+  const rb = b?.rows.find((r) => r.attack === attack);
+  if (!ra) return null;
+  if (!rb) return ra.accuracy;
+  if (ra.correct === undefined || rb.correct === undefined || ra.correct.length !== rb.correct.length) return Math.min(ra.accuracy, rb.accuracy);
+  let right = 0;
+  for (let i = 0; i < ra.correct.length; i++) if (ra.correct[i] === '1' && rb.correct[i] === '1') right++;
+  return right / ra.correct.length;
 }

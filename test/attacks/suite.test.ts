@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { averageEnsemble, moduleClassifier } from '../../src/attacks/classifier.js';
-import { accuracyOf, evaluateSuite, resolveSuiteOptions, type SuiteProgress } from '../../src/attacks/suite.js';
+import { accuracyOf, evaluateSuite, resolveSuiteOptions, worstCaseAccuracy, type AttackOutcome, type SuiteProgress, type SuiteResult } from '../../src/attacks/suite.js';
 import { GpuDataset } from '../../src/data/batches.js';
 import { makeModel, randomProblem } from './fixtures.js';
 
@@ -33,6 +33,10 @@ describe('evaluateSuite', () => {
         expect(row.accuracy).toBeGreaterThanOrEqual(0);
         expect(row.accuracy).toBeLessThanOrEqual(1);
         expect(row.seconds).toBeGreaterThanOrEqual(0);
+        // Per-image verdicts, one per image attacked, agree with the accuracy (AutoAttack's too:
+        // its robust accuracy counts the classifier's verdict on the images it returns).
+        expect(row.correct, row.label).toMatch(new RegExp(`^[01]{${row.count}}$`));
+        expect([...row.correct!].filter((c) => c === '1').length / row.count, row.label).toBeCloseTo(row.accuracy, 12);
       }
       const aa = r.autoAttack;
       expect(aa).not.toBeNull();
@@ -106,6 +110,7 @@ describe('evaluateSuite', () => {
       );
       // Batches of 4 and 1 for clean and FGSM: 2 + 1 of 5 judged right; AutoAttack's 3 in one batch: 2 of 3.
       expect(r.rows.map((row) => row.accuracy)).toEqual([3 / 5, 3 / 5, 2 / 3]);
+      expect(r.rows.map((row) => row.correct)).toEqual(['10101', '10101', '101']);
       expect(seen).toEqual([4, 1, 4, 1, 3]);
       // Each batch attack also reports its accuracy on AutoAttack's images alone (the first 3 of
       // the batch of 4: right, wrong, right).
@@ -128,6 +133,24 @@ describe('evaluateSuite', () => {
     } finally {
       p.dispose();
     }
+  });
+
+  it('worst case over two results: an image counts only if it survives both', () => {
+    const result = (...rows: Partial<AttackOutcome>[]): SuiteResult => ({
+      rows: rows.map((r) => ({ label: String(r.attack), count: 4, seconds: 0, ...r }) as AttackOutcome),
+      autoAttack: null,
+      options: resolveSuiteOptions(),
+    });
+    const a = result({ attack: 'pgd', accuracy: 0.5, correct: '1100' }, { attack: 'cw', accuracy: 0.75, correct: '1110' });
+    const b = result({ attack: 'pgd', accuracy: 0.5, correct: '0110' });
+    // Each alone keeps half; together only image 1 survives: 0.25, below the lower of the two.
+    expect(worstCaseAccuracy(a, b, 'pgd')).toBe(0.25);
+    expect(worstCaseAccuracy(a, b, 'cw')).toBe(0.75);
+    expect(worstCaseAccuracy(a, null, 'pgd')).toBe(0.5);
+    expect(worstCaseAccuracy(a, b, 'deepfool')).toBeNull();
+    // Results saved without verdicts: the lower accuracy.
+    expect(worstCaseAccuracy(a, result({ attack: 'pgd', accuracy: 0.25 }), 'pgd')).toBe(0.25);
+    expect(worstCaseAccuracy(result({ attack: 'pgd', accuracy: 0.75 }), b, 'pgd')).toBe(0.5);
   });
 
   it('fills in defaults and names the field of a bad option', () => {
