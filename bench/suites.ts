@@ -10,6 +10,7 @@ import type { Module } from '../src/nn/module.js';
 import { conv2d, convGradInput, convGradWeight, crossEntropy, Generator, maskedConv2d, matmul, SparseConv2d, sparseConv2d, tensor } from '../src/ops/index.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { pruneAndCompress, releasePruning } from './magnitudePruning.js';
+import { markTrainable } from '../src/pruning/sparseInference.js';
 import { convGeometry, forceConvStrategy, setMaskedGemmWeights, type ConvStrategy, type MaskedGemmWeights } from '../kernels/conv2d.js';
 import { forceGemmKernel, forceMatmulVariant, subgroupGemmSupported, type MatmulVariant } from '../kernels/matmul.js';
 import { GEMM_KERNELS, type GemmKernelName } from '../kernels/tuning.js';
@@ -279,6 +280,42 @@ function prunedForwardCases(label: string, makeModel: () => Module, input: numbe
   return cases;
 }
 
+/**
+ * One training pass (train mode: forward, cross-entropy, gradients of every parameter) of a model
+ * dense against its magnitude-pruned copy whose convolutions run the compressed kernels in both
+ * passes and take their weight gradient at the kept entries (markTrainable, as fine-tuning and the
+ * ensemble stage run it). `node dist/bench/sparseAb.js train` measures the same pass A/B-interleaved.
+ */
+function prunedTrainCases(label: string, makeModel: () => Module, input: number[], classes: number): BenchCase[] {
+  const shape = `b${input[0]} ${input.slice(1).join('x')}`;
+  const setupModel = () => {
+    const model = makeModel();
+    model.train();
+    return { model, x: gen.uniform(input).keep(), y: gen.randint([input[0]], 0, classes).keep() };
+  };
+  const run = (s: Record<string, unknown>) =>
+    scope(() => {
+      const model = s.model as Module;
+      void grad(crossEntropy(model.forward(s.x as Tensor), s.y as Tensor), model.parameters());
+    });
+  const cases: BenchCase[] = [{ name: `sparse.${label}_train.dense`, shape, flops: null, setup: setupModel, run, teardown: disposeModel }];
+  for (const sparsity of [0.8, 0.9, 0.95])
+    cases.push({
+      name: `sparse.${label}_train.sparse@${Math.round(sparsity * 100)}%`,
+      shape,
+      flops: null,
+      setup: async () => {
+        const state = setupModel();
+        await pruneAndCompress(state.model, sparsity);
+        markTrainable(state.model);
+        return state;
+      },
+      run,
+      teardown: disposeModel,
+    });
+  return cases;
+}
+
 export const SUITES: Record<string, () => BenchCase[]> = {
   matmul: matmulCases,
   conv2d: () => convCases(32),
@@ -288,5 +325,6 @@ export const SUITES: Record<string, () => BenchCase[]> = {
     ...sparseCases(32),
     ...prunedForwardCases('smallcnn', () => new SmallCNN({ generator: gen }), [128, 1, 28, 28]),
     ...prunedForwardCases('resnet18', () => new ResNet18({ generator: gen }), [32, 3, 32, 32]),
+    ...prunedTrainCases('smallcnn', () => new SmallCNN({ generator: gen }), [128, 1, 28, 28], 10),
   ],
 };
