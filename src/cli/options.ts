@@ -66,8 +66,10 @@ function applyObject<T extends OptionTable>(table: T, target: Record<string, unk
   }
 }
 
-export interface ResolveResult<T extends OptionTable> {
+export interface ResolveResult<T extends OptionTable, F extends OptionTable = Record<never, OptionSpec>> {
   config: Resolved<T>;
+  /** The command-line-only options (resolveOptions' `commandFlags`), defaults filled in. */
+  flags: Resolved<F>;
   positionals: string[];
   help: boolean;
   /** The --preset given, if any. */
@@ -76,27 +78,33 @@ export interface ResolveResult<T extends OptionTable> {
 
 /**
  * Resolves a command's options from its table, named presets, an optional --config JSON file and
- * the flags in argv.
+ * the flags in argv. `commandFlags` are options of the invocation rather than of the work (eed
+ * run's --stage, --job, --fresh): parsed and checked like the others, from the command line only,
+ * and kept out of the config.
  */
-export function resolveOptions<T extends OptionTable>(
+export function resolveOptions<T extends OptionTable, F extends OptionTable = Record<never, OptionSpec>>(
   command: string,
   table: T,
   presets: Record<string, Partial<Resolved<T>>>,
   argv: string[],
-): ResolveResult<T> {
+  commandFlags: F = {} as F,
+): ResolveResult<T, F> {
   const parseOpts: Record<string, { type: 'string' | 'boolean' }> = {
     preset: { type: 'string' },
     config: { type: 'string' },
     help: { type: 'boolean' },
   };
-  for (const [k, s] of Object.entries(table)) parseOpts[kebab(k)] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
+  for (const k of Object.keys(commandFlags))
+    if (k in table) throw new Error(`resolveOptions(${command}): '${k}' is both a config option and a command flag`);
+  const every: OptionTable = { ...table, ...commandFlags };
+  for (const [k, s] of Object.entries(every)) parseOpts[kebab(k)] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
   // Boolean flags also take --no-<flag> and --<flag>=true|false; node's parser knows neither, and
   // would read `--flag false` as the flag plus a stray word (refused below).
   const switches: Record<string, boolean> = {};
   const args: string[] = [];
   for (const a of argv) {
     const m = /^--(no-)?([a-z0-9-]+)(?:=(.*))?$/.exec(a);
-    const key = m ? Object.keys(table).find((k) => kebab(k) === m[2] && table[k].type === 'boolean') : undefined;
+    const key = m ? Object.keys(every).find((k) => kebab(k) === m[2] && every[k].type === 'boolean') : undefined;
     if (!m || key === undefined || (m[1] === undefined && m[3] === undefined)) {
       args.push(a);
       continue;
@@ -147,5 +155,18 @@ export function resolveOptions<T extends OptionTable>(
     if (v !== undefined) flags[k] = v;
   }
   applyObject(table, config, flags, 'command line');
-  return { config: config as Resolved<T>, positionals: parsed.positionals, help: values.help === true, preset: values.preset === undefined ? null : String(values.preset) };
+  const invocation: Record<string, unknown> = {};
+  const given: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(commandFlags)) {
+    invocation[k] = s.default;
+    if (values[kebab(k)] !== undefined) given[k] = values[kebab(k)];
+  }
+  applyObject(commandFlags, invocation, given, 'command line');
+  return {
+    config: config as Resolved<T>,
+    flags: invocation as Resolved<F>,
+    positionals: parsed.positionals,
+    help: values.help === true,
+    preset: values.preset === undefined ? null : String(values.preset),
+  };
 }

@@ -7,7 +7,14 @@ import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipe
 import { openPipeline, PipelineInterrupted } from '../pipeline/context.js';
 import { runPipeline, STAGES, type Stage } from '../pipeline/pipeline.js';
 import { onInterrupt } from './interrupt.js';
-import { optionHelp, resolveOptions } from './options.js';
+import { optionHelp, resolveOptions, type OptionTable } from './options.js';
+
+/** Options of the invocation, not of the run: they are not recorded in the run's config. */
+export const RUN_FLAGS = {
+  stage: { type: 'enum', values: STAGES, default: 'eval', help: 'last stage to run' },
+  job: { type: 'number', default: -1, min: -1, integer: true, help: 'with --stage pool: run only this pool job (-1: every job)' },
+  fresh: { type: 'boolean', default: false, help: 'discard an existing run directory first' },
+} satisfies OptionTable;
 
 export const RUN_HELP = `Usage: eed run [--preset quick|fmnist|cifar10-resnet18|svhn-vgg16] [--config FILE.json] [--stage S] [--job K] [options]
 
@@ -25,64 +32,26 @@ Evaluation settings may change between runs; changing anything else needs a new 
 Presets: ${Object.keys(PIPELINE_PRESETS).join(', ')}
 
 Options:
-  --stage <name>                 last stage to run (${STAGES.join('|')}) [default: "eval"]
-  --job <k>                      with --stage pool: run only pool job k
-  --fresh                        discard an existing run directory first
+${optionHelp(RUN_FLAGS)}
 ${optionHelp(PIPELINE_OPTIONS)}`;
 
-/** Pulls the run-only flags out of argv (the option table parser does not know them). */
-export function takeFlag(argv: string[], name: string, hasValue: boolean): string | boolean | undefined {
-  const negated = `--no-${name.slice(2)}`;
-  if (!hasValue && argv.includes(negated)) {
-    argv.splice(argv.indexOf(negated), 1);
-    return false;
-  }
-  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (i < 0) return undefined;
-  const arg = argv[i];
-  if (!hasValue) {
-    argv.splice(i, 1);
-    if (arg === name) return true;
-    const v = arg.slice(name.length + 1);
-    if (v !== 'true' && v !== 'false') throw new Error(`${name} is a switch: give ${name} or ${name}=true|false, got '${arg}'`);
-    return v === 'true';
-  }
-  if (arg.includes('=')) {
-    argv.splice(i, 1);
-    return arg.slice(arg.indexOf('=') + 1);
-  }
-  if (i + 1 >= argv.length) throw new Error(`${name} needs a value`);
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-}
-
 export async function runCommand(argvIn: string[]): Promise<number> {
-  const argv = [...argvIn];
-  const stageArg = takeFlag(argv, '--stage', true) as string | undefined;
-  const jobArg = takeFlag(argv, '--job', true) as string | undefined;
-  const fresh = takeFlag(argv, '--fresh', false) === true;
-  const { config, help, preset } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv);
+  const { config, flags, help, preset } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argvIn, RUN_FLAGS);
   if (help) {
     console.log(RUN_HELP);
     return 0;
   }
-  if (stageArg !== undefined && !(STAGES as readonly string[]).includes(stageArg))
-    throw new Error(`--stage: unknown stage '${stageArg}' (have ${STAGES.join(', ')})`);
-  let job: number | undefined;
-  if (jobArg !== undefined) {
-    job = /^\d+$/.test(jobArg) ? Number(jobArg) : NaN;
-    if (!Number.isSafeInteger(job)) throw new Error(`--job expects a pool job number (0, 1, ...), got ${JSON.stringify(jobArg)}`);
-    if (stageArg !== 'pool') throw new Error('--job needs --stage pool');
-  }
+  const stage = flags.stage as Stage;
+  const job = flags.job >= 0 ? flags.job : undefined;
+  if (job !== undefined && stage !== 'pool') throw new Error('--job needs --stage pool');
   checkPipelineConfig(config);
   await init();
   const { signal, release } = onInterrupt('interrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)');
   const t0 = performance.now();
   try {
-    const ctx = await openPipeline(config, { fresh, signal });
+    const ctx = await openPipeline(config, { fresh: flags.fresh, signal });
     ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
-    const outcome = await runPipeline(ctx, { stage: stageArg as Stage | undefined, job, preset });
+    const outcome = await runPipeline(ctx, { stage, job, preset });
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);
     if (outcome.report) {
       const eed = outcome.report.methods.find((m) => m.kind === 'eed-die');

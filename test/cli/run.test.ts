@@ -3,7 +3,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/cli/options.js';
-import { runCommand, takeFlag } from '../../src/cli/run.js';
+import { RUN_FLAGS, runCommand } from '../../src/cli/run.js';
 import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
 
 describe('eed run options', () => {
@@ -30,19 +30,28 @@ describe('eed run options', () => {
   });
 
   it('refuses bad stages, jobs and lists before touching the device', async () => {
-    await expect(runCommand(['--stage', 'prune'])).rejects.toThrow(/unknown stage 'prune' \(have base, pool, select, ensemble, eval\)/);
+    await expect(runCommand(['--stage', 'prune'])).rejects.toThrow(/option 'stage' expects one of base, pool, select, ensemble, eval, got "prune"/);
     await expect(runCommand(['--job', '3'])).rejects.toThrow(/--job needs --stage pool/);
-    await expect(runCommand(['--stage', 'pool', '--job', 'x'])).rejects.toThrow(/--job expects a pool job number/);
+    await expect(runCommand(['--stage', 'pool', '--job', 'x'])).rejects.toThrow(/option 'job' expects a number, got "x"/);
     // An empty --job (`--job=$K` with K unset) used to run job 0.
-    await expect(runCommand(['--stage', 'pool', '--job='])).rejects.toThrow(/--job expects a pool job number/);
-    await expect(runCommand(['--stage', 'pool', '--job', ' 1'])).rejects.toThrow(/--job expects a pool job number/);
+    await expect(runCommand(['--stage', 'pool', '--job='])).rejects.toThrow(/option 'job' expects a number, got ""/);
+    await expect(runCommand(['--stage', 'pool', '--job=1.5'])).rejects.toThrow(/option 'job' expects an integer/);
+    await expect(runCommand(['--stage', 'pool', '--job=-2'])).rejects.toThrow(/option 'job' expects a number >= -1/);
+    // The invocation's flags go through the option parser (switch forms included) and stay out of the config.
+    const flags = (...argv: string[]) => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv, RUN_FLAGS);
+    expect(flags().flags).toEqual({ stage: 'eval', job: -1, fresh: false });
+    expect(flags('--stage', 'pool', '--job=7').flags).toEqual({ stage: 'pool', job: 7, fresh: false });
+    expect(flags('--stage', 'pool', '--job=7').config).not.toHaveProperty('job');
     // --fresh=false and `--fresh false` used to mean --fresh: the run directory was deleted.
-    const argv = ['--fresh=false', '--seed', '1'];
-    expect(takeFlag(argv, '--fresh', false)).toBe(false);
-    expect(argv).toEqual(['--seed', '1']);
-    expect(takeFlag(['--fresh=true'], '--fresh', false)).toBe(true);
-    expect(takeFlag(['--fresh'], '--fresh', false)).toBe(true);
-    expect(takeFlag(['--no-fresh'], '--fresh', false)).toBe(false);
+    expect(flags('--fresh=false', '--seed', '1').flags.fresh).toBe(false);
+    expect(flags('--fresh=false', '--seed', '1').config.seed).toBe(1);
+    expect(flags('--fresh=true').flags.fresh).toBe(true);
+    expect(flags('--fresh').flags.fresh).toBe(true);
+    expect(flags('--no-fresh').flags.fresh).toBe(false);
+    expect(() => flags('--fresh', '--no-fresh')).toThrow(/--fresh is given twice/);
+    expect(() => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, [], { seed: RUN_FLAGS.fresh })).toThrow(/'seed' is both a config option and a command flag/);
+    // A command flag is not an option of presets or config files.
+    expect(() => resolveOptions('run', PIPELINE_OPTIONS, { p: { fresh: true } as never }, ['--preset', 'p'], RUN_FLAGS)).toThrow(/preset 'p': unknown option 'fresh'/);
     await expect(runCommand(['--fresh=maybe'])).rejects.toThrow(/--fresh is a switch/);
     await expect(runCommand(['--fresh', 'false'])).rejects.toThrow(/unexpected argument 'false'/);
     await expect(runCommand(['--scores', 'erm,hydra'])).rejects.toThrow(/'scores': unknown 'hydra'/);
