@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
-import { prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
+import { keptWeightCount, prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
 import { compressForInference, decompress, sparseKernelsPay } from '../pruning/sparseInference.js';
 
@@ -97,12 +97,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   // after the masks of a pruned checkpoint.
   const layers = prunableLayers(model);
   let nonZero = 0;
-  for (const l of layers) {
-    const w = await l.weight.data();
-    const m = masks.get(`${l.name}.weight`);
-    const mv = m ? await m.data() : null;
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!mv || mv[i] !== 0)) nonZero++;
-  }
+  for (const l of layers) nonZero += await keptWeightCount(l, masks.get(`${l.name}.weight`) ?? null);
   for (const m of masks.values()) m.dispose();
   const prunableTotal = prunableWeightCount(layers);
   const classifier = moduleClassifier(model);

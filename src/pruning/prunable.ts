@@ -68,10 +68,10 @@ function followingBatchNorm(modules: [string, Module][], convIndex: number, conv
   return nextModule;
 }
 
-/** The layer's weights that are non-zero and not masked out (read back from the device). */
-export async function keptWeightCount(l: PrunableLayer): Promise<number> {
+/** The layer's weights that are non-zero and not masked out by `mask` (default: its own; read back from the device). */
+export async function keptWeightCount(l: PrunableLayer, mask: Tensor | null = l.layer.weightMask ?? null): Promise<number> {
   const w = await l.weight.data();
-  const m = l.layer.weightMask ? await l.layer.weightMask.data() : null;
+  const m = mask ? await mask.data() : null;
   let kept = 0;
   for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (!m || m[i] !== 0)) kept++;
   return kept;

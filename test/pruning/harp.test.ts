@@ -13,7 +13,7 @@ import {
   uniformRateLogit,
 } from '../../src/pruning/harp.js';
 import { MaskedModel } from '../../src/pruning/maskedModel.js';
-import { prunableLayers } from '../../src/pruning/prunable.js';
+import { keptWeightCount, prunableLayers } from '../../src/pruning/prunable.js';
 import { hostValues, tinyBatch, tinyCnn } from './fixtures.js';
 
 const scoresArb = fc.array(fc.float({ min: -4, max: 4, noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 200 });
@@ -137,7 +137,16 @@ describe('MaskedModel straight-through gradients', () => {
     const count = await masked.countNonZero();
     expect(count.prunableNonZero).toBe(masked.keptCount());
     expect(count.prunableTotal).toBe(prunableLayers(base).reduce((a, l) => a + l.weight.size, 0));
-    E.dispose([grads, x, y, [...init.values()]]);
+    // The same count from the saved masks beside the weights (how eed eval counts a checkpoint);
+    // every weight is non-zero here, so without them the count is the layer's size.
+    const masks = masked.masks();
+    let viaMasks = 0;
+    for (const l of prunableLayers(base)) {
+      viaMasks += await keptWeightCount(l, masks.get(`${l.name}.weight`) ?? null);
+      expect(await keptWeightCount(l, null)).toBe(l.weight.size);
+    }
+    expect(viaMasks).toBe(count.prunableNonZero);
+    E.dispose([grads, x, y, [...init.values()], [...masks.values()]]);
     masked.dispose();
   });
 });
