@@ -141,29 +141,19 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
       for (const strategy of strategies) {
         const fold = strategy === 'gemm' && pass !== 'weight' ? (pass === 'input' ? 'col2im' : 'im2col') : null;
         for (const kernel of fold ? foldKernels : [null]) {
-          forceConvStrategy(strategy);
-          if (fold === 'col2im') forceCol2imKernel(kernel);
-          if (fold === 'im2col') forceIm2colKernel(kernel);
-          try {
-            const ms = await timeIt(rt, () => scope(() => void fn()), 2);
-            if (fold && kernel) {
-              (fold === 'col2im' ? col2imMs : im2colMs)[kernel] += ms;
-              log(`${convKey(pass, g)}: gemm with ${fold} '${kernel}' ${ms.toFixed(1)} ms`);
-            }
-            times[strategy] = Math.min(times[strategy] ?? Infinity, ms);
-          } catch {
-            // the GEMM cannot align this shape
-          } finally {
-            forceConvStrategy(null);
-            forceCol2imKernel(null);
-            forceIm2colKernel(null);
+          const ms = await timeForced(rt, strategy, () => scope(() => void fn()), 2, () => {
+            if (fold === 'col2im') forceCol2imKernel(kernel);
+            if (fold === 'im2col') forceIm2colKernel(kernel);
+          });
+          if (ms === null) continue;
+          if (fold && kernel) {
+            (fold === 'col2im' ? col2imMs : im2colMs)[kernel] += ms;
+            log(`${convKey(pass, g)}: gemm with ${fold} '${kernel}' ${ms.toFixed(1)} ms`);
           }
+          times[strategy] = Math.min(times[strategy] ?? Infinity, ms);
         }
       }
-      // Ties go to the GEMM, then to the summed GEMM (no partial products in memory).
-      const order: ConvStrategyName[] = ['gemm', 'gemm-split', 'direct'];
-      const best = Math.min(...order.map((k) => times[k] ?? Infinity));
-      const pick = order.find((k) => times[k] === best) ?? 'direct';
+      const pick = fastestStrategy(times);
       tuning.conv[convKey(pass, g)] = pick;
       log(`${convKey(pass, g)}: ${strategies.map((k) => `${k} ${times[k]?.toFixed(1) ?? 'n/a'} ms`).join(', ')} -> ${pick}`);
     }
@@ -181,6 +171,31 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<Tuning & { c
   const cachePath = opts.save === false ? null : saveTuning(tuning);
   if (opts.save === false && previous) setTuning(previous);
   return { ...tuning, cachePath };
+}
+
+/**
+ * Times `fn` with the conv strategy forced (and whatever `force` sets besides), then lifts every
+ * forcing; null where the strategy cannot run the shape (the GEMM cannot align it).
+ */
+async function timeForced(rt: ReturnType<typeof runtime>, strategy: ConvStrategyName, fn: () => void, reps: number, force?: () => void): Promise<number | null> {
+  forceConvStrategy(strategy);
+  force?.();
+  try {
+    return await timeIt(rt, fn, reps);
+  } catch {
+    return null;
+  } finally {
+    forceConvStrategy(null);
+    forceCol2imKernel(null);
+    forceIm2colKernel(null);
+  }
+}
+
+/** The fastest strategy timed; ties go to the GEMM, then to the summed GEMM (no partial products in memory). */
+function fastestStrategy(times: Partial<Record<ConvStrategyName, number>>): ConvStrategyName {
+  const order: ConvStrategyName[] = ['gemm', 'gemm-split', 'direct'];
+  const best = Math.min(...order.map((k) => times[k] ?? Infinity));
+  return order.find((k) => times[k] === best) ?? 'direct';
 }
 
 /** One convolution as a model runs it: input [N, C, H, W], weight [O, C, K, K], stride, padding. */
@@ -214,18 +229,12 @@ export async function tuneConvForward(calls: readonly ConvCall[]): Promise<numbe
     const w = gen.uniform([...c.weight], -0.1, 0.1).keep();
     const times: Partial<Record<ConvStrategyName, number>> = {};
     for (const strategy of ['gemm', 'direct'] as const) {
-      forceConvStrategy(strategy);
-      try {
-        times[strategy] = await timeIt(rt, () => scope(() => void conv2d(x, w, null, { stride: c.stride, padding: c.padding })), 3);
-      } catch {
-        // the GEMM cannot align this shape
-      } finally {
-        forceConvStrategy(null);
-      }
+      const ms = await timeForced(rt, strategy, () => scope(() => void conv2d(x, w, null, { stride: c.stride, padding: c.padding })), 3);
+      if (ms !== null) times[strategy] = ms;
     }
     x.dispose();
     w.dispose();
-    conv[key] = (times.direct ?? Infinity) < (times.gemm ?? Infinity) ? 'direct' : 'gemm';
+    conv[key] = fastestStrategy(times);
     raced++;
   }
   if (raced) setTuning({ ...tuning, conv });
