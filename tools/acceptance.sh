@@ -8,7 +8,7 @@
 #   issue 5  eed eval  --preset fmnist-smallcnn      ~2.5 h (DeepFool and AutoAttack on 500 images dominate)
 # Results: runs/fmnist-smallcnn/eval.json, runs/prune-80-<score>/eval.json, runs/fmnist/report.md;
 # the table at the end is the README's.
-#   bash tools/acceptance.sh [--no-eed]  run (or resume) the chain (--no-eed: stop before issue 7)
+#   bash tools/acceptance.sh [--no-eed]  run (or resume) the chain (--no-eed: skip issue 7)
 #   bash tools/acceptance.sh --status    show where each step stands, without running anything
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,10 +65,13 @@ if [ "$EED" = 1 ]; then
   # The 12 pool jobs are independent and one process keeps only about 1.5 of the 2 cores busy, so a
   # second worker (niced: the main run keeps priority) takes pool jobs beside it; job locks keep
   # them apart, and the main run waits for the worker's last job before selecting the team.
-  (sleep 30; nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
+  (sleep 30; exec nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
   worker=$!
+  # A failing main run must not leave the worker behind (set -e exits here).
+  trap 'kill "$worker" 2>/dev/null || true' EXIT
   eed run --preset fmnist --base-checkpoint "$BASE/model.safetensors"
   wait "$worker" || true
+  trap - EXIT
 fi
 
 # Issue 5's attack suite comes last (after issue 6's runs and issue 7's pipeline, which need only

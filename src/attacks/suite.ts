@@ -276,7 +276,7 @@ export async function evaluateSuite(
       const n = Math.min(o.aaCount, size);
       const report = await scopeAsync(async () => {
         const { x, y } = rowsOf(data, 0, n);
-        const { xAdv, label: suiteLabel, cleanAccuracy, steps, robustAccuracy } = await autoAttack(classifier, x, y, {
+        const { xAdv, label: suiteLabel, cleanAccuracy, steps, robustAccuracy, robust } = await autoAttack(classifier, x, y, {
           eps: o.eps,
           seed: o.seed,
           batchSize: o.batchSize,
@@ -286,9 +286,9 @@ export async function evaluateSuite(
           },
           resumeFrom: hooks.autoAttackResume,
         });
-        // Unjudged, the flags are the classifier's own verdict on AutoAttack's images, which its
-        // robust accuracy counts (the first adversarial image found, else the clean one).
-        const flags = await judgeAll(xAdv, y);
+        // Unjudged, AutoAttack's own per-image verdicts (classifying its images again could flip an
+        // image it left on the decision boundary).
+        const flags = hooks.judge ? await judgeAll(xAdv, y) : [...robust];
         xAdv.dispose();
         const judged = hooks.judge ? flags.filter(Boolean).length / n : null;
         return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy, correct: bits(flags) };

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
-import { keptWeightCount, prunableLayers, prunableWeightCount } from '../pruning/prunable.js';
+import { keptWeightCount, prunableLayers, prunableWeightCount, weightKey } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
 import { compressForInference, decompress, sparseKernelsPay } from '../pruning/sparseInference.js';
 
@@ -97,7 +97,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   // after the masks of a pruned checkpoint.
   const layers = prunableLayers(model);
   let nonZero = 0;
-  for (const l of layers) nonZero += await keptWeightCount(l, masks.get(`${l.name}.weight`) ?? null);
+  for (const l of layers) nonZero += await keptWeightCount(l, masks.get(weightKey(l)) ?? null);
   for (const m of masks.values()) m.dispose();
   const prunableTotal = prunableWeightCount(layers);
   const classifier = moduleClassifier(model);
@@ -162,7 +162,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
     // PGD again on AutoAttack's images alone (issue 5: AutoAttack must not be weaker than PGD there).
     const rows = outcomes.flatMap((r) => {
-      const row = { attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds as number | null };
+      // Per-image verdicts where the attack recorded them (rows resumed from older progress files have none).
+      const row = { attack: r.label, accuracy: r.accuracy, images: r.count, seconds: r.seconds as number | null, ...(r.correct === undefined ? {} : { correct: r.correct }) };
       const sub = r.attack === 'pgd' && chosen.includes('autoattack') ? r.onAutoAttackImages : undefined;
       return sub ? [row, { attack: `${r.label} (first ${sub.count})`, accuracy: sub.accuracy, images: sub.count, seconds: null }] : [row];
     });

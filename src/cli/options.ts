@@ -95,11 +95,20 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
     help: { type: 'boolean' },
   };
   for (const k of Object.keys(commandFlags))
-    if (k in table) throw new Error(`resolveOptions(${command}): '${k}' is both a config option and a command flag`);
+    if (k in table || k in parseOpts) throw new Error(`resolveOptions(${command}): '${k}' is both a config option and a command flag`);
   const every: OptionTable = { ...table, ...commandFlags };
   for (const [k, s] of Object.entries(every)) parseOpts[kebab(k)] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
   // Boolean flags also take --no-<flag> and --<flag>=true|false; node's parser knows neither, and
   // would read `--flag false` as the flag plus a stray word (refused below).
+  // node's parser lets the last of repeated flags win; a repeat is refused instead, as a likely
+  // mistake (a flag added to a command line that already had it).
+  const seen = new Set<string>();
+  for (const a of argv) {
+    const name = /^--(?:no-)?([a-z0-9-]+)(?:=|$)/.exec(a)?.[1];
+    if (name === undefined || !(name in parseOpts)) continue;
+    if (seen.has(name)) throw new Error(`command line: --${name} is given twice`);
+    seen.add(name);
+  }
   const switches: Record<string, boolean> = {};
   const args: string[] = [];
   for (const a of argv) {
@@ -126,10 +135,7 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
         ' (switches take no value: --flag or --no-flag; other options take one)',
     );
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  for (const [k, v] of Object.entries(switches)) {
-    if (values[kebab(k)] !== undefined) throw new Error(`command line: --${kebab(k)} is given twice`);
-    values[kebab(k)] = v;
-  }
+  for (const [k, v] of Object.entries(switches)) values[kebab(k)] = v;
   const config: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(table)) config[k] = s.default;
   if (values.preset !== undefined) {

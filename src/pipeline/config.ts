@@ -109,14 +109,15 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw', singleAttacks: 'clean,pgd', speedRepeats: 5, out: 'runs/quick',
   },
   // Issue 5's Fashion-MNIST recipe (SmallCNN, ε = 0.1, PGD-7 training) on Fashion-MNIST, with the
-  // stage lengths cut so the 2-core software adapter finishes in well under a day of process time
-  // (the whole-data version, every sub-model on its 29,500-image C0 ∪ Cs and the ensemble on all
-  // 59,000 images, measured at about an hour per pool job and 3–4 hours per ensemble epoch, which
-  // came to more than a day): 2 HARP and 2 fine-tuning epochs per sub-model (issue 6's recipe, which
+  // stage lengths cut so the 2-core software adapter can finish it in a series of sessions, an
+  // estimated 12–18 hours (the whole-data version, every sub-model on its 29,500-image C0 ∪ Cs and
+  // the ensemble on all 59,000 images, was estimated at about an hour per pool job, from issue 6's
+  // runs, and 3–4 hours per ensemble epoch, from the measured step: more than a day, before the
+  // evaluation): 2 HARP and 2 fine-tuning epochs per sub-model (issue 6's recipe, which
   // kept PGD-20 within 1.8 points of the dense model at 80%) on 10,000 images of its subset (half
   // shared C0, half its own chunk), NIS/ASE scored on 2,000 images, 2 ensemble epochs on 20,000
   // images; the attacks on the first 1000 test images (AutoAttack on 500). With a GPU, raise them
-  // (--subset-size 0 --ensemble-size 0 --prune-epochs 20 etc.).
+  // (--subset-size 0 --ensemble-size 0 --score-samples 5000 --prune-epochs 20 etc.).
   fmnist: {
     dataset: 'fashion-mnist', model: 'smallcnn', eps: 0.1, stepSize: 0.025, attackSteps: 7, baseEpochs: 5, baseLr: 0.05,
     pruneEpochs: 2, finetuneEpochs: 2, subsetSize: 10000, scoreSamples: 2000, ensembleEpochs: 2, ensembleSize: 20000,

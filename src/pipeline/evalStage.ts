@@ -270,26 +270,30 @@ export async function evalStage(
     };
     for (const attack of mainAttacks) {
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
-      const key = { row: 'eed', ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
+      // verdicts: rows cached before the per-image verdicts existed are recomputed (the adaptive row needs them).
+      const key = { row: 'eed', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       const outcome = await cachedRow(key, async () => {
-        let judged = 0;
-        let staticRight = 0;
+        const staticFlags: boolean[] = [];
         const histogram = new Array<number>(team.members.length).fill(0);
         const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
           const { right, membersUsed } = await dieOn(x, y);
-          staticRight += (await correctOnHost(teamClassifier, x, y)).filter(Boolean).length;
-          judged += right.length;
+          staticFlags.push(...(await correctOnHost(teamClassifier, x, y)));
           for (const k of membersUsed) histogram[k - 1]++;
           return right;
         };
         const dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
-        return { dieResult, staticAccuracy: staticRight / Math.max(1, judged), histogram };
+        return {
+          dieResult,
+          staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length),
+          staticCorrect: staticFlags.map((ok) => (ok ? '1' : '0')).join(''),
+          histogram,
+        };
       });
       dieSuite.push(outcome.dieResult);
       // The same adversarial images, scored by the static team.
       staticSuite.push({
         ...outcome.dieResult,
-        rows: outcome.dieResult.rows.map((row) => ({ ...row, accuracy: outcome.staticAccuracy })),
+        rows: outcome.dieResult.rows.map((row) => ({ ...row, accuracy: outcome.staticAccuracy, correct: outcome.staticCorrect })),
         autoAttack: null,
       });
       if (attack === 'clean') outcome.histogram.forEach((k, i) => (membersUsedHistogram[i] += k));
@@ -312,7 +316,7 @@ export async function evalStage(
     const dieJudge = async (x: Tensor, y: Tensor): Promise<boolean[]> => (await dieOn(x, y)).right;
     for (const attack of mainAttacks.filter((a) => a !== 'clean')) {
       ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
-      const key = { row: 'eed-first-member', ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
+      const key = { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
         await cachedRow(key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
       );

@@ -32,12 +32,15 @@ export function sweepConfig(main: PipelineConfig, sparsity: number, baseCheckpoi
  */
 export function sweepPoints(report: EedReport, targetSparsity: number): Map<string, SparsityPoint> {
   const out = new Map<string, SparsityPoint>();
+  // Without the dense row there is nothing to measure a sparsity against: no points (a series
+  // must not mix measured and target positions).
   const dense = report.methods.find((m) => m.kind === 'dense')?.parameters.nonZero;
+  if (!dense) return new Map();
   const point = (m: MethodRow): SparsityPoint | null =>
     m.pgd === null
       ? null
       : {
-          sparsity: dense ? Math.min(Math.max(1 - m.parameters.nonZero / dense, 0), 1 - 1e-9) : targetSparsity,
+          sparsity: Math.min(Math.max(1 - m.parameters.nonZero / dense, 0), 1 - 1e-9),
           targetSparsity,
           robust: m.pgd,
           clean: m.clean,

@@ -202,10 +202,15 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
     out.push(
       '## Robustness against sparsity (Fig. 4)',
       '',
-      "Columns are the ensemble's target sparsity s_r of each sweep run; each cell is the robust accuracy of that run's " +
-        'row at its own measured sparsity (given where it differs from s_r), and the figure draws it there: the best ' +
-        'single sub-model is pruned to c_r = 1 − (1 − s_r)/4, sparser than s_r, and a team of fewer than four stays under ' +
-        'its budget. The average of the pool (Table 1) keeps more weights than the budget and is not drawn.',
+      report.sweep.robustness.every((r) => r.points.every((p) => p.targetSparsity !== undefined))
+        ? "Columns are the ensemble's target sparsity s_r of each sweep run; each cell is the robust accuracy of that run's " +
+            'row at its own measured sparsity (given where it differs from s_r), and the figure draws it there: the best ' +
+            'single sub-model is pruned to c_r = 1 − (1 − s_r)/4, sparser than s_r, and a team of fewer than four stays under ' +
+            'its budget. The average of the pool (Table 1) keeps more weights than the budget and is not drawn.'
+        : // A report written before the points carried their own sparsity: every series sits at s_r.
+          "Columns are the ensemble's target sparsity s_r of each sweep run, and the figure draws every series there. The " +
+            'baselines are that run\'s: its best single sub-model is pruned to c_r = 1 − (1 − s_r)/4 (sparser than s_r), and the ' +
+            'pool average holds all of its sub-models (denser than s_r).',
       '',
     );
     const target = (p: SparsityPoint) => p.targetSparsity ?? p.sparsity;

@@ -49,6 +49,11 @@ describe('eed run options', () => {
     expect(flags('--fresh').flags.fresh).toBe(true);
     expect(flags('--no-fresh').flags.fresh).toBe(false);
     expect(() => flags('--fresh', '--no-fresh')).toThrow(/--fresh is given twice/);
+    // Any repeat, not only a switch in two forms (node's parser would let the last one win).
+    expect(() => flags('--no-fresh', '--no-fresh')).toThrow(/--fresh is given twice/);
+    expect(() => flags('--stage', 'pool', '--stage=eval')).toThrow(/--stage is given twice/);
+    expect(() => flags('--seed', '1', '--seed', '2')).toThrow(/--seed is given twice/);
+    expect(() => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, [], { preset: RUN_FLAGS.stage })).toThrow(/'preset' is both/);
     expect(() => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, [], { seed: RUN_FLAGS.fresh })).toThrow(/'seed' is both a config option and a command flag/);
     // A command flag is not an option of presets or config files.
     expect(() => resolveOptions('run', PIPELINE_OPTIONS, { p: { fresh: true } as never }, ['--preset', 'p'], RUN_FLAGS)).toThrow(/preset 'p': unknown option 'fresh'/);

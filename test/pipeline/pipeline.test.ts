@@ -17,6 +17,7 @@ import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
 import type { Selection } from '../../src/pipeline/selectStage.js';
 import type { EedReport } from '../../src/reports/report.js';
+import type { SuiteResult } from '../../src/attacks/suite.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'eed-pipeline-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -77,6 +78,16 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const adaptive = report.methods.find((m) => m.kind === 'eed-die-adaptive')!;
     expect(adaptive.clean).toBe(die.clean);
     expect(adaptive.pgd).toBeLessThanOrEqual(die.pgd!);
+    // ... counted per image from the cached rows' verdicts: DIE right under the team attack and
+    // under the first member's alone (not merely the lower of the two accuracies).
+    const cachedRows = readdirSync(join(out, 'eval')).map((f) => JSON.parse(readFileSync(join(out, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } }; value: unknown });
+    const pgdRow = (row: string) => cachedRows.find((r) => r.key.row === row && r.key.options.attacks.includes('pgd'))!.value;
+    const team = (pgdRow('eed') as { dieResult: SuiteResult; staticCorrect: string }).dieResult;
+    const first = pgdRow('eed-first-member') as SuiteResult;
+    for (const r of [team, first]) expect(r.rows[0].correct).toMatch(/^[01]{32}$/);
+    const both = [...team.rows[0].correct!].filter((v, i) => v === '1' && first.rows[0].correct![i] === '1').length / 32;
+    expect(adaptive.pgd).toBe(both);
+    expect(adaptive.pgd).toBeLessThanOrEqual(first.rows[0].accuracy);
     expect(adaptive.speedUp).toBe(die.speedUp);
     expect(die.aa).toBeNull(); // aaCount 0: not run, reported as such
     expect(report.die!.membersUsedHistogram.reduce((a, b) => a + b, 0)).toBe(32);

@@ -109,6 +109,13 @@ describe('renderMarkdown', () => {
     ]);
     // The columns are the ensemble's target sparsity; the note says where the baselines really are.
     expect(md).toMatch(/## Robustness against sparsity \(Fig\. 4\)\n\nColumns are the ensemble's target sparsity s_r[^\n]*c_r = 1 − \(1 − s_r\)\/4/);
+    // The sample mixes in an older report's points (no targetSparsity): the note says they sit at s_r.
+    expect(md).toMatch(/the figure draws every series there/);
+    const current = sampleReport();
+    for (const series of current.sweep!.robustness) for (const p of series.points) p.targetSparsity ??= p.sparsity;
+    const note = renderMarkdown(current);
+    expect(note).toMatch(/at its own measured sparsity \(given where it differs from s_r\)/);
+    expect(note).not.toMatch(/the figure draws every series there/);
   });
 
   it('threat model and run info, with text escaped', () => {
