@@ -5,7 +5,8 @@
 //   for every class k ≠ y: w_k = ∇z_k − ∇z_y, f_k = z_k − z_y
 //   k* = argmin |f_k| / ‖w_k‖₂;  r_tot += (|f_k*| + 1e-4)·w_k* / ‖w_k*‖₂²
 // then δ = clamp(x0 + 1.02·r_tot, 0, 1) − x0 is projected onto the ℓ2 ball of radius ε₂ (0.5 by
-// default, §10.11). Stopped samples keep their r_tot; the loop ends early once all have stopped.
+// default, §10.11). Stopped samples keep their r_tot and leave the batch; the loop ends early once
+// all have stopped.
 // For each class k, one backward pass with the cotangent onehot(k) − onehot(y) gives w_k for every
 // sample at once, so a step costs C input-gradient passes over one forward pass (a sample whose
 // label is k gets a zero cotangent in pass k and is masked out of it).
@@ -13,9 +14,9 @@
 import { grad, noGrad } from '../engine/autograd.js';
 import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { cast, full, variable, zeros } from '../ops/creation.js';
-import { abs, add, affine, clamp, div, gt, lt, maximum, minimum, mul, ne, sqrt, sub, where } from '../ops/elementwise.js';
-import { oneHot } from '../ops/gather.js';
+import { cast, full, tensor, variable, zeros } from '../ops/creation.js';
+import { abs, add, affine, clamp, div, gt, lt, maximum, mul, ne, sqrt, sub, where } from '../ops/elementwise.js';
+import { indexAdd, indexSelect, oneHot } from '../ops/gather.js';
 import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { DEFAULT_ATTACK_BATCH, inBatchesAsync } from './batching.js';
@@ -54,25 +55,33 @@ export async function deepfool(classifier: Classifier, x: Tensor, labels: Tensor
 
   return inBatchesAsync(x, labels, opts.batchSize ?? DEFAULT_ATTACK_BATCH, 'deepfool', async (x0, y) => {
     const n = x0.shape[0];
-    const perSample = (t: Tensor) => reshape(t, [n, ...x0.shape.slice(1).map(() => 1)]);
-    const iterate = (r: Tensor) => clamp(add(x0, mul(r, 1 + overshoot)), 0, 1);
-    const labelOneHot = oneHot(y, c);
-    const labelF = cast(y, 'f32');
+    const perSample = (t: Tensor, rows: number) => reshape(t, [rows, ...x0.shape.slice(1).map(() => 1)]);
+    const iterate = (origin: Tensor, r: Tensor) => clamp(add(origin, mul(r, 1 + overshoot)), 0, 1);
     let rTot = zeros(x0.shape);
-    let active = full([n], 1);
+    // The samples still running, in batch order. Stopped samples leave the batch: most stop within
+    // a few steps, while a few (those the [0, 1] clamp keeps from crossing) run all of them, and
+    // each step costs C + 1 passes over whatever is still in the batch.
+    let running = Int32Array.from({ length: n }, (_, i) => i);
 
-    for (let it = 0; it < steps; it++) {
+    for (let it = 0; it < steps && running.length > 0; it++) {
+      const m = running.length;
+      const everyone = m === n;
       const r = rTot;
-      const a = active;
-      const next = scope(() => {
-        const v = variable(iterate(r));
+      const { next, stillActive } = scope(() => {
+        const index = everyone ? null : tensor(running, [m], 'i32');
+        const pick = (t: Tensor) => (index ? indexSelect(t, 0, index) : t);
+        const origin = pick(x0);
+        const ys = pick(y);
+        const labelOneHot = oneHot(ys, c);
+        const labelF = cast(ys, 'f32');
+        const v = variable(iterate(origin, pick(r)));
         const z = classifier.logits(v);
-        const stillActive = minimum(a, correctlyClassified(z, y));
-        let bestDist = full([n], Infinity);
-        let bestW = zeros(x0.shape);
-        let bestF = zeros([n]);
+        const stillActive = correctlyClassified(z, ys);
+        let bestDist = full([m], Infinity);
+        let bestW = zeros(origin.shape);
+        let bestF = zeros([m]);
         for (let k = 0; k < c; k++) {
-          const cotangent = sub(oneHot(full([n], k, 'i32'), c), labelOneHot);
+          const cotangent = sub(oneHot(full([m], k, 'i32'), c), labelOneHot);
           const [w] = grad(z, [v], { gradOutput: cotangent });
           const cand = noGrad(() => {
             const f = sum(mul(z, cotangent), 1);
@@ -82,7 +91,7 @@ export async function deepfool(classifier: Classifier, x: Tensor, labels: Tensor
             const better = lt(dist, bestDist);
             return {
               dist: where(better, dist, bestDist),
-              w: where(perSample(better), w, bestW),
+              w: where(perSample(better, m), w, bestW),
               f: where(better, f, bestF),
             };
           });
@@ -97,31 +106,26 @@ export async function deepfool(classifier: Classifier, x: Tensor, labels: Tensor
           const found = lt(bestDist, Infinity);
           const norm2 = sum(mul(bestW, bestW), x0.shape.slice(1).map((_, i) => i + 1));
           const scale = where(found, div(affine(abs(bestF), 1, 1e-4), where(found, norm2, 1)), 0);
-          const step = mul(bestW, perSample(mul(scale, stillActive)));
-          return { rTot: add(r, step), active: stillActive };
+          const step = mul(bestW, perSample(mul(scale, stillActive), m));
+          return { next: add(r, index ? indexAdd(step, 0, index, x0.shape) : step), stillActive };
         });
       });
       r.dispose();
-      a.dispose();
-      rTot = next.rTot;
-      active = next.active;
-      if (!(await anyNonZero(active))) break;
+      rTot = next;
+      const active = await stillActive.data();
+      stillActive.dispose();
+      running = running.filter((_, j) => active[j] !== 0);
     }
 
     return scope(() =>
       noGrad(() => {
-        const delta = sub(iterate(rTot), x0);
+        const delta = sub(iterate(x0, rTot), x0);
         const distance = l2PerSample(delta);
         // δ·min(1, ε₂/‖δ‖₂), written without dividing by a zero norm.
         const shrink = eps > 0 ? div(full([n], eps), maximum(distance, eps)) : zeros([n]);
-        const xAdv = clamp(add(x0, mul(delta, perSample(shrink))), 0, 1);
+        const xAdv = clamp(add(x0, mul(delta, perSample(shrink, n))), 0, 1);
         return { xAdv, distance };
       }),
     );
   });
 }
-
-async function anyNonZero(t: Tensor): Promise<boolean> {
-  return (await t.data()).some((v) => v !== 0);
-}
-

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
+import type { Classifier } from '../../src/attacks/classifier.js';
 import { deepfool } from '../../src/attacks/deepfool.js';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { pgd } from '../../src/attacks/pgd.js';
@@ -31,6 +32,29 @@ describe('attack batching', () => {
     await expectSame(split.xAdv, whole.xAdv);
     await expectSame(split.distance, whole.distance);
     for (const t of [whole.xAdv, whole.distance, split.xAdv, split.distance]) t.dispose();
+    p.dispose();
+  });
+
+  it('DeepFool drops stopped samples from its batch, and each sample ends as if attacked alone', async () => {
+    const p = randomProblem('cnn', 80, 8);
+    const sizes: number[] = [];
+    const counting: Classifier = {
+      numClasses: p.classifier.numClasses,
+      logits: (x) => {
+        sizes.push(x.shape[0]);
+        return p.classifier.logits(x);
+      },
+    };
+    const whole = await deepfool(counting, p.x, p.y, { steps: 20 });
+    // Steps run on fewer and fewer samples (labels are the model's own, so all start running).
+    expect(sizes[0]).toBe(8);
+    expect(sizes.length).toBeGreaterThan(1);
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1]);
+    expect(sizes[sizes.length - 1]).toBeLessThan(8);
+    const alone = await deepfool(p.classifier, p.x, p.y, { steps: 20, batchSize: 1 });
+    await expectSame(whole.xAdv, alone.xAdv);
+    await expectSame(whole.distance, alone.distance);
+    for (const t of [whole.xAdv, whole.distance, alone.xAdv, alone.distance]) t.dispose();
     p.dispose();
   });
 
