@@ -110,7 +110,7 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
   },
   // Issue 5's Fashion-MNIST recipe (SmallCNN, ε = 0.1, PGD-7 training) on Fashion-MNIST, with the
   // stage lengths cut so the 2-core software adapter can finish it in a series of sessions, an
-  // estimated 12–18 hours (the whole-data version, every sub-model on its 29,500-image C0 ∪ Cs and
+  // estimated 15–20 hours (the whole-data version, every sub-model on its 29,500-image C0 ∪ Cs and
   // the ensemble on all 59,000 images, was estimated at about an hour per pool job, from issue 6's
   // runs, and 3–4 hours per ensemble epoch, from the measured step: more than a day, before the
   // evaluation): 2 HARP and 2 fine-tuning epochs per sub-model (issue 6's recipe, which
