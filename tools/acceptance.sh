@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real-data acceptance runs of issues 5 and 6, issue 7's fmnist preset (unless --no-eed), then the
-# rest of issue 5's attack suite, one after another. Every step is resumable, so after an interruption rerun the same command and it
+# rest of issue 5's attack suite, one after another (issue 7's pool jobs also start at once in a second,
+# niced process). Every step is resumable, so after an interruption rerun the same command and it
 # goes on where it stopped; finished steps are skipped. On this repository's 2-core CPU adapter:
 #   issue 5  eed train --preset fmnist-smallcnn      ~5 h (5 epochs of PGD-7 AT on 60,000 images)
 #   issue 6  eed prune --preset fmnist-smallcnn-80   ~100 min per score (23-30 min per epoch), 4 scores, then PGD-20 each
@@ -51,6 +52,19 @@ BASE=runs/fmnist-smallcnn
 step "issue 5: Madry PGD-7 AT of SmallCNN on Fashion-MNIST, 5 epochs"
 [ -f "$BASE/report.json" ] || eed train --preset fmnist-smallcnn --out "$BASE" --checkpoint-minutes "$CKPT_MIN"
 
+worker=""
+if [ "$EED" = 1 ]; then
+  # Issue 7's 12 pool jobs need only the AT model and are independent, and one process keeps only
+  # about 1.5 of the 2 cores busy, so a second worker (niced: the chain's own step keeps priority)
+  # takes pool jobs from here on, beside issue 6's runs and then beside issue 7's main run; job
+  # locks keep them apart, and the main run waits for the worker's last job before selecting the team.
+  step "issue 7: a second pool worker for eed run --preset fmnist"
+  (exec nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
+  worker=$!
+  # An interrupted or failing chain must not leave the worker behind (set -e exits anywhere).
+  trap 'kill -INT "$worker" 2>/dev/null || true' EXIT
+fi
+
 for score in nis erm ase bnsf; do
   out="runs/prune-80-$score"
   step "issue 6: $score at 80% sparsity"
@@ -62,13 +76,6 @@ done
 
 if [ "$EED" = 1 ]; then
   step "issue 7: eed run --preset fmnist from the AT checkpoint"
-  # The 12 pool jobs are independent and one process keeps only about 1.5 of the 2 cores busy, so a
-  # second worker (niced: the main run keeps priority) takes pool jobs beside it; job locks keep
-  # them apart, and the main run waits for the worker's last job before selecting the team.
-  (sleep 30; exec nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
-  worker=$!
-  # A failing main run must not leave the worker behind (set -e exits here).
-  trap 'kill "$worker" 2>/dev/null || true' EXIT
   eed run --preset fmnist --base-checkpoint "$BASE/model.safetensors"
   wait "$worker" || true
   trap - EXIT
