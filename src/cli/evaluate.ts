@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { moduleClassifier } from '../attacks/classifier.js';
-import { evaluateSuite, SUITE_ATTACKS, type AttackOutcome, type SuiteAttack, type SuiteOptions } from '../attacks/suite.js';
-import { EvalProgress, fileIdentity } from './evalProgress.js';
+import { SUITE_ATTACKS, type SuiteAttack, type SuiteOptions } from '../attacks/suite.js';
+import { EvalProgress, fileIdentity, resumableSuite } from '../attacks/evalProgress.js';
 import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
 import { GpuDataset } from '../data/batches.js';
@@ -130,36 +130,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
       { weights: identity, dataset, testData: datasetDigest(test), options: suiteOptions },
       [{ weights: identity, dataset, options: suiteOptions }],
     );
-    const outcomes: AttackOutcome[] = [];
-    let autoAttackLabel: string | null = null;
-    for (const attack of chosen) {
-      let outcome = partial.row(attack);
-      if (outcome) console.error(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${partial.path})`);
-      else {
-        const resume = attack === 'autoattack' ? await partial.autoAttackState() : undefined;
-        if (resume) console.error(`AutoAttack: resuming after ${resume.steps.map((st) => st.attack).join(', ')} (from ${partial.autoAttackPath})`);
-        let suite;
-        try {
-          suite = await evaluateSuite(classifier, data, { ...suiteOptions, attacks: [attack] }, {
-            autoAttackResume: resume,
-            onProgress: async (e) => {
-              if (e.kind === 'autoattack-stage') {
-                await partial.recordAutoAttack(e.progress);
-                console.error(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
-              }
-              if (e.kind === 'attack') console.error(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
-            },
-          });
-        } finally {
-          resume?.xAdv.dispose();
-        }
-        outcome = suite.rows[0];
-        if (!outcome) continue; // AutoAttack with aaCount 0
-        await partial.record(outcome);
-      }
-      if (outcome.attack === 'autoattack') autoAttackLabel = outcome.suiteLabel;
-      outcomes.push(outcome);
-    }
+    const log = (line: string) => console.error(line);
+    const suite = await resumableSuite(partial, classifier, data, { ...suiteOptions, attacks: chosen }, {
+      onProgress: (e) => {
+        if (e.kind === 'attack') log(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+      },
+    }, log);
+    const outcomes = suite.rows;
+    const autoAttackLabel = suite.autoAttack?.suiteLabel ?? null;
     // PGD again on AutoAttack's images alone (issue 5: AutoAttack must not be weaker than PGD there).
     const rows = outcomes.flatMap((r) => {
       // Per-image verdicts where the attack recorded them (rows resumed from older progress files have none).

@@ -13,6 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
 import { accuracyOf, evaluateSuite, SUITE_ATTACKS, worstCaseAccuracy, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
@@ -34,6 +35,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import type { Module } from '../nn/module.js';
 import { compressForInference, sparseKernelsPay } from '../pruning/sparseInference.js';
+import { EvalProgress, resumableSuite } from '../attacks/evalProgress.js';
 import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
@@ -83,15 +85,21 @@ const fileKey = (path: string) => {
   return `${path}@${st.mtimeMs}:${st.size}`;
 };
 
-async function cached<T>(ctx: PipelineContext, key: unknown, compute: () => Promise<T>): Promise<T> {
+async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>): Promise<T> {
   const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
   const path = ctx.run.file(join('eval', `${digest}.json`));
   const hit = readStageJson<{ key: unknown; value: T }>(path);
   if (hit && JSON.stringify(hit.key) === JSON.stringify(key)) return hit.value;
   // Ctrl-C stops at the next row to compute (each row is kept as it finishes, the resume point).
   if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
-  const value = await compute();
+  // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
+  // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
+  // middle, as a session's end stops it, loses at most one attack.
+  await mkdir(ctx.run.file('eval'), { recursive: true });
+  const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [], 'eed run');
+  const value = await compute(progress);
   await writeStageJson(path, { key, value });
+  progress.remove();
   return value;
 }
 
@@ -132,7 +140,7 @@ export async function evalStage(
 ): Promise<EedReport> {
   const c = ctx.config;
   const testData = datasetDigest(ctx.test);
-  const cachedRow = <T>(key: Record<string, unknown>, compute: () => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
+  const cachedRow = <T>(key: Record<string, unknown>, compute: (progress: EvalProgress) => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
   // Loaded before anything is uploaded: a missing or damaged ensemble then leaks nothing.
   const team = await loadEnsemble(ensembleDir(ctx));
   const n = Math.min(c.evalCount, ctx.test.labels.length);
@@ -179,8 +187,8 @@ export async function evalStage(
     const denseMacs = (await macCount(dense, positions)).dense;
     const flopRatio = (macs: number): number | null => (macs > 0 ? denseMacs / macs : null);
     ctx.log(`eval: dense AT on ${n} test images`);
-    const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, () =>
-      evaluateSuite(moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }),
+    const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, (saved) =>
+      resumableSuite(saved, moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }, ctx.log),
     );
     const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
     const timedRow = (row: MethodRow, k: number) => {
@@ -207,8 +215,8 @@ export async function evalStage(
       const method = SCORE_METHODS[p.score as PruningScoreName];
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
-      const suite = await cachedRow({ row: label, model: fileKey(resolveInRun(ctx, p.checkpoint)), options: suiteOptions(c, singleAttacks) }, () =>
-        evaluateSuite(moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }),
+      const suite = await cachedRow({ row: label, model: fileKey(resolveInRun(ctx, p.checkpoint)), options: suiteOptions(c, singleAttacks) }, (saved) =>
+        resumableSuite(saved, moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }, ctx.log),
       );
       timedRow(
         {
@@ -229,8 +237,8 @@ export async function evalStage(
       const k = singles.indexOf(best);
       const aaOptions = suiteOptions(c, ['autoattack']);
       ctx.log(`eval: AutoAttack on the strongest single sub-model by PGD, ${best.method}`);
-      const aaSuite = await cachedRow({ row: best.method, model: fileKey(resolveInRun(ctx, pool[k].checkpoint)), options: aaOptions }, () =>
-        evaluateSuite(moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: progress(best.method) }),
+      const aaSuite = await cachedRow({ row: best.method, model: fileKey(resolveInRun(ctx, pool[k].checkpoint)), options: aaOptions }, (saved) =>
+        resumableSuite(saved, moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: progress(best.method) }, ctx.log),
       );
       best.aa = accuracyOf(aaSuite, 'autoattack');
     }
@@ -239,8 +247,8 @@ export async function evalStage(
     const poolClassifier = averageEnsemble(poolModels.map((m) => moduleClassifier(m)));
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
-    const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(resolveInRun(ctx, p.checkpoint))), options: suiteOptions(c, singleAttacks) }, () =>
-      evaluateSuite(poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }),
+    const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(resolveInRun(ctx, p.checkpoint))), options: suiteOptions(c, singleAttacks) }, (saved) =>
+      resumableSuite(saved, poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }, ctx.log),
     );
     timedRow(
       {
@@ -272,7 +280,7 @@ export async function evalStage(
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
       // verdicts: rows cached before the per-image verdicts existed are recomputed (the adaptive row needs them).
       const key = { row: 'eed', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
-      const outcome = await cachedRow(key, async () => {
+      const outcome = await cachedRow(key, async (saved) => {
         const staticFlags: boolean[] = [];
         const histogram = new Array<number>(team.members.length).fill(0);
         const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
@@ -281,7 +289,16 @@ export async function evalStage(
           for (const k of membersUsed) histogram[k - 1]++;
           return right;
         };
-        const dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE)'), judge });
+        // The judge's tallies are complete on a resumed AutoAttack too (it judges the final images
+        // only); an attack taken whole from the progress file (stopped just before the row was
+        // kept) ran no judge here, so it runs again.
+        const hooks = { onProgress: progress('EED (DIE)'), judge };
+        let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log);
+        if (dieResult.rows.length && staticFlags.length !== dieResult.rows[0].count) {
+          staticFlags.length = 0;
+          histogram.fill(0);
+          dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), hooks);
+        }
         return {
           dieResult,
           staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length),
@@ -318,7 +335,9 @@ export async function evalStage(
       ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
       const key = { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
-        await cachedRow(key, () => evaluateSuite(memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge })),
+        await cachedRow(key, (saved) =>
+          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge }, ctx.log),
+        ),
       );
     }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));

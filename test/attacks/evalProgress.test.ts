@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import type { AttackOutcome } from '../../src/attacks/suite.js';
-import { EvalProgress, fileIdentity } from '../../src/cli/evalProgress.js';
+import { EvalProgress, fileIdentity, resumableSuite } from '../../src/attacks/evalProgress.js';
+import type { Classifier } from '../../src/attacks/classifier.js';
+import { randomProblem } from './fixtures.js';
 
 const pgdRow: AttackOutcome = { attack: 'pgd', label: 'PGD-20', accuracy: 0.61, count: 2000, seconds: 12 };
 
@@ -85,5 +87,60 @@ describe('eed eval progress file', () => {
 
     progress.remove();
     expect(existsSync(progress.autoAttackPath)).toBe(false);
+  });
+
+  it('resumableSuite takes finished attacks from the file and resumes AutoAttack after its last finished attack', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eed-resumable-'));
+    const path = join(dir, 'row.partial.json');
+    const p = randomProblem('linear', 31, 6);
+    const calls = { n: 0 };
+    const counting: Classifier = {
+      numClasses: p.classifier.numClasses,
+      logits: (x) => {
+        calls.n++;
+        return p.classifier.logits(x);
+      },
+    };
+    const options = {
+      attacks: ['clean', 'pgd', 'autoattack'] as const,
+      eps: 0.1,
+      count: 6,
+      aaCount: 6,
+      batchSize: 6,
+      pgd: { steps: 3, stepSize: 0.04 },
+      autoAttack: { iterations: 3, queries: 20, targetClasses: 2 },
+    };
+    try {
+      const whole = await resumableSuite(await EvalProgress.open(join(dir, 'whole.partial.json'), 'k'), p.classifier, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] });
+      expect(whole.rows.map((r) => r.attack)).toEqual(['clean', 'pgd', 'autoattack']);
+      expect(whole.autoAttack).toBe(whole.rows[2]);
+
+      // Stopped after AutoAttack's first attack (a session's end), with clean and PGD recorded.
+      const stopped = await EvalProgress.open(path, 'k');
+      await expect(
+        resumableSuite(stopped, p.classifier, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] }, {
+          onProgress: (e) => {
+            if (e.kind === 'autoattack-stage') throw new Error('session over');
+          },
+        }),
+      ).rejects.toThrow(/session over/);
+      expect(existsSync(stopped.autoAttackPath)).toBe(true);
+
+      const lines: string[] = [];
+      const resumed = await resumableSuite(await EvalProgress.open(path, 'k'), counting, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] }, {}, (l) => lines.push(l));
+      expect(lines.filter((l) => /^(clean|PGD-3): .* \(from /.test(l))).toHaveLength(2); // clean and PGD from the file
+      expect(lines.some((l) => /AutoAttack: resuming after APGD-CE/.test(l))).toBe(true);
+      expect(calls.n).toBeGreaterThan(0); // AutoAttack's remaining attacks ran
+      expect(resumed.rows.map((r) => [r.attack, r.accuracy])).toEqual(whole.rows.map((r) => [r.attack, r.accuracy]));
+      expect(resumed.autoAttack!.steps.map((st) => st.attack)).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
+
+      // Everything recorded: nothing is attacked again.
+      calls.n = 0;
+      const again = await resumableSuite(await EvalProgress.open(path, 'k'), counting, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] });
+      expect(calls.n).toBe(0);
+      expect(again.rows.map((r) => r.accuracy)).toEqual(whole.rows.map((r) => r.accuracy));
+    } finally {
+      p.dispose();
+    }
   });
 });

@@ -1,15 +1,28 @@
-// The finished rows of an interrupted `eed eval`, so that rerunning the same command resumes after
-// the last finished attack, and AutoAttack's state after each of its own attacks (in a safetensors
-// file beside it: the points found so far), so that it resumes inside AutoAttack too. Both record
-// what they depend on (the weights file's identity, the dataset, a digest of its test split and the
-// suite options); a file from another model, other data or other settings is ignored and replaced,
-// never mixed in.
+// The finished rows of an interrupted attack suite (`eed eval`, and each row of `eed run`'s
+// evaluation), so that rerunning the same command resumes after the last finished attack, and
+// AutoAttack's state after each of its own attacks (in a safetensors file beside it: the points
+// found so far), so that it resumes inside AutoAttack too: on a CPU adapter one AutoAttack runs for
+// hours. Both record what they depend on (for eed eval the weights file's identity, the dataset, a
+// digest of its test split and the suite options); a file from another model, other data or other
+// settings is ignored and replaced, never mixed in. resumableSuite runs a suite through one.
 
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import type { AutoAttackProgress } from '../attacks/autoAttack.js';
-import type { AttackOutcome, SuiteAttack } from '../attacks/suite.js';
+import type { AutoAttackProgress } from './autoAttack.js';
+import type { GpuDataset } from '../data/batches.js';
+import type { Classifier } from './classifier.js';
+import {
+  evaluateSuite,
+  resolveSuiteOptions,
+  type AttackOutcome,
+  type AutoAttackOutcome,
+  type LabelledImages,
+  type SuiteAttack,
+  type SuiteHooks,
+  type SuiteOptions,
+  type SuiteResult,
+} from './suite.js';
 import { Tensor } from '../engine/tensor.js';
 import { readSafetensors, tensorRecord, toFloat32, writeSafetensors } from '../io/safetensors.js';
 
@@ -46,6 +59,8 @@ export class EvalProgress {
     private readonly key: unknown,
     private readonly rows: AttackOutcome[],
     private readonly olderKeys: readonly unknown[],
+    /** Names the command in what is written to stderr. */
+    private readonly who: string,
   ) {}
 
   /**
@@ -53,7 +68,7 @@ export class EvalProgress {
    * of `olderKeys` (what files written before the key gained a field hold; the next write records
    * the full key).
    */
-  static async open(path: string, key: unknown, olderKeys: readonly unknown[] = []): Promise<EvalProgress> {
+  static async open(path: string, key: unknown, olderKeys: readonly unknown[] = [], who = 'eed eval'): Promise<EvalProgress> {
     let rows: AttackOutcome[] = [];
     const matches = (k: unknown) => [key, ...olderKeys].some((x) => sameKey(k, x));
     // The older keys stay accepted for AutoAttack's state only while the rows file does not say
@@ -65,14 +80,14 @@ export class EvalProgress {
         if (matches(file.key) && Array.isArray(file.rows)) rows = file.rows;
         else {
           accepted = [];
-          process.stderr.write(`eed eval: ${path} holds results for another model or other settings; starting over\n`);
+          process.stderr.write(`${who}: ${path} holds results for another model or other settings; starting over\n`);
         }
       } catch (e) {
         accepted = [];
-        process.stderr.write(`eed eval: ${path} is unreadable (${(e as Error).message}); starting over\n`);
+        process.stderr.write(`${who}: ${path} is unreadable (${(e as Error).message}); starting over\n`);
       }
     }
-    return new EvalProgress(path, key, rows, accepted);
+    return new EvalProgress(path, key, rows, accepted, who);
   }
 
   row(attack: SuiteAttack): AttackOutcome | undefined {
@@ -109,7 +124,7 @@ export class EvalProgress {
       const m = file.metadata;
       const saved = JSON.parse(m.key) as unknown;
       if (![this.key, ...this.olderKeys].some((x) => sameKey(saved, x))) {
-        process.stderr.write(`eed eval: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
+        process.stderr.write(`${this.who}: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
         return undefined;
       }
       const rec = file.tensors.get('xAdv');
@@ -120,14 +135,62 @@ export class EvalProgress {
       if (!Array.isArray(steps) || !Number.isFinite(cleanAccuracy) || robust.length !== rec.shape[0]) throw new Error('inconsistent metadata');
       return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape) };
     } catch (e) {
-      process.stderr.write(`eed eval: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
+      process.stderr.write(`${this.who}: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
       return undefined;
     }
   }
 
-  /** Drops the files once the full report is written. */
+  /** Drops the files once the full result is kept elsewhere. */
   remove(): void {
     rmSync(this.path, { force: true });
     rmSync(this.autoAttackPath, { force: true });
   }
+}
+
+/**
+ * evaluateSuite one attack at a time through `progress`: an attack it already holds is taken from
+ * it, each new one is recorded as it ends, and AutoAttack resumes after its last finished attack
+ * (each attack's result depends only on its own settings and seed, so the split changes nothing).
+ * `log` hears which attacks were taken from the file and AutoAttack's progress.
+ */
+export async function resumableSuite(
+  progress: EvalProgress,
+  classifier: Classifier,
+  data: GpuDataset | LabelledImages,
+  options: SuiteOptions,
+  hooks: Omit<SuiteHooks, 'autoAttackResume'> = {},
+  log: (line: string) => void = () => {},
+): Promise<SuiteResult> {
+  const o = resolveSuiteOptions(options);
+  const rows: AttackOutcome[] = [];
+  for (const attack of o.attacks) {
+    let outcome = progress.row(attack);
+    if (outcome) log(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${progress.path})`);
+    else {
+      const resume = attack === 'autoattack' ? await progress.autoAttackState() : undefined;
+      if (resume) log(`AutoAttack: resuming after ${resume.steps.map((st) => st.attack).join(', ')} (from ${progress.autoAttackPath})`);
+      let suite: SuiteResult;
+      try {
+        suite = await evaluateSuite(classifier, data, { ...options, attacks: [attack] }, {
+          ...hooks,
+          autoAttackResume: resume,
+          onProgress: async (e) => {
+            if (e.kind === 'autoattack-stage') {
+              await progress.recordAutoAttack(e.progress);
+              log(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
+            }
+            await hooks.onProgress?.(e);
+          },
+        });
+      } finally {
+        resume?.xAdv.dispose();
+      }
+      outcome = suite.rows[0];
+      if (!outcome) continue; // AutoAttack with aaCount 0
+      await progress.record(outcome);
+    }
+    rows.push(outcome);
+  }
+  const aa = rows.find((r): r is AutoAttackOutcome => r.attack === 'autoattack') ?? null;
+  return { rows, autoAttack: aa, options: o };
 }
