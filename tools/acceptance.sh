@@ -59,10 +59,12 @@ if [ "$EED" = 1 ]; then
   # takes pool jobs from here on, beside issue 6's runs and then beside issue 7's main run; job
   # locks keep them apart, and the main run waits for the worker's last job before selecting the team.
   step "issue 7: a second pool worker for eed run --preset fmnist"
-  (exec nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
+  # Its own session, so a Ctrl-C reaches it once, through the trap (a second SIGINT makes eed quit
+  # at once, without its checkpoint).
+  (exec setsid nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
   worker=$!
-  # An interrupted or failing chain must not leave the worker behind (set -e exits anywhere).
-  trap 'kill -INT "$worker" 2>/dev/null || true' EXIT
+  # An interrupted or failing chain stops the worker at its next safe point (set -e exits anywhere).
+  trap 'kill -INT "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
 fi
 
 for score in nis erm ase bnsf; do

@@ -151,7 +151,8 @@ export class EvalProgress {
  * evaluateSuite one attack at a time through `progress`: an attack it already holds is taken from
  * it, each new one is recorded as it ends, and AutoAttack resumes after its last finished attack
  * (each attack's result depends only on its own settings and seed, so the split changes nothing).
- * `log` hears which attacks were taken from the file and AutoAttack's progress.
+ * `log` hears which attacks were taken from the file and AutoAttack's progress; `beforeAttack`
+ * runs before each attack still to compute and may throw to stop there (a Ctrl-C's safe point).
  */
 export async function resumableSuite(
   progress: EvalProgress,
@@ -160,6 +161,7 @@ export async function resumableSuite(
   options: SuiteOptions,
   hooks: Omit<SuiteHooks, 'autoAttackResume'> = {},
   log: (line: string) => void = () => {},
+  beforeAttack: () => void = () => {},
 ): Promise<SuiteResult> {
   const o = resolveSuiteOptions(options);
   const rows: AttackOutcome[] = [];
@@ -167,6 +169,7 @@ export async function resumableSuite(
     let outcome = progress.row(attack);
     if (outcome) log(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${progress.path})`);
     else {
+      beforeAttack();
       const resume = attack === 'autoattack' ? await progress.autoAttackState() : undefined;
       if (resume) log(`AutoAttack: resuming after ${resume.steps.map((st) => st.attack).join(', ')} (from ${progress.autoAttackPath})`);
       let suite: SuiteResult;

@@ -141,6 +141,10 @@ export async function evalStage(
   const c = ctx.config;
   const testData = datasetDigest(ctx.test);
   const cachedRow = <T>(key: Record<string, unknown>, compute: (progress: EvalProgress) => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
+  // A Ctrl-C also stops between the attacks of a row (each is kept in the row's progress file).
+  const stopHere = () => {
+    if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
+  };
   // Loaded before anything is uploaded: a missing or damaged ensemble then leaks nothing.
   const team = await loadEnsemble(ensembleDir(ctx));
   const n = Math.min(c.evalCount, ctx.test.labels.length);
@@ -188,7 +192,7 @@ export async function evalStage(
     const flopRatio = (macs: number): number | null => (macs > 0 ? denseMacs / macs : null);
     ctx.log(`eval: dense AT on ${n} test images`);
     const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, (saved) =>
-      resumableSuite(saved, moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }, ctx.log),
+      resumableSuite(saved, moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }, ctx.log, stopHere),
     );
     const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
     const timedRow = (row: MethodRow, k: number) => {
@@ -216,7 +220,7 @@ export async function evalStage(
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
       const suite = await cachedRow({ row: label, model: fileKey(resolveInRun(ctx, p.checkpoint)), options: suiteOptions(c, singleAttacks) }, (saved) =>
-        resumableSuite(saved, moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }, ctx.log),
+        resumableSuite(saved, moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }, ctx.log, stopHere),
       );
       timedRow(
         {
@@ -238,7 +242,7 @@ export async function evalStage(
       const aaOptions = suiteOptions(c, ['autoattack']);
       ctx.log(`eval: AutoAttack on the strongest single sub-model by PGD, ${best.method}`);
       const aaSuite = await cachedRow({ row: best.method, model: fileKey(resolveInRun(ctx, pool[k].checkpoint)), options: aaOptions }, (saved) =>
-        resumableSuite(saved, moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: progress(best.method) }, ctx.log),
+        resumableSuite(saved, moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: progress(best.method) }, ctx.log, stopHere),
       );
       best.aa = accuracyOf(aaSuite, 'autoattack');
     }
@@ -248,7 +252,7 @@ export async function evalStage(
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
     const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(resolveInRun(ctx, p.checkpoint))), options: suiteOptions(c, singleAttacks) }, (saved) =>
-      resumableSuite(saved, poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }, ctx.log),
+      resumableSuite(saved, poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }, ctx.log, stopHere),
     );
     timedRow(
       {
@@ -293,11 +297,17 @@ export async function evalStage(
         // only); an attack taken whole from the progress file (stopped just before the row was
         // kept) ran no judge here, so it runs again.
         const hooks = { onProgress: progress('EED (DIE)'), judge };
-        let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log);
+        let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log, stopHere);
         if (dieResult.rows.length && staticFlags.length !== dieResult.rows[0].count) {
           staticFlags.length = 0;
           histogram.fill(0);
-          dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), hooks);
+          // AutoAttack's state after its last attack is still there: only the judge runs again.
+          const resume = attack === 'autoattack' ? await saved.autoAttackState() : undefined;
+          try {
+            dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { ...hooks, autoAttackResume: resume });
+          } finally {
+            resume?.xAdv.dispose();
+          }
         }
         return {
           dieResult,
@@ -336,7 +346,7 @@ export async function evalStage(
       const key = { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
         await cachedRow(key, (saved) =>
-          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge }, ctx.log),
+          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge }, ctx.log, stopHere),
         ),
       );
     }

@@ -139,6 +139,17 @@ describe('eed eval progress file', () => {
       const again = await resumableSuite(await EvalProgress.open(path, 'k'), counting, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] });
       expect(calls.n).toBe(0);
       expect(again.rows.map((r) => r.accuracy)).toEqual(whole.rows.map((r) => r.accuracy));
+
+      // beforeAttack may stop between attacks (a Ctrl-C's safe point): what finished is kept.
+      const early = await EvalProgress.open(join(dir, 'early.partial.json'), 'k');
+      let started = 0;
+      const stopSecond = () => {
+        if (++started === 2) throw new Error('stop here');
+      };
+      await expect(resumableSuite(early, p.classifier, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] }, {}, () => {}, stopSecond)).rejects.toThrow(/stop here/);
+      const reopened = await EvalProgress.open(join(dir, 'early.partial.json'), 'k');
+      expect(reopened.row('clean')).toBeDefined();
+      expect(reopened.row('pgd')).toBeUndefined();
     } finally {
       p.dispose();
     }
