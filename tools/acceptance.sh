@@ -57,14 +57,17 @@ if [ "$EED" = 1 ]; then
   # Issue 7's 12 pool jobs need only the AT model and are independent, and one process keeps only
   # about 1.5 of the 2 cores busy, so a second worker (niced: the chain's own step keeps priority)
   # takes pool jobs from here on, beside issue 6's runs and then beside issue 7's main run; job
-  # locks keep them apart, and the main run waits for the worker's last job before selecting the team.
-  step "issue 7: a second pool worker for eed run --preset fmnist"
-  # Its own session, so a Ctrl-C reaches it once, through the trap (a second SIGINT makes eed quit
-  # at once, without its checkpoint).
-  (exec setsid nice -n 19 node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --stage pool) &
+  # locks keep them apart, and the main run waits for the worker's last job before selecting the
+  # team. The worker then evaluates the dense baseline (--baseline-only) while the main run
+  # selects and trains the team; the evaluation takes that row from eval/, or waits for it.
+  step "issue 7: a second worker for eed run --preset fmnist (pool jobs, then the dense baseline's evaluation)"
+  run7="node bin/eed.js run --preset fmnist --base-checkpoint $BASE/model.safetensors"
+  # Its own session and process group, so a Ctrl-C reaches it once, through the trap (a second
+  # SIGINT makes eed quit at once, without its checkpoint).
+  setsid bash -c "nice -n 19 $run7 --stage pool && exec nice -n 19 $run7 --baseline-only" &
   worker=$!
   # An interrupted or failing chain stops the worker at its next safe point (set -e exits anywhere).
-  trap 'kill -INT "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
+  trap 'kill -INT -- "-$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
 fi
 
 for score in nis erm ase bnsf; do

@@ -14,6 +14,11 @@ export const RUN_FLAGS = {
   stage: { type: 'enum', values: STAGES, default: 'eval', help: 'last stage to run' },
   job: { type: 'number', default: -1, min: -1, integer: true, help: 'with --stage pool: run only this pool job (-1: every job)' },
   fresh: { type: 'boolean', default: false, help: 'discard an existing run directory first' },
+  baselineOnly: {
+    type: 'boolean',
+    default: false,
+    help: 'evaluate only the dense baseline into eval/ and stop (needs only the base model: a second process can run it beside the pool or ensemble stage)',
+  },
 } satisfies OptionTable;
 
 export const RUN_HELP = `Usage: eed run [--preset quick|fmnist|cifar10-resnet18|svhn-vgg16] [--config FILE.json] [--stage S] [--job K] [options]
@@ -44,6 +49,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   const stage = flags.stage as Stage;
   const job = flags.job >= 0 ? flags.job : undefined;
   if (job !== undefined && stage !== 'pool') throw new Error('--job needs --stage pool');
+  if (flags.baselineOnly && (stage !== 'eval' || job !== undefined)) throw new Error('--baseline-only runs alone: without --stage or --job');
   checkPipelineConfig(config);
   await init();
   const { signal, release } = onInterrupt('interrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)');
@@ -51,7 +57,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   try {
     const ctx = await openPipeline(config, { fresh: flags.fresh, signal });
     ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
-    const outcome = await runPipeline(ctx, { stage, job, preset });
+    const outcome = await runPipeline(ctx, { stage: flags.baselineOnly ? undefined : stage, job, preset, baselineOnly: flags.baselineOnly });
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);
     if (outcome.report) {
       const eed = outcome.report.methods.find((m) => m.kind === 'eed-die');

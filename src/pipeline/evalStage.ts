@@ -16,7 +16,7 @@ import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
-import { accuracyOf, evaluateSuite, SUITE_ATTACKS, worstCaseAccuracy, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
+import { accuracyOf, evaluateSuite, SUITE_ATTACKS, worstCaseAccuracy, type SuiteAttack, type SuiteOptions, type SuiteProgress, type SuiteResult } from '../attacks/suite.js';
 import { DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
@@ -40,6 +40,7 @@ import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type Metho
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import { ensembleDir } from './ensembleStage.js';
+import { tryLock } from './jobLock.js';
 import type { PoolJobReport } from './poolStage.js';
 import type { Selection } from './selectStage.js';
 
@@ -92,15 +93,39 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
   if (hit && JSON.stringify(hit.key) === JSON.stringify(key)) return hit.value;
   // Ctrl-C stops at the next row to compute (each row is kept as it finishes, the resume point).
   if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
-  // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
-  // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
-  // middle, as a session's end stops it, loses at most one attack.
   await mkdir(ctx.run.file('eval'), { recursive: true });
-  const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [], 'eed run');
-  const value = await compute(progress);
-  await writeStageJson(path, { key, value });
-  progress.remove();
-  return value;
+  // One process computes a row; another that reaches it (`eed run --baseline-only` beside the main
+  // run) waits for it, and takes it over if its owner dies.
+  const lockPath = ctx.run.file(join('eval', `${digest}.lock`));
+  let lock = tryLock(lockPath);
+  if (!lock.acquired) ctx.log(`eval: this row is being computed by ${lock.owner}; waiting for it`);
+  while (!lock.acquired) {
+    if (ctx.signal.aborted) throw new PipelineInterrupted('the wait for an evaluation row');
+    await new Promise((r) => setTimeout(r, rowWaitMs));
+    const done = readStageJson<{ key: unknown; value: T }>(path);
+    if (done && JSON.stringify(done.key) === JSON.stringify(key)) return done.value;
+    lock = tryLock(lockPath);
+  }
+  try {
+    const again = readStageJson<{ key: unknown; value: T }>(path); // finished while we took the lock
+    if (again && JSON.stringify(again.key) === JSON.stringify(key)) return again.value;
+    // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
+    // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
+    // middle, as a session's end stops it, loses at most one attack.
+    const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [], 'eed run');
+    const value = await compute(progress);
+    await writeStageJson(path, { key, value });
+    progress.remove();
+    return value;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Polling interval of a process waiting for another one's evaluation row (lowered by tests). */
+let rowWaitMs = 10_000;
+export function setEvalRowWaitMs(ms: number): void {
+  rowWaitMs = ms;
 }
 
 /**
@@ -131,6 +156,48 @@ class SpeedRuns {
   }
 }
 
+/** The first evalCount test images, on the device (the caller disposes them). */
+function evalImages(ctx: PipelineContext): { data: GpuDataset; n: number } {
+  const n = Math.min(ctx.config.evalCount, ctx.test.labels.length);
+  return { data: GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`)), n };
+}
+
+/** The dense AT baseline's row: the whole attack suite on the base model (cached in eval/). */
+async function denseRow(ctx: PipelineContext, basePath: string, dense: Module, data: GpuDataset): Promise<SuiteResult> {
+  const c = ctx.config;
+  const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
+  const options = suiteOptions(c, mainAttacks);
+  const stopHere = () => {
+    if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
+  };
+  const onProgress = (e: SuiteProgress) => {
+    if (e.kind === 'attack') ctx.log(`  dense: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+  };
+  ctx.log(`eval: dense AT on ${data.size} test images`);
+  return cached(ctx, { row: 'dense', model: fileKey(basePath), options, testData: datasetDigest(ctx.test) }, (saved) =>
+    resumableSuite(saved, moduleClassifier(dense), data, options, { onProgress }, ctx.log, stopHere),
+  );
+}
+
+/**
+ * `eed run --baseline-only`: the dense baseline's row alone (it needs only the base model), so that
+ * a second process can compute it while the main run is still in the pool, team or ensemble stage;
+ * the evaluation then takes it from eval/ (or waits for it, if it is still being computed).
+ */
+export async function evalBaseline(ctx: PipelineContext, basePath: string): Promise<void> {
+  const { data } = evalImages(ctx);
+  const dense = buildArchitecture(ctx.architecture, ctx.config.seed);
+  try {
+    const loaded = await loadStateDict(basePath, dense);
+    for (const m of loaded.masks.values()) m.dispose();
+    dense.eval();
+    await denseRow(ctx, basePath, dense, data);
+  } finally {
+    dense.dispose();
+    data.dispose();
+  }
+}
+
 export async function evalStage(
   ctx: PipelineContext,
   basePath: string,
@@ -147,8 +214,7 @@ export async function evalStage(
   };
   // Loaded before anything is uploaded: a missing or damaged ensemble then leaks nothing.
   const team = await loadEnsemble(ensembleDir(ctx));
-  const n = Math.min(c.evalCount, ctx.test.labels.length);
-  const data = GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`));
+  const { data, n } = evalImages(ctx);
   const speedBatch = Math.min(c.batchSize, n);
   const speed = data.gather(Int32Array.from({ length: speedBatch }, (_, i) => i));
   const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
@@ -190,10 +256,7 @@ export async function evalStage(
     const positions = layerPositions(ctx.architecture);
     const denseMacs = (await macCount(dense, positions)).dense;
     const flopRatio = (macs: number): number | null => (macs > 0 ? denseMacs / macs : null);
-    ctx.log(`eval: dense AT on ${n} test images`);
-    const denseSuite = await cachedRow({ row: 'dense', model: fileKey(basePath), options: suiteOptions(c, mainAttacks) }, (saved) =>
-      resumableSuite(saved, moduleClassifier(dense!), data, suiteOptions(c, mainAttacks), { onProgress: progress('dense') }, ctx.log, stopHere),
-    );
+    const denseSuite = await denseRow(ctx, basePath, dense, data);
     const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
     const timedRow = (row: MethodRow, k: number) => {
       methods.push(row);

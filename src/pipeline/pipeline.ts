@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { baseDir, baseStage, type BaseReport } from './baseStage.js';
 import { readStageJson, type PipelineContext } from './context.js';
 import { ensembleStage } from './ensembleStage.js';
-import { evalStage } from './evalStage.js';
+import { evalBaseline, evalStage } from './evalStage.js';
 import { poolStage } from './poolStage.js';
 import { selectStage } from './selectStage.js';
 import { runSweep } from './sweep.js';
@@ -28,6 +28,8 @@ export interface PipelineRequest {
   job?: number;
   /** Shown in the report. */
   preset?: string | null;
+  /** Evaluate only the dense baseline (after the base stage), into eval/, and stop. */
+  baselineOnly?: boolean;
 }
 
 export interface PipelineOutcome {
@@ -51,6 +53,11 @@ export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {
   const stagesRun: Stage[] = [];
   const basePath = await timed('base', () => baseStage(ctx), () => readStageJson<BaseReport>(join(baseDir(ctx), 'report.json'))?.seconds ?? null);
   stagesRun.push('base');
+  if (req.baselineOnly) {
+    if (req.job !== undefined || req.stage !== undefined) throw new Error("option 'baselineOnly' runs alone: without --stage or --job");
+    await evalBaseline(ctx, basePath);
+    return { stagesRun, report: null, reportDir: null };
+  }
   if (!upTo('pool')) return { stagesRun, report: null, reportDir: null };
   if (req.job !== undefined && last !== 'pool') throw new Error("option 'job' needs --stage pool");
   const pool = await timed('pool', () => poolStage(ctx, basePath, req.job), (jobs) => jobs.reduce((sum, j) => sum + j.seconds, 0));

@@ -32,6 +32,7 @@ describe('eed run options', () => {
   it('refuses bad stages, jobs and lists before touching the device', async () => {
     await expect(runCommand(['--stage', 'prune'])).rejects.toThrow(/option 'stage' expects one of base, pool, select, ensemble, eval, got "prune"/);
     await expect(runCommand(['--job', '3'])).rejects.toThrow(/--job needs --stage pool/);
+    await expect(runCommand(['--baseline-only', '--stage', 'pool'])).rejects.toThrow(/--baseline-only runs alone/);
     await expect(runCommand(['--stage', 'pool', '--job', 'x'])).rejects.toThrow(/option 'job' expects a number, got "x"/);
     // An empty --job (`--job=$K` with K unset) used to run job 0.
     await expect(runCommand(['--stage', 'pool', '--job='])).rejects.toThrow(/option 'job' expects a number, got ""/);
@@ -39,8 +40,8 @@ describe('eed run options', () => {
     await expect(runCommand(['--stage', 'pool', '--job=-2'])).rejects.toThrow(/option 'job' expects a number >= -1/);
     // The invocation's flags go through the option parser (switch forms included) and stay out of the config.
     const flags = (...argv: string[]) => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv, RUN_FLAGS);
-    expect(flags().flags).toEqual({ stage: 'eval', job: -1, fresh: false });
-    expect(flags('--stage', 'pool', '--job=7').flags).toEqual({ stage: 'pool', job: 7, fresh: false });
+    expect(flags().flags).toEqual({ stage: 'eval', job: -1, fresh: false, baselineOnly: false });
+    expect(flags('--stage', 'pool', '--job=7').flags).toEqual({ stage: 'pool', job: 7, fresh: false, baselineOnly: false });
     expect(flags('--stage', 'pool', '--job=7').config).not.toHaveProperty('job');
     // --fresh=false and `--fresh false` used to mean --fresh: the run directory was deleted.
     expect(flags('--fresh=false', '--seed', '1').flags.fresh).toBe(false);

@@ -11,7 +11,7 @@ import { FASHION_MNIST_DIR } from '../../src/data/idx.js';
 import { readManifest } from '../../src/ensemble/ensembleDir.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS, type PipelineConfig } from '../../src/pipeline/config.js';
 import { baseStage, setBaseWaitMs } from '../../src/pipeline/baseStage.js';
-import { setEvalAutoAttack } from '../../src/pipeline/evalStage.js';
+import { setEvalAutoAttack, setEvalRowWaitMs } from '../../src/pipeline/evalStage.js';
 import { openPipeline } from '../../src/pipeline/context.js';
 import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
@@ -112,6 +112,45 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     // and the first member alone under CW.
     expect(after.filter((f) => !stamps.has(f))).toHaveLength(3);
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
+  });
+
+  it('--baseline-only computes the dense row the evaluation takes, and a process that finds a row being computed waits for it', async () => {
+    const cacheFiles = () => readdirSync(join(out, 'eval')).filter((f) => f.endsWith('.json'));
+    const keyOf = (f: string) => (JSON.parse(readFileSync(join(out, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } } }).key;
+    // The evaluation of the test before (clean, PGD, CW) holds its dense row: the baseline finds it under the same key.
+    const config = { ...tinyConfig(out), evalAttacks: 'clean,pgd,cw' };
+    const denseFile = cacheFiles().find((f) => keyOf(f).row === 'dense' && keyOf(f).options.attacks.includes('cw'))!;
+    const stamp = statSync(join(out, 'eval', denseFile)).mtimeMs;
+    expect((await runPipeline(await openPipeline(config), { baselineOnly: true })).stagesRun).toEqual(['base']);
+    expect(statSync(join(out, 'eval', denseFile)).mtimeMs).toBe(stamp);
+    // Being computed elsewhere (a lock of another host sharing the folder) and not yet written:
+    // the process waits, then takes the other's result instead of computing it again.
+    const saved = readFileSync(join(out, 'eval', denseFile));
+    rmSync(join(out, 'eval', denseFile));
+    const lockPath = join(out, 'eval', denseFile.replace(/\.json$/, '.lock'));
+    writeFileSync(lockPath, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, since: new Date().toISOString() }));
+    setEvalRowWaitMs(20);
+    try {
+      const ctx = await openPipeline(config);
+      const lines: string[] = [];
+      const log = ctx.log;
+      ctx.log = (line) => {
+        lines.push(line);
+        log(line);
+      };
+      const waiting = runPipeline(ctx, { baselineOnly: true });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(existsSync(join(out, 'eval', denseFile))).toBe(false);
+      writeFileSync(join(out, 'eval', denseFile), saved);
+      await waiting;
+      expect(lines.some((l) => /this row is being computed by .*-elsewhere/.test(l))).toBe(true);
+      expect(readFileSync(join(out, 'eval', denseFile))).toEqual(saved);
+    } finally {
+      rmSync(lockPath, { force: true });
+      setEvalRowWaitMs(10_000);
+    }
+    // No lock or progress file is left by the rows computed here.
+    expect(readdirSync(join(out, 'eval')).filter((f) => /\.(lock|partial\.json)$/.test(f))).toEqual([]);
   });
 
   it('an interrupt stops the evaluation at the next row to compute', async () => {
