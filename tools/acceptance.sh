@@ -61,10 +61,10 @@ if [ "$EED" = 1 ]; then
   # team. The worker then evaluates the dense baseline (--baseline-only) while the main run
   # selects and trains the team; the evaluation takes that row from eval/, or waits for it.
   step "issue 7: a second worker for eed run --preset fmnist (pool jobs, then the dense baseline's evaluation)"
-  run7="node bin/eed.js run --preset fmnist --base-checkpoint $BASE/model.safetensors"
   # Its own session and process group, so a Ctrl-C reaches it once, through the trap (a second
   # SIGINT makes eed quit at once, without its checkpoint).
-  setsid bash -c "nice -n 19 $run7 --stage pool && exec nice -n 19 $run7 --baseline-only" &
+  setsid bash -c 'nice -n 19 "$@" --stage pool && exec nice -n 19 "$@" --baseline-only' worker \
+    node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" &
   worker=$!
   # An interrupted or failing chain stops the worker at its next safe point (set -e exits anywhere).
   trap 'kill -INT -- "-$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT

@@ -186,14 +186,15 @@ async function denseRow(ctx: PipelineContext, basePath: string, dense: Module, d
  */
 export async function evalBaseline(ctx: PipelineContext, basePath: string): Promise<void> {
   const { data } = evalImages(ctx);
-  const dense = buildArchitecture(ctx.architecture, ctx.config.seed);
+  let dense: Module | null = null;
   try {
+    dense = buildArchitecture(ctx.architecture, ctx.config.seed);
     const loaded = await loadStateDict(basePath, dense);
     for (const m of loaded.masks.values()) m.dispose();
     dense.eval();
     await denseRow(ctx, basePath, dense, data);
   } finally {
-    dense.dispose();
+    dense?.dispose();
     data.dispose();
   }
 }
@@ -247,16 +248,18 @@ export async function evalStage(
       if (attacksSparse) await compressForInference(m, { sample: speed.x });
       else compressLater.push(m);
     };
-    const raced = await tuneConvForward(
-      [...recordConvCalls(dense, speed.x).values()].map((r) => ({ input: r.input, weight: r.conv.weight.shape, stride: r.conv.stride, padding: r.conv.padding })),
-    );
-    if (raced) ctx.log(`eval: raced the conv strategies of ${raced} layer shape(s) at batch ${speedBatch}`);
     const denseCount = await countParameters(dense);
     // §11.5's theoretical FLOP ratio beside the measured speed-ups: MACs per image of each row.
     const positions = layerPositions(ctx.architecture);
     const denseMacs = (await macCount(dense, positions)).dense;
     const flopRatio = (macs: number): number | null => (macs > 0 ? denseMacs / macs : null);
     const denseSuite = await denseRow(ctx, basePath, dense, data);
+    // Raced after the dense row, which another process (--baseline-only) may still be computing
+    // when this one gets here: the race is timed, and a loaded machine would skew its pick.
+    const raced = await tuneConvForward(
+      [...recordConvCalls(dense, speed.x).values()].map((r) => ({ input: r.input, weight: r.conv.weight.shape, stride: r.conv.stride, padding: r.conv.padding })),
+    );
+    if (raced) ctx.log(`eval: raced the conv strategies of ${raced} layer shape(s) at batch ${speedBatch}`);
     const denseTime = speeds.add(classifierPredictor(moduleClassifier(dense), speed.x));
     const timedRow = (row: MethodRow, k: number) => {
       methods.push(row);
