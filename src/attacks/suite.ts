@@ -265,7 +265,6 @@ export async function evaluateSuite(
     }
     return flags;
   };
-  const bits = (flags: boolean[]) => flags.map((ok) => (ok ? '1' : '0')).join('');
   const rows: AttackOutcome[] = [];
   let aa: AutoAttackOutcome | null = null;
   for (const attack of o.attacks) {
@@ -291,7 +290,7 @@ export async function evaluateSuite(
         const flags = hooks.judge ? await judgeAll(xAdv, y) : [...robust];
         xAdv.dispose();
         const judged = hooks.judge ? flags.filter(Boolean).length / n : null;
-        return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy, correct: bits(flags) };
+        return { suiteLabel, cleanAccuracy, steps, robustAccuracy: judged ?? robustAccuracy, correct: verdictBits(flags) };
       });
       await hooks.onProgress?.({ kind: 'batch', attack, label, done: n, total: n });
       aa = {
@@ -329,12 +328,17 @@ export async function evaluateSuite(
       });
       await hooks.onProgress?.({ kind: 'batch', attack, label, done: first + b, total: n });
     }
-    const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000, correct: bits(correct) };
+    const outcome: BatchAttackOutcome = { attack, label, accuracy: right / n, count: n, seconds: (performance.now() - t0) / 1000, correct: verdictBits(correct) };
     if (aaImages > 0 && aaImages < n) outcome.onAutoAttackImages = { count: aaImages, accuracy: rightOnAa / aaImages };
     rows.push(outcome);
     await hooks.onProgress?.({ kind: 'attack', outcome });
   }
   return { rows, autoAttack: aa, options: o };
+}
+
+/** Per-image verdicts as an outcome's `correct` string: '1' right, '0' wrong, in image order. */
+export function verdictBits(flags: readonly boolean[]): string {
+  return flags.map((ok) => (ok ? '1' : '0')).join('');
 }
 
 /** Accuracy under `attack`, or null when the suite did not run it (a report's "—"). */

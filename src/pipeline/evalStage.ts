@@ -16,7 +16,7 @@ import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
-import { accuracyOf, evaluateSuite, SUITE_ATTACKS, worstCaseAccuracy, type SuiteAttack, type SuiteOptions, type SuiteProgress, type SuiteResult } from '../attacks/suite.js';
+import { accuracyOf, evaluateSuite, SUITE_ATTACKS, verdictBits, worstCaseAccuracy, type SuiteAttack, type SuiteOptions, type SuiteProgress, type SuiteResult } from '../attacks/suite.js';
 import { DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { classifierPredictor, measureThroughputInterleaved, speedUp, type ThroughputResult } from '../attacks/throughput.js';
 import { GpuDataset } from '../data/batches.js';
@@ -36,7 +36,7 @@ import { loadStateDict } from '../io/checkpoint.js';
 import type { Module } from '../nn/module.js';
 import { compressForInference, sparseKernelsPay } from '../pruning/sparseInference.js';
 import { EvalProgress, resumableSuite } from '../attacks/evalProgress.js';
-import { REPORT_SCHEMA, SCORE_METHODS, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
+import { REPORT_SCHEMA, SCORE_METHODS, strongestSingle, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
 import { ensembleDir } from './ensembleStage.js';
@@ -75,24 +75,34 @@ function accuracies(r: SuiteResult): Pick<MethodRow, 'clean' | 'pgd' | 'aa' | 'c
   return { clean: accuracyOf(r, 'clean'), pgd: accuracyOf(r, 'pgd'), aa: accuracyOf(r, 'autoattack'), cw: accuracyOf(r, 'cw'), df: accuracyOf(r, 'deepfool') };
 }
 
-/**
- * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
- * DIE settings and the suite options), so an interrupted evaluation resumes at the row it was
- * on and a changed setting recomputes only what it affects. Timings are always re-measured.
- */
+/** Throws at a Ctrl-C: between rows, and between the attacks of a row (each is kept in its progress file). */
+const stopAtInterrupt = (ctx: PipelineContext) => () => {
+  if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
+};
+
 /** A model file as a cache key: its path and its last write (a retrained stage rewrites it). */
 const fileKey = (path: string) => {
   const st = statSync(path);
   return `${path}@${st.mtimeMs}:${st.size}`;
 };
 
+/**
+ * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
+ * DIE settings and the suite options), so an interrupted evaluation resumes at the row it was
+ * on and a changed setting recomputes only what it affects. Timings are always re-measured.
+ */
 async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>): Promise<T> {
   const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
   const path = ctx.run.file(join('eval', `${digest}.json`));
-  const hit = readStageJson<{ key: unknown; value: T }>(path);
-  if (hit && JSON.stringify(hit.key) === JSON.stringify(key)) return hit.value;
+  /** The row's file, if it holds this key's result. */
+  const finished = () => {
+    const file = readStageJson<{ key: unknown; value: T }>(path);
+    return file && JSON.stringify(file.key) === JSON.stringify(key) ? file : null;
+  };
+  const hit = finished();
+  if (hit) return hit.value;
   // Ctrl-C stops at the next row to compute (each row is kept as it finishes, the resume point).
-  if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
+  stopAtInterrupt(ctx)();
   await mkdir(ctx.run.file('eval'), { recursive: true });
   // One process computes a row; another that reaches it (`eed run --baseline-only` beside the main
   // run) waits for it, and takes it over if its owner dies.
@@ -102,13 +112,13 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
   while (!lock.acquired) {
     if (ctx.signal.aborted) throw new PipelineInterrupted('the wait for an evaluation row');
     await new Promise((r) => setTimeout(r, rowWaitMs));
-    const done = readStageJson<{ key: unknown; value: T }>(path);
-    if (done && JSON.stringify(done.key) === JSON.stringify(key)) return done.value;
+    const done = finished();
+    if (done) return done.value;
     lock = tryLock(lockPath);
   }
   try {
-    const again = readStageJson<{ key: unknown; value: T }>(path); // finished while we took the lock
-    if (again && JSON.stringify(again.key) === JSON.stringify(key)) return again.value;
+    const again = finished(); // finished while we took the lock
+    if (again) return again.value;
     // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
     // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
     // middle, as a session's end stops it, loses at most one attack.
@@ -162,20 +172,19 @@ function evalImages(ctx: PipelineContext): { data: GpuDataset; n: number } {
   return { data: GpuDataset.upload(selectSamples(ctx.test, Int32Array.from({ length: n }, (_, i) => i), `${ctx.test.name} (first ${n} test images)`)), n };
 }
 
+/** Logs each finished attack of the row `what`. */
+const logAttacks = (ctx: PipelineContext, what: string) => (e: SuiteProgress) => {
+  if (e.kind === 'attack') ctx.log(`  ${what}: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+};
+
 /** The dense AT baseline's row: the whole attack suite on the base model (cached in eval/). */
 async function denseRow(ctx: PipelineContext, basePath: string, dense: Module, data: GpuDataset): Promise<SuiteResult> {
   const c = ctx.config;
   const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
   const options = suiteOptions(c, mainAttacks);
-  const stopHere = () => {
-    if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
-  };
-  const onProgress = (e: SuiteProgress) => {
-    if (e.kind === 'attack') ctx.log(`  dense: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
-  };
   ctx.log(`eval: dense AT on ${data.size} test images`);
   return cached(ctx, { row: 'dense', model: fileKey(basePath), options, testData: datasetDigest(ctx.test) }, (saved) =>
-    resumableSuite(saved, moduleClassifier(dense), data, options, { onProgress }, ctx.log, stopHere),
+    resumableSuite(saved, moduleClassifier(dense), data, options, { onProgress: logAttacks(ctx, 'dense') }, ctx.log, stopAtInterrupt(ctx)),
   );
 }
 
@@ -209,10 +218,7 @@ export async function evalStage(
   const c = ctx.config;
   const testData = datasetDigest(ctx.test);
   const cachedRow = <T>(key: Record<string, unknown>, compute: (progress: EvalProgress) => Promise<T>): Promise<T> => cached(ctx, { ...key, testData }, compute);
-  // A Ctrl-C also stops between the attacks of a row (each is kept in the row's progress file).
-  const stopHere = () => {
-    if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
-  };
+  const stopHere = stopAtInterrupt(ctx);
   // Loaded before anything is uploaded: a missing or damaged ensemble then leaks nothing.
   const team = await loadEnsemble(ensembleDir(ctx));
   const { data, n } = evalImages(ctx);
@@ -220,9 +226,6 @@ export async function evalStage(
   const speed = data.gather(Int32Array.from({ length: speedBatch }, (_, i) => i));
   const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
   const singleAttacks = attacksOf(c.singleAttacks, 'singleAttacks', false, c);
-  const progress = (what: string) => (e: { kind: string; outcome?: { label: string; accuracy: number; seconds: number } }) => {
-    if (e.kind === 'attack' && e.outcome) ctx.log(`  ${what}: ${e.outcome.label} ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
-  };
   const methods: MethodRow[] = [];
   const speeds = new SpeedRuns();
   // Rows whose speed is filled in once all are timed: [row, its predictor, the baseline's].
@@ -286,7 +289,7 @@ export async function evalStage(
       const label = `${method}${method === p.score.toUpperCase() ? '' : ` (${p.score.toUpperCase()})`} #${p.subset}`;
       ctx.log(`eval: ${label}`);
       const suite = await cachedRow({ row: label, model: fileKey(resolveInRun(ctx, p.checkpoint)), options: suiteOptions(c, singleAttacks) }, (saved) =>
-        resumableSuite(saved, moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: progress(label) }, ctx.log, stopHere),
+        resumableSuite(saved, moduleClassifier(module), data, suiteOptions(c, singleAttacks), { onProgress: logAttacks(ctx, label) }, ctx.log, stopHere),
       );
       timedRow(
         {
@@ -301,14 +304,13 @@ export async function evalStage(
     // AutoAttack on the strongest single sub-model (highest PGD accuracy) as well: the baseline
     // issue 7's acceptance compares EED with (the other sub-models' AutoAttack would cost as much
     // again each, and their ranking is PGD's).
-    const singles = methods.filter((r) => r.kind === 'pruned');
-    if (mainAttacks.includes('autoattack') && !singleAttacks.includes('autoattack') && singles.some((r) => r.pgd !== null)) {
-      const best = singles.reduce((a, b) => ((b.pgd ?? -1) > (a.pgd ?? -1) ? b : a));
-      const k = singles.indexOf(best);
+    const best = strongestSingle(methods);
+    if (mainAttacks.includes('autoattack') && !singleAttacks.includes('autoattack') && best) {
+      const k = methods.filter((r) => r.kind === 'pruned').indexOf(best);
       const aaOptions = suiteOptions(c, ['autoattack']);
       ctx.log(`eval: AutoAttack on the strongest single sub-model by PGD, ${best.method}`);
       const aaSuite = await cachedRow({ row: best.method, model: fileKey(resolveInRun(ctx, pool[k].checkpoint)), options: aaOptions }, (saved) =>
-        resumableSuite(saved, moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: progress(best.method) }, ctx.log, stopHere),
+        resumableSuite(saved, moduleClassifier(poolModels[k]), data, aaOptions, { onProgress: logAttacks(ctx, best.method) }, ctx.log, stopHere),
       );
       best.aa = accuracyOf(aaSuite, 'autoattack');
     }
@@ -318,7 +320,7 @@ export async function evalStage(
     const poolLabel = `Average of all ${pool.length}`;
     ctx.log(`eval: ${poolLabel}`);
     const poolSuite = await cachedRow({ row: poolLabel, models: pool.map((p) => fileKey(resolveInRun(ctx, p.checkpoint))), options: suiteOptions(c, singleAttacks) }, (saved) =>
-      resumableSuite(saved, poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: progress(poolLabel) }, ctx.log, stopHere),
+      resumableSuite(saved, poolClassifier, data, suiteOptions(c, singleAttacks), { onProgress: logAttacks(ctx, poolLabel) }, ctx.log, stopHere),
     );
     timedRow(
       {
@@ -362,7 +364,7 @@ export async function evalStage(
         // The judge's tallies are complete on a resumed AutoAttack too (it judges the final images
         // only); an attack taken whole from the progress file (stopped just before the row was
         // kept) ran no judge here, so it runs again.
-        const hooks = { onProgress: progress('EED (DIE)'), judge };
+        const hooks = { onProgress: logAttacks(ctx, 'EED (DIE)'), judge };
         let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log, stopHere);
         if (dieResult.rows.length && staticFlags.length !== dieResult.rows[0].count) {
           staticFlags.length = 0;
@@ -378,7 +380,7 @@ export async function evalStage(
         return {
           dieResult,
           staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length),
-          staticCorrect: staticFlags.map((ok) => (ok ? '1' : '0')).join(''),
+          staticCorrect: verdictBits(staticFlags),
           histogram,
         };
       });
@@ -412,7 +414,7 @@ export async function evalStage(
       const key = { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
       firstMemberSuite.push(
         await cachedRow(key, (saved) =>
-          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: progress('EED (DIE) vs first member'), judge: dieJudge }, ctx.log, stopHere),
+          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: logAttacks(ctx, 'EED (DIE) vs first member'), judge: dieJudge }, ctx.log, stopHere),
         ),
       );
     }

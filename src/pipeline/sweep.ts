@@ -6,7 +6,7 @@
 // ordinary resumable run, so an interrupted sweep continues where it stopped.
 
 import { join } from 'node:path';
-import type { EedReport, MethodRow, SparsityPoint, SparsitySeries } from '../reports/report.js';
+import { strongestSingle, type EedReport, type MethodRow, type SparsityPoint, type SparsitySeries } from '../reports/report.js';
 import { parseSweep, subSparsityFor, type PipelineConfig } from './config.js';
 import { openPipeline, type PipelineContext } from './context.js';
 
@@ -50,8 +50,8 @@ export function sweepPoints(report: EedReport, targetSparsity: number): Map<stri
     if (m.kind === 'eed-die') add('EED (DIE)', point(m));
     if (m.kind === 'eed-static') add('EED (static team)', point(m));
   }
-  const singles = report.methods.filter((m) => m.kind === 'pruned' && m.pgd !== null);
-  if (singles.length) add('Best single sub-model', point(singles.reduce((a, b) => ((b.pgd as number) > (a.pgd as number) ? b : a))));
+  const best = strongestSingle(report.methods);
+  if (best) add('Best single sub-model', point(best));
   return out;
 }
 

@@ -169,3 +169,9 @@ export interface EedReport {
   teamSelection: TeamSelectionReport | null;
   sweep: SweepReport | null;
 }
+
+/** The single pruned sub-model with the highest PGD accuracy (the first on a tie), or null if none has one. */
+export function strongestSingle(methods: readonly MethodRow[]): MethodRow | null {
+  const singles = methods.filter((m) => m.kind === 'pruned' && m.pgd !== null);
+  return singles.length ? singles.reduce((a, b) => ((b.pgd as number) > (a.pgd as number) ? b : a)) : null;
+}
