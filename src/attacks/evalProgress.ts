@@ -24,16 +24,16 @@ import {
   type SuiteResult,
 } from './suite.js';
 import { Tensor } from '../engine/tensor.js';
+import { fileDigest } from '../io/fileDigest.js';
 import { readSafetensors, tensorRecord, toFloat32, writeSafetensors } from '../io/safetensors.js';
 
 /**
- * A file as a cache key: size and last write (rewritten weights are a new model), and its absolute
- * path for the reader. The path is not compared (sameKey): the same run reached from another
- * folder or through a symlink resumes.
+ * A file as a cache key: its size and content (rewritten weights are a new model; a copied run
+ * is the same one), and its absolute path for the reader. The path is not compared (sameKey): the
+ * same run reached from another folder or through a symlink resumes.
  */
-export function fileIdentity(path: string): { path: string; bytes: number; modified: number } {
-  const st = statSync(path);
-  return { path: resolve(path), bytes: st.size, modified: st.mtimeMs };
+export function fileIdentity(path: string): { path: string; bytes: number; sha256: string } {
+  return { path: resolve(path), bytes: statSync(path).size, sha256: fileDigest(path) };
 }
 
 const withoutPaths = (v: unknown): unknown =>

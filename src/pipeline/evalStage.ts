@@ -12,7 +12,7 @@
 // zero-skipping sparse kernels (src/pruning/sparseInference.ts), and DIE vs the static team.
 
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { fileDigest } from '../io/fileDigest.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { averageEnsemble, correctOnHost, moduleClassifier, type Classifier } from '../attacks/classifier.js';
@@ -80,11 +80,8 @@ const stopAtInterrupt = (ctx: PipelineContext) => () => {
   if (ctx.signal.aborted) throw new PipelineInterrupted('evaluation');
 };
 
-/** A model file as a cache key: its path and its last write (a retrained stage rewrites it). */
-const fileKey = (path: string) => {
-  const st = statSync(path);
-  return `${path}@${st.mtimeMs}:${st.size}`;
-};
+/** A model file as a cache key: its content (a retrained stage rewrites it; a copied run keeps it). */
+const fileKey = (path: string) => `sha256:${fileDigest(path)}`;
 
 /**
  * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
@@ -505,18 +502,20 @@ export async function evalStage(
       methods,
       die: dieTable,
       teamSelection: {
-        pool: selection.pool.map((p) => ({
+        pool: selection.pool.map((p, j) => ({
           label: `${SCORE_METHODS[p.score as PruningScoreName]} #${p.subset}`,
           score: p.score as PruningScoreName,
           parameters: { nonZero: p.prunableNonZero, total: denseCount.parameters },
           robustAccuracy: p.validationPgd,
+          eligible: selection.eligible?.[j] ?? true,
         })),
         threshold: selection.threshold,
+        accuracyGap: selection.accuracyGap,
         parameterBudget: selection.budget,
         chosen: selection.team,
         fallback: selection.reason === 'fallback',
-        teams: selection.considered.map(([members, rd, parameters, fits]) => ({
-          members, robustDiversity: Number.isFinite(rd) ? rd : null, parameters, fitsBudget: fits, chosen: members.join(',') === sortedTeam,
+        teams: selection.considered.map(([members, rd, parameters, fits, eligible]) => ({
+          members, robustDiversity: Number.isFinite(rd) ? rd : null, parameters, fitsBudget: fits, eligible: eligible ?? true, chosen: members.join(',') === sortedTeam,
         })),
       },
       sweep: null,

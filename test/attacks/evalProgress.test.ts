@@ -30,8 +30,11 @@ describe('eed eval progress file', () => {
     // The same file reached by another path (another working folder, a symlink) is the same model.
     const elsewhere = { weights: { ...fileIdentity(weights), path: '/elsewhere/model.safetensors' }, options: { eps: 0.1 } };
     expect((await EvalProgress.open(path, elsewhere)).row('pgd')).toEqual(pgdRow);
-    // Rewritten weights are another model.
+    // A copy of the run (another modification time, as an unpacked archive gives) is the same model...
     utimesSync(weights, new Date(), new Date(Date.now() + 5000));
+    expect((await EvalProgress.open(path, key({ eps: 0.1 }))).row('pgd')).toEqual(pgdRow);
+    // ...and rewritten weights are another, even of the same size.
+    writeFileSync(weights, 'v');
     expect((await EvalProgress.open(path, key({ eps: 0.1 }))).row('pgd')).toBeUndefined();
 
     writeFileSync(path, '{not json');

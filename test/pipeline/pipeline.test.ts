@@ -1,7 +1,7 @@
 // The EED pipeline end to end on a sliver of Fashion-MNIST with token amounts of work: every
 // stage runs, writes its outputs, and a rerun resumes instead of recomputing.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -112,6 +112,18 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     // and the first member alone under CW.
     expect(after.filter((f) => !stamps.has(f))).toHaveLength(3);
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
+  });
+
+  it('keeps every finished row in a copy of the run folder (new paths and modification times)', async () => {
+    // Rows are keyed by the model files' content: a run copied to another machine or unpacked from
+    // an archive (which keeps whole seconds of a time at best) must not recompute hours of attacks.
+    const copy = join(scratch, 'run-copy');
+    cpSync(out, copy, { recursive: true });
+    const rows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
+    const outcome = await runPipeline(await openPipeline({ ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' }));
+    expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.cw).not.toBeNull();
+    expect(readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json')).sort()).toEqual(rows.sort());
+    rmSync(copy, { recursive: true, force: true });
   });
 
   it('--baseline-only computes the dense row the evaluation takes, and a process that finds a row being computed waits for it', async () => {
