@@ -11,6 +11,16 @@
 // which needs an ensemble attack, so the caller may pass it as `teamRobustAccuracy`. When it is
 // absent or equal, the lower P1 (mean member failure rate, the closest host-only proxy) decides
 // [X], then the lexicographically smallest member list, so the choice is always deterministic.
+//
+// Eligibility [X, ours; an improvement of the spec's rule]: a member whose own validation robust
+// accuracy is more than `maxAccuracyGap` below the pool's best joins no team. Generalised
+// diversity rewards failures that other members do not share, and a collapsed sub-model (one that
+// fails on most images) supplies exactly those: in our fmnist run (27 November) every one of the
+// five most diverse affordable teams held the two ASE sub-models that pruning at 95% had broken
+// (31% and 53% held-out PGD against 67–72% for the other ten), so the spec's rule would have
+// built the ensemble around them. "Robust diversity" should be diversity among robust members.
+// The default gap (0.05) admits every member within 5 points of the best; a gap of 1 restores the
+// spec's rule exactly.
 
 import type { FailureMatrix } from './failureMatrix.js';
 import { compareDiversity, diversityOfSums, failureSums, type FailureSums } from './robustDiversity.js';
@@ -30,6 +40,12 @@ export interface TeamSelectionOptions {
   rdThreshold?: number;
   /** Validation robust accuracy of a team's static ensemble, for breaking RD ties (higher wins). */
   teamRobustAccuracy?: (team: readonly number[]) => number;
+  /**
+   * Largest shortfall of a member's own robust accuracy (1 − failures/examples) below the pool's
+   * best for it to join a team (default 1: every member, the spec's rule). Where fewer than two
+   * members are eligible, the two most robust are.
+   */
+  maxAccuracyGap?: number;
 }
 
 export interface TeamRecord {
@@ -39,6 +55,8 @@ export interface TeamRecord {
   /** Σ nnz of the members. */
   readonly parameters: number;
   readonly fitsBudget: boolean;
+  /** Every member is eligible (maxAccuracyGap); only such teams are candidates. */
+  readonly eligible: boolean;
 }
 
 export interface TeamSelection {
@@ -50,6 +68,8 @@ export interface TeamSelection {
   readonly reason: 'threshold' | 'fallback';
   /** Every team of size 2..N (within and over budget), by size then member list, for the report. */
   readonly considered: readonly TeamRecord[];
+  /** Whether each pool member could join a team (maxAccuracyGap). */
+  readonly eligible: readonly boolean[];
 }
 
 /** All k-subsets of 0..n−1 in lexicographic order. */
@@ -89,6 +109,7 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
     throw new Error(`selectTeam: ${parameterCounts.length} parameter counts for a pool of ${n} models`);
   if (n < 2) throw new Error(`selectTeam: a pool of ${n} model(s) has no team of two`);
   if (n > MAX_POOL_SIZE) throw new Error(`selectTeam: a pool of ${n} models has too many teams to enumerate (at most ${MAX_POOL_SIZE} models)`);
+  const eligible = eligibleMembers(matrix, opts.maxAccuracyGap ?? 1);
 
   // Better candidate first: higher RD, then the caller's team accuracy, then lower P1, then lexicographic.
   const accuracyCache = new Map<string, number>();
@@ -116,8 +137,9 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
       const sums = failureSums(matrix, members);
       const parameters = members.reduce((s, j) => s + parameterCounts[j], 0);
       const fitsBudget = parameters <= parameterBudget;
-      considered.push({ members, robustDiversity: diversityOfSums(sums), parameters, fitsBudget });
-      if (!fitsBudget) continue;
+      const allEligible = members.every((j) => eligible[j]);
+      considered.push({ members, robustDiversity: diversityOfSums(sums), parameters, fitsBudget, eligible: allEligible });
+      if (!fitsBudget || !allEligible) continue;
       const candidate: Candidate = { members, sums, parameters };
       const best = bestOfSize[size];
       if (!best || better(candidate, best) < 0) bestOfSize[size] = candidate;
@@ -130,6 +152,7 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
     parameters: c.parameters,
     reason,
     considered,
+    eligible,
   });
   let largest: Candidate | undefined;
   for (let size = 2; size <= n; size++) {
@@ -139,8 +162,26 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
     largest = best;
   }
   if (!largest) {
-    const cheapest = [...parameterCounts].sort((a, b) => a - b);
-    throw new Error(`selectTeam: no team of two fits the parameter budget ${parameterBudget} (the two smallest members need ${cheapest[0] + cheapest[1]})`);
+    const cheapest = parameterCounts.filter((_, j) => eligible[j]).sort((a, b) => a - b);
+    throw new Error(`selectTeam: no team of two fits the parameter budget ${parameterBudget} (the two smallest eligible members need ${cheapest[0] + cheapest[1]})`);
   }
   return finish(largest, 'fallback');
+}
+
+/**
+ * Members within `maxGap` of the pool's best robust accuracy; where fewer than two are, the two
+ * most robust (DIE order), so that a team always exists when the budget allows one.
+ */
+export function eligibleMembers(matrix: FailureMatrix, maxGap: number): boolean[] {
+  if (!(maxGap >= 0)) throw new Error(`selectTeam: maxAccuracyGap must be >= 0, got ${maxGap}`);
+  const n = matrix.numModels;
+  const accuracy = Array.from({ length: n }, (_, j) => 1 - matrix.failureCounts[j] / matrix.numExamples);
+  const best = Math.max(...accuracy);
+  // A tiny tolerance so that a gap written in points admits a member exactly that far below.
+  const out = accuracy.map((a) => a >= best - maxGap - 1e-12);
+  if (out.filter(Boolean).length < 2) {
+    const top = orderByRobustAccuracy(matrix, Array.from({ length: n }, (_, j) => j)).slice(0, 2);
+    for (const j of top) out[j] = true;
+  }
+  return out;
 }

@@ -51,6 +51,10 @@ export const PIPELINE_OPTIONS = {
   rdSteps: { type: 'number', default: 20, min: 1, integer: true, help: 'PGD steps of the failure matrix' },
   rdStepSize: { type: 'number', default: 0.01, min: 0, help: 'PGD step of the failure matrix' },
   rdThreshold: { type: 'number', default: 0.7, min: 0, max: 1, help: 'τ_RD' },
+  rdAccuracyGap: {
+    type: 'number', default: 0.05, min: 0, max: 1,
+    help: 'members more than this below the pool’s best held-out PGD accuracy join no team ([X], ours; 1: every member, as the spec)',
+  },
   // Stage 3: ensemble training.
   ensembleEpochs: { type: 'number', default: 80, min: 0, integer: true, help: 'ensemble training epochs' },
   ensembleLr: { type: 'string', default: '0.01,0.002', help: 'multi-step learning rates, switching at equal fractions of the stage' },

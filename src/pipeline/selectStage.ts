@@ -41,8 +41,11 @@ export interface Selection {
   robustDiversity: number;
   parameters: number;
   reason: 'threshold' | 'fallback';
-  /** Every team: [members, RD, Σ nnz, fits the budget]. */
-  considered: [number[], number, number, boolean][];
+  /** The eligibility gap (rdAccuracyGap) and the pool members it admitted. */
+  accuracyGap: number;
+  eligible: boolean[];
+  /** Every team: [members, RD, Σ nnz, fits the budget, every member eligible]. */
+  considered: [number[], number, number, boolean, boolean][];
   seconds: number;
 }
 
@@ -78,7 +81,18 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
     }
     const prunableTotal = pool[0].prunableTotal;
     const budget = (1 - c.sparsity) * prunableTotal;
-    const choice = selectTeam(matrix, { parameterCounts: pool.map((p) => p.prunableNonZero), parameterBudget: budget, rdThreshold: c.rdThreshold });
+    const choice = selectTeam(matrix, {
+      parameterCounts: pool.map((p) => p.prunableNonZero),
+      parameterBudget: budget,
+      rdThreshold: c.rdThreshold,
+      maxAccuracyGap: c.rdAccuracyGap,
+    });
+    const excluded = pool.filter((_, j) => !choice.eligible[j]);
+    if (excluded.length)
+      ctx.log(
+        `select: ${excluded.map((p) => p.name).join(', ')} more than ${(c.rdAccuracyGap * 100).toFixed(1)} points below the best held-out PGD ` +
+          `(${(Math.max(...pool.map((_, j) => matrix.robustAccuracy(j))) * 100).toFixed(1)}%): in no team`,
+      );
     const selection: Selection = {
       heldOut,
       attack: { mode: c.rdAttack, steps: c.rdSteps, stepSize: c.rdStepSize, eps: c.eps },
@@ -95,7 +109,9 @@ export async function selectStage(ctx: PipelineContext, pool: PoolJobReport[]): 
       robustDiversity: choice.robustDiversity,
       parameters: choice.parameters,
       reason: choice.reason,
-      considered: choice.considered.map((t) => [[...t.members], t.robustDiversity, t.parameters, t.fitsBudget]),
+      accuracyGap: c.rdAccuracyGap,
+      eligible: [...choice.eligible],
+      considered: choice.considered.map((t) => [[...t.members], t.robustDiversity, t.parameters, t.fitsBudget, t.eligible]),
       seconds: (performance.now() - t0) / 1000,
     };
     await writeStageJson(selectionPath(ctx), selection);

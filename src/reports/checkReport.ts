@@ -131,6 +131,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
       c.count(params.nonZero, `teamSelection.pool[${i}].parameters.nonZero`);
       c.count(params.total, `teamSelection.pool[${i}].parameters.total`);
       c.nullable(o.robustAccuracy, `teamSelection.pool[${i}].robustAccuracy`, c.fraction);
+      if (o.eligible !== undefined) c.boolean(o.eligible, `teamSelection.pool[${i}].eligible`);
     });
     const index = (v: unknown, path: string) => {
       const k = c.count(v, path);
@@ -142,6 +143,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
     const chosen = c.array(s.chosen, 'teamSelection.chosen').map((v, i) => index(v, `teamSelection.chosen[${i}]`));
     const chosenKey = [...chosen].sort((a, b) => a - b).join(',');
     c.boolean(s.fallback, 'teamSelection.fallback');
+    if (s.accuracyGap !== undefined) c.fraction(s.accuracyGap, 'teamSelection.accuracyGap');
     let chosenTeams = 0;
     c.array(s.teams, 'teamSelection.teams').forEach((t, i) => {
       const p = `teamSelection.teams[${i}]`;
@@ -150,6 +152,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
       c.nullable(o.robustDiversity, `${p}.robustDiversity`, c.finite);
       c.finite(o.parameters, `${p}.parameters`, 0);
       c.boolean(o.fitsBudget, `${p}.fitsBudget`);
+      if (o.eligible !== undefined) c.boolean(o.eligible, `${p}.eligible`);
       if (c.boolean(o.chosen, `${p}.chosen`)) {
         chosenTeams++;
         const key = (o.members as number[]).join(',');

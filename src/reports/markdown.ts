@@ -174,7 +174,8 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
         (s.fallback
           ? `No affordable team reached τ_RD = ${fixed(s.threshold, 2)}: fallback to the most diverse team of the largest affordable size.`
           : `Smallest size with an affordable team reaching τ_RD = ${fixed(s.threshold, 2)}.`) +
-        ` ${s.teams.length} teams considered, ${s.teams.filter((t) => t.fitsBudget).length} within budget.`,
+        ` ${s.teams.length} teams considered, ${s.teams.filter((t) => t.fitsBudget).length} within budget.` +
+        eligibilityNote(s),
       '',
     );
     const perSize = opts.teamsPerSize ?? 3;
@@ -182,16 +183,17 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
       `Most diverse teams per size (top ${perSize}):`,
       '',
       table(
-        ['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Chosen'],
+        ['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Eligible', 'Chosen'],
         topTeamsBySize(s, perSize).map((t) => [
           String(t.members.length),
           cell(teamName(s, t.members)),
           fixed(t.robustDiversity, 3),
           compactCount(t.parameters),
           t.fitsBudget ? 'yes' : 'no',
+          t.eligible === false ? 'no' : 'yes',
           t.chosen ? '**✓**' : '',
         ]),
-        ['r', 'l', 'r', 'r', 'c', 'c'],
+        ['r', 'l', 'r', 'r', 'c', 'c', 'c'],
       ),
       '',
     );
@@ -230,4 +232,17 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
 
   out.push(...runInfo(report));
   return out.join('\n');
+}
+
+/** Which members the accuracy gap kept out of every team, for the selection's summary line. */
+function eligibilityNote(s: TeamSelectionReport): string {
+  if (s.accuracyGap === undefined) return '';
+  const out = s.pool.filter((p) => p.eligible === false);
+  const gap = `${fixed(s.accuracyGap * 100, 1)} points`;
+  if (!out.length) return ` Every member is within ${gap} of the best held-out PGD accuracy, so every team was a candidate.`;
+  return (
+    ` Members more than ${gap} below the best held-out PGD accuracy joined no team: ` +
+    out.map((p) => `${cell(p.label)} (${fixed(p.robustAccuracy === null ? null : p.robustAccuracy * 100, 1)}%)`).join(', ') +
+    ` (rdAccuracyGap; generalised diversity alone favours members that fail where the others do not, collapsed ones most).`
+  );
 }

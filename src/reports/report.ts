@@ -106,6 +106,8 @@ export interface PoolMember {
   parameters: ParameterCount;
   /** Individual validation robust accuracy, when known. */
   robustAccuracy: number | null;
+  /** Whether it could join a team (rdAccuracyGap); absent in reports from before the rule. */
+  eligible?: boolean;
 }
 
 export interface TeamInfo {
@@ -116,6 +118,8 @@ export interface TeamInfo {
   /** Σ non-zero prunable weights of the members. */
   parameters: number;
   fitsBudget: boolean;
+  /** Every member is eligible; absent in reports from before the rule (all were). */
+  eligible?: boolean;
   chosen: boolean;
 }
 
@@ -128,6 +132,8 @@ export interface TeamSelectionReport {
   chosen: number[];
   /** True when no affordable team reached τ_RD and the largest affordable size's best was taken. */
   fallback: boolean;
+  /** Members more than this below the best validation robust accuracy joined no team (absent: no such rule). */
+  accuracyGap?: number;
   /** Every team considered (sizes 2..N). */
   teams: TeamInfo[];
 }

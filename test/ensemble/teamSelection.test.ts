@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FailureMatrix } from '../../src/ensemble/failureMatrix.js';
 import { robustDiversity } from '../../src/ensemble/robustDiversity.js';
-import { selectTeam } from '../../src/ensemble/teamSelection.js';
+import { eligibleMembers, selectTeam } from '../../src/ensemble/teamSelection.js';
 
 const rowsOf = (text: string[]): boolean[][] => text.map((r) => [...r].map((ch) => ch === '1'));
 
@@ -121,6 +121,57 @@ describe('selectTeam', () => {
     expect(sel.team.length).toBeLessThanOrEqual(4);
     expect(sel.considered.filter((t) => t.fitsBudget).length).toBe(66 + 220 + 495);
     expect(ms).toBeLessThan(2000);
+  });
+
+  it('keeps members far below the best robust accuracy out of every team (rdAccuracyGap)', () => {
+    // Models 0-2 fail on 2 of 10 examples, mostly the same ones; model 3 has collapsed (fails on 7,
+    // including every example the others survive), which makes it the most "diverse" partner.
+    const m = FailureMatrix.fromRows(rowsOf(['1100000000', '1010000000', '0110000000', '0001111111']));
+    const spec = selectTeam(m, { parameterCounts: [1, 1, 1, 1], parameterBudget: 2 });
+    expect(spec.team).toContain(3);
+    expect(spec.eligible).toEqual([true, true, true, true]);
+    const gap = selectTeam(m, { parameterCounts: [1, 1, 1, 1], parameterBudget: 2, maxAccuracyGap: 0.1 });
+    expect(gap.eligible).toEqual([true, true, true, false]);
+    expect(gap.team).not.toContain(3);
+    expect(gap.robustDiversity).toBeCloseTo(Math.max(robustDiversity(m, [0, 1]), robustDiversity(m, [0, 2]), robustDiversity(m, [1, 2])), 12);
+    // Every team is still listed for the report, those with model 3 as ineligible.
+    expect(gap.considered.length).toBe(spec.considered.length);
+    for (const t of gap.considered) expect(t.eligible).toBe(!t.members.includes(3));
+    // A gap exactly as wide as the shortfall admits the member (0.8 − 0.3 = 0.5).
+    expect(eligibleMembers(m, 0.5)).toEqual([true, true, true, true]);
+    expect(eligibleMembers(m, 0.49)).toEqual([true, true, true, false]);
+  });
+
+  it('keeps the two most robust members eligible however narrow the gap', () => {
+    const m = FailureMatrix.fromRows(rowsOf(['1000', '1100', '1110', '1111']));
+    expect(eligibleMembers(m, 0)).toEqual([true, true, false, false]);
+    expect(selectTeam(m, { parameterCounts: [1, 1, 1, 1], parameterBudget: 4, maxAccuracyGap: 0 }).team).toEqual([0, 1]);
+    expect(() => eligibleMembers(m, -0.1)).toThrow(/maxAccuracyGap/);
+  });
+
+  it('picks the most diverse eligible team on random pools', () => {
+    fc.assert(
+      fc.property(pools, fc.double({ min: 0, max: 1, noNaN: true }), ({ rows, parameterCounts, budget, threshold }, gap) => {
+        const m = FailureMatrix.fromRows(rows);
+        const eligible = eligibleMembers(m, gap);
+        const accuracy = rows.map((r) => 1 - r.filter(Boolean).length / r.length);
+        const best = Math.max(...accuracy);
+        const within = accuracy.map((a) => a >= best - gap - 1e-12);
+        if (within.filter(Boolean).length >= 2) expect(eligible).toEqual(within);
+        else expect(eligible.filter(Boolean).length).toBe(2);
+        const fitting = allTeams(rows.length).filter((t) => t.every((j) => eligible[j]) && t.reduce((s, j) => s + parameterCounts[j], 0) <= budget);
+        const options = { parameterCounts, parameterBudget: budget, rdThreshold: threshold, maxAccuracyGap: gap };
+        if (!fitting.length) {
+          expect(() => selectTeam(m, options)).toThrow(/no team of two fits/);
+          return;
+        }
+        const sel = selectTeam(m, options);
+        for (const j of sel.team) expect(eligible[j]).toBe(true);
+        const rd = (t: number[]) => robustDiversity(m, t);
+        expect(sel.robustDiversity).toBeCloseTo(Math.max(...fitting.filter((t) => t.length === sel.team.length).map(rd)), 12);
+        for (const t of fitting) if (t.length < sel.team.length) expect(rd(t)).toBeLessThan(threshold);
+      }),
+    );
   });
 
   it('breaks full ties by the lexicographically smallest team', () => {

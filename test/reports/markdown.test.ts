@@ -89,16 +89,32 @@ describe('renderMarkdown', () => {
     expect(md).toContain('reaching τ_RD = 0.70');
     expect(md).toContain('11 teams considered, 10 within budget');
     const t = tableAfter(md, 'Most diverse teams per size');
-    expect(t[0]).toEqual(['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Chosen']);
+    expect(t[0]).toEqual(['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Eligible', 'Chosen']);
     // Three per size plus the chosen team (fourth best of size 2), one team of size 4.
     expect(t.slice(1).map((r) => r[0])).toEqual(['2', '2', '2', '2', '3', '3', '3', '4']);
-    expect(t[1]).toEqual(['2', 'BNAP #1, NIS #1', '0.720', '20K', 'yes', '']);
-    expect(t.find((r) => r[5] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', '**✓**']);
-    expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', '']);
+    expect(t[1]).toEqual(['2', 'BNAP #1, NIS #1', '0.720', '20K', 'yes', 'yes', '']);
+    expect(t.find((r) => r[6] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', 'yes', '**✓**']);
+    expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', 'yes', '']);
+    // A report from before the eligibility rule says nothing of it.
+    expect(md).not.toContain('held-out PGD accuracy');
     const fallback = sampleReport();
     fallback.teamSelection!.fallback = true;
     expect(renderMarkdown(fallback)).toContain('No affordable team reached τ_RD = 0.70: fallback');
     expect(topTeamsBySize(sampleReport().teamSelection!, 1).length).toBe(4);
+  });
+
+  it('team selection: names the members the accuracy gap kept out of every team', () => {
+    const r = sampleReport();
+    const s = r.teamSelection!;
+    s.accuracyGap = 0.05;
+    s.pool.forEach((p, i) => (p.eligible = i !== 2));
+    for (const t of s.teams) t.eligible = !t.members.includes(2);
+    const text = renderMarkdown(r);
+    expect(text).toMatch(new RegExp(`Members more than 5\\.0 points below the best held-out PGD accuracy joined no team: ${s.pool[2].label.replace(/[^A-Za-z0-9 #]/g, '.')} \\(\\d+\\.\\d%\\)`));
+    const t = tableAfter(text, 'Most diverse teams per size');
+    for (const row of t.slice(1)) expect(row[5]).toBe(row[1].includes(s.pool[2].label) ? 'no' : 'yes');
+    s.pool.forEach((p) => (p.eligible = true));
+    expect(renderMarkdown(r)).toContain('Every member is within 5.0 points of the best held-out PGD accuracy');
   });
 
   it('sweep table: robust accuracy per method and target sparsity, its own sparsity where it differs, — where a method has no point', () => {

@@ -63,6 +63,8 @@ describe('checkReport', () => {
     expect(broken((r) => (r.teamSelection!.teams[0].members = [0, 9]))).toThrow(/teamSelection\.teams\[0\]\.members\[1\]: expected a pool index below 4, got 9/);
     expect(broken((r) => (r.teamSelection!.teams[0].chosen = true))).toThrow(/teamSelection\.teams\[0\]\.members: expected the members of teamSelection\.chosen \(0,2\) on the team marked chosen, got "0,1"/);
     expect(broken((r) => (r.teamSelection!.chosen = [0, 3]))).toThrow(/teamSelection\.teams\[1\]\.members: expected the members of teamSelection\.chosen \(0,3\)/);
+    expect(broken((r) => (r.teamSelection!.accuracyGap = 5))).toThrow(/teamSelection\.accuracyGap: expected a fraction in \[0, 1\], got 5/);
+    expect(broken((r) => ((r.teamSelection!.teams[2] as { eligible: unknown }).eligible = 'yes'))).toThrow(/teamSelection\.teams\[2\]\.eligible: expected true or false, got "yes"/);
     expect(broken((r) => (r.sweep!.robustness[0].points[0].sparsity = -0.1))).toThrow(/sweep\.robustness\[0\]\.points\[0\]\.sparsity: expected a fraction/);
     expect(broken((r) => ((r.run as { stages: unknown }).stages = {}))).toThrow(/run\.stages: expected an array, got an object/);
     expect(() => checkReport(null)).toThrow(/EED report: report: expected an object, got null/);
