@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The acceptance chain (tools/acceptance.sh) on one GPU, for a call with a hard time limit: issue
+# 5's training, then side by side issue 6's four runs, issue 7's 12 pool jobs, issue 5's attack
+# suite and issue 7's dense baseline row, then issue 7's pipeline once its pool is complete. At
+# --stop-at seconds every eed process gets one Ctrl-C (each checkpoints and stops at its next safe
+# point), and runs/ is packed into --out as runs.tgz.NN pieces of 15 MiB. Every step resumes, so the
+# same command continues where an earlier call (its runs/ unpacked here) stopped.
+#   bash tools/gpu-chain.sh [--pack DIR] [--stop-at S] [--out DIR] [--no-eed] [--no-tune]
+# --pack DIR: unpack what tools/gpu-pack.sh made (node, dist/, dawn.node, the Vulkan loader, the
+# Fashion-MNIST files) first, for a machine with neither Node.js nor a registry.
+# One process keeps a GPU this size busy a few percent of the time (SmallCNN steps are launch-bound),
+# which is why the independent jobs run at once.
+set -u
+T0=$(date +%s)
+PACK=""
+STOP_AT=540
+OUTDIR=""
+EED=1
+TUNE=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pack) PACK="$2"; shift 2 ;;
+    --stop-at) STOP_AT="$2"; shift 2 ;;
+    --out) OUTDIR="$2"; shift 2 ;;
+    --no-eed) EED=0; shift ;;
+    --no-tune) TUNE=0; shift ;;
+    *) echo "usage: $0 [--pack DIR] [--stop-at SECONDS] [--out DIR] [--no-eed] [--no-tune]" >&2; exit 2 ;;
+  esac
+done
+HARD_AT=$((STOP_AT + 30))
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+el() { echo $(( $(date +%s) - T0 )); }
+say() { echo "[t=$(el)s] $*"; }
+
+if [ -n "$PACK" ]; then
+  # Unpack the loader packages into / (only libraries), node into /tmp/bin, the data where the
+  # library looks for Fashion-MNIST by default.
+  for f in "$PACK"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
+  command -v ldconfig >/dev/null && ldconfig
+  mkdir -p /tmp/bin && xz -dc "$PACK/node.xz" > /tmp/bin/node && chmod +x /tmp/bin/node
+  export PATH=/tmp/bin:$PATH
+  mkdir -p node_modules/webgpu/dist/linux-x64
+  cp "$PACK"/webgpu/index.js "$PACK"/webgpu/package.json node_modules/webgpu/
+  xz -dc "$PACK/dawn.node.xz" > node_modules/webgpu/dist/linux-x64/dawn.node
+  [ -f "$PACK/dist.tar.xz" ] && tar xJf "$PACK/dist.tar.xz"
+  D=/usr/share/datasets/fashion-mnist
+  mkdir -p "$D" && cp "$PACK"/fmnist/*.gz "$D/" && xz -dc "$PACK/fmnist/train-images-idx3-ubyte.xz" | gzip -1 > "$D/train-images-idx3-ubyte.gz"
+  say "unpacked $PACK"
+fi
+if ! timeout 60 node bin/eed.js doctor --short; then
+  # Where the Vulkan loader finds no ICD on its own: the NVIDIA driver's, at the path container
+  # images mount it.
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  timeout 60 node bin/eed.js doctor --short || { say "no WebGPU adapter"; exit 1; }
+fi
+timeout 90 node bin/eed.js doctor 2>&1 | grep -E "self-check|tuning"
+mkdir -p runs/logs
+export EED_CACHE_DIR="$PWD/runs/.tune"
+# A few seconds on a GPU (a minute or more on a CPU adapter, where the kernel table is already right).
+[ "$TUNE" = 1 ] && timeout 60 node bin/eed.js tune --quiet && say "tuned"
+
+BASE=runs/fmnist-smallcnn
+RUN=(node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors")
+# One job in the background, its output in runs/logs/NAME.log.
+job() { local name=$1; shift; ( "$@" >> "runs/logs/$name.log" 2>&1; echo "exit $?" >> "runs/logs/$name.log" ) & }
+running() { pgrep -f '^node bin/eed.js' >/dev/null; }
+
+if [ ! -f "$BASE/report.json" ]; then
+  say "issue 5: training"
+  node bin/eed.js train --preset fmnist-smallcnn --out "$BASE" --checkpoint-minutes 1 >> runs/logs/train.log 2>&1 &
+  while running && [ "$(el)" -lt "$STOP_AT" ]; do sleep 2; done
+  tail -2 runs/logs/train.log
+fi
+if [ -f "$BASE/report.json" ] && [ "$(el)" -lt "$STOP_AT" ]; then
+  say "issue 6 runs, issue 5's attack suite$([ "$EED" = 1 ] && echo ", issue 7's pool and dense row")"
+  for s in nis erm ase bnsf; do
+    out="runs/prune-80-$s"
+    [ -f "$out/eval.json" ] && continue
+    job "prune-$s" bash -c '[ -f "$2/report.json" ] || node bin/eed.js prune --preset fmnist-smallcnn-80 --checkpoint "$1" --score "$3" --out "$2" --checkpoint-minutes 1 || exit
+      node bin/eed.js eval --preset fmnist-smallcnn --weights "$2/model.safetensors" --model smallcnn --dataset fashion-mnist --attacks clean,pgd --aa-count 0 --out "$2/eval.json"' \
+      prune "$BASE/model.safetensors" "$out" "$s"
+  done
+  [ -f "$BASE/eval.json" ] || job eval5 node bin/eed.js eval --preset fmnist-smallcnn --run "$BASE"
+  if [ "$EED" = 1 ]; then
+    # The first job writes the run's config before the others open it.
+    job pool-00 "${RUN[@]}" --stage pool --job 0
+    for _ in $(seq 1 30); do [ -f runs/fmnist/config.json ] && break; sleep 1; done
+    for k in $(seq 1 11); do job "pool-$(printf %02d "$k")" "${RUN[@]}" --stage pool --job "$k"; done
+    job baseline "${RUN[@]}" --baseline-only
+    (
+      while [ "$(ls runs/fmnist/pool/*/report.json 2>/dev/null | wc -l)" -lt 12 ] && [ "$(el)" -lt "$STOP_AT" ]; do sleep 3; done
+      if [ "$(el)" -lt "$STOP_AT" ]; then say "issue 7: pool complete, the pipeline"; "${RUN[@]}" >> runs/logs/main.log 2>&1; say "issue 7: exit $?"; fi
+    ) &
+  fi
+  sleep 5
+fi
+while [ "$(el)" -lt "$STOP_AT" ] && running; do sleep 3; done
+if running; then
+  say "stopping at the next safe points"
+  pkill -INT -f '^node bin/eed.js'
+  while [ "$(el)" -lt "$HARD_AT" ] && running; do sleep 1; done
+  pkill -KILL -f '^node bin/eed.js'
+fi
+wait
+for f in runs/logs/*.log; do echo "== $f"; tail -3 "$f"; done
+if [ -n "$OUTDIR" ]; then
+  # Finished runs need no checkpoints (their last epoch is in model.safetensors).
+  for d in $(find runs -name report.json -printf '%h\n'); do rm -f "$d"/epoch-*.safetensors "$d"/train/epoch-*.safetensors; done
+  mkdir -p "$OUTDIR" && tar czf - runs | split -b 15m -d - "$OUTDIR/runs.tgz."
+  ls -la "$OUTDIR"
+fi
+say "done"
