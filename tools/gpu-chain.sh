@@ -64,7 +64,10 @@ BASE=runs/fmnist-smallcnn
 RUN=(node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors")
 # One job in the background, its output in runs/logs/NAME.log.
 job() { local name=$1; shift; ( "$@" >> "runs/logs/$name.log" 2>&1; echo "exit $?" >> "runs/logs/$name.log" ) & }
-running() { pgrep -f '^node bin/eed.js' >/dev/null; }
+# This chain's eed processes alone (they inherit EED_CHAIN), never another's on the same machine.
+export EED_CHAIN="$$-$T0"
+ours() { for p in $(pgrep -f '^node bin/eed.js'); do tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "EED_CHAIN=$EED_CHAIN" && echo "$p"; done; }
+running() { [ -n "$(ours)" ]; }
 
 if [ ! -f "$BASE/report.json" ]; then
   say "issue 5: training"
@@ -98,9 +101,9 @@ fi
 while [ "$(el)" -lt "$STOP_AT" ] && running; do sleep 3; done
 if running; then
   say "stopping at the next safe points"
-  pkill -INT -f '^node bin/eed.js'
+  ours | xargs -r kill -INT
   while [ "$(el)" -lt "$HARD_AT" ] && running; do sleep 1; done
-  pkill -KILL -f '^node bin/eed.js'
+  ours | xargs -r kill -KILL
 fi
 wait
 for f in runs/logs/*.log; do echo "== $f"; tail -3 "$f"; done

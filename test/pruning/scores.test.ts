@@ -1,10 +1,11 @@
 // Importance scores (src/pruning/{prunable,scores,nis,infFs,ase}.ts) against hand computations and,
 // for ASE, against a float64 brute-force second-order Taylor computation.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { aseKfacScores, aseScores, aseTaylorTerms } from '../../src/pruning/ase.js';
-import { infFsImportance, solveLinear } from '../../src/pruning/infFs.js';
+import { infFsAffinity, infFsImportance, solveSymmetricPositive, spectralRadius } from '../../src/pruning/infFs.js';
 import { nisScores } from '../../src/pruning/nis.js';
 import { prunableLayers } from '../../src/pruning/prunable.js';
 import { bnsfScores, ermScores, normaliseScores } from '../../src/pruning/scores.js';
@@ -92,7 +93,7 @@ describe('NIS', () => {
 
   it('Inf-FS solves (I − rA)z = 1 exactly and feeds the FRL', async () => {
     const a = Float64Array.from([4, 1, 2, 1, 3, 0, 2, 0, 5]);
-    const z = solveLinear(a, Float64Array.from([1, 2, 3]), 3);
+    const z = solveSymmetricPositive(a, Float64Array.from([1, 2, 3]), 3);
     const back = [0, 1, 2].map((i) => a[i * 3] * z[0] + a[i * 3 + 1] * z[1] + a[i * 3 + 2] * z[2]);
     close(back, [1, 2, 3], 1e-12);
     // Two features: A = [[p, q], [q, p]] gives s = Σ_j [(I − rA)⁻¹ − I]_ij = 1/(1 − r(p+q)) − 1.
@@ -113,6 +114,89 @@ describe('NIS', () => {
     }
     E.dispose(batches);
     cnn.dispose();
+  });
+});
+
+/** Gaussian elimination with partial pivoting: the reference for the conjugate-gradient solve. */
+function solveByElimination(m: Float64Array, b: Float64Array, d: number): Float64Array {
+  const a = m.slice();
+  const z = b.slice();
+  for (let col = 0; col < d; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < d; r++) if (Math.abs(a[r * d + col]) > Math.abs(a[pivot * d + col])) pivot = r;
+    for (let c = 0; c < d; c++) [a[col * d + c], a[pivot * d + c]] = [a[pivot * d + c], a[col * d + c]];
+    [z[col], z[pivot]] = [z[pivot], z[col]];
+    for (let r = col + 1; r < d; r++) {
+      const f = a[r * d + col] / a[col * d + col];
+      for (let c = col; c < d; c++) a[r * d + c] -= f * a[col * d + c];
+      z[r] -= f * z[col];
+    }
+  }
+  for (let r = d - 1; r >= 0; r--) {
+    let s = z[r];
+    for (let c = r + 1; c < d; c++) s -= a[r * d + c] * z[c];
+    z[r] = s / a[r * d + r];
+  }
+  return z;
+}
+
+describe('Inf-FS numerics (conjugate gradients, early-stopped power iteration, blocked correlations)', () => {
+  const samples = fc
+    .record({ n: fc.integer({ min: 3, max: 24 }), d: fc.integer({ min: 1, max: 13 }), seed: fc.integer({ min: 1, max: 2 ** 30 }) })
+    .map(({ n, d, seed }) => {
+      let s = seed;
+      const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      // ReLU-like features with ties (zeros), some constant columns.
+      const x = Float64Array.from({ length: n * d }, (_, k) => (k % d === d - 1 && d > 3 ? 0.5 : Math.max(0, next() - 0.3)));
+      return { n, d, x };
+    });
+
+  it('gives the affinity of the plain pairwise definition', () => {
+    fc.assert(
+      fc.property(samples, ({ n, d, x }) => {
+        const a = infFsAffinity(x, n, d);
+        const col = (j: number) => Array.from({ length: n }, (_, i) => x[i * d + j]);
+        const scaled = (c: number[]) => {
+          const [lo, hi] = [Math.min(...c), Math.max(...c)];
+          return c.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0));
+        };
+        const rank = (c: number[]) => c.map((v) => c.filter((w) => w < v).length + (c.filter((w) => w === v).length + 1) / 2);
+        const centredOf = (c: number[]) => {
+          const m = c.reduce((p, q) => p + q, 0) / c.length;
+          return c.map((v) => v - m);
+        };
+        const norm = (c: number[]) => Math.sqrt(c.reduce((p, q) => p + q * q, 0));
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) {
+            const [si, sj] = [scaled(col(i)), scaled(col(j))];
+            const [ri, rj] = [centredOf(rank(si)), centredOf(rank(sj))];
+            const spearman = ri.reduce((p, v, t) => p + v * rj[t], 0) / (norm(ri) * norm(rj));
+            const std = (c: number[]) => norm(centredOf(c)) / Math.sqrt(n);
+            const v = 0.5 * Math.max(std(si), std(sj)) + 0.5 * (1 - Math.abs(spearman));
+            expect(a[i * d + j]).toBeCloseTo(Number.isFinite(v) ? v : 0, 12);
+          }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('solves (I − rA)z = 1 as elimination does, and stops the power iteration at the same radius', () => {
+    fc.assert(
+      fc.property(samples, ({ n, d, x }) => {
+        const a = infFsAffinity(x, n, d);
+        const rho = spectralRadius(a, d);
+        expect(rho).toBeCloseTo(spectralRadius(a, d, 5000, 0), 10);
+        if (!(rho > 0)) return;
+        const m = a.map((v, k) => (Math.floor(k / d) === k % d ? 1 : 0) - (0.9 / rho) * v);
+        const ones = new Float64Array(d).fill(1);
+        const z = solveSymmetricPositive(m, ones, d);
+        const reference = solveByElimination(m, ones, d);
+        for (let i = 0; i < d; i++) expect(z[i]).toBeCloseTo(reference[i], 9);
+        const s = infFsImportance(x, n, d);
+        for (let i = 0; i < d; i++) expect(s[i]).toBeCloseTo(reference[i] - 1, 9);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
