@@ -36,6 +36,12 @@ export function fileIdentity(path: string): { path: string; bytes: number; sha25
   return { path: resolve(path), bytes: statSync(path).size, sha256: fileDigest(path) };
 }
 
+/** The identity progress files held before 27 November: size and modification time. */
+export function legacyFileIdentity(path: string): { path: string; bytes: number; modified: number } {
+  const st = statSync(path);
+  return { path: resolve(path), bytes: st.size, modified: st.mtimeMs };
+}
+
 const withoutPaths = (v: unknown): unknown =>
   Array.isArray(v)
     ? v.map(withoutPaths)

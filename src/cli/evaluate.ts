@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { moduleClassifier } from '../attacks/classifier.js';
 import { SUITE_ATTACKS, type SuiteAttack, type SuiteOptions } from '../attacks/suite.js';
-import { EvalProgress, fileIdentity, resumableSuite } from '../attacks/evalProgress.js';
+import { EvalProgress, fileIdentity, legacyFileIdentity, resumableSuite } from '../attacks/evalProgress.js';
 import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
 import { GpuDataset } from '../data/batches.js';
@@ -123,12 +123,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
     // One attack at a time, each finished row kept in <out>.partial.json: AutoAttack alone runs
     // for an hour on a CPU adapter, and a rerun of the same command skips what is done.
     // The test split's digest too: the same dataset name in another folder may hold other images.
-    // Files from before the key held it resume as they did (the next write records it).
+    // Files from before the key held it resume as they did (the next write records it), and so do
+    // files from before weights were named by content, while the file's time and size still match.
     const identity = fileIdentity(weights);
+    const testData = datasetDigest(test);
+    const legacy = legacyFileIdentity(weights);
     const partial = await EvalProgress.open(
       `${out}.partial.json`,
-      { weights: identity, dataset, testData: datasetDigest(test), options: suiteOptions },
-      [{ weights: identity, dataset, options: suiteOptions }],
+      { weights: identity, dataset, testData, options: suiteOptions },
+      [{ weights: identity, dataset, options: suiteOptions }, { weights: legacy, dataset, testData, options: suiteOptions }, { weights: legacy, dataset, options: suiteOptions }],
     );
     const log = (line: string) => console.error(line);
     const suite = await resumableSuite(partial, classifier, data, { ...suiteOptions, attacks: chosen }, {

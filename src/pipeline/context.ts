@@ -43,9 +43,23 @@ export interface PipelineContext {
   log(line: string): void;
 }
 
-function recordedConfig(config: PipelineConfig, train: Dataset): Record<string, unknown> {
+/**
+ * Settings added after run folders already existed, with the value such a folder's stages ran
+ * under. A folder whose config lacks one resumes when the setting has that value now (and keeps
+ * its config as it was); with another value it is a different run.
+ */
+export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
+  // Before 27 November every pool member could join a team (the spec's rule).
+  rdAccuracyGap: 1,
+};
+
+function recordedConfig(config: PipelineConfig, train: Dataset, existing: Record<string, unknown> | null): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) if (!EVALUATION_KEYS.includes(k as keyof PipelineConfig)) out[k] = v;
+  for (const [k, v] of Object.entries(config)) {
+    if (EVALUATION_KEYS.includes(k as keyof PipelineConfig)) continue;
+    if (existing && !(k in existing) && k in ADDED_SETTINGS && ADDED_SETTINGS[k as keyof PipelineConfig] === v) continue;
+    out[k] = v;
+  }
   // The training images by content: --data (not recorded) may point at another copy of the same
   // files, but different data must not resume stages trained on the old.
   out.trainingData = datasetDigest(train);
@@ -53,6 +67,16 @@ function recordedConfig(config: PipelineConfig, train: Dataset): Record<string, 
   // the stages derived from the old one, and the same file reached by another path may.
   if (config.baseCheckpoint) out.baseCheckpoint = `sha256:${createHash('sha256').update(readFileSync(config.baseCheckpoint)).digest('hex')}`;
   return out;
+}
+
+/** The config a run folder recorded, if it has a readable one (RunDir.open reports an unreadable one). */
+function existingConfig(out: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
@@ -70,7 +94,7 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
-  const run = await RunDir.open(config.out, recordedConfig(config, train), opts);
+  const run = await RunDir.open(config.out, recordedConfig(config, train, opts.fresh ? null : existingConfig(config.out)), opts);
   // The full config of the latest invocation, evaluation settings included, for the report.
   await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
   const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes, imageSize: train.shape[1] };

@@ -12,6 +12,7 @@
 // zero-skipping sparse kernels (src/pruning/sparseInference.ts), and DIE vs the static team.
 
 import { createHash } from 'node:crypto';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileDigest } from '../io/fileDigest.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,7 +82,42 @@ const stopAtInterrupt = (ctx: PipelineContext) => () => {
 };
 
 /** A model file as a cache key: its content (a retrained stage rewrites it; a copied run keeps it). */
-const fileKey = (path: string) => `sha256:${fileDigest(path)}`;
+const fileKey = (path: string) => {
+  const key = `sha256:${fileDigest(path)}`;
+  const st = statSync(path);
+  legacyFileKeys.set(key, `${path}@${st.mtimeMs}:${st.size}`);
+  return key;
+};
+
+// Rows written before 27 November named their model files by path and modification time. Such a
+// row still counts while that file has the same time and size (then it is moved under its content
+// key); a copied folder's rows, with other times, are computed again, as they were then.
+const legacyFileKeys = new Map<string, string>();
+const legacyKey = (key: unknown): unknown =>
+  typeof key === 'string'
+    ? (legacyFileKeys.get(key) ?? key)
+    : Array.isArray(key)
+      ? key.map(legacyKey)
+      : key !== null && typeof key === 'object'
+        ? Object.fromEntries(Object.entries(key).map(([k, v]) => [k, legacyKey(v)]))
+        : key;
+const rowDigest = (key: unknown) => createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+
+/** Moves a row (or a row's progress files) written under the legacy form of `key` to its name under `key`. */
+async function adoptLegacyRow(ctx: PipelineContext, key: unknown, digest: string): Promise<void> {
+  const legacy = legacyKey(key);
+  if (JSON.stringify(legacy) === JSON.stringify(key)) return;
+  const old = rowDigest(legacy);
+  const file = (d: string, ext: string) => ctx.run.file(join('eval', `${d}${ext}`));
+  const row = readStageJson<{ key: unknown; value: unknown }>(file(old, '.json'));
+  if (row && JSON.stringify(row.key) === JSON.stringify(legacy) && !existsSync(file(digest, '.json'))) {
+    await writeStageJson(file(digest, '.json'), { key, value: row.value });
+    rmSync(file(old, '.json'));
+  }
+  // Progress files keep their legacy key inside (EvalProgress accepts it as an older key).
+  for (const ext of ['.partial.json', '.partial.autoattack.safetensors'])
+    if (existsSync(file(old, ext)) && !existsSync(file(digest, ext))) renameSync(file(old, ext), file(digest, ext));
+}
 
 /**
  * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
@@ -89,8 +125,9 @@ const fileKey = (path: string) => `sha256:${fileDigest(path)}`;
  * on and a changed setting recomputes only what it affects. Timings are always re-measured.
  */
 async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>): Promise<T> {
-  const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  const digest = rowDigest(key);
   const path = ctx.run.file(join('eval', `${digest}.json`));
+  await adoptLegacyRow(ctx, key, digest);
   /** The row's file, if it holds this key's result. */
   const finished = () => {
     const file = readStageJson<{ key: unknown; value: T }>(path);
@@ -119,7 +156,7 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
     // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
     // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
     // middle, as a session's end stops it, loses at most one attack.
-    const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [], 'eed run');
+    const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [legacyKey(key)], 'eed run');
     const value = await compute(progress);
     await writeStageJson(path, { key, value });
     progress.remove();

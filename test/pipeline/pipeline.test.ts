@@ -1,6 +1,7 @@
 // The EED pipeline end to end on a sliver of Fashion-MNIST with token amounts of work: every
 // stage runs, writes its outputs, and a rerun resumes instead of recomputing.
 
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,10 +121,71 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const copy = join(scratch, 'run-copy');
     cpSync(out, copy, { recursive: true });
     const rows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
+    const stamps = new Map(rows.map((f) => [f, statSync(join(copy, 'eval', f)).mtimeMs]));
     const outcome = await runPipeline(await openPipeline({ ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' }));
     expect(outcome.report!.methods.find((m) => m.kind === 'eed-die')!.cw).not.toBeNull();
+    // The same rows, none written again (a recomputed row is rewritten under the same name).
     expect(readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json')).sort()).toEqual(rows.sort());
+    for (const [f, t] of stamps) expect(statSync(join(copy, 'eval', f)).mtimeMs).toBe(t);
     rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('takes rows written under the older path-and-time keys while the files are unchanged', async () => {
+    const copy = join(scratch, 'run-legacy');
+    cpSync(out, copy, { recursive: true, preserveTimestamps: true });
+    // Every model file of the run by its content digest, as the evaluation names it (run folder + relative path).
+    const files = new Map<string, string>();
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true }))
+        // (checkpoint folders may hold a byte-identical copy of a final model)
+        if (e.isDirectory()) e.name !== 'train' && walk(join(dir, e.name));
+        else if (e.name.endsWith('.safetensors')) files.set(createHash('sha256').update(readFileSync(join(dir, e.name))).digest('hex'), join(dir, e.name));
+    };
+    walk(copy);
+    const legacy = (v: unknown): unknown => {
+      if (typeof v === 'string' && v.startsWith('sha256:')) {
+        const path = files.get(v.slice(7))!;
+        const st = statSync(path);
+        return `${path}@${st.mtimeMs}:${st.size}`;
+      }
+      if (Array.isArray(v)) return v.map(legacy);
+      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, legacy(x)]));
+      return v;
+    };
+    const digest = (key: unknown) => createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+    const rows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
+    const values = new Map<string, unknown>();
+    for (const f of rows) {
+      const row = JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { key: unknown; value: unknown };
+      values.set(f, row.value);
+      const key = legacy(row.key);
+      rmSync(join(copy, 'eval', f));
+      writeFileSync(join(copy, 'eval', `${digest(key)}.json`), JSON.stringify({ key, value: row.value }));
+    }
+    await runPipeline(await openPipeline({ ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' }));
+    // The rows this evaluation asks for are back under their content names with the values they
+    // had (a recomputed row has other timings); the rest (the first test's dense row, whose attack
+    // list was shorter) keep their older names. Nothing was computed again.
+    const now = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
+    const adopted = rows.filter((f) => now.includes(f));
+    expect(adopted.length).toBe(rows.length - 1);
+    expect(now.length).toBe(rows.length);
+    for (const f of adopted) expect((JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { value: unknown }).value).toEqual(values.get(f));
+    rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('resumes a folder from before a setting existed when the setting has the value that folder ran under', async () => {
+    const older = join(scratch, 'run-older');
+    cpSync(out, older, { recursive: true });
+    const recorded = JSON.parse(readFileSync(join(older, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(recorded.rdAccuracyGap).toBe(0.05);
+    delete recorded.rdAccuracyGap;
+    writeFileSync(join(older, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
+    await expect(openPipeline(tinyConfig(older))).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.05 now\)/);
+    await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1 });
+    // The folder keeps the config it was made with.
+    expect(JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'))).toEqual(recorded);
+    rmSync(older, { recursive: true, force: true });
   });
 
   it('--baseline-only computes the dense row the evaluation takes, and a process that finds a row being computed waits for it', async () => {
