@@ -28,16 +28,21 @@ while [ $# -gt 0 ]; do
   esac
 done
 HARD_AT=$((STOP_AT + 30))
+# Relative --pack and --out name folders from where the command was given.
+[ -n "$PACK" ] && PACK="$(cd "$PACK" && pwd)"
+[ -n "$OUTDIR" ] && mkdir -p "$OUTDIR" && OUTDIR="$(cd "$OUTDIR" && pwd)"
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 el() { echo $(( $(date +%s) - T0 )); }
 say() { echo "[t=$(el)s] $*"; }
 
 if [ -n "$PACK" ]; then
-  # Unpack the loader packages into / (only libraries), node into /tmp/bin, the data where the
-  # library looks for Fashion-MNIST by default.
-  for f in "$PACK"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
-  command -v ldconfig >/dev/null && ldconfig
+  # The Vulkan loader where the image has none (its packages hold libraries only), node into
+  # /tmp/bin, the data where the library looks for Fashion-MNIST by default.
+  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+    for f in "$PACK"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
+    ldconfig
+  fi
   mkdir -p /tmp/bin && xz -dc "$PACK/node.xz" > /tmp/bin/node && chmod +x /tmp/bin/node
   export PATH=/tmp/bin:$PATH
   mkdir -p node_modules/webgpu/dist/linux-x64
@@ -63,15 +68,23 @@ export EED_CACHE_DIR="$PWD/runs/.tune"
 BASE=runs/fmnist-smallcnn
 RUN=(node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors")
 # One job in the background, its output in runs/logs/NAME.log.
-job() { local name=$1; shift; ( "$@" >> "runs/logs/$name.log" 2>&1; echo "exit $?" >> "runs/logs/$name.log" ) & }
+# Its subshell's pid is kept: a job runs until its subshell ends (between the steps of a job, or
+# before a watcher starts the next stage, no eed process may be alive, and the chain must not stop).
+PIDS=()
+FAILED=0
+job() {
+  local name=$1; shift
+  ( "$@" >> "runs/logs/$name.log" 2>&1; rc=$?; echo "exit $rc" >> "runs/logs/$name.log"; exit $rc ) &
+  PIDS+=("$!")
+}
+running() { local p; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 # This chain's eed processes alone (they inherit EED_CHAIN), never another's on the same machine.
 export EED_CHAIN="$$-$T0"
 ours() { for p in $(pgrep -f '^node bin/eed.js'); do tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "EED_CHAIN=$EED_CHAIN" && echo "$p"; done; }
-running() { [ -n "$(ours)" ]; }
 
 if [ ! -f "$BASE/report.json" ]; then
   say "issue 5: training"
-  node bin/eed.js train --preset fmnist-smallcnn --out "$BASE" --checkpoint-minutes 1 >> runs/logs/train.log 2>&1 &
+  job train node bin/eed.js train --preset fmnist-smallcnn --out "$BASE" --checkpoint-minutes 1
   while running && [ "$(el)" -lt "$STOP_AT" ]; do sleep 2; done
   tail -2 runs/logs/train.log
 fi
@@ -91,12 +104,13 @@ if [ -f "$BASE/report.json" ] && [ "$(el)" -lt "$STOP_AT" ]; then
     for _ in $(seq 1 30); do [ -f runs/fmnist/config.json ] && break; sleep 1; done
     for k in $(seq 1 11); do job "pool-$(printf %02d "$k")" "${RUN[@]}" --stage pool --job "$k"; done
     job baseline "${RUN[@]}" --baseline-only
-    (
-      while [ "$(ls runs/fmnist/pool/*/report.json 2>/dev/null | wc -l)" -lt 12 ] && [ "$(el)" -lt "$STOP_AT" ]; do sleep 3; done
-      if [ "$(el)" -lt "$STOP_AT" ]; then say "issue 7: pool complete, the pipeline"; "${RUN[@]}" >> runs/logs/main.log 2>&1; say "issue 7: exit $?"; fi
-    ) &
+    job main bash -c '
+      while [ "$(ls runs/fmnist/pool/*/report.json 2>/dev/null | wc -l)" -lt 12 ]; do
+        [ "$(( $(date +%s) - $1 ))" -lt "$2" ] || exit 0
+        sleep 3
+      done
+      shift 2; exec "$@"' main "$T0" "$STOP_AT" "${RUN[@]}"
   fi
-  sleep 5
 fi
 while [ "$(el)" -lt "$STOP_AT" ] && running; do sleep 3; done
 if running; then
@@ -104,8 +118,10 @@ if running; then
   ours | xargs -r kill -INT
   while [ "$(el)" -lt "$HARD_AT" ] && running; do sleep 1; done
   ours | xargs -r kill -KILL
+  # A job's shell between two steps (prune, then its evaluation) starts no new one now.
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 fi
-wait
+for p in "${PIDS[@]}"; do wait "$p" || FAILED=$((FAILED + 1)); done
 for f in runs/logs/*.log; do echo "== $f"; tail -3 "$f"; done
 if [ -n "$OUTDIR" ]; then
   # Finished runs need no checkpoints (their last epoch is in model.safetensors).
@@ -113,4 +129,5 @@ if [ -n "$OUTDIR" ]; then
   mkdir -p "$OUTDIR" && tar czf - runs | split -b 15m -d - "$OUTDIR/runs.tgz."
   ls -la "$OUTDIR"
 fi
-say "done"
+say "done ($FAILED job(s) stopped or failed; each resumes when the command is run again)"
+[ "$FAILED" = 0 ]

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACK="${1:-.gpu-pack}"
 FMNIST="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
 [ -f node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "gpu-pack: run npm ci first (no node_modules/webgpu)" >&2; exit 1; }
-[ -d dist ] || npm run build
+npm run build --silent   # dist/ from these sources, never an older build
 rm -rf "$PACK" && mkdir -p "$PACK/webgpu" "$PACK/fmnist" "$PACK/gl"
 xz -T0 -6 -c "$(command -v node)" > "$PACK/node.xz"
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json "$PACK/webgpu/"

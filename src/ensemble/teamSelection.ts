@@ -19,8 +19,8 @@
 // five most diverse affordable teams held the two ASE sub-models that pruning at 95% had broken
 // (31% and 53% held-out PGD against 67–72% for the other ten), so the spec's rule would have
 // built the ensemble around them. "Robust diversity" should be diversity among robust members.
-// The default gap (0.05) admits every member within 5 points of the best; a gap of 1 restores the
-// spec's rule exactly.
+// selectTeam's default (1) is the spec's rule; the pipeline's (rdAccuracyGap, 0.05) admits every
+// member within 5 points of the best.
 
 import type { FailureMatrix } from './failureMatrix.js';
 import { compareDiversity, diversityOfSums, failureSums, type FailureSums } from './robustDiversity.js';
@@ -163,7 +163,11 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
   }
   if (!largest) {
     const cheapest = parameterCounts.filter((_, j) => eligible[j]).sort((a, b) => a - b);
-    throw new Error(`selectTeam: no team of two fits the parameter budget ${parameterBudget} (the two smallest eligible members need ${cheapest[0] + cheapest[1]})`);
+    const excluded = eligible.filter((e) => !e).length;
+    throw new Error(
+      `selectTeam: no team of two fits the parameter budget ${parameterBudget} (the two smallest eligible members need ${cheapest[0] + cheapest[1]})` +
+        (excluded ? `; ${excluded} member(s) more than maxAccuracyGap below the best were not eligible (a wider gap admits them)` : ''),
+    );
   }
   return finish(largest, 'fallback');
 }
@@ -175,7 +179,7 @@ export function selectTeam(matrix: FailureMatrix, opts: TeamSelectionOptions): T
 export function eligibleMembers(matrix: FailureMatrix, maxGap: number): boolean[] {
   if (!(maxGap >= 0)) throw new Error(`selectTeam: maxAccuracyGap must be >= 0, got ${maxGap}`);
   const n = matrix.numModels;
-  const accuracy = Array.from({ length: n }, (_, j) => 1 - matrix.failureCounts[j] / matrix.numExamples);
+  const accuracy = Array.from({ length: n }, (_, j) => matrix.robustAccuracy(j));
   const best = Math.max(...accuracy);
   // A tiny tolerance so that a gap written in points admits a member exactly that far below.
   const out = accuracy.map((a) => a >= best - maxGap - 1e-12);

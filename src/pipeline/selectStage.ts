@@ -41,11 +41,11 @@ export interface Selection {
   robustDiversity: number;
   parameters: number;
   reason: 'threshold' | 'fallback';
-  /** The eligibility gap (rdAccuracyGap) and the pool members it admitted. */
-  accuracyGap: number;
-  eligible: boolean[];
-  /** Every team: [members, RD, Σ nnz, fits the budget, every member eligible]. */
-  considered: [number[], number, number, boolean, boolean][];
+  /** The eligibility gap (rdAccuracyGap) and the pool members it admitted (absent before the rule: every member). */
+  accuracyGap?: number;
+  eligible?: boolean[];
+  /** Every team: [members, RD, Σ nnz, fits the budget, every member eligible (absent before the rule)]. */
+  considered: [number[], number, number, boolean, boolean?][];
   seconds: number;
 }
 

@@ -103,7 +103,7 @@ export function infFsAffinity(x: Float64Array, n: number, d: number, alpha = 0.5
  * Spectral radius of a symmetric non-negative matrix by power iteration, stopped once the estimate
  * moves less than `tolerance` (relative) from one iteration to the next.
  */
-export function spectralRadius(a: Float64Array, d: number, iterations = 500, tolerance = 1e-14): number {
+export function spectralRadius(a: Float64Array, d: number, iterations = 500, tolerance = 1e-12): number {
   let v = new Float64Array(d).fill(1 / Math.sqrt(d));
   let rho = 0;
   for (let it = 0; it < iterations; it++) {
@@ -136,7 +136,9 @@ export function solveSymmetricPositive(m: Float64Array, b: Float64Array, d: numb
   const q = new Float64Array(d);
   const bNorm = Math.sqrt(b.reduce((acc, v) => acc + v * v, 0));
   let rr = bNorm * bNorm;
-  for (let it = 0; it < Math.max(2 * d, 50) && Math.sqrt(rr) > tolerance * bNorm; it++) {
+  const limit = Math.max(2 * d, 50);
+  let it = 0;
+  for (; it < limit && Math.sqrt(rr) > tolerance * bNorm; it++) {
     for (let i = 0; i < d; i++) {
       let s = 0;
       for (let j = 0; j < d; j++) s += m[i * d + j] * p[j];
@@ -156,6 +158,8 @@ export function solveSymmetricPositive(m: Float64Array, b: Float64Array, d: numb
     rr = next;
     for (let i = 0; i < d; i++) p[i] = r[i] + beta * p[i];
   }
+  if (it === limit && Math.sqrt(rr) > tolerance * bNorm)
+    throw new Error(`solveSymmetricPositive: no convergence in ${limit} iterations (residual ${Math.sqrt(rr) / bNorm} of |b|)`);
   return z;
 }
 

@@ -190,7 +190,7 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
           fixed(t.robustDiversity, 3),
           compactCount(t.parameters),
           t.fitsBudget ? 'yes' : 'no',
-          t.eligible === false ? 'no' : 'yes',
+          t.eligible === undefined ? MISSING : t.eligible ? 'yes' : 'no',
           t.chosen ? '**✓**' : '',
         ]),
         ['r', 'l', 'r', 'r', 'c', 'c', 'c'],
@@ -239,7 +239,7 @@ function eligibilityNote(s: TeamSelectionReport): string {
   if (s.accuracyGap === undefined) return '';
   const out = s.pool.filter((p) => p.eligible === false);
   const gap = `${fixed(s.accuracyGap * 100, 1)} points`;
-  if (!out.length) return ` Every member is within ${gap} of the best held-out PGD accuracy, so every team was a candidate.`;
+  if (!out.length) return ` Every member is within ${gap} of the best held-out PGD accuracy (rdAccuracyGap), so none was left out.`;
   return (
     ` Members more than ${gap} below the best held-out PGD accuracy joined no team: ` +
     out.map((p) => `${cell(p.label)} (${fixed(p.robustAccuracy === null ? null : p.robustAccuracy * 100, 1)}%)`).join(', ') +

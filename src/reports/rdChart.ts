@@ -3,9 +3,12 @@
 // size share an x position, so they are spread by a deterministic jitter (the same report always
 // draws the same figure).
 
-import { chartTitle, legend, linearScale, niceTicks, xAxis, yAxis } from './axes.js';
+import { chartTitle, legend, linearScale, niceTicks, xAxis, yAxis, type LegendEntry } from './axes.js';
 import { fixed } from './format.js';
-import type { SweepReport, TeamSelectionReport } from './report.js';
+import type { SweepReport, TeamInfo, TeamSelectionReport } from './report.js';
+
+/** Teams with a member the accuracy gap left out (rdAccuracyGap). */
+const INELIGIBLE = '#c0504d';
 import { colour, el, line, polyline, svgDocument, text, title } from './svg.js';
 
 /** A fixed offset in [−0.5, 0.5) per index (golden-ratio sequence: evenly spread, no clumps). */
@@ -37,21 +40,24 @@ export function rdChart(selection: TeamSelectionReport, sweep: SweepReport | nul
   body.push(line(area.left, ty, area.left + area.width, ty, { stroke: colour(5), 'stroke-width': 1.5, 'stroke-dasharray': '6 4', class: 'threshold' }));
   body.push(text(area.left + area.width - 4, ty - 5, `τ_RD = ${fixed(selection.threshold, 2)}`, { 'text-anchor': 'end', fill: colour(5) }));
 
-  // Over-budget teams first, so the affordable ones are drawn on top.
-  const order = teams.map((t, i) => ({ t, i })).sort((a, b) => Number(a.t.fitsBudget) - Number(b.t.fitsBudget));
+  // Candidates (within budget, every member eligible) are filled and drawn last, on top; over-budget
+  // teams and teams with a member the accuracy gap left out are hollow, in grey and red.
+  const candidate = (t: TeamInfo) => t.fitsBudget && t.eligible !== false;
+  const order = teams.map((t, i) => ({ t, i })).sort((a, b) => Number(candidate(a.t)) - Number(candidate(b.t)));
   for (const { t, i } of order) {
     const cx = x(t.members.length) + jitter(i) * slot * 0.6;
     const cy = y(t.robustDiversity as number);
+    const hollow = candidate(t) ? null : t.fitsBudget ? INELIGIBLE : '#999';
     body.push(
       el('circle', {
-        class: t.fitsBudget ? 'team fits' : 'team over',
+        class: candidate(t) ? 'team fits' : t.fitsBudget ? 'team ineligible' : 'team over',
         cx,
         cy,
         r: 2.5,
-        fill: t.fitsBudget ? colour(0) : 'none',
-        'fill-opacity': t.fitsBudget ? 0.55 : undefined,
-        stroke: t.fitsBudget ? 'none' : '#999',
-        'stroke-width': t.fitsBudget ? undefined : 0.8,
+        fill: hollow ? 'none' : colour(0),
+        'fill-opacity': hollow ? undefined : 0.55,
+        stroke: hollow ?? 'none',
+        'stroke-width': hollow ? 0.8 : undefined,
       }),
     );
   }
@@ -73,9 +79,10 @@ export function rdChart(selection: TeamSelectionReport, sweep: SweepReport | nul
     body.push(text(cx + 10, cy - 8, `chosen${selection.fallback ? ' (fallback)' : ''}`, { fill: colour(5) }));
   }
 
-  const entries = [
+  const entries: LegendEntry[] = [
     { label: 'team within budget', colour: colour(0) },
     { label: 'team over budget', colour: '#999', hollow: true },
+    ...(teams.some((t) => t.fitsBudget && t.eligible === false) ? [{ label: 'with a member below the accuracy gap', colour: INELIGIBLE, hollow: true }] : []),
     { label: 'chosen team', colour: colour(5), mark: 'ring' as const },
     { label: 'τ_RD threshold', colour: colour(5), mark: 'line' as const },
   ];

@@ -92,9 +92,9 @@ describe('renderMarkdown', () => {
     expect(t[0]).toEqual(['Size', 'Members', 'RD', 'Params', 'Fits budget', 'Eligible', 'Chosen']);
     // Three per size plus the chosen team (fourth best of size 2), one team of size 4.
     expect(t.slice(1).map((r) => r[0])).toEqual(['2', '2', '2', '2', '3', '3', '3', '4']);
-    expect(t[1]).toEqual(['2', 'BNAP #1, NIS #1', '0.720', '20K', 'yes', 'yes', '']);
-    expect(t.find((r) => r[6] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', 'yes', '**✓**']);
-    expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', 'yes', '']);
+    expect(t[1]).toEqual(['2', 'BNAP #1, NIS #1', '0.720', '20K', 'yes', '—', '']);
+    expect(t.find((r) => r[6] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', '—', '**✓**']);
+    expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', '—', '']);
     // A report from before the eligibility rule says nothing of it.
     expect(md).not.toContain('held-out PGD accuracy');
     const fallback = sampleReport();

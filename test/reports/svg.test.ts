@@ -133,6 +133,22 @@ describe('report figures', () => {
     checkFinite(root);
   });
 
+  it('RD figure: affordable teams with a member below the accuracy gap are drawn apart, with a legend entry', () => {
+    const report = sampleReport();
+    const sel = report.teamSelection!;
+    const plain = allElements(parseXml(rdChart(sel, report.sweep)));
+    expect(plain.some((e) => e.attrs.class === 'team ineligible')).toBe(false);
+    for (const t of sel.teams) t.eligible = !t.members.includes(3);
+    const root = parseXml(rdChart(sel, report.sweep));
+    const classes = allElements(root).filter((e) => e.tag === 'circle' && e.attrs.class?.startsWith('team')).map((e) => e.attrs.class);
+    const ineligible = sel.teams.filter((t) => t.fitsBudget && t.members.includes(3)).length;
+    expect(ineligible).toBeGreaterThan(0);
+    expect(classes.filter((c) => c === 'team ineligible').length).toBe(ineligible);
+    expect(classes.filter((c) => c === 'team fits').length).toBe(sel.teams.filter((t) => t.fitsBudget && !t.members.includes(3)).length);
+    expect(allElements(root).some((e) => e.text?.includes('below the accuracy gap'))).toBe(true);
+    checkFinite(root);
+  });
+
   it('sparsity figure: one line per method through its points, sorted by sparsity', () => {
     const series = sampleReport().sweep!.robustness;
     const root = parseXml(sparsityChart(series));
