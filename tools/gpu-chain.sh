@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The acceptance chain (tools/acceptance.sh) on one GPU, for a call with a hard time limit: issue
 # 5's training, then side by side issue 6's four runs, issue 7's 12 pool jobs, issue 5's attack
-# suite and issue 7's dense baseline row, then issue 7's pipeline once its pool is complete. At
+# suite and issue 7's dense baseline row, then issue 7's pipeline once its pool is complete (and two
+# --eval-helper processes for its evaluation once the team is trained). At
 # --stop-at seconds every eed process gets one Ctrl-C (each checkpoints and stops at its next safe
 # point), and runs/ is packed into --out as runs.tgz.NN pieces of 15 MiB. Every step resumes, so the
 # same command continues where an earlier call (its runs/ unpacked here) stopped.
@@ -110,6 +111,16 @@ if [ -f "$BASE/report.json" ] && [ "$(el)" -lt "$STOP_AT" ]; then
         sleep 3
       done
       shift 2; exec "$@"' main "$T0" "$STOP_AT" "${RUN[@]}"
+    # Two helpers take the evaluation's longest rows (EED under AutoAttack first) once the team is
+    # trained, while the pipeline works through the rest in order.
+    for h in 1 2; do
+      job "helper-$h" bash -c '
+        while [ ! -f runs/fmnist/ensemble/manifest.json ]; do
+          [ "$(( $(date +%s) - $1 ))" -lt "$2" ] || exit 0
+          sleep 3
+        done
+        shift 2; exec "$@"' helper "$T0" "$STOP_AT" "${RUN[@]}" --eval-helper
+    done
   fi
 fi
 while [ "$(el)" -lt "$STOP_AT" ] && running; do sleep 3; done

@@ -19,6 +19,11 @@ export const RUN_FLAGS = {
     default: false,
     help: 'evaluate only the dense baseline into eval/ and stop (needs only the base model: a second process can run it beside the pool or ensemble stage)',
   },
+  evalHelper: {
+    type: 'boolean',
+    default: false,
+    help: 'help another process evaluate this run: compute the EED rows from the longest (AutoAttack) down, skipping rows being computed, and stop (needs the trained ensemble)',
+  },
 } satisfies OptionTable;
 
 export const RUN_HELP = `Usage: eed run [--preset quick|fmnist|cifar10-resnet18|svhn-vgg16] [--config FILE.json] [--stage S] [--job K] [options]
@@ -50,6 +55,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   const job = flags.job >= 0 ? flags.job : undefined;
   if (job !== undefined && stage !== 'pool') throw new Error('--job needs --stage pool');
   if (flags.baselineOnly && (stage !== 'eval' || job !== undefined)) throw new Error('--baseline-only runs alone: without --stage or --job');
+  if (flags.evalHelper && (stage !== 'eval' || job !== undefined || flags.baselineOnly)) throw new Error('--eval-helper runs alone: without --stage, --job or --baseline-only');
   checkPipelineConfig(config);
   await init();
   const { signal, release } = onInterrupt('interrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)');
@@ -57,7 +63,8 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   try {
     const ctx = await openPipeline(config, { fresh: flags.fresh, signal });
     ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
-    const outcome = await runPipeline(ctx, { stage: flags.baselineOnly ? undefined : stage, job, preset, baselineOnly: flags.baselineOnly });
+    const alone = flags.baselineOnly || flags.evalHelper;
+    const outcome = await runPipeline(ctx, { stage: alone ? undefined : stage, job, preset, baselineOnly: flags.baselineOnly, evalHelper: flags.evalHelper });
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);
     if (outcome.report) {
       const eed = outcome.report.methods.find((m) => m.kind === 'eed-die');

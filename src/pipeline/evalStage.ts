@@ -24,7 +24,7 @@ import { GpuDataset } from '../data/batches.js';
 import { selectSamples } from '../data/dataset.js';
 import { dynamicEnsemble } from '../ensemble/dynamicEnsemble.js';
 import { datasetDigest } from '../data/datasetDigest.js';
-import { loadEnsemble } from '../ensemble/ensembleDir.js';
+import { loadEnsemble, type LoadedEnsemble } from '../ensemble/ensembleDir.js';
 import { tuneConvForward } from '../engine/autotune.js';
 import { runtime } from '../engine/engine.js';
 import { recordConvCalls } from '../nn/convCalls.js';
@@ -124,7 +124,9 @@ async function adoptLegacyRow(ctx: PipelineContext, key: unknown, digest: string
  * DIE settings and the suite options), so an interrupted evaluation resumes at the row it was
  * on and a changed setting recomputes only what it affects. Timings are always re-measured.
  */
-async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>): Promise<T> {
+async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>): Promise<T>;
+async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>, busy: 'skip'): Promise<T | undefined>;
+async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress: EvalProgress) => Promise<T>, busy: 'wait' | 'skip' = 'wait'): Promise<T | undefined> {
   const digest = rowDigest(key);
   const path = ctx.run.file(join('eval', `${digest}.json`));
   await adoptLegacyRow(ctx, key, digest);
@@ -142,6 +144,11 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
   // run) waits for it, and takes it over if its owner dies.
   const lockPath = ctx.run.file(join('eval', `${digest}.lock`));
   let lock = tryLock(lockPath);
+  // A helper process (--eval-helper) leaves a row another process computes to it and goes on.
+  if (!lock.acquired && busy === 'skip') {
+    ctx.log(`eval: this row is being computed by ${lock.owner}; on to the next`);
+    return undefined;
+  }
   if (!lock.acquired) ctx.log(`eval: this row is being computed by ${lock.owner}; waiting for it`);
   while (!lock.acquired) {
     if (ctx.signal.aborted) throw new PipelineInterrupted('the wait for an evaluation row');
@@ -239,6 +246,112 @@ export async function evalBaseline(ctx: PipelineContext, basePath: string): Prom
   } finally {
     dense?.dispose();
     data.dispose();
+  }
+}
+
+/** One EED row under one attack: DIE's result, the static team's verdicts on the same images, and members used. */
+interface EedRowOutcome {
+  dieResult: SuiteResult;
+  staticAccuracy: number;
+  staticCorrect: string;
+  histogram: number[];
+}
+
+/** A cached row: its key (without the test data, which cachedRow adds) and how to compute it. */
+interface RowSpec<T> {
+  key: Record<string, unknown>;
+  compute: (saved: EvalProgress) => Promise<T>;
+}
+
+/**
+ * The EED rows of the evaluation (the team attacked with DIE judging, and the first member alone
+ * attacked with DIE judging), built in one place for the evaluation and for a helper process
+ * (--eval-helper), which must compute them under exactly the keys the evaluation looks for.
+ */
+function eedRows(ctx: PipelineContext, team: LoadedEnsemble, data: GpuDataset, stopHere: () => void) {
+  const c = ctx.config;
+  const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
+  const die = team.manifest.die;
+  const teamClassifier = staticTeam(memberClassifiers, die.combiner);
+  const teamFiles = team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file)));
+  /** DIE's verdict per image, and how many members each image ran. */
+  const dieOn = async (x: Tensor, y: Tensor): Promise<{ right: boolean[]; membersUsed: Int32Array }> => {
+    const labels = await y.data();
+    const r = await dynamicEnsemble(memberClassifiers, x, die);
+    r.probabilities.dispose();
+    return { right: Array.from(r.predictions, (p, i) => p === labels[i]), membersUsed: r.membersUsed };
+  };
+  const teamRow = (attack: SuiteAttack): RowSpec<EedRowOutcome> => ({
+    // verdicts: rows cached before the per-image verdicts existed are recomputed (the adaptive row needs them).
+    key: { row: 'eed', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) },
+    compute: async (saved) => {
+      const staticFlags: boolean[] = [];
+      const histogram = new Array<number>(team.members.length).fill(0);
+      const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
+        const { right, membersUsed } = await dieOn(x, y);
+        staticFlags.push(...(await correctOnHost(teamClassifier, x, y)));
+        for (const k of membersUsed) histogram[k - 1]++;
+        return right;
+      };
+      // The judge's tallies are complete on a resumed AutoAttack too (it judges the final images
+      // only); an attack taken whole from the progress file (stopped just before the row was
+      // kept) ran no judge here, so it runs again.
+      const hooks = { onProgress: logAttacks(ctx, 'EED (DIE)'), judge };
+      let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log, stopHere);
+      if (dieResult.rows.length && staticFlags.length !== dieResult.rows[0].count) {
+        staticFlags.length = 0;
+        histogram.fill(0);
+        // AutoAttack's state after its last attack is still there: only the judge runs again.
+        const resume = attack === 'autoattack' ? await saved.autoAttackState() : undefined;
+        try {
+          dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { ...hooks, autoAttackResume: resume });
+        } finally {
+          resume?.xAdv.dispose();
+        }
+      }
+      return { dieResult, staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length), staticCorrect: verdictBits(staticFlags), histogram };
+    },
+  });
+  const dieJudge = async (x: Tensor, y: Tensor): Promise<boolean[]> => (await dieOn(x, y)).right;
+  const firstMemberRow = (attack: SuiteAttack): RowSpec<SuiteResult> => ({
+    key: { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) },
+    compute: (saved) =>
+      resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: logAttacks(ctx, 'EED (DIE) vs first member'), judge: dieJudge }, ctx.log, stopHere),
+  });
+  return { memberClassifiers, teamClassifier, die, dieOn, teamRow, firstMemberRow };
+}
+
+/**
+ * `eed run --eval-helper`: a second process for a run whose evaluation another process does. It
+ * computes the EED rows from the end of the evaluation's order (AutoAttack on the team first, the
+ * longest), skipping any row another process is computing, and stops there: the main process
+ * takes the finished rows from eval/ (or waits for the one the helper is on), and alone times the
+ * models and writes the report.
+ */
+export async function evalHelper(ctx: PipelineContext): Promise<void> {
+  const c = ctx.config;
+  const testData = datasetDigest(ctx.test);
+  const team = await loadEnsemble(ensembleDir(ctx));
+  const { data, n } = evalImages(ctx);
+  const speed = data.gather(Int32Array.from({ length: Math.min(c.batchSize, n) }, (_, i) => i));
+  try {
+    // The members as the evaluation attacks them (on the sparse kernels where those pay).
+    if (sparseKernelsPay()) for (const m of team.members) await compressForInference(m, { sample: speed.x });
+    const eed = eedRows(ctx, team, data, stopAtInterrupt(ctx));
+    const mainAttacks = attacksOf(c.evalAttacks, 'evalAttacks', true, c);
+    const rows: [string, RowSpec<unknown>][] = [
+      ...[...mainAttacks].reverse().map((a): [string, RowSpec<unknown>] => [`EED team under ${a}`, eed.teamRow(a)]),
+      ...mainAttacks.filter((a) => a !== 'clean').reverse().map((a): [string, RowSpec<unknown>] => [`EED first member alone under ${a}`, eed.firstMemberRow(a)]),
+    ];
+    for (const [what, row] of rows) {
+      ctx.log(`eval helper: ${what}`);
+      await cached(ctx, { ...row.key, testData }, row.compute, 'skip');
+    }
+  } finally {
+    speed.x.dispose();
+    speed.y.dispose();
+    data.dispose();
+    team.dispose();
   }
 }
 
@@ -367,57 +480,16 @@ export async function evalStage(
 
     // EED: attack the static team, score with the static team and with DIE.
     for (const m of team.members) await compressForTiming(m);
-    const memberClassifiers: Classifier[] = team.members.map((m) => moduleClassifier(m));
-    const die = team.manifest.die;
-    const teamClassifier = staticTeam(memberClassifiers, die.combiner);
+    const eed = eedRows(ctx, team, data, stopHere);
+    const { memberClassifiers, teamClassifier, die } = eed;
     const membersUsedHistogram = new Array<number>(team.members.length).fill(0);
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
     const staticSuite: SuiteResult[] = [];
     const dieSuite: SuiteResult[] = [];
-    const teamFiles = team.manifest.members.map((m) => fileKey(join(ensembleDir(ctx), m.file)));
-    /** DIE's verdict per image, and how many members each image ran. */
-    const dieOn = async (x: Tensor, y: Tensor): Promise<{ right: boolean[]; membersUsed: Int32Array }> => {
-      const labels = await y.data();
-      const r = await dynamicEnsemble(memberClassifiers, x, die);
-      r.probabilities.dispose();
-      return { right: Array.from(r.predictions, (p, i) => p === labels[i]), membersUsed: r.membersUsed };
-    };
     for (const attack of mainAttacks) {
       ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
-      // verdicts: rows cached before the per-image verdicts existed are recomputed (the adaptive row needs them).
-      const key = { row: 'eed', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
-      const outcome = await cachedRow(key, async (saved) => {
-        const staticFlags: boolean[] = [];
-        const histogram = new Array<number>(team.members.length).fill(0);
-        const judge = async (x: Tensor, y: Tensor): Promise<boolean[]> => {
-          const { right, membersUsed } = await dieOn(x, y);
-          staticFlags.push(...(await correctOnHost(teamClassifier, x, y)));
-          for (const k of membersUsed) histogram[k - 1]++;
-          return right;
-        };
-        // The judge's tallies are complete on a resumed AutoAttack too (it judges the final images
-        // only); an attack taken whole from the progress file (stopped just before the row was
-        // kept) ran no judge here, so it runs again.
-        const hooks = { onProgress: logAttacks(ctx, 'EED (DIE)'), judge };
-        let dieResult = await resumableSuite(saved, teamClassifier, data, suiteOptions(c, [attack]), hooks, ctx.log, stopHere);
-        if (dieResult.rows.length && staticFlags.length !== dieResult.rows[0].count) {
-          staticFlags.length = 0;
-          histogram.fill(0);
-          // AutoAttack's state after its last attack is still there: only the judge runs again.
-          const resume = attack === 'autoattack' ? await saved.autoAttackState() : undefined;
-          try {
-            dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { ...hooks, autoAttackResume: resume });
-          } finally {
-            resume?.xAdv.dispose();
-          }
-        }
-        return {
-          dieResult,
-          staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length),
-          staticCorrect: verdictBits(staticFlags),
-          histogram,
-        };
-      });
+      const row = eed.teamRow(attack);
+      const outcome = await cachedRow(row.key, row.compute);
       dieSuite.push(outcome.dieResult);
       // The same adversarial images, scored by the static team.
       staticSuite.push({
@@ -432,7 +504,7 @@ export async function evalStage(
       for (let b0 = 0; b0 < n; b0 += c.batchSize) {
         const { x, y } = data.gather(Int32Array.from({ length: Math.min(c.batchSize, n - b0) }, (_, i) => b0 + i));
         try {
-          for (const k of (await dieOn(x, y)).membersUsed) membersUsedHistogram[k - 1]++;
+          for (const k of (await eed.dieOn(x, y)).membersUsed) membersUsedHistogram[k - 1]++;
         } finally {
           x.dispose();
           y.dispose();
@@ -442,15 +514,10 @@ export async function evalStage(
 
     // The adaptive check: the first member alone attacked, DIE judging.
     const firstMemberSuite: SuiteResult[] = [];
-    const dieJudge = async (x: Tensor, y: Tensor): Promise<boolean[]> => (await dieOn(x, y)).right;
     for (const attack of mainAttacks.filter((a) => a !== 'clean')) {
       ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
-      const key = { row: 'eed-first-member', verdicts: 1, ensemble: team.manifest, files: teamFiles, options: suiteOptions(c, [attack]) };
-      firstMemberSuite.push(
-        await cachedRow(key, (saved) =>
-          resumableSuite(saved, memberClassifiers[0], data, suiteOptions(c, [attack]), { onProgress: logAttacks(ctx, 'EED (DIE) vs first member'), judge: dieJudge }, ctx.log, stopHere),
-        ),
-      );
+      const row = eed.firstMemberRow(attack);
+      firstMemberSuite.push(await cachedRow(row.key, row.compute));
     }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
     let timedMembers = 0;

@@ -9,11 +9,12 @@
 
 import { writeReport } from '../reports/write.js';
 import type { EedReport } from '../reports/report.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseDir, baseStage, type BaseReport } from './baseStage.js';
 import { readStageJson, type PipelineContext } from './context.js';
-import { ensembleStage } from './ensembleStage.js';
-import { evalBaseline, evalStage } from './evalStage.js';
+import { ensembleDir, ensembleStage } from './ensembleStage.js';
+import { evalBaseline, evalHelper, evalStage } from './evalStage.js';
 import { poolStage } from './poolStage.js';
 import { selectStage } from './selectStage.js';
 import { runSweep } from './sweep.js';
@@ -30,6 +31,8 @@ export interface PipelineRequest {
   preset?: string | null;
   /** Evaluate only the dense baseline (after the base stage), into eval/, and stop. */
   baselineOnly?: boolean;
+  /** Compute the EED rows of another process's evaluation (evalHelper), and stop; the ensemble must exist. */
+  evalHelper?: boolean;
 }
 
 export interface PipelineOutcome {
@@ -56,6 +59,14 @@ export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {
   if (req.baselineOnly) {
     if (req.job !== undefined || req.stage !== undefined) throw new Error("option 'baselineOnly' runs alone: without --stage or --job");
     await evalBaseline(ctx, basePath);
+    return { stagesRun, report: null, reportDir: null };
+  }
+  if (req.evalHelper) {
+    if (req.job !== undefined || req.stage !== undefined || req.baselineOnly) throw new Error("option 'evalHelper' runs alone: without --stage, --job or --baseline-only");
+    // Never a second trainer of the pool or the team: the helper starts where the main run evaluates.
+    if (!existsSync(join(ensembleDir(ctx), 'manifest.json')))
+      throw new Error(`--eval-helper: ${join(ensembleDir(ctx), 'manifest.json')} does not exist yet; start the helper once the run's ensemble is trained`);
+    await evalHelper(ctx);
     return { stagesRun, report: null, reportDir: null };
   }
   if (!upTo('pool')) return { stagesRun, report: null, reportDir: null };

@@ -227,6 +227,42 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(readdirSync(join(out, 'eval')).filter((f) => /\.(lock|partial\.json)$/.test(f))).toEqual([]);
   });
 
+  it('--eval-helper computes the EED rows the evaluation then takes, skipping a row being computed elsewhere', async () => {
+    const copy = join(scratch, 'run-helper');
+    cpSync(out, copy, { recursive: true });
+    const config = { ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' };
+    const keyOf = (f: string) => (JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } } }).key;
+    const eedRows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json') && /^eed/.test(keyOf(f).row));
+    // EED under clean, PGD and CW; the first member alone under PGD and CW.
+    expect(eedRows).toHaveLength(5);
+    for (const f of eedRows) rmSync(join(copy, 'eval', f));
+    // One of them is being computed by a process elsewhere.
+    const busyRow = eedRows[0];
+    const lockPath = join(copy, 'eval', busyRow.replace(/\.json$/, '.lock'));
+    writeFileSync(lockPath, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, since: new Date().toISOString() }));
+    const ctx = await openPipeline(config);
+    const lines: string[] = [];
+    const log = ctx.log;
+    ctx.log = (line) => {
+      lines.push(line);
+      log(line);
+    };
+    expect((await runPipeline(ctx, { evalHelper: true })).report).toBeNull();
+    const now = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
+    expect(eedRows.filter((f) => now.includes(f)).sort()).toEqual(eedRows.filter((f) => f !== busyRow).sort());
+    expect(lines.some((l) => /being computed by .*-elsewhere.*; on to the next/.test(l))).toBe(true);
+    // The evaluation takes the helper's rows as they are and computes the one left.
+    rmSync(lockPath);
+    const stamps = new Map(now.map((f) => [f, statSync(join(copy, 'eval', f)).mtimeMs]));
+    await runPipeline(await openPipeline(config));
+    for (const [f, t] of stamps) expect(statSync(join(copy, 'eval', f)).mtimeMs).toBe(t);
+    expect(existsSync(join(copy, 'eval', busyRow))).toBe(true);
+    // Without a trained ensemble there is nothing to help with.
+    rmSync(join(copy, 'ensemble', 'manifest.json'));
+    await expect(runPipeline(await openPipeline(config), { evalHelper: true })).rejects.toThrow(/manifest\.json does not exist yet/);
+    rmSync(copy, { recursive: true, force: true });
+  });
+
   it('an interrupt stops the evaluation at the next row to compute', async () => {
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,fgsm' });
     // Ctrl-C once the evaluation has begun (its first line is the dense row, whose attack list changed).
