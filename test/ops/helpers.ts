@@ -170,3 +170,13 @@ export function expectThrowsMentioning(fn: () => unknown, parts: readonly string
   const msg = (caught as Error).message;
   for (const p of parts) expect(msg, `error message "${msg}"`).toContain(p);
 }
+
+/**
+ * Called before a property run forces kernels again. A test that times out is failed but its body
+ * goes on (vitest cannot stop it), and with the files sharing one worker (isolate: false) its
+ * next run would force kernels, or a tiny im2col budget, under the tests that follow; its signal
+ * is aborted at the timeout, and this stops it there.
+ */
+export function stopIfTimedOut(ctx: { signal: AbortSignal }): void {
+  if (ctx.signal.aborted) throw new Error('the test timed out: stopping before it forces kernels again');
+}

@@ -9,7 +9,7 @@ import * as E from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
 import { forceConvStrategy, setMaskedGemmWeights, type MaskedGemmWeights } from '../../kernels/conv2d.js';
 import { conv2d, linear } from '../reference/ops.js';
-import { checkOp, expectClose, mulberry32, nd, randomArray, seedArb, up, type NDArray } from './helpers.js';
+import { checkOp, stopIfTimedOut, expectClose, mulberry32, nd, randomArray, seedArb, up, type NDArray } from './helpers.js';
 
 afterEach(() => {
   forceConvStrategy(null);
@@ -34,7 +34,7 @@ describe('maskedConv2d', () => {
   ];
   for (const [strategy, maskMode] of variants) {
     const name = strategy === 'direct' ? 'direct' : `gemm, ${maskMode} mask`;
-    it(`${name}: forward and gradients equal the reference conv of w ⊙ M`, async () => {
+    it(`${name}: forward and gradients equal the reference conv of w ⊙ M`, async (ctx) => {
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 2, 3, 5),
@@ -48,6 +48,7 @@ describe('maskedConv2d', () => {
       });
       await fc.assert(
         fc.asyncProperty(arb, async (p) => {
+          stopIfTimedOut(ctx);
           forceConvStrategy(strategy);
           setMaskedGemmWeights(maskMode);
           const rng = mulberry32(p.seed);

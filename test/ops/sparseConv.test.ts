@@ -17,7 +17,7 @@ import * as E from '../../src/index.js';
 import { forceSparseConvKernel, forceSparseGradWeight, setSparseColsBudget, sparseConvKernel } from '../../kernels/sparseConv.js';
 import type { SparseConvKernelName } from '../../kernels/tuning.js';
 import { conv2d } from '../reference/ops.js';
-import { checkOp, expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
+import { checkOp, stopIfTimedOut, expectClose, mulberry32, nd, randomArray, seedArb, toF32, up, type NDArray } from './helpers.js';
 
 /** A 0/1 mask keeping each weight with probability 1 − sparsity; channel `emptyChannel` loses all. */
 function randomMask(shape: number[], sparsity: number, rng: () => number, emptyChannel: number | null): NDArray {
@@ -138,7 +138,7 @@ describe('sparseConv2d', () => {
   });
 
   for (const kernel of KERNELS)
-  it(`[${kernel}] equals the dense convolution of the masked weights`, async () => {
+  it(`[${kernel}] equals the dense convolution of the masked weights`, async (ctx) => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 3 }),
       cin: fc.integer({ min: 1, max: 6 }),
@@ -153,6 +153,7 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        stopIfTimedOut(ctx);
         forceSparseConvKernel(kernel);
         // Small budgets unfold the batch one or two items at a time.
         setSparseColsBudget(p.seed % 2 ? 64 * 1024 * 1024 : 1024);
@@ -241,7 +242,7 @@ describe('sparseConv2d', () => {
   });
 
   for (const kernel of KERNELS)
-  it(`[${kernel}] applies scale, shift, residual and ReLU to the outputs as the separate ops would`, async () => {
+  it(`[${kernel}] applies scale, shift, residual and ReLU to the outputs as the separate ops would`, async (ctx) => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 2 }),
       cin: fc.integer({ min: 1, max: 5 }),
@@ -256,6 +257,7 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        stopIfTimedOut(ctx);
         forceSparseConvKernel(kernel);
         const rng = mulberry32(p.seed);
         const x = randomArray([p.n, p.cin, p.hw, p.hw], rng);
@@ -306,7 +308,7 @@ describe('sparseConv2d', () => {
   });
 
   for (const kernel of KERNELS)
-  it(`[${kernel}] is differentiable in the input and the shortcut (central differences of the reference)`, async () => {
+  it(`[${kernel}] is differentiable in the input and the shortcut (central differences of the reference)`, async (ctx) => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 2 }),
       cin: fc.integer({ min: 1, max: 4 }),
@@ -323,6 +325,7 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        stopIfTimedOut(ctx);
         forceSparseConvKernel(kernel);
         // A small budget folds the patch gradients back one batch item at a time.
         setSparseColsBudget(p.seed % 2 ? 64 * 1024 * 1024 : 256);
@@ -404,7 +407,7 @@ describe('sparseConv2d', () => {
   });
 
   for (const kernel of ['grouped-direct', 'direct'] as const)
-  it(`[${kernel}] input gradient on any stride, kernel and padding (a float64 transposed conv)`, async () => {
+  it(`[${kernel}] input gradient on any stride, kernel and padding (a float64 transposed conv)`, async (ctx) => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 2 }),
       cin: fc.integer({ min: 1, max: 5 }),
@@ -421,6 +424,7 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        stopIfTimedOut(ctx);
         const oh = Math.floor((p.h + 2 * p.ph - p.kh) / p.sh) + 1;
         const ow = Math.floor((p.w + 2 * p.pw - p.kw) / p.sw) + 1;
         fc.pre(oh >= 1 && ow >= 1);
@@ -481,7 +485,7 @@ describe('sparseConv2d', () => {
   });
 
   for (const path of ['sampled', 'dense'] as const)
-  it(`[${path}] trains through the kept weights (trainable): weight and bias gradients match central differences of the masked conv`, async () => {
+  it(`[${path}] trains through the kept weights (trainable): weight and bias gradients match central differences of the masked conv`, async (ctx) => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 3 }),
       cin: fc.integer({ min: 1, max: 4 }),
@@ -499,6 +503,7 @@ describe('sparseConv2d', () => {
     });
     await fc.assert(
       fc.asyncProperty(arb, async (p) => {
+        stopIfTimedOut(ctx);
         const oh = Math.floor((p.h + 2 * p.ph - p.k) / p.sh) + 1;
         const ow = Math.floor((p.w + 2 * p.pw - p.k) / p.sw) + 1;
         fc.pre(oh >= 1 && ow >= 1);

@@ -11,7 +11,7 @@ import { forceCol2imKernel, forceConvStrategy, forceIm2colKernel, setColsBudget 
 import { forceGemmKernel, forceMatmulVariant, forceSubgroupRows, subgroupGemmSupported } from '../../kernels/matmul.js';
 import { binaryKernel, setElementwiseVec4, unaryKernel, type BinaryOp, type UnaryOp } from '../../kernels/elementwise.js';
 import { conv2d, matmul } from '../reference/ops.js';
-import { checkOp, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
+import { checkOp, stopIfTimedOut, mulberry32, randomArray, seedArb, type NDArray } from './helpers.js';
 
 afterEach(() => {
   setElementwiseVec4(true);
@@ -44,6 +44,7 @@ describe('matmul variants', () => {
       const mdim = variant === 'vec4' ? fc.integer({ min: 1, max: 9 }).map((d) => 4 * d) : dim;
       await fc.assert(
         fc.asyncProperty(mdim, dim, dim, fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), seedArb, async (m, k, n, ta, tb, batch, seed) => {
+          stopIfTimedOut(ctx);
           forceMatmulVariant(variant);
           forceGemmKernel(kernel);
           const rng = mulberry32(seed);
@@ -113,7 +114,7 @@ describe('shared-memory GEMM across tiles', () => {
   // The property test above stays inside one 64×64 tile and two K slices; here M and N span
   // several tiles with ragged last ones, K several 16-value slices with a ragged last one, batched
   // and with the batch summed (a conv's weight gradient), in every transpose combination.
-  it('matches the reference over several tiles, batches and K slices', async () => {
+  it('matches the reference over several tiles, batches and K slices', async (ctx) => {
     forceGemmKernel('shared');
     await fc.assert(
       fc.asyncProperty(
@@ -125,6 +126,7 @@ describe('shared-memory GEMM across tiles', () => {
         fc.integer({ min: 1, max: 2 }),
         seedArb,
         async (m, k, n, ta, tb, batch, seed) => {
+          stopIfTimedOut(ctx);
           forceGemmKernel('shared');
           const rng = mulberry32(seed);
           // Odd sizes where the layout allows them: M when A is not transposed, N when B is.
@@ -171,6 +173,7 @@ describe('conv2d strategies', () => {
       });
       await fc.assert(
         fc.asyncProperty(arb, async (p) => {
+          stopIfTimedOut(ctx);
           forceConvStrategy(strategy);
           forceGemmKernel(kernel);
           const rng = mulberry32(p.seed);
@@ -232,7 +235,7 @@ describe('im2col and col2im kernels', () => {
   // widths that do and do not fill the 4-pixel groups, more planes than one 64-lane group, and a
   // batch split over several chunks (then each chunk's planes start at an offset).
   for (const kernel of ['positions', 'lanes'] as const)
-    it(`${kernel}: conv2d forward, input and weight gradients`, async () => {
+    it(`${kernel}: conv2d forward, input and weight gradients`, async (ctx) => {
       const arb = fc.record({
         n: fc.integer({ min: 1, max: 3 }),
         cin: fc.constantFrom(1, 3, 5, 33),
@@ -247,6 +250,7 @@ describe('im2col and col2im kernels', () => {
       });
       await fc.assert(
         fc.asyncProperty(arb, async (p) => {
+          stopIfTimedOut(ctx);
           const k = Math.min(p.k, p.h, p.w);
           const pad = Math.floor(p.padFrac * k);
           forceConvStrategy('gemm');
