@@ -135,8 +135,9 @@ fi
 for p in "${PIDS[@]}"; do wait "$p" || FAILED=$((FAILED + 1)); done
 for f in runs/logs/*.log; do echo "== $f"; tail -3 "$f"; done
 if [ -n "$OUTDIR" ]; then
-  # Finished runs need no checkpoints (their last epoch is in model.safetensors).
-  for d in $(find runs -name report.json -printf '%h\n'); do rm -f "$d"/epoch-*.safetensors "$d"/train/epoch-*.safetensors; done
+  # Finished runs need no checkpoints (their last epoch is in model.safetensors); their state.json,
+  # which names them, goes too (every step checks a run's report.json before resuming it).
+  for d in $(find runs -name report.json -printf '%h\n'); do rm -f "$d"/epoch-*.safetensors "$d"/state.json "$d"/train/epoch-*.safetensors "$d"/train/state.json; done
   mkdir -p "$OUTDIR" && tar czf - runs | split -b 15m -d - "$OUTDIR/runs.tgz."
   ls -la "$OUTDIR"
 fi
