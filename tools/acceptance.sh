@@ -14,6 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+# runs/ is not kept from one development machine to the next; the state the runs were left in is
+# packed in bench/results/acceptance/ (its README). A machine without runs/ starts from there.
+ARCHIVE="$(ls bench/results/acceptance/runs-*.tar.gz 2>/dev/null | sort | tail -1 || true)"
+if [ ! -d runs ] && [ -n "$ARCHIVE" ]; then
+  echo "acceptance: no runs/ here; unpacking $ARCHIVE (the runs as a session left them)" >&2
+  tar xzf "$ARCHIVE"
+fi
 EED=1
 case "${1:-}" in
   --no-eed) EED=0 ;;
