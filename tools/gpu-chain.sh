@@ -47,11 +47,15 @@ if [ -n "$PACK" ]; then
     for f in "$PACK"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
     ldconfig
   fi
-  mkdir -p /tmp/bin && xz -dc "$PACK/node.xz" > /tmp/bin/node && chmod +x /tmp/bin/node
+  # Each file written beside its place and renamed over it: writing into a binary that a running
+  # process has mapped (an eed of an earlier call, or another checkout sharing node_modules)
+  # crashes that process.
+  unpack() { xz -dc "$1" > "$2.tmp.$$" && chmod "$3" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"; }
+  mkdir -p /tmp/bin && unpack "$PACK/node.xz" /tmp/bin/node 755
   export PATH=/tmp/bin:$PATH
   mkdir -p node_modules/webgpu/dist/linux-x64
-  cp "$PACK"/webgpu/index.js "$PACK"/webgpu/package.json node_modules/webgpu/
-  xz -dc "$PACK/dawn.node.xz" > node_modules/webgpu/dist/linux-x64/dawn.node
+  for f in index.js package.json; do cp "$PACK/webgpu/$f" "node_modules/webgpu/$f.tmp.$$" && mv -f "node_modules/webgpu/$f.tmp.$$" "node_modules/webgpu/$f"; done
+  unpack "$PACK/dawn.node.xz" node_modules/webgpu/dist/linux-x64/dawn.node 644
   [ -f "$PACK/dist.tar.xz" ] && tar xJf "$PACK/dist.tar.xz"
   D=/usr/share/datasets/fashion-mnist
   mkdir -p "$D" && cp "$PACK"/fmnist/*.gz "$D/" && xz -dc "$PACK/fmnist/train-images-idx3-ubyte.xz" | gzip -1 > "$D/train-images-idx3-ubyte.gz"
