@@ -33,6 +33,23 @@ function tinyConfig(out: string): PipelineConfig {
   return { ...resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, []).config, ...flags };
 }
 
+/** A lock as a process on another host sharing the folder holds it (never taken over). */
+function lockedElsewhere(lockPath: string): void {
+  writeFileSync(lockPath, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, since: new Date().toISOString() }));
+}
+
+/** The pipeline opened with its log lines also kept. */
+async function openLogged(config: PipelineConfig): Promise<{ ctx: Awaited<ReturnType<typeof openPipeline>>; lines: string[] }> {
+  const ctx = await openPipeline(config);
+  const lines: string[] = [];
+  const log = ctx.log;
+  ctx.log = (line) => {
+    lines.push(line);
+    log(line);
+  };
+  return { ctx, lines };
+}
+
 describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', () => {
   const out = join(scratch, 'run');
 
@@ -202,16 +219,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const saved = readFileSync(join(out, 'eval', denseFile));
     rmSync(join(out, 'eval', denseFile));
     const lockPath = join(out, 'eval', denseFile.replace(/\.json$/, '.lock'));
-    writeFileSync(lockPath, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, since: new Date().toISOString() }));
+    lockedElsewhere(lockPath);
     setEvalRowWaitMs(20);
     try {
-      const ctx = await openPipeline(config);
-      const lines: string[] = [];
-      const log = ctx.log;
-      ctx.log = (line) => {
-        lines.push(line);
-        log(line);
-      };
+      const { ctx, lines } = await openLogged(config);
       const waiting = runPipeline(ctx, { baselineOnly: true });
       await new Promise((r) => setTimeout(r, 500));
       expect(existsSync(join(out, 'eval', denseFile))).toBe(false);
@@ -239,14 +250,8 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     // One of them is being computed by a process elsewhere.
     const busyRow = eedRows[0];
     const lockPath = join(copy, 'eval', busyRow.replace(/\.json$/, '.lock'));
-    writeFileSync(lockPath, JSON.stringify({ pid: 1, host: `${hostname()}-elsewhere`, since: new Date().toISOString() }));
-    const ctx = await openPipeline(config);
-    const lines: string[] = [];
-    const log = ctx.log;
-    ctx.log = (line) => {
-      lines.push(line);
-      log(line);
-    };
+    lockedElsewhere(lockPath);
+    const { ctx, lines } = await openLogged(config);
     expect((await runPipeline(ctx, { evalHelper: true })).report).toBeNull();
     const now = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
     expect(eedRows.filter((f) => now.includes(f)).sort()).toEqual(eedRows.filter((f) => f !== busyRow).sort());
