@@ -196,10 +196,13 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     cpSync(out, older, { recursive: true });
     const recorded = JSON.parse(readFileSync(join(older, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(recorded.rdAccuracyGap).toBe(0.05);
+    expect(recorded.keepBudgetRule).toBe('scale');
     delete recorded.rdAccuracyGap;
+    delete recorded.keepBudgetRule;
     writeFileSync(join(older, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
-    await expect(openPipeline(tinyConfig(older))).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.05 now\)/);
-    await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1 });
+    await expect(openPipeline(tinyConfig(older))).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
+    await expect(openPipeline({ ...tinyConfig(older), keepBudgetRule: 'shift' })).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.05 now\)/);
+    await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift' });
     // The folder keeps the config it was made with.
     expect(JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'))).toEqual(recorded);
     rmSync(older, { recursive: true, force: true });
@@ -256,6 +259,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const now = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json'));
     expect(eedRows.filter((f) => now.includes(f)).sort()).toEqual(eedRows.filter((f) => f !== busyRow).sort());
     expect(lines.some((l) => /being computed by .*-elsewhere.*; on to the next/.test(l))).toBe(true);
+    // The team's rows first, then the first member's from the end of the evaluation's order.
+    expect(lines.filter((l) => l.startsWith('eval helper: ')).map((l) => l.slice('eval helper: '.length))).toEqual([
+      'EED team under clean', 'EED team under pgd', 'EED team under cw', 'EED first member alone under cw', 'EED first member alone under pgd',
+    ]);
     // The evaluation takes the helper's rows as they are and computes the one left.
     rmSync(lockPath);
     const stamps = new Map(now.map((f) => [f, statSync(join(copy, 'eval', f)).mtimeMs]));
