@@ -11,7 +11,7 @@ import { selectSamples } from '../data/dataset.js';
 import { eedSubsets } from '../data/subsets.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { Generator } from '../ops/random.js';
-import { pruneAdversarially, savePrunedModel, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
+import { KEEP_BUDGET_RULES, pruneAdversarially, savePrunedModel, type KeepBudgetRule, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
@@ -43,6 +43,7 @@ export const PRUNE_OPTIONS = {
   weightDecay: { type: 'number', default: 5e-4, min: 0, help: 'weight decay (scores and rates included)' },
   phi: { type: 'number', default: 0.01, min: 0, help: 'compression-loss weight φ (φ_e = (e+1)·φ)' },
   alphaMin: { type: 'number', default: 0.1, min: 0, max: 1, help: 'k_min = alphaMin·(1 − sparsity)' },
+  keepBudgetRule: { type: 'enum', values: KEEP_BUDGET_RULES, default: 'scale', help: 'safety net when HARP ends above the budget: scale every keep rate by one factor ([X], ours) or shift every rate logit (the spec)' },
   eps: { type: 'number', default: 0.1, min: 0, max: 1, help: 'ℓ∞ radius of the training attack' },
   stepSize: { type: 'number', default: 0.025, min: 0, help: 'step of the training attack' },
   attackSteps: { type: 'number', default: 7, min: 0, integer: true, help: 'steps of the training attack' },
@@ -125,8 +126,10 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   });
   // The run directory is opened once every check has passed and the checkpoint has loaded (see
   // --checkpoint above). Neither of the two left out changes the result, so a run may resume with
-  // other values.
-  const { fresh, checkpointMinutes, ...recorded } = config;
+  // other values. The spec's safety net is recorded as no entry: run folders from before the
+  // setting existed ran it, and resume.
+  const { fresh, checkpointMinutes, keepBudgetRule, ...rest } = config;
+  const recorded = keepBudgetRule === 'shift' ? rest : { ...rest, keepBudgetRule };
   let run: RunDir;
   try {
     const loaded = await loadStateDict(config.checkpoint, model);
@@ -143,6 +146,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     keepFraction: 1 - config.sparsity,
     nisFrl: config.nisFrl as NisFrl,
     method: config.method as RobustMethod,
+    keepBudget: keepBudgetRule as KeepBudgetRule,
   };
   const t0 = performance.now();
   const validation =

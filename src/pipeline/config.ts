@@ -4,6 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/byName.js';
+import { KEEP_BUDGET_RULES } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES } from '../pruning/scores.js';
 import { MODEL_NAMES } from '../training/models.js';
 import type { OptionTable, Resolved } from '../cli/options.js';
@@ -45,6 +46,10 @@ export const PIPELINE_OPTIONS = {
   pruneValidation: { type: 'boolean', default: true, help: 'keep each sub-model stage’s best epoch by held-out PGD accuracy' },
   subsetSize: { type: 'number', default: 0, min: 0, integer: true, help: 'cap on the images each sub-model prunes and fine-tunes on (0: its whole subset)' },
   bnRecalibration: { type: 'number', default: 0, min: 0, integer: true, help: 're-estimate each sub-model’s BN statistics on this many of its PGD examples after fine-tuning ([X]; for short runs)' },
+  keepBudgetRule: {
+    type: 'enum', values: KEEP_BUDGET_RULES, default: 'scale',
+    help: 'safety net when HARP ends above the budget: scale every keep rate by one factor ([X], ours) or shift every rate logit (the spec)',
+  },
   scores: { type: 'string', default: IMPORTANCE_SCORES.join(','), help: 'importance scores of the pool, in job order' },
   // Stage 2: team selection.
   rdAttack: { type: 'enum', values: ['member', 'pool'], default: 'member', help: 'failures from PGD against each member, or against the pool average' },

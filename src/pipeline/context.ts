@@ -51,6 +51,8 @@ export interface PipelineContext {
 export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
   // Before 27 November every pool member could join a team (the spec's rule).
   rdAccuracyGap: 1,
+  // Before 28 November the safety net shifted every rate logit (the spec's rule).
+  keepBudgetRule: 'shift',
 };
 
 function recordedConfig(config: PipelineConfig, train: Dataset, existing: Record<string, unknown> | null): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { Generator } from '../ops/random.js';
 import { recalibrateBatchNorm } from '../pruning/bnRecalibration.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import { buildArchitecture } from '../ensemble/subModel.js';
-import { pruneAdversarially, savePrunedModel, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
+import { pruneAdversarially, savePrunedModel, type KeepBudgetRule, type PruneSettings, type RobustMethod } from '../pruning/prune.js';
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { RunDir } from '../training/runDir.js';
@@ -142,6 +142,8 @@ export async function runPoolJob(ctx: PipelineContext, job: PoolJob, basePath: s
       method: c.poolMethod as RobustMethod,
       scoreSamples: c.scoreSamples,
       nisFrl: c.nisFrl as NisFrl,
+      // Absent for the spec's rule, so a job's checkpoint from before the setting existed resumes.
+      ...(c.keepBudgetRule === 'shift' ? {} : { keepBudget: c.keepBudgetRule as KeepBudgetRule }),
       augment: c.augment,
       // Each job draws its own random streams, reproducibly.
       seed: c.seed * 1000 + job.index + 1,

@@ -3,7 +3,8 @@
 //   2. HARP-prune for E epochs: weights frozen, scores + rates + BN train on the Madry PGD loss
 //      plus φ_e·L_p (φ_e = (e+1)·φ, frozen at the first epoch that ends with round(L_p, 4) = 0);
 //   3. safety net [X]: if the learned rates still keep more than a_t, shift every rate logit by
-//      one common constant (bisection) until Σ n_l·k_l ≤ a_t·Σ n_l;
+//      one common constant, or scale every keep rate by one factor (KeepBudgetRule; bisection)
+//      until Σ n_l·k_l ≤ a_t·Σ n_l;
 //   4. adversarially fine-tune the unmasked weights (+ BN) with the masks fixed, then bake
 //      w ← w ⊙ M.
 // The loop follows src/training/trainer.ts (adversarialLoss, one scope per step, NaN guard).
@@ -77,6 +78,8 @@ export interface PruneSettings {
   /** Images scored by the data-dependent metrics (NIS's FRL, ASE), the first of the subset. */
   scoreSamples: number;
   nisFrl: NisFrl;
+  /** The safety net's rule when HARP ends above the budget (absent: 'shift', the spec's). */
+  keepBudget?: KeepBudgetRule;
   augment: boolean;
   seed: number;
 }
@@ -158,32 +161,62 @@ function scoringBatches(data: GpuDataset, count: number, batchSize: number): Lab
   return out;
 }
 
-/** §5 safety net: shift every rate logit by one constant c so that Σ n_l·k_l ≤ a_t·Σ n_l. */
-export async function enforceKeepBudget(model: MaskedModel): Promise<number> {
+/**
+ * How the §5 safety net takes the rates back to the budget when HARP ends above it:
+ * - 'shift', the spec's [X] rule: one common constant added to every rate logit. Where HARP has
+ *   saturated a layer (k near 1) the logit must move far before that layer gives anything up, and
+ *   the layers HARP left thin (k ≈ e^r) lose a factor e^c meanwhile: with 2 HARP epochs at 95%
+ *   sparsity, ASE's conv2 went from 94% to 37% and conv3 from 4.3% to 0.6% (3 weights per output
+ *   channel), and the sub-model collapsed (held-out PGD 31%).
+ * - 'scale' ([X], ours): every keep rate times one common factor f (not below k_min), so every
+ *   layer gives up the same fraction of the weights it kept. It equals 'shift' where all rates are
+ *   small, and differs where HARP saturated a layer (there 'scale' cuts it like the others).
+ */
+export type KeepBudgetRule = 'shift' | 'scale';
+export const KEEP_BUDGET_RULES: readonly KeepBudgetRule[] = ['shift', 'scale'];
+
+/** The rate logit of keep rate k (inverse of keepRateOf); at or below k_min a logit whose sigmoid is far below one weight. */
+function rateLogitOf(k: number, kMin: number): number {
+  const p = (k - kMin) / (1 - kMin);
+  return p <= 1e-30 ? -70 : p >= 1 ? 70 : Math.log(p / (1 - p));
+}
+
+/**
+ * §5 safety net: if the masks keep more than a_t·Σ n_l weights, move the rate logits (all by one
+ * rule, see KeepBudgetRule) until Σ n_l·k_l ≤ a_t·Σ n_l. Returns the common amount: the logit
+ * shift c (0 when nothing had to move) for 'shift', the factor f (1 then) for 'scale'.
+ */
+export async function enforceKeepBudget(model: MaskedModel, rule: KeepBudgetRule = 'shift'): Promise<number> {
   const logits: number[] = [];
   for (const l of model.layers) logits.push((await l.rateLogit.data())[0]);
   const sizes = model.layers.map((l) => l.prunable.weight.size);
+  const rates = logits.map((r) => keepRateOf(r, model.kMin));
+  // The logits after moving them by amount a (a shift, or a factor).
+  const moved = (a: number): number[] =>
+    rule === 'shift' ? logits.map((r) => r + a) : rates.map((k) => rateLogitOf(Math.max(model.kMin, a * k), model.kMin));
+  const untouched = rule === 'shift' ? 0 : 1;
   // The weights the masks keep, counted as the masks round them (n − floor((1 − k)·n) per layer):
   // the rates' continuous Σ n·k can sit under the budget while the rounded masks keep up to one
   // weight per layer more, enough to push a team of sub-models at c_r = 1 − (1 − s_r)/4 over
   // its budget.
   const budget = Math.floor(model.target * sizes.reduce((a, b) => a + b, 0) + 1e-9);
-  const kept = (c: number) => logits.reduce((a, r, i) => a + sizes[i] - prunedCount(sizes[i], keepRateOf(r + c, model.kMin)), 0);
-  if (kept(0) <= budget && model.keptCount() <= budget) return 0;
-  let lo = -60;
-  let hi = 0;
+  const kept = (a: number) => moved(a).reduce((sum, r, i) => sum + sizes[i] - prunedCount(sizes[i], keepRateOf(r, model.kMin)), 0);
+  if (kept(untouched) <= budget && model.keptCount() <= budget) return untouched;
+  // Bisection for the mildest move that fits: lo fits, hi does not.
+  let [lo, hi] = rule === 'shift' ? [-60, 0] : [0, 1];
   for (let it = 0; it < 100; it++) {
     const mid = (lo + hi) / 2;
     if (kept(mid) <= budget) lo = mid;
     else hi = mid;
   }
-  // The masks come from the GPU's f32 rates: step further down in the rare case that rounding
-  // there keeps one weight more than the host's count.
+  // The masks come from the GPU's f32 rates: step further in the rare case that rounding there
+  // keeps one weight more than the host's count.
   for (let step = 0; ; step++) {
-    const shift = lo - step * 1e-4;
-    model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([logits[i] + shift], [1])));
+    const amount = rule === 'shift' ? lo - step * 1e-4 : lo * (1 - step * 1e-5);
+    const next = moved(amount);
+    model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([next[i]], [1])));
     await model.refreshMasks();
-    if (model.keptCount() <= budget || step === 100) return shift;
+    if (model.keptCount() <= budget || step === 100) return amount;
   }
 }
 
@@ -603,7 +636,7 @@ export async function pruneAdversarially(base: Module, subset: Dataset, s: Prune
     const finishPruning = async (pruneOpt: SGD): Promise<SGD> => {
       selectedEpochs.prune = best.restore() ?? (P > 0 ? P : null);
       await masked.refreshMasks();
-      await enforceKeepBudget(masked);
+      await enforceKeepBudget(masked, s.keepBudget ?? 'shift');
       masked.setMode('finetune');
       pruneOpt.dispose();
       return sgd(s.finetuneLr);

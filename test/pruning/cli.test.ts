@@ -66,13 +66,16 @@ describe('eed prune options', () => {
     const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
     try {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
-      const { fresh: _fresh, checkpointMinutes: _minutes, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
+      // A folder from before the safety net's rule was a setting: it ran the spec's 'shift', recorded as no entry.
+      const { fresh: _fresh, checkpointMinutes: _minutes, keepBudgetRule, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
+      expect(keepBudgetRule).toBe('scale');
       writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
       // The checkpoint must load (a missing or damaged one is refused first, see below).
       const dense = new E.SmallCNN();
       await saveStateDict(join(out, 'dense.safetensors'), dense);
       dense.dispose();
-      await expect(pruneCommand([...args, '--score', 'nis'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
+      await expect(pruneCommand([...args, '--score', 'nis', '--keep-budget-rule', 'shift'])).rejects.toThrow(/different config \(score: "ase" there, "nis" now\).*--fresh/);
+      await expect(pruneCommand([...args, '--score', 'ase'])).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -153,4 +153,52 @@ describe('pruning stage', () => {
     E.dispose([...init.values()]);
     masked.dispose();
   });
+
+  it("the 'scale' safety net takes the same fraction from every layer, where 'shift' takes it from the thin ones", async () => {
+    // HARP's end state at 95% with 2 epochs, in small: one big layer saturated, the others thin
+    // (layer sizes 72, 1152, 4608, 512).
+    const logits = [-2.5, 5, -3, -2.5];
+    const run = async (rule: 'shift' | 'scale') => {
+      const base = tinyCnn(17);
+      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+      const masked = await MaskedModel.create(base, init, { target: 0.1 });
+      expect(masked.layers.length).toBe(logits.length);
+      masked.layers.forEach((l, i) => l.rateLogit.assign(E.Tensor.fromArray([logits[i]], [1])));
+      await masked.refreshMasks();
+      const before = await masked.keepRateValues();
+      const amount = await enforceKeepBudget(masked, rule);
+      const after = await masked.keepRateValues();
+      const sizes = masked.layers.map((l) => l.prunable.weight.size);
+      const budget = Math.floor(0.1 * sizes.reduce((a, b) => a + b, 0));
+      // Exactly within the budget, the masks as rounded per layer (at most one weight per layer short).
+      expect(masked.keptCount()).toBeLessThanOrEqual(budget);
+      expect(masked.keptCount()).toBeGreaterThanOrEqual(budget - masked.layers.length);
+      E.dispose([...init.values()]);
+      masked.dispose();
+      return { before, after, amount };
+    };
+    const scale = await run('scale');
+    expect(scale.amount).toBeGreaterThan(0);
+    expect(scale.amount).toBeLessThan(1);
+    // Every rate is the factor times its old value (none is at k_min here).
+    scale.after.forEach((k, i) => expect(k).toBeCloseTo(scale.amount * scale.before[i], 6));
+    const shift = await run('shift');
+    expect(shift.amount).toBeLessThan(0);
+    // The saturated layer gives up more under 'scale', the thin ones keep more.
+    expect(scale.after[1]).toBeLessThan(shift.after[1]);
+    for (const i of [0, 2, 3]) expect(scale.after[i]).toBeGreaterThan(shift.after[i]);
+  });
+
+  it('the safety net leaves rates within the budget as they are, under either rule', async () => {
+    for (const rule of ['shift', 'scale'] as const) {
+      const base = tinyCnn(19);
+      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+      const masked = await MaskedModel.create(base, init, { target: 0.3, initialRateLogit: -2 });
+      const before = await masked.keepRateValues();
+      expect(await enforceKeepBudget(masked, rule)).toBe(rule === 'shift' ? 0 : 1);
+      expect(await masked.keepRateValues()).toEqual(before);
+      E.dispose([...init.values()]);
+      masked.dispose();
+    }
+  });
 });
