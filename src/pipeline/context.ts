@@ -19,7 +19,7 @@ import type { ArchitectureSpec } from '../ensemble/subModel.js';
 import type { ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
 import { datasetDigest } from '../data/datasetDigest.js';
-import { checkPipelineConfig, type PipelineConfig } from './config.js';
+import { checkPipelineConfig, PIPELINE_OPTIONS, type PipelineConfig } from './config.js';
 
 /** Settings that only the evaluation stage reads: changing them never invalidates earlier stages. */
 export const EVALUATION_KEYS: readonly (keyof PipelineConfig)[] = [
@@ -45,8 +45,9 @@ export interface PipelineContext {
 
 /**
  * Settings added after run folders already existed, with the value such a folder's stages ran
- * under. A folder whose config lacks one resumes when the setting has that value now (and keeps
- * its config as it was); with another value it is a different run.
+ * under. A folder whose config lacks one resumes when the setting has that value now, or has its
+ * default (the command that made the folder, rerun as it was): the run then goes on under the
+ * folder's value, and keeps its config as it was. Any other value makes it a different run.
  */
 export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
   // Before 27 November every pool member could join a team (the spec's rule).
@@ -96,7 +97,17 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
-  const run = await RunDir.open(config.out, recordedConfig(config, train, opts.fresh ? null : existingConfig(config.out)), opts);
+  const existing = opts.fresh ? null : existingConfig(config.out);
+  const adopted: string[] = [];
+  if (existing)
+    for (const [k, legacy] of Object.entries(ADDED_SETTINGS)) {
+      const key = k as keyof PipelineConfig;
+      if (!(k in existing) && config[key] !== legacy && config[key] === PIPELINE_OPTIONS[key].default) {
+        config = { ...config, [key]: legacy };
+        adopted.push(`${k} ${JSON.stringify(legacy)}`);
+      }
+    }
+  const run = await RunDir.open(config.out, recordedConfig(config, train, existing), opts);
   // The full config of the latest invocation, evaluation settings included, for the report.
   await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
   const architecture: ArchitectureSpec = { model: config.model as ModelName, width: config.width, inChannels: train.shape[0], numClasses: train.classes, imageSize: train.shape[1] };
@@ -104,6 +115,7 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
     process.stderr.write(`${line}\n`);
     run.log(line);
   };
+  if (adopted.length) log(`${config.out}: a run from before ${adopted.length > 1 ? 'these settings' : 'this setting'} existed; it goes on as it ran: ${adopted.join(', ')}`);
   return { config, run, train, test, subsets, architecture, adapter: adapterString(runtime().adapterInfo), signal: opts.signal ?? { aborted: false }, log };
 }
 

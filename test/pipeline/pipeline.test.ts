@@ -200,9 +200,14 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     delete recorded.rdAccuracyGap;
     delete recorded.keepBudgetRule;
     writeFileSync(join(older, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
-    await expect(openPipeline(tinyConfig(older))).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
-    await expect(openPipeline({ ...tinyConfig(older), keepBudgetRule: 'shift' })).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.05 now\)/);
-    await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift' });
+    // Another value than the folder's or the default is another run.
+    await expect(openPipeline({ ...tinyConfig(older), rdAccuracyGap: 0.1 })).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.1 now\)/);
+    // The defaults (the command that made the folder, as it was) go on under the folder's values.
+    const ctx = await openPipeline(tinyConfig(older));
+    expect([ctx.config.rdAccuracyGap, ctx.config.keepBudgetRule]).toEqual([1, 'shift']);
+    expect(readFileSync(join(older, 'log.txt'), 'utf8')).toMatch(/from before these settings existed; it goes on as it ran: rdAccuracyGap 1, keepBudgetRule "shift"/);
+    // So does a command that names them.
+    expect((await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift' })).config.keepBudgetRule).toBe('shift');
     // The folder keeps the config it was made with.
     expect(JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'))).toEqual(recorded);
     rmSync(older, { recursive: true, force: true });
