@@ -3,7 +3,8 @@
 // it with fixed masks, and write the pruned weights with their masks and layer rates, in a
 // resumable run directory.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
 import { DATASET_NAMES, loadDatasetByName, type DatasetName } from '../data/byName.js';
@@ -93,6 +94,16 @@ Presets: ${Object.keys(PRUNE_PRESETS).join(', ')}
 Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
 
+/** Whether `out` holds a run whose recorded config predates --keep-budget-rule (an unreadable one is RunDir.open's to report). */
+function ranBeforeKeepBudgetRule(out: string): boolean {
+  try {
+    const recorded: unknown = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    return recorded !== null && typeof recorded === 'object' && !('keepBudgetRule' in recorded);
+  } catch {
+    return false;
+  }
+}
+
 export async function pruneCommand(argv: string[]): Promise<number> {
   const { config, help } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, argv);
   if (help) {
@@ -127,8 +138,10 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   // The run directory is opened once every check has passed and the checkpoint has loaded (see
   // --checkpoint above). Neither of the two left out changes the result, so a run may resume with
   // other values. The spec's safety net is recorded as no entry: run folders from before the
-  // setting existed ran it, and resume.
-  const { fresh, checkpointMinutes, keepBudgetRule, ...rest } = config;
+  // setting existed ran it, and one rerun with the default goes on that way.
+  const { fresh, checkpointMinutes, keepBudgetRule: given, ...rest } = config;
+  const keepBudgetRule = !fresh && given === PRUNE_OPTIONS.keepBudgetRule.default && ranBeforeKeepBudgetRule(config.out) ? 'shift' : given;
+  if (keepBudgetRule !== given) process.stderr.write(`${config.out}: a run from before --keep-budget-rule existed; it goes on as it ran, with 'shift'\n`);
   const recorded = keepBudgetRule === 'shift' ? rest : { ...rest, keepBudgetRule };
   let run: RunDir;
   try {
