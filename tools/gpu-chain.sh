@@ -6,7 +6,9 @@
 # --stop-at seconds every eed process gets one Ctrl-C (each checkpoints and stops at its next safe
 # point), and runs/ is packed into --out as runs.tgz.NN pieces of 15 MiB. Every step resumes, so the
 # same command continues where an earlier call (its runs/ unpacked here) stopped.
-#   bash tools/gpu-chain.sh [--pack DIR] [--stop-at S] [--out DIR] [--no-eed] [--no-tune]
+#   bash tools/gpu-chain.sh [--pack DIR] [--stop-at S] [--out DIR] [--eed-run DIR] [--no-eed] [--no-tune]
+# --eed-run DIR: issue 7's run folder (default runs/fmnist, the preset's); another folder starts
+# (or continues) a run of the preset as it is now, beside the older one.
 # --pack DIR: unpack what tools/gpu-pack.sh made (node, dist/, dawn.node, the Vulkan loader, the
 # Fashion-MNIST files) first, for a machine with neither Node.js nor a registry.
 # One process keeps a GPU this size busy a few percent of the time (SmallCNN steps are launch-bound),
@@ -18,14 +20,16 @@ STOP_AT=540
 OUTDIR=""
 EED=1
 TUNE=1
+EED_RUN=runs/fmnist
 while [ $# -gt 0 ]; do
   case "$1" in
     --pack) PACK="$2"; shift 2 ;;
     --stop-at) STOP_AT="$2"; shift 2 ;;
     --out) OUTDIR="$2"; shift 2 ;;
+    --eed-run) EED_RUN="$2"; shift 2 ;;
     --no-eed) EED=0; shift ;;
     --no-tune) TUNE=0; shift ;;
-    *) echo "usage: $0 [--pack DIR] [--stop-at SECONDS] [--out DIR] [--no-eed] [--no-tune]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--pack DIR] [--stop-at SECONDS] [--out DIR] [--eed-run DIR] [--no-eed] [--no-tune]" >&2; exit 2 ;;
   esac
 done
 HARD_AT=$((STOP_AT + 30))
@@ -74,7 +78,7 @@ export EED_CACHE_DIR="$PWD/runs/.tune"
 [ "$TUNE" = 1 ] && timeout 60 node bin/eed.js tune --quiet && say "tuned"
 
 BASE=runs/fmnist-smallcnn
-RUN=(node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors")
+RUN=(node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --out "$EED_RUN")
 # One job in the background, its output in runs/logs/NAME.log.
 # Its subshell's pid is kept: a job runs until its subshell ends (between the steps of a job, or
 # before a watcher starts the next stage, no eed process may be alive, and the chain must not stop).
@@ -109,24 +113,24 @@ if [ -f "$BASE/report.json" ] && [ "$(el)" -lt "$STOP_AT" ]; then
   if [ "$EED" = 1 ]; then
     # The first job writes the run's config before the others open it.
     job pool-00 "${RUN[@]}" --stage pool --job 0
-    for _ in $(seq 1 30); do [ -f runs/fmnist/config.json ] && break; sleep 1; done
+    for _ in $(seq 1 30); do [ -f "$EED_RUN/config.json" ] && break; sleep 1; done
     for k in $(seq 1 11); do job "pool-$(printf %02d "$k")" "${RUN[@]}" --stage pool --job "$k"; done
     job baseline "${RUN[@]}" --baseline-only
     job main bash -c '
-      while [ "$(ls runs/fmnist/pool/*/report.json 2>/dev/null | wc -l)" -lt 12 ]; do
+      while [ "$(ls "$3"/pool/*/report.json 2>/dev/null | wc -l)" -lt 12 ]; do
         [ "$(( $(date +%s) - $1 ))" -lt "$2" ] || exit 0
         sleep 3
       done
-      shift 2; exec "$@"' main "$T0" "$STOP_AT" "${RUN[@]}"
-    # Two helpers take the evaluation's longest rows (EED under AutoAttack first) once the team is
-    # trained, while the pipeline works through the rest in order.
+      shift 3; exec "$@"' main "$T0" "$STOP_AT" "$EED_RUN" "${RUN[@]}"
+    # Two helpers take the EED rows (the team's without AutoAttack first, then the longest) once
+    # the team is trained, while the pipeline works through the rest in order.
     for h in 1 2; do
       job "helper-$h" bash -c '
-        while [ ! -f runs/fmnist/ensemble/manifest.json ]; do
+        while [ ! -f "$3/ensemble/manifest.json" ]; do
           [ "$(( $(date +%s) - $1 ))" -lt "$2" ] || exit 0
           sleep 3
         done
-        shift 2; exec "$@"' helper "$T0" "$STOP_AT" "${RUN[@]}" --eval-helper
+        shift 3; exec "$@"' helper "$T0" "$STOP_AT" "$EED_RUN" "${RUN[@]}" --eval-helper
     done
   fi
 fi
