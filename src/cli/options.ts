@@ -74,6 +74,8 @@ export interface ResolveResult<T extends OptionTable, F extends OptionTable = Re
   help: boolean;
   /** The --preset given, if any. */
   preset: string | null;
+  /** The config keys a preset, the --config file or a flag set (the others have their defaults). */
+  explicit: Set<string>;
 }
 
 /**
@@ -138,11 +140,13 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
   for (const [k, v] of Object.entries(switches)) values[kebab(k)] = v;
   const config: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(table)) config[k] = s.default;
+  const explicit = new Set<string>();
   if (values.preset !== undefined) {
     const p = presets[String(values.preset)];
     if (!p)
       throw new Error(`--preset: unknown ${command} preset '${values.preset}' (available: ${Object.keys(presets).join(', ')})`);
     applyObject(table, config, p as Record<string, unknown>, `preset '${values.preset}'`);
+    for (const k of Object.keys(p)) explicit.add(k);
   }
   if (values.config !== undefined) {
     const path = String(values.config);
@@ -154,6 +158,7 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
     }
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`config file ${path}: expected a JSON object`);
     applyObject(table, config, obj as Record<string, unknown>, `config file ${path}`);
+    for (const k of Object.keys(obj)) explicit.add(k);
   }
   const flags: Record<string, unknown> = {};
   for (const k of Object.keys(table)) {
@@ -161,6 +166,7 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
     if (v !== undefined) flags[k] = v;
   }
   applyObject(table, config, flags, 'command line');
+  for (const k of Object.keys(flags)) explicit.add(k);
   const invocation: Record<string, unknown> = {};
   const given: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(commandFlags)) {
@@ -174,5 +180,6 @@ export function resolveOptions<T extends OptionTable, F extends OptionTable = Re
     positionals: parsed.positionals,
     help: values.help === true,
     preset: values.preset === undefined ? null : String(values.preset),
+    explicit,
   };
 }

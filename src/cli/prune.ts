@@ -94,8 +94,8 @@ Presets: ${Object.keys(PRUNE_PRESETS).join(', ')}
 Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
 
-/** Whether `out` holds a run whose recorded config predates --keep-budget-rule (an unreadable one is RunDir.open's to report). */
-function ranBeforeKeepBudgetRule(out: string): boolean {
+/** Whether `out` holds a run whose recorded config has no keep-budget rule: 'shift' (an unreadable one is RunDir.open's to report). */
+function recordsNoKeepBudgetRule(out: string): boolean {
   try {
     const recorded: unknown = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     return recorded !== null && typeof recorded === 'object' && !('keepBudgetRule' in recorded);
@@ -105,7 +105,7 @@ function ranBeforeKeepBudgetRule(out: string): boolean {
 }
 
 export async function pruneCommand(argv: string[]): Promise<number> {
-  const { config, help } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, argv);
+  const { config, help, explicit } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, argv);
   if (help) {
     console.log(PRUNE_HELP);
     return 0;
@@ -138,16 +138,16 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   // The run directory is opened once every check has passed and the checkpoint has loaded (see
   // --checkpoint above). Neither of the two left out changes the result, so a run may resume with
   // other values. The spec's safety net is recorded as no entry: run folders from before the
-  // setting existed ran it, and one rerun with the default goes on that way.
+  // setting existed ran it, and one rerun without --keep-budget-rule goes on that way.
   const { fresh, checkpointMinutes, keepBudgetRule: given, ...rest } = config;
-  const keepBudgetRule = !fresh && given === PRUNE_OPTIONS.keepBudgetRule.default && ranBeforeKeepBudgetRule(config.out) ? 'shift' : given;
-  if (keepBudgetRule !== given) process.stderr.write(`${config.out}: a run from before --keep-budget-rule existed; it goes on as it ran, with 'shift'\n`);
+  const keepBudgetRule = !fresh && !explicit.has('keepBudgetRule') && recordsNoKeepBudgetRule(config.out) ? 'shift' : given;
   const recorded = keepBudgetRule === 'shift' ? rest : { ...rest, keepBudgetRule };
   let run: RunDir;
   try {
     const loaded = await loadStateDict(config.checkpoint, model);
     for (const m of loaded.masks.values()) m.dispose();
     run = await RunDir.open(config.out, recorded, { fresh });
+    if (keepBudgetRule !== given) process.stderr.write(`${config.out}: the run there records no keep-budget rule, so it ran the spec's; going on with 'shift'\n`);
   } catch (e) {
     model.dispose();
     throw e;

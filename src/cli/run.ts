@@ -46,7 +46,7 @@ ${optionHelp(RUN_FLAGS)}
 ${optionHelp(PIPELINE_OPTIONS)}`;
 
 export async function runCommand(argvIn: string[]): Promise<number> {
-  const { config, flags, help, preset } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argvIn, RUN_FLAGS);
+  const { config, flags, help, preset, explicit } = resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argvIn, RUN_FLAGS);
   if (help) {
     console.log(RUN_HELP);
     return 0;
@@ -61,7 +61,7 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   const { signal, release } = onInterrupt('interrupting at the next safe point (Ctrl-C again to quit at once; the run resumes from its last checkpoint)');
   const t0 = performance.now();
   try {
-    const ctx = await openPipeline(config, { fresh: flags.fresh, signal });
+    const ctx = await openPipeline(config, { fresh: flags.fresh, signal, explicit });
     ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
     const alone = flags.baselineOnly || flags.evalHelper;
     const outcome = await runPipeline(ctx, { stage: alone ? undefined : stage, job, preset, baselineOnly: flags.baselineOnly, evalHelper: flags.evalHelper });

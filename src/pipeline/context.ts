@@ -45,9 +45,10 @@ export interface PipelineContext {
 
 /**
  * Settings added after run folders already existed, with the value such a folder's stages ran
- * under. A folder whose config lacks one resumes when the setting has that value now, or has its
- * default (the command that made the folder, rerun as it was): the run then goes on under the
- * folder's value, and keeps its config as it was. Any other value makes it a different run.
+ * under. A folder whose config lacks one resumes when the setting has that value now, or when the
+ * command leaves it at its default (the command that made the folder, rerun as it was): the run
+ * then goes on under the folder's value, and keeps its config as it was. Any other value, the
+ * default given explicitly included, makes it a different run.
  */
 export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
   // Before 27 November every pool member could join a team (the spec's rule).
@@ -83,7 +84,10 @@ function existingConfig(out: string): Record<string, unknown> | null {
 }
 
 /** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
-export async function openPipeline(config: PipelineConfig, opts: { fresh?: boolean; signal?: { aborted: boolean } } = {}): Promise<PipelineContext> {
+export async function openPipeline(
+  config: PipelineConfig,
+  opts: { fresh?: boolean; signal?: { aborted: boolean }; /** Keys the command set (resolveOptions' `explicit`): never replaced by a folder's older value. */ explicit?: ReadonlySet<string> } = {},
+): Promise<PipelineContext> {
   checkPipelineConfig(config);
   // Every check that can refuse the settings runs before the run directory records them, so a
   // corrected command is not then refused as 'a run with a different config'.
@@ -102,7 +106,7 @@ export async function openPipeline(config: PipelineConfig, opts: { fresh?: boole
   if (existing)
     for (const [k, legacy] of Object.entries(ADDED_SETTINGS)) {
       const key = k as keyof PipelineConfig;
-      if (!(k in existing) && config[key] !== legacy && config[key] === PIPELINE_OPTIONS[key].default) {
+      if (!(k in existing) && config[key] !== legacy && config[key] === PIPELINE_OPTIONS[key].default && !opts.explicit?.has(k)) {
         config = { ...config, [key]: legacy };
         adopted.push(`${k} ${JSON.stringify(legacy)}`);
       }

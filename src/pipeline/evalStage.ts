@@ -342,8 +342,8 @@ export async function evalHelper(ctx: PipelineContext): Promise<void> {
     const teamRow = (a: SuiteAttack): [string, RowSpec<unknown>] => [`EED team under ${a}`, eed.teamRow(a)];
     const firstMemberRow = (a: SuiteAttack): [string, RowSpec<unknown>] => [`EED first member alone under ${a}`, eed.firstMemberRow(a)];
     // The team's rows without AutoAttack first: they are the table's headline and, on a CPU
-    // adapter, take an hour where AutoAttack takes many. Then the rest from the end of the
-    // evaluation's order, which meets the main process (going forward) at one row at most.
+    // adapter, take an hour where AutoAttack takes many (the main process reaches them only after
+    // every sub-model's row). Then the rest from the end of the evaluation's order.
     const rows: [string, RowSpec<unknown>][] = [
       ...mainAttacks.filter((a) => a !== 'autoattack').map(teamRow),
       ...mainAttacks.filter((a) => a !== 'clean').reverse().map(firstMemberRow),

@@ -169,8 +169,9 @@ function scoringBatches(data: GpuDataset, count: number, batchSize: number): Lab
  *   sparsity, ASE's conv2 went from 94% to 37% and conv3 from 4.3% to 0.6% (3 weights per output
  *   channel), and the sub-model collapsed (held-out PGD 31%).
  * - 'scale' ([X], ours): every keep rate times one common factor f (not below k_min), so every
- *   layer gives up the same fraction of the weights it kept. It equals 'shift' where all rates are
- *   small, and differs where HARP saturated a layer (there 'scale' cuts it like the others).
+ *   layer gives up the same fraction of the weights it kept. It is close to 'shift' where every
+ *   rate is well above k_min and well below 1, and differs most where HARP saturated a layer
+ *   (there 'scale' cuts it like the others).
  */
 export type KeepBudgetRule = 'shift' | 'scale';
 export const KEEP_BUDGET_RULES: readonly KeepBudgetRule[] = ['shift', 'scale'];
@@ -204,6 +205,8 @@ export async function enforceKeepBudget(model: MaskedModel, rule: KeepBudgetRule
   if (kept(untouched) <= budget && model.keptCount() <= budget) return untouched;
   // Bisection for the mildest move that fits: lo fits, hi does not.
   let [lo, hi] = rule === 'shift' ? [-60, 0] : [0, 1];
+  if (kept(lo) > budget)
+    throw new Error(`keep budget: even every layer at k_min = ${model.kMin} keeps ${kept(lo)} weights, over the budget of ${budget} (lower alphaMin)`);
   for (let it = 0; it < 100; it++) {
     const mid = (lo + hi) / 2;
     if (kept(mid) <= budget) lo = mid;
@@ -216,7 +219,8 @@ export async function enforceKeepBudget(model: MaskedModel, rule: KeepBudgetRule
     const next = moved(amount);
     model.layers.forEach((l, i) => l.rateLogit.assign(Tensor.fromArray([next[i]], [1])));
     await model.refreshMasks();
-    if (model.keptCount() <= budget || step === 100) return amount;
+    if (model.keptCount() <= budget) return amount;
+    if (step === 100) throw new Error(`keep budget: the masks keep ${model.keptCount()} weights after the safety net, over the budget of ${budget}`);
   }
 }
 

@@ -22,6 +22,9 @@ describe('command options', () => {
     expect(resolveOptions('t', table, presets, []).config).toEqual({ epochs: 5, lr: 0.1, method: 'madry', augment: true, out: 'runs/x' });
     const r = resolveOptions('t', table, presets, ['--preset', 'fast', '--config', file, '--epochs', '3', '--augment']);
     expect(r.config).toEqual({ epochs: 3, lr: 0.2, method: 'trades', augment: true, out: 'runs/x' });
+    // What the command set, whatever the value (augment's is its default): the rest are defaults.
+    expect([...r.explicit].sort()).toEqual(['augment', 'epochs', 'lr', 'method']);
+    expect(resolveOptions('t', table, presets, []).explicit.size).toBe(0);
   });
 
   it('refuses unknown presets, options and bad values with the name and what was expected', () => {

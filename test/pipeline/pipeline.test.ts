@@ -62,6 +62,15 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(existsSync(join(jobs[1].dir, 'report.json'))).toBe(true);
     expect(existsSync(join(jobs[0].dir, 'report.json'))).toBe(false);
     expect(existsSync(join(jobs[1].dir, 'job.lock'))).toBe(false);
+    // The job's own run folder records the safety net's rule; the spec's as no entry, so a job
+    // checkpointed before the setting existed resumes.
+    const jobConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'train', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(jobConfig(jobs[1].dir).keepBudget).toBe('scale');
+    const spec = join(scratch, 'run-shift');
+    const shiftCtx = await openPipeline({ ...tinyConfig(spec), keepBudgetRule: 'shift' });
+    await runPipeline(shiftCtx, { stage: 'pool', job: 1 });
+    expect('keepBudget' in jobConfig(poolJobs(shiftCtx)[1].dir)).toBe(false);
+    rmSync(spec, { recursive: true, force: true });
   });
 
   it('finishes the run: pool, team within budget, ensemble folder, report with every row', async () => {
@@ -208,6 +217,8 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(readFileSync(join(older, 'log.txt'), 'utf8')).toMatch(/from before these settings existed; it goes on as it ran: rdAccuracyGap 1, keepBudgetRule "shift"/);
     // So does a command that names them.
     expect((await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift' })).config.keepBudgetRule).toBe('shift');
+    // A command that asks for the default by name asks for another run than the folder's.
+    await expect(openPipeline(tinyConfig(older), { explicit: new Set(['keepBudgetRule']) })).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
     // The folder keeps the config it was made with.
     expect(JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'))).toEqual(recorded);
     rmSync(older, { recursive: true, force: true });

@@ -79,6 +79,8 @@ describe('eed prune options', () => {
       // is the state file, damaged here on purpose so that nothing trains).
       writeFileSync(join(out, 'state.json'), '{');
       await expect(pruneCommand([...args, '--score', 'ase'])).rejects.toThrow(/state\.json: unreadable checkpoint state/);
+      // Asked for by name, the new rule is another run than the folder's.
+      await expect(pruneCommand([...args, '--score', 'ase', '--keep-budget-rule', 'scale'])).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -195,8 +195,23 @@ describe('pruning stage', () => {
       const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
       const masked = await MaskedModel.create(base, init, { target: 0.3, initialRateLogit: -2 });
       const before = await masked.keepRateValues();
+      const masks = masked.layers.map((l) => l.mask);
       expect(await enforceKeepBudget(masked, rule)).toBe(rule === 'shift' ? 0 : 1);
       expect(await masked.keepRateValues()).toEqual(before);
+      // Not even recomputed (refreshMasks replaces every mask tensor).
+      masked.layers.forEach((l, i) => expect(l.mask).toBe(masks[i]));
+      E.dispose([...init.values()]);
+      masked.dispose();
+    }
+  });
+
+  it('the safety net refuses a budget that k_min alone exceeds, naming it, under either rule', async () => {
+    // k_min = a_t (alphaMin 1): each layer's rounding keeps a weight more than a_t·n (8 + 116 + 461 + 52 = 637 of a budget of 634).
+    for (const rule of ['shift', 'scale'] as const) {
+      const base = tinyCnn(19);
+      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+      const masked = await MaskedModel.create(base, init, { target: 0.1, alphaMin: 1, initialRateLogit: 2 });
+      await expect(enforceKeepBudget(masked, rule)).rejects.toThrow(/every layer at k_min = 0\.1 keeps 637 weights, over the budget of 634/);
       E.dispose([...init.values()]);
       masked.dispose();
     }
