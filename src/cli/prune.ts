@@ -3,8 +3,7 @@
 // it with fixed masks, and write the pruned weights with their masks and layer rates, in a
 // resumable run directory.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { adapterString } from '../engine/device.js';
 import { init, runtime, shutdown } from '../engine/engine.js';
 import { DATASET_NAMES, loadDatasetByName, type DatasetName } from '../data/byName.js';
@@ -94,16 +93,6 @@ Presets: ${Object.keys(PRUNE_PRESETS).join(', ')}
 Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
 
-/** Whether `out` holds a run whose recorded config has no keep-budget rule: 'shift' (an unreadable one is RunDir.open's to report). */
-function recordsNoKeepBudgetRule(out: string): boolean {
-  try {
-    const recorded: unknown = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    return recorded !== null && typeof recorded === 'object' && !('keepBudgetRule' in recorded);
-  } catch {
-    return false;
-  }
-}
-
 export async function pruneCommand(argv: string[]): Promise<number> {
   const { config, help, explicit } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, argv);
   if (help) {
@@ -140,7 +129,8 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   // other values. The spec's safety net is recorded as no entry: run folders from before the
   // setting existed ran it, and one rerun without --keep-budget-rule goes on that way.
   const { fresh, checkpointMinutes, keepBudgetRule: given, ...rest } = config;
-  const keepBudgetRule = !fresh && !explicit.has('keepBudgetRule') && recordsNoKeepBudgetRule(config.out) ? 'shift' : given;
+  const earlier = fresh ? null : RunDir.recordedConfig(config.out);
+  const keepBudgetRule = earlier && !('keepBudgetRule' in earlier) && !explicit.has('keepBudgetRule') ? 'shift' : given;
   const recorded = keepBudgetRule === 'shift' ? rest : { ...rest, keepBudgetRule };
   let run: RunDir;
   try {

@@ -73,16 +73,6 @@ function recordedConfig(config: PipelineConfig, train: Dataset, existing: Record
   return out;
 }
 
-/** The config a run folder recorded, if it has a readable one (RunDir.open reports an unreadable one). */
-function existingConfig(out: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Opens (or resumes) the run directory and loads the data; the engine must be initialised. */
 export async function openPipeline(
   config: PipelineConfig,
@@ -101,7 +91,7 @@ export async function openPipeline(
   if (config.heldOut >= train.labels.length)
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
-  const existing = opts.fresh ? null : existingConfig(config.out);
+  const existing = opts.fresh ? null : RunDir.recordedConfig(config.out);
   const adopted: string[] = [];
   if (existing)
     for (const [k, legacy] of Object.entries(ADDED_SETTINGS)) {

@@ -29,6 +29,12 @@ export function keepRateOf(rateLogit: number, kMin: number): number {
   return (1 / (1 + Math.exp(-rateLogit))) * (1 - kMin) + kMin;
 }
 
+/** The rate logit of keep rate k (keepRateOf's inverse); at or below k_min a logit whose sigmoid is far below one weight. */
+export function rateLogitOf(keepRate: number, kMin: number): number {
+  const p = (keepRate - kMin) / (1 - kMin);
+  return p <= 1e-30 ? -70 : p >= 1 ? 70 : Math.log(p / (1 - p));
+}
+
 /** (24) on the GPU, differentiable in the logit r (any shape; [1] for a layer). */
 export function keepRate(rateLogit: Tensor, kMin: number): Tensor {
   const sigmoid = reciprocal(affine(exp(neg(rateLogit)), 1, 1));

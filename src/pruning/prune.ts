@@ -41,7 +41,7 @@ export type RobustMethod = Exclude<TrainingMethod, 'clean'>;
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
-import { compressionWeight, keepRateOf, prunedCount } from './harp.js';
+import { compressionWeight, keepRateOf, prunedCount, rateLogitOf } from './harp.js';
 import { withSparseKernels } from './sparseInference.js';
 import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
@@ -175,12 +175,6 @@ function scoringBatches(data: GpuDataset, count: number, batchSize: number): Lab
  */
 export type KeepBudgetRule = 'shift' | 'scale';
 export const KEEP_BUDGET_RULES: readonly KeepBudgetRule[] = ['shift', 'scale'];
-
-/** The rate logit of keep rate k (inverse of keepRateOf); at or below k_min a logit whose sigmoid is far below one weight. */
-function rateLogitOf(k: number, kMin: number): number {
-  const p = (k - kMin) / (1 - kMin);
-  return p <= 1e-30 ? -70 : p >= 1 ? 70 : Math.log(p / (1 - p));
-}
 
 /**
  * §5 safety net: if the masks keep more than a_t·Σ n_l weights, move the rate logits (all by one

@@ -56,6 +56,16 @@ export class RunDir {
    * Opens (or creates) a run directory for `config`. An existing directory is resumed only if it
    * holds the same config; otherwise the error names the first differing field.
    */
+  /** The config a run folder recorded, if it has a readable one (open() reports an unreadable one). */
+  static recordedConfig(path: string): Record<string, unknown> | null {
+    try {
+      const v: unknown = JSON.parse(readFileSync(join(path, 'config.json'), 'utf8'));
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  }
+
   static async open(path: string, config: Record<string, unknown>, opts: { fresh?: boolean } = {}): Promise<RunDir> {
     if (opts.fresh && existsSync(path)) rmSync(path, { recursive: true, force: true });
     mkdirSync(path, { recursive: true });

@@ -13,7 +13,7 @@ import { resolveOptions } from '../../src/cli/options.js';
 import { PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../../src/pipeline/config.js';
 import { prunableLayers, prunableWeightCount } from '../../src/pruning/prunable.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { MaskedModel } from '../../src/pruning/maskedModel.js';
+import { MaskedModel, type MaskedModelOptions } from '../../src/pruning/maskedModel.js';
 import { tinyCnn } from './fixtures.js';
 
 function tinyDataset(n: number): Dataset {
@@ -26,6 +26,20 @@ function tinyDataset(n: number): Dataset {
     for (let p = 0; p < 64; p++) images[i * 64 + p] = Math.floor(rnd() * 128 + (Math.floor(p / 16) === labels[i] ? 127 : 0));
   }
   return { images, labels, shape: [1, 8, 8], classes: 4, name: 'tiny' };
+}
+
+/** A tiny CNN under masks scored by |w|, and how to free both. */
+async function maskedTinyCnn(seed: number, opts: MaskedModelOptions): Promise<{ masked: MaskedModel; free: () => void }> {
+  const base = tinyCnn(seed);
+  const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
+  const masked = await MaskedModel.create(base, init, opts);
+  return {
+    masked,
+    free: () => {
+      E.dispose([...init.values()]);
+      masked.dispose();
+    },
+  };
 }
 
 const SETTINGS: PruneSettings = {
@@ -134,9 +148,7 @@ describe('pruning stage', () => {
   });
 
   it('the safety net shifts all rates by one constant down to the budget', async () => {
-    const base = tinyCnn(17);
-    const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
-    const masked = await MaskedModel.create(base, init, { target: 0.1, initialRateLogit: 2 });
+    const { masked, free } = await maskedTinyCnn(17, { target: 0.1, initialRateLogit: 2 });
     const before = await masked.keepRateValues();
     const shift = await enforceKeepBudget(masked);
     expect(shift).toBeLessThan(0);
@@ -150,8 +162,7 @@ describe('pruning stage', () => {
     expect(masked.keptCount()).toBeLessThanOrEqual(Math.floor(0.1 * total));
     expect(masked.keptCount()).toBeGreaterThanOrEqual(Math.floor(0.1 * total) - masked.layers.length);
     expect(before.every((k, i) => after[i] < k)).toBe(true);
-    E.dispose([...init.values()]);
-    masked.dispose();
+    free();
   });
 
   it("the 'scale' safety net takes the same fraction from every layer, where 'shift' takes it from the thin ones", async () => {
@@ -159,9 +170,7 @@ describe('pruning stage', () => {
     // (layer sizes 72, 1152, 4608, 512).
     const logits = [-2.5, 5, -3, -2.5];
     const run = async (rule: 'shift' | 'scale') => {
-      const base = tinyCnn(17);
-      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
-      const masked = await MaskedModel.create(base, init, { target: 0.1 });
+      const { masked, free } = await maskedTinyCnn(17, { target: 0.1 });
       expect(masked.layers.length).toBe(logits.length);
       masked.layers.forEach((l, i) => l.rateLogit.assign(E.Tensor.fromArray([logits[i]], [1])));
       await masked.refreshMasks();
@@ -173,8 +182,7 @@ describe('pruning stage', () => {
       // Exactly within the budget, the masks as rounded per layer (at most one weight per layer short).
       expect(masked.keptCount()).toBeLessThanOrEqual(budget);
       expect(masked.keptCount()).toBeGreaterThanOrEqual(budget - masked.layers.length);
-      E.dispose([...init.values()]);
-      masked.dispose();
+      free();
       return { before, after, amount };
     };
     const scale = await run('scale');
@@ -191,29 +199,23 @@ describe('pruning stage', () => {
 
   it('the safety net leaves rates within the budget as they are, under either rule', async () => {
     for (const rule of ['shift', 'scale'] as const) {
-      const base = tinyCnn(19);
-      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
-      const masked = await MaskedModel.create(base, init, { target: 0.3, initialRateLogit: -2 });
+      const { masked, free } = await maskedTinyCnn(19, { target: 0.3, initialRateLogit: -2 });
       const before = await masked.keepRateValues();
       const masks = masked.layers.map((l) => l.mask);
       expect(await enforceKeepBudget(masked, rule)).toBe(rule === 'shift' ? 0 : 1);
       expect(await masked.keepRateValues()).toEqual(before);
       // Not even recomputed (refreshMasks replaces every mask tensor).
       masked.layers.forEach((l, i) => expect(l.mask).toBe(masks[i]));
-      E.dispose([...init.values()]);
-      masked.dispose();
+      free();
     }
   });
 
   it('the safety net refuses a budget that k_min alone exceeds, naming it, under either rule', async () => {
     // k_min = a_t (alphaMin 1): each layer's rounding keeps a weight more than a_t·n (8 + 116 + 461 + 52 = 637 of a budget of 634).
     for (const rule of ['shift', 'scale'] as const) {
-      const base = tinyCnn(19);
-      const init = new Map(prunableLayers(base).map((l) => [l.name, E.abs(l.weight)]));
-      const masked = await MaskedModel.create(base, init, { target: 0.1, alphaMin: 1, initialRateLogit: 2 });
+      const { masked, free } = await maskedTinyCnn(19, { target: 0.1, alphaMin: 1, initialRateLogit: 2 });
       await expect(enforceKeepBudget(masked, rule)).rejects.toThrow(/every layer at k_min = 0\.1 keeps 637 weights, over the budget of 634/);
-      E.dispose([...init.values()]);
-      masked.dispose();
+      free();
     }
   });
 });
