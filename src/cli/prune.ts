@@ -15,6 +15,7 @@ import { KEEP_BUDGET_RULES, pruneAdversarially, savePrunedModel, type KeepBudget
 import { IMPORTANCE_SCORES, type ImportanceScore } from '../pruning/scores.js';
 import type { NisFrl } from '../pruning/nis.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
+import { adoptAddedSettings, recordAsBefore } from '../training/addedSettings.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { onInterrupt } from './interrupt.js';
@@ -93,6 +94,12 @@ Presets: ${Object.keys(PRUNE_PRESETS).join(', ')}
 Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
 
+/** Settings added after prune folders already existed (training/addedSettings.ts). */
+const PRUNE_ADDED_SETTINGS: Partial<Record<keyof typeof PRUNE_OPTIONS, unknown>> = {
+  // Before 28 November the safety net shifted every rate logit (the spec's rule).
+  keepBudgetRule: 'shift',
+};
+
 export async function pruneCommand(argv: string[]): Promise<number> {
   const { config, help, explicit } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, argv);
   if (help) {
@@ -126,30 +133,29 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   });
   // The run directory is opened once every check has passed and the checkpoint has loaded (see
   // --checkpoint above). Neither of the two left out changes the result, so a run may resume with
-  // other values. The spec's safety net is recorded as no entry: run folders from before the
-  // setting existed ran it, and one rerun without --keep-budget-rule goes on that way.
-  const { fresh, checkpointMinutes, keepBudgetRule: given, ...rest } = config;
-  const earlier = fresh ? null : RunDir.recordedConfig(config.out);
-  const keepBudgetRule = earlier && !('keepBudgetRule' in earlier) && !explicit.has('keepBudgetRule') ? 'shift' : given;
-  const recorded = keepBudgetRule === 'shift' ? rest : { ...rest, keepBudgetRule };
+  // other values.
+  const earlier = config.fresh ? null : RunDir.recordedConfig(config.out);
+  const resumed = adoptAddedSettings(config, earlier, PRUNE_ADDED_SETTINGS, (k) => PRUNE_OPTIONS[k as keyof typeof PRUNE_OPTIONS].default, explicit);
+  const { fresh, checkpointMinutes, ...rest } = resumed.config;
+  const recorded = recordAsBefore(rest, earlier, PRUNE_ADDED_SETTINGS) as typeof rest;
   let run: RunDir;
   try {
     const loaded = await loadStateDict(config.checkpoint, model);
     for (const m of loaded.masks.values()) m.dispose();
     run = await RunDir.open(config.out, recorded, { fresh });
-    if (keepBudgetRule !== given) process.stderr.write(`${config.out}: the run there records no keep-budget rule, so it ran the spec's; going on with 'shift'\n`);
+    if (resumed.adopted.length) process.stderr.write(`${config.out}: a run from before this setting existed; it goes on as it ran: ${resumed.adopted.join(', ')}\n`);
   } catch (e) {
     model.dispose();
     throw e;
   }
 
   const settings: PruneSettings = {
-    ...recorded,
+    ...rest,
     score,
     keepFraction: 1 - config.sparsity,
     nisFrl: config.nisFrl as NisFrl,
     method: config.method as RobustMethod,
-    keepBudget: keepBudgetRule as KeepBudgetRule,
+    keepBudget: rest.keepBudgetRule as KeepBudgetRule,
   };
   const t0 = performance.now();
   const validation =

@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { ArchitectureSpec } from '../ensemble/subModel.js';
 import type { ModelName } from '../training/models.js';
 import { RunDir } from '../training/runDir.js';
+import { adoptAddedSettings, recordAsBefore } from '../training/addedSettings.js';
 import { datasetDigest } from '../data/datasetDigest.js';
 import { checkPipelineConfig, PIPELINE_OPTIONS, type PipelineConfig } from './config.js';
 
@@ -43,13 +44,7 @@ export interface PipelineContext {
   log(line: string): void;
 }
 
-/**
- * Settings added after run folders already existed, with the value such a folder's stages ran
- * under. A folder whose config lacks one resumes when the setting has that value now, or when the
- * command leaves it at its default (the command that made the folder, rerun as it was): the run
- * then goes on under the folder's value, and keeps its config as it was. Any other value, the
- * default given explicitly included, makes it a different run.
- */
+/** The pipeline's settings added after run folders already existed (training/addedSettings.ts). */
 export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
   // Before 27 November every pool member could join a team (the spec's rule).
   rdAccuracyGap: 1,
@@ -58,12 +53,11 @@ export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
 };
 
 function recordedConfig(config: PipelineConfig, train: Dataset, existing: Record<string, unknown> | null): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    if (EVALUATION_KEYS.includes(k as keyof PipelineConfig)) continue;
-    if (existing && !(k in existing) && k in ADDED_SETTINGS && ADDED_SETTINGS[k as keyof PipelineConfig] === v) continue;
-    out[k] = v;
-  }
+  const out = recordAsBefore(
+    Object.fromEntries(Object.entries(config).filter(([k]) => !EVALUATION_KEYS.includes(k as keyof PipelineConfig))),
+    existing,
+    ADDED_SETTINGS,
+  );
   // The training images by content: --data (not recorded) may point at another copy of the same
   // files, but different data must not resume stages trained on the old.
   out.trainingData = datasetDigest(train);
@@ -92,15 +86,9 @@ export async function openPipeline(
     throw new Error(`option 'heldOut' (${config.heldOut}) must be smaller than the ${train.labels.length} training images`);
   const subsets = eedSubsets({ trainSize: train.labels.length, seed: config.seed, chunks: config.chunks, heldOut: config.heldOut });
   const existing = opts.fresh ? null : RunDir.recordedConfig(config.out);
-  const adopted: string[] = [];
-  if (existing)
-    for (const [k, legacy] of Object.entries(ADDED_SETTINGS)) {
-      const key = k as keyof PipelineConfig;
-      if (!(k in existing) && config[key] !== legacy && config[key] === PIPELINE_OPTIONS[key].default && !opts.explicit?.has(k)) {
-        config = { ...config, [key]: legacy };
-        adopted.push(`${k} ${JSON.stringify(legacy)}`);
-      }
-    }
+  const resumed = adoptAddedSettings(config, existing, ADDED_SETTINGS, (k) => PIPELINE_OPTIONS[k as keyof PipelineConfig].default, opts.explicit);
+  const adopted = resumed.adopted;
+  config = resumed.config;
   const run = await RunDir.open(config.out, recordedConfig(config, train, existing), opts);
   // The full config of the latest invocation, evaluation settings included, for the report.
   await writeFileAtomic(join(config.out, 'invocation.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));

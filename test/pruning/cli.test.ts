@@ -66,7 +66,7 @@ describe('eed prune options', () => {
     const out = mkdtempSync(join(tmpdir(), 'eed-prune-cli-'));
     try {
       const args = ['--checkpoint', join(out, 'dense.safetensors'), '--out', out];
-      // A folder from before the safety net's rule was a setting: it ran the spec's 'shift', recorded as no entry.
+      // A folder from before the safety net's rule was a setting (no entry): it ran the spec's 'shift'.
       const { fresh: _fresh, checkpointMinutes: _minutes, keepBudgetRule, ...recorded } = resolveOptions('prune', PRUNE_OPTIONS, PRUNE_PRESETS, [...args, '--score', 'ase']).config;
       expect(keepBudgetRule).toBe('scale');
       writeFileSync(join(out, 'config.json'), JSON.stringify(recorded));
