@@ -484,6 +484,24 @@ export async function evalStage(
       speeds.add(classifierPredictor(poolClassifier, speed.x)),
     );
 
+    // The selected team as the pool left it, before ensemble training (§7): the row that shows what
+    // the joint training added or cost. Ours ([X]); the paper's tables have no such row.
+    const untrainedLabel = 'Team before ensemble training';
+    const untrainedTeam = staticTeam(selection.team.map((k) => moduleClassifier(poolModels[k])), team.manifest.die.combiner);
+    ctx.log(`eval: ${untrainedLabel} (${selection.teamNames.join(', ')})`);
+    const untrainedSuite = await cachedRow(
+      { row: untrainedLabel, models: selection.team.map((k) => fileKey(resolveInRun(ctx, pool[k].checkpoint))), combiner: team.manifest.die.combiner, options: suiteOptions(c, singleAttacks) },
+      (saved) => resumableSuite(saved, untrainedTeam, data, suiteOptions(c, singleAttacks), { onProgress: logAttacks(ctx, untrainedLabel) }, ctx.log, stopHere),
+    );
+    timedRow(
+      {
+        method: untrainedLabel, kind: 'team-untrained', score: null, ...accuracies(untrainedSuite),
+        parameters: { nonZero: selection.team.reduce((s, k) => s + pool[k].prunableNonZero, 0), total: denseCount.parameters * selection.team.length },
+        speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(selection.team.reduce((s, k) => s + poolMacs[k], 0)),
+      },
+      speeds.add(classifierPredictor(untrainedTeam, speed.x)),
+    );
+
     // EED: attack the static team, score with the static team and with DIE.
     for (const m of team.members) await compressForTiming(m);
     const eed = eedRows(ctx, team, data, stopHere);

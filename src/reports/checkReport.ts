@@ -59,7 +59,7 @@ class Checker {
   }
 }
 
-const KINDS = ['dense', 'pruned', 'pool-average', 'eed-static', 'eed-die', 'eed-die-adaptive'] as const;
+const KINDS = ['dense', 'pruned', 'pool-average', 'team-untrained', 'eed-static', 'eed-die', 'eed-die-adaptive'] as const;
 const SCORES = Object.keys(SCORE_METHODS) as (keyof typeof SCORE_METHODS)[];
 
 /** Returns `value` typed as an EedReport, or throws naming the first bad field. */

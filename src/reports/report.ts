@@ -32,7 +32,7 @@ export interface RunInfo {
   stages: StageTime[];
 }
 
-export type MethodKind = 'dense' | 'pruned' | 'pool-average' | 'eed-static' | 'eed-die' | 'eed-die-adaptive';
+export type MethodKind = 'dense' | 'pruned' | 'pool-average' | 'team-untrained' | 'eed-static' | 'eed-die' | 'eed-die-adaptive';
 
 /** Accuracies of one method (fractions in [0, 1]; null: not run). */
 export interface Accuracies {

@@ -93,7 +93,7 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
 
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
-    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'eed-static', 'eed-die', 'eed-die-adaptive']);
+    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'team-untrained', 'eed-static', 'eed-die', 'eed-die-adaptive']);
     for (const m of report.methods) {
       expect(m.clean).toBeGreaterThanOrEqual(0);
       expect(m.clean).toBeLessThanOrEqual(1);
@@ -101,6 +101,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     }
     const die = report.methods.find((m) => m.kind === 'eed-die')!;
     expect(die.pgd).not.toBeNull();
+    // The team as the pool left it: the selected members' own weights, under the single rows' attacks.
+    const untrained = report.methods.find((m) => m.kind === 'team-untrained')!;
+    expect([untrained.clean === null, untrained.pgd]).toEqual([false, null]);
+    expect(untrained.parameters.nonZero).toBe(selection.parameters);
     // The adaptive row: the same clean accuracy, and never above DIE's under the static-team attack.
     const adaptive = report.methods.find((m) => m.kind === 'eed-die-adaptive')!;
     expect(adaptive.clean).toBe(die.clean);
@@ -127,9 +131,9 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
   it('keeps evaluation results per row, so a rerun recomputes only what changed', async () => {
     const cacheFiles = () => readdirSync(join(out, 'eval')).filter((f) => f.endsWith('.json'));
     const before = cacheFiles();
-    // dense, 3 sub-models, the pool average, EED under clean and PGD, and the first member alone
-    // under PGD (the adaptive check).
-    expect(before).toHaveLength(8);
+    // dense, 3 sub-models, the pool average, the team before ensemble training, EED under clean
+    // and PGD, and the first member alone under PGD (the adaptive check).
+    expect(before).toHaveLength(9);
     const stamps = new Map(before.map((f) => [f, statSync(join(out, 'eval', f)).mtimeMs]));
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,pgd,cw' });
     const outcome = await runPipeline(ctx);
@@ -334,7 +338,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const best = singles.reduce((a, b) => (b.pgd! > a.pgd! ? b : a));
     expect(singles.filter((m) => m.aa !== null)).toEqual([best]);
     for (const kind of ['dense', 'eed-static', 'eed-die']) expect(rows.find((m) => m.kind === kind)!.aa, kind).not.toBeNull();
-    expect(rows.find((m) => m.kind === 'pool-average')!.aa).toBeNull();
+    for (const kind of ['pool-average', 'team-untrained']) {
+      expect(rows.find((m) => m.kind === kind)!.aa, kind).toBeNull();
+      expect(rows.find((m) => m.kind === kind)!.pgd, kind).not.toBeNull();
+    }
   });
 
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {
