@@ -66,6 +66,10 @@ export const PIPELINE_OPTIONS = {
   ensembleSize: { type: 'number', default: 0, min: 0, integer: true, help: 'training images of the ensemble stage (0: the whole training split)' },
   diversity: { type: 'enum', values: ['dverge', 'adp', 'gal', 'soe', 'none'], default: 'dverge', help: 'diversity term of eq. 14' },
   ensembleAttackSteps: { type: 'number', default: 0, min: 0, integer: true, help: 'PGD steps of x_adv,i and x_ens (0: attackSteps)' },
+  ensembleValidation: {
+    type: 'boolean', default: true,
+    help: 'end ensemble training with the members of the epoch (0: before it) whose static team has the best held-out PGD accuracy ([X], ours)',
+  },
   beta: { type: 'number', default: 1, min: 0, help: 'β, weight of the diversity term' },
   omega: { type: 'number', default: 10, min: 0, help: 'ω, weight of L_R' },
   gamma: { type: 'number', default: 4, min: 0, help: 'γ, weight of L_C' },

@@ -50,6 +50,8 @@ export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
   rdAccuracyGap: 1,
   // Before 28 November the safety net shifted every rate logit (the spec's rule).
   keepBudgetRule: 'shift',
+  // Before 28 November ensemble training ended with its last epoch (the spec's).
+  ensembleValidation: false,
 };
 
 function recordedConfig(config: PipelineConfig, train: Dataset, existing: Record<string, unknown> | null): Record<string, unknown> {

@@ -2,6 +2,8 @@
 // examples + β·diversity + ω·L_R + γ·L_C) on the pool images, with the masks fixed, in the
 // resumable run ensemble/train/. The result is the ensemble folder ensemble/ (manifest.json and
 // one safetensors file per member, in DIE order), which `eed serve` and the evaluation read.
+// With ensembleValidation ([X], ours) the stage keeps the epoch, 0 (the team as pruned) included,
+// whose static team has the best PGD accuracy on the held-out split.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { writeEnsemble } from '../ensemble/ensembleDir.js';
 import { moduleClassifier } from '../attacks/classifier.js';
 import { pgd } from '../attacks/pgd.js';
 import { calibrateDie, memberLogProbabilities, type DieCalibration } from '../ensemble/dieCalibration.js';
-import { resolveHaltingOptions, type HaltingOptions } from '../ensemble/haltingRule.js';
+import { resolveHaltingOptions, type DieCombiner, type HaltingOptions } from '../ensemble/haltingRule.js';
 import { Generator } from '../ops/random.js';
 import { MANIFEST_FILE, type EnsembleManifest } from '../ensemble/manifest.js';
 import { staticTeam } from '../ensemble/staticEnsemble.js';
@@ -23,7 +25,7 @@ import type { Module } from '../nn/module.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
 import { parseLrValues } from './config.js';
-import { heldOutBatch, PipelineInterrupted, readStageJson, resolveInRun, stageSeconds, writeStageJson, type PipelineContext } from './context.js';
+import { heldOutBatch, heldOutSet, PipelineInterrupted, readStageJson, resolveInRun, stageSeconds, writeStageJson, type PipelineContext } from './context.js';
 import type { Selection } from './selectStage.js';
 
 export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
@@ -36,6 +38,10 @@ export interface EnsembleStageReport {
   budget: number;
   /** The DIE settings chosen on the held-out split (null: the configured ones, uncalibrated). */
   dieCalibration: DieCalibration | null;
+  /** The epoch whose members were kept (0: the team as pruned); absent in reports from before the setting. */
+  selectedEpoch?: number;
+  /** The static team's held-out PGD accuracy before training, with ensembleValidation. */
+  initialValidationPgd?: number;
   seconds: number;
 }
 
@@ -119,12 +125,23 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
     });
     let history: { seconds: number }[] = [];
     let trainingSeconds = 0;
+    let chosen: { selectedEpoch: number; initialValidationPgd?: number } = { selectedEpoch: settings.epochs };
     if (settings.epochs > 0) {
       ctx.log(`ensemble: ${settings.diversity} training of ${team.map((m) => m.name).join(', ')} for ${settings.epochs} epoch(s) on ${rows.length} images`);
-      const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length });
+      const heldOut = ctx.subsets.heldOut.length;
+      if (c.ensembleValidation && heldOut === 0) ctx.log('ensemble: no held-out split (heldOut 0), so the last epoch is kept');
+      const validation =
+        c.ensembleValidation && heldOut > 0
+          ? { data: heldOutSet(ctx), size: heldOut, steps: c.rdSteps, stepSize: c.rdStepSize, combiner: c.dieCombiner as DieCombiner }
+          : undefined;
+      // The validation settings are part of what the run computes (a folder from before them has none).
+      const recorded = validation ? { validation: { size: validation.size, steps: validation.steps, stepSize: validation.stepSize, combiner: validation.combiner } } : {};
+      const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length, ...recorded });
       const trainStart = performance.now();
       try {
-        history = (await trainEnsemble(members, data, settings, run, { signal: ctx.signal, checkpointSeconds: 600, log: (line: string) => ctx.log(`  ${line}`) })).history;
+        const result = await trainEnsemble(members, data, settings, run, { signal: ctx.signal, checkpointSeconds: 600, log: (line: string) => ctx.log(`  ${line}`), validation });
+        history = result.history;
+        chosen = { selectedEpoch: result.selectedEpoch, ...(result.initialValidationPgd === undefined ? {} : { initialValidationPgd: result.initialValidationPgd }) };
       } catch (e) {
         if (e instanceof TrainingInterrupted) throw new PipelineInterrupted('ensemble training');
         throw e;
@@ -162,6 +179,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       prunableNonZero,
       budget: selection.budget,
       dieCalibration: die.calibration,
+      ...chosen,
       // A resumed stage still reports what all of it cost.
       seconds: stageSeconds(history, (performance.now() - t0) / 1000, trainingSeconds),
     };

@@ -24,13 +24,13 @@
 import { batchCount, GpuDataset, makeBatch } from '../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
-import { grad, noGrad } from '../engine/autograd.js';
+import { grad } from '../engine/autograd.js';
 import { dispose, scope } from '../engine/scope.js';
-import { Tensor, type DType } from '../engine/tensor.js';
+import { Tensor } from '../engine/tensor.js';
 import { loadStateDict, saveStateDict } from '../io/checkpoint.js';
-import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type SafetensorsContent, type SafetensorsDType, type TensorRecord } from '../io/safetensors.js';
+import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type TensorRecord } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
-import { clone, detach } from '../ops/creation.js';
+import { detach } from '../ops/creation.js';
 import { add, mul } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
@@ -38,6 +38,7 @@ import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss, type TrainingMethod } from '../training/adversarialLoss.js';
 
 export type RobustMethod = Exclude<TrainingMethod, 'clean'>;
+import { BestEpoch, type BestSoFar } from '../training/bestEpoch.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
@@ -218,54 +219,6 @@ export async function enforceKeepBudget(model: MaskedModel, rule: KeepBudgetRule
   }
 }
 
-const RECORD_DTYPE = { f32: 'F32', i32: 'I32', u32: 'U32' } as const satisfies Record<DType, SafetensorsDType>;
-
-/** A tensor's values from a record written from a tensor of the same dtype and size. */
-function exactValues(rec: TensorRecord, t: Tensor, what: string): Float32Array | Int32Array | Uint32Array {
-  const n = rec.shape.reduce((a, d) => a * d, 1);
-  if (rec.dtype !== RECORD_DTYPE[t.dtype] || n !== t.size)
-    throw new Error(`${what} is ${rec.dtype} with ${n} values, expected ${RECORD_DTYPE[t.dtype]} with ${t.size}`);
-  const buf = rec.data.slice().buffer;
-  return t.dtype === 'f32' ? new Float32Array(buf) : t.dtype === 'i32' ? new Int32Array(buf) : new Uint32Array(buf);
-}
-
-/** Named copies of tensors, to restore the best epoch's state later. */
-class Snapshot {
-  private constructor(private readonly copies: Map<string, [Tensor, Tensor]>) {}
-
-  static of(state: Map<string, Tensor>): Snapshot {
-    return new Snapshot(noGrad(() => new Map([...state].map(([k, t]): [string, [Tensor, Tensor]] => [k, [t, clone(t).keep()]]))));
-  }
-
-  /** The saved values of `state`'s tensors from a file written from records(); `path` names it in errors. */
-  static fromFile(content: SafetensorsContent, path: string, state: Map<string, Tensor>): Snapshot {
-    const unexpected = [...content.tensors.keys()].filter((k) => !state.has(k));
-    if (unexpected.length) throw new Error(`${path}: unexpected ${unexpected.join(', ')}`);
-    const values = new Map<string, Float32Array | Int32Array | Uint32Array>();
-    for (const [k, t] of state) {
-      const rec = content.tensors.get(k);
-      if (!rec) throw new Error(`${path}: missing '${k}'`);
-      values.set(k, exactValues(rec, t, `${path}: '${k}'`));
-    }
-    return new Snapshot(new Map([...state].map(([k, t]): [string, [Tensor, Tensor]] => [k, [t, Tensor.fromArray(values.get(k)!, t.shape, t.dtype).keep()]])));
-  }
-
-  async records(): Promise<[string, TensorRecord][]> {
-    const out: [string, TensorRecord][] = [];
-    for (const [k, [, copy]] of this.copies) out.push([k, tensorRecord(await copy.data(), copy.shape)]);
-    return out;
-  }
-
-  /** Puts the saved values back and frees the copies. */
-  restore(): void {
-    for (const [t, copy] of this.copies.values()) t.assign(copy);
-  }
-
-  dispose(): void {
-    for (const [, copy] of this.copies.values()) copy.dispose();
-  }
-}
-
 /**
  * Everything a stage changes, by name: the base state (weights, BN), and while pruning the scores
  * and rates.
@@ -280,52 +233,6 @@ function stageState(model: MaskedModel): Map<string, Tensor> {
   return state;
 }
 
-/** Keeps the best-scoring epoch's state (a checkpoint carries it: current, save, load). */
-class BestEpoch {
-  private best: { epoch: number; accuracy: number; snapshot: Snapshot } | null = null;
-
-  consider(epoch: number, accuracy: number, state: () => Map<string, Tensor>): void {
-    if (this.best && accuracy <= this.best.accuracy) return;
-    this.best?.snapshot.dispose();
-    this.best = { epoch, accuracy, snapshot: Snapshot.of(state()) };
-  }
-
-  /** Restores the best state (if any) and returns its epoch. */
-  restore(): number | null {
-    if (!this.best) return null;
-    this.best.snapshot.restore();
-    const epoch = this.best.epoch;
-    this.best = null;
-    return epoch;
-  }
-
-  /** The best so far without its state (which save() writes), for a checkpoint. */
-  get current(): BestSoFar | null {
-    return this.best && { epoch: this.best.epoch, accuracy: this.best.accuracy };
-  }
-
-  async save(path: string): Promise<void> {
-    if (!this.best) throw new Error(`${path}: no best epoch to save`);
-    await writeSafetensors(path, await this.best.snapshot.records(), { format: 'eed-best-epoch', epoch: String(this.best.epoch) });
-  }
-
-  /** Takes the best so far back from a checkpoint; `state` is the current stage's (stageState). */
-  async load(path: string, saved: BestSoFar, state: Map<string, Tensor>): Promise<void> {
-    const snapshot = Snapshot.fromFile(await readSafetensors(path), path, state);
-    this.dispose();
-    this.best = { ...saved, snapshot };
-  }
-
-  dispose(): void {
-    this.best?.snapshot.dispose();
-    this.best = null;
-  }
-}
-
-interface BestSoFar {
-  epoch: number;
-  accuracy: number;
-}
 
 /** state.json's `extra` of a pruning run directory. */
 interface PruneCheckpoint {

@@ -17,6 +17,8 @@ import { openPipeline } from '../../src/pipeline/context.js';
 import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
 import type { Selection } from '../../src/pipeline/selectStage.js';
+import type { EnsembleStageReport } from '../../src/pipeline/ensembleStage.js';
+import type { EnsembleEpochMetrics } from '../../src/ensemble/training/trainEnsemble.js';
 import type { EedReport } from '../../src/reports/report.js';
 import type { SuiteResult } from '../../src/attacks/suite.js';
 
@@ -90,6 +92,11 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
 
     const manifest = await readManifest(join(out, 'ensemble'));
     expect(manifest.members.map((m) => m.name)).toEqual(selection.teamNames);
+    // Ensemble training kept its best epoch on the held-out split (0: the team as selected).
+    const ensembleReport = JSON.parse(readFileSync(join(out, 'ensemble', 'report.json'), 'utf8')) as EnsembleStageReport;
+    const heldOutScores = [ensembleReport.initialValidationPgd!, ...(ensembleReport.history as EnsembleEpochMetrics[]).map((h) => h.validationPgd!)];
+    expect(heldOutScores).toHaveLength(2);
+    expect(ensembleReport.selectedEpoch).toBe(heldOutScores.lastIndexOf(Math.max(...heldOutScores)));
     expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
 
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
@@ -210,17 +217,21 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const recorded = JSON.parse(readFileSync(join(older, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(recorded.rdAccuracyGap).toBe(0.05);
     expect(recorded.keepBudgetRule).toBe('scale');
+    expect(recorded.ensembleValidation).toBe(true);
     delete recorded.rdAccuracyGap;
     delete recorded.keepBudgetRule;
+    delete recorded.ensembleValidation;
     writeFileSync(join(older, 'config.json'), JSON.stringify(recorded, null, 2) + '\n');
     // Another value than the folder's or the default is another run.
     await expect(openPipeline({ ...tinyConfig(older), rdAccuracyGap: 0.1 })).rejects.toThrow(/different config \(rdAccuracyGap: undefined there, 0\.1 now\)/);
     // The defaults (the command that made the folder, as it was) go on under the folder's values.
     const ctx = await openPipeline(tinyConfig(older));
-    expect([ctx.config.rdAccuracyGap, ctx.config.keepBudgetRule]).toEqual([1, 'shift']);
-    expect(readFileSync(join(older, 'log.txt'), 'utf8')).toMatch(/from before these settings existed; it goes on as it ran: rdAccuracyGap 1, keepBudgetRule "shift"/);
+    expect([ctx.config.rdAccuracyGap, ctx.config.keepBudgetRule, ctx.config.ensembleValidation]).toEqual([1, 'shift', false]);
+    expect(readFileSync(join(older, 'log.txt'), 'utf8')).toMatch(
+      /from before these settings existed; it goes on as it ran: rdAccuracyGap 1, keepBudgetRule "shift", ensembleValidation false/,
+    );
     // So does a command that names them.
-    expect((await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift' })).config.keepBudgetRule).toBe('shift');
+    expect((await openPipeline({ ...tinyConfig(older), rdAccuracyGap: 1, keepBudgetRule: 'shift', ensembleValidation: false })).config.keepBudgetRule).toBe('shift');
     // A command that asks for the default by name asks for another run than the folder's.
     await expect(openPipeline(tinyConfig(older), { explicit: new Set(['keepBudgetRule']) })).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
     // The folder keeps the config it was made with.

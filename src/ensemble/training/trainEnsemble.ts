@@ -10,6 +10,11 @@
 // uniformly once per epoch from a host stream of (seed, epoch), so a resumed run draws the same
 // layers. Every member has its own SGD (DVERGE/iGAT, §12), all stepped after one backward pass of
 // the joint loss; the masks are fixed inside the kernels, so pruned weights get no gradient.
+//
+// With hooks.validation ([X], ours), the static team's PGD accuracy on a held-out split is measured
+// before the first epoch and after each, and the stage ends with the members of the best of those
+// (ties go to the later epoch): the joint training cannot leave the team less robust on held-out
+// data than it found it. The best state travels in every checkpoint, as pruning's does.
 
 import { batchCount, GpuDataset, makeBatch } from '../../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../../data/augment.js';
@@ -28,6 +33,11 @@ import { stack } from '../../ops/shape.js';
 import { SGD } from '../../optim/sgd.js';
 import { StagedLR } from '../../optim/schedule.js';
 import { Progress } from '../../cli/progress.js';
+import { moduleClassifier } from '../../attacks/classifier.js';
+import { accuracyOf, evaluateSuite } from '../../attacks/suite.js';
+import { BestEpoch, type BestSoFar } from '../../training/bestEpoch.js';
+import type { DieCombiner } from '../haltingRule.js';
+import { staticTeam } from '../staticEnsemble.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../../training/partialEpoch.js';
 import type { RunDir } from '../../training/runDir.js';
 import { momentumRecords, momentumTensor } from '../../training/trainer.js';
@@ -55,7 +65,19 @@ export interface EnsembleEpochMetrics {
   activationDensity: number;
   /** γ·L_C / L_E at the epoch's first step (§7 sanity check: should lie in 0.1–1 at the start). */
   complexityRatio: number;
+  /** The static team's PGD accuracy on the validation split after the epoch (absent without one). */
+  validationPgd?: number;
   seconds: number;
+}
+
+/** The held-out check of hooks.validation: PGD against the static team (combiner as DIE's). */
+export interface EnsembleValidation {
+  data: Dataset;
+  /** Images evaluated (the first of the split). */
+  size: number;
+  steps: number;
+  stepSize: number;
+  combiner: DieCombiner;
 }
 
 export interface EnsembleTrainHooks {
@@ -69,6 +91,11 @@ export interface EnsembleTrainHooks {
   log?: (line: string) => void;
   /** Also checkpoint inside an epoch this often, and when interrupted (as TrainHooks.checkpointSeconds). */
   checkpointSeconds?: number;
+  /**
+   * Held-out data for the best-epoch choice (before training counts as epoch 0). Part of what the
+   * run computes: open the run directory with it in the config.
+   */
+  validation?: EnsembleValidation;
 }
 
 /** A mid-epoch checkpoint of ensemble training: the running sums of the epoch's terms. */
@@ -81,6 +108,10 @@ interface PartialEnsembleEpoch extends PartialEpoch {
 export interface EnsembleTrainResult {
   members: Module[];
   history: EnsembleEpochMetrics[];
+  /** The epoch whose members are returned: the best on validation (0: the team as given), else the last. */
+  selectedEpoch: number;
+  /** The static team's validation PGD accuracy before training (absent without validation). */
+  initialValidationPgd?: number;
 }
 
 /** The range §7 expects γ·L_C / L_E to lie in at initialisation. */
@@ -152,22 +183,39 @@ export async function trainEnsemble(
     if (hooks.log) hooks.log(line);
     else process.stderr.write(`${line}\n`);
   };
-  // Members (with their masks) and optimizer state; `step` marks a checkpoint inside the epoch after `epoch`.
-  const saveCheckpoint = (epoch: number, extra: Record<string, unknown>, step?: number) =>
-    run.commit(
+  const val = hooks.validation;
+  const best = val ? new BestEpoch('later') : null;
+  let initialValidationPgd: number | undefined;
+  // Everything training changes, by name (weights and BN state of every member).
+  const teamState = () => new Map(members.flatMap((m, i) => [...m.stateDict()].map(([k, t]): [string, Tensor] => [`member${i}.${k}`, t])));
+  // Members (with their masks), optimizer state and the best epoch's members; `step` marks a
+  // checkpoint inside the epoch after `epoch`.
+  const saveCheckpoint = (epoch: number, extra: Record<string, unknown>, step?: number) => {
+    const saved = best?.current ?? null;
+    return run.commit(
       epoch,
-      [...members.map((_, i) => `member${i}`), 'optimizer'],
+      [...members.map((_, i) => `member${i}`), 'optimizer', ...(saved ? ['best'] : [])],
       async (paths) => {
         const metadata = { epoch: String(epoch), stage: 'ensemble', ...(step === undefined ? {} : { step: String(step) }) };
         for (const [i, member] of members.entries()) await saveStateDict(paths[`member${i}`], member, { masks: masksOf(member), metadata });
         await saveOptimizers(paths.optimizer, opts);
+        if (paths.best) await best!.save(paths.best);
       },
-      extra,
+      { ...extra, ...(val ? { best: saved, initialValidationPgd: initialValidationPgd ?? null } : {}) },
       step,
     );
+  };
   let start = 0;
   let partial: PartialEnsembleEpoch | undefined;
   let train: GpuDataset | null = null;
+  let valData: GpuDataset | null = null;
+  // One random start for every epoch's check, so epochs are compared on the same attack draws.
+  const validate = async (): Promise<number> => {
+    valData ??= GpuDataset.upload(val!.data);
+    const team = staticTeam(members.map((m) => moduleClassifier(m)), val!.combiner);
+    const pgdOptions = { attacks: ['pgd'] as const, eps: s.eps, count: val!.size, aaCount: 0, batchSize: s.batchSize, seed: s.seed, pgd: { steps: val!.steps, stepSize: val!.stepSize } };
+    return accuracyOf(await withSparseKernels(members, () => evaluateSuite(team, valData!, pgdOptions)), 'pgd')!;
+  };
   try {
     if (run.resumed) {
       for (const [i, m] of members.entries()) {
@@ -181,6 +229,11 @@ export async function trainEnsemble(
       history.push(...((run.resumed.extra.history as EnsembleEpochMetrics[]) ?? []));
       start = run.resumed.epoch;
       partial = run.resumed.extra.partial as PartialEnsembleEpoch | undefined;
+      if (best) {
+        const saved = checkedBest(run.resumed.extra.best, run.file('state.json'));
+        if (saved) await best.load(run.file(run.resumed.files.best ?? 'best'), saved, teamState());
+        initialValidationPgd = typeof run.resumed.extra.initialValidationPgd === 'number' ? run.resumed.extra.initialValidationPgd : undefined;
+      }
       say(`resumed ${run.path} after epoch ${start}${partial ? ` and ${partial.step} steps of epoch ${start + 1}` : ''}`);
     }
     train = GpuDataset.upload(trainSet);
@@ -188,6 +241,11 @@ export async function trainEnsemble(
       throw new Error(`trainEnsemble: batchSize ${s.batchSize} exceeds the ${train.size} training images (the last partial batch is dropped)`);
     const aug = s.augment ? defaultAugmentation(train) : NO_AUGMENTATION;
     const stepsPerEpoch = batchCount(train.size, s.batchSize, true);
+    if (best && !run.resumed) {
+      initialValidationPgd = await validate();
+      best.consider(0, initialValidationPgd, teamState);
+      say(`before training: the static team's validation PGD ${(initialValidationPgd * 100).toFixed(2)}% on ${Math.min(val!.size, val!.data.labels.length)} held-out images`);
+    }
     for (let epoch = start; epoch < s.epochs; epoch++) {
       const lr = schedule.at(epoch);
       for (const o of opts) o.lr = lr;
@@ -271,11 +329,17 @@ export async function trainEnsemble(
         complexityRatio: ratio,
         seconds: priorSeconds + (performance.now() - t0) / 1000,
       };
+      if (best) {
+        m.validationPgd = await validate();
+        best.consider(epoch + 1, m.validationPgd, teamState);
+      }
       history.push(m);
       const line =
         `epoch ${m.epoch}: loss ${m.loss.toFixed(4)} (CE ${m.ce.toFixed(4)}, ${diversity} ${m.diversityLoss.toFixed(4)}, ` +
         `L_R ${m.robust.toFixed(4)}, L_W ${m.weightL1.toFixed(5)}, L_A ${m.activationL1.toFixed(4)}), layer ${layer}, ` +
-        `activation density ${(m.activationDensity * 100).toFixed(1)}%, γ·L_C/L_E ${ratio.toFixed(3)}, ${m.seconds.toFixed(1)} s`;
+        `activation density ${(m.activationDensity * 100).toFixed(1)}%, γ·L_C/L_E ${ratio.toFixed(3)}, ` +
+        (m.validationPgd === undefined ? '' : `validation PGD ${(m.validationPgd * 100).toFixed(2)}% (best: epoch ${best!.current!.epoch}), `) +
+        `${m.seconds.toFixed(1)} s`;
       say(line);
       // §7: at initialisation γ·L_C should be about 0.1–1× L_E; outside that, rescale λ1, λ2 (not γ).
       if (epoch === 0 && s.gamma > 0 && !(ratio >= COMPLEXITY_RATIO_RANGE[0] && ratio <= COMPLEXITY_RATIO_RANGE[1])) {
@@ -287,9 +351,23 @@ export async function trainEnsemble(
       await saveCheckpoint(epoch + 1, { generatorPosition: gen.position, history });
       hooks.onEpoch?.(m);
     }
+    const selectedEpoch = best ? (best.restore() ?? s.epochs) : s.epochs;
+    if (best && selectedEpoch !== s.epochs)
+      say(`kept the members of ${selectedEpoch === 0 ? 'epoch 0 (the team before training)' : `epoch ${selectedEpoch}`}, the best on validation`);
+    return { members, history, selectedEpoch, ...(initialValidationPgd === undefined ? {} : { initialValidationPgd }) };
   } finally {
     train?.dispose();
+    (valData as GpuDataset | null)?.dispose();
+    best?.dispose();
     for (const o of opts) o.dispose();
   }
-  return { members, history };
+}
+
+/** The best epoch so far as a checkpoint's state.json records it, or an error naming the file. */
+function checkedBest(v: unknown, where: string): BestSoFar | null {
+  if (v === null || v === undefined) return null;
+  const o = v as Partial<BestSoFar>;
+  if (typeof v !== 'object' || !Number.isInteger(o.epoch) || o.epoch! < 0 || typeof o.accuracy !== 'number' || !Number.isFinite(o.accuracy))
+    throw new Error(`${where}: extra.best must be { epoch, accuracy } or null, found ${JSON.stringify(v)}; pass --fresh to start over`);
+  return { epoch: o.epoch!, accuracy: o.accuracy };
 }

@@ -116,6 +116,52 @@ describe('ensemble training', () => {
     b3.forEach(E.disposeSubModel);
   });
 
+  it('with a validation split, ends with its best epoch (0: the team as given) and a resumed run makes the same choice', async () => {
+    // A split the training makes worse: its labels are shifted by one class, so the better the team
+    // learns the quadrants, the lower its "accuracy" there, and the team before training wins.
+    const held = quadrants(32, 9);
+    held.labels = held.labels.map((y) => (y + 1) % 4);
+    const s = { ...settings, epochs: 2 };
+    const validation = { data: held, size: 32, steps: 2, stepSize: 0.05, combiner: 'average' as const };
+    const config = { ...s, validation: { size: 32, steps: 2, stepSize: 0.05, combiner: 'average' } } as unknown as Record<string, unknown>;
+    const train = quadrants(64, 1);
+    const base = mkdtempSync(join(tmpdir(), 'eed-ens-val-'));
+    const lines: string[] = [];
+    const a = team();
+    const resA = await E.trainEnsemble(a, train, s, await RunDir.open(join(base, 'a'), config), { log: (l) => lines.push(l), validation });
+    const scores = [resA.initialValidationPgd!, ...resA.history.map((h) => h.validationPgd!)];
+    expect(scores.every((v) => v >= 0 && v <= 1)).toBe(true);
+    // The best, the later of equals.
+    expect(resA.selectedEpoch).toBe(scores.lastIndexOf(Math.max(...scores)));
+    expect(resA.selectedEpoch).toBe(0);
+    expect(scores[2]).toBeLessThan(scores[0]);
+    expect(lines.some((l) => l.includes('kept the members of epoch 0 (the team before training)'))).toBe(true);
+    // Epoch 0's members are the team as built: weights and batch-norm state.
+    const fresh = team();
+    const [wa, w0] = [await weights(a), await weights(fresh)];
+    wa.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(w0[i])));
+    fresh.forEach(E.disposeSubModel);
+
+    // Interrupted after epoch 1, the best so far (epoch 0's members) travels in the checkpoint.
+    const b1 = team();
+    const signal = { aborted: false };
+    await expect(
+      E.trainEnsemble(b1, train, s, await RunDir.open(join(base, 'b'), config), { ...quiet, validation, signal, onEpoch: (m) => (signal.aborted = m.epoch === 1) }),
+    ).rejects.toBeInstanceOf(TrainingInterrupted);
+    b1.forEach(E.disposeSubModel);
+    const b2 = team();
+    const resB = await E.trainEnsemble(b2, train, s, await RunDir.open(join(base, 'b'), config), { ...quiet, validation });
+    expect([resB.selectedEpoch, resB.initialValidationPgd, resB.history.map((h) => h.validationPgd)]).toEqual([
+      resA.selectedEpoch,
+      resA.initialValidationPgd,
+      resA.history.map((h) => h.validationPgd),
+    ]);
+    const wb = await weights(b2);
+    wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
+    a.forEach(E.disposeSubModel);
+    b2.forEach(E.disposeSubModel);
+  });
+
   it('warns when γ·L_C / L_E is outside 0.1–1 at the first step, and reports every step', async () => {
     const lines: string[] = [];
     const steps: [number, number][] = [];
