@@ -40,7 +40,7 @@ import { EvalProgress, resumableSuite } from '../attacks/evalProgress.js';
 import { REPORT_SCHEMA, SCORE_METHODS, strongestSingle, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
-import { ensembleDir } from './ensembleStage.js';
+import { ensembleDir, ensembleStageReport } from './ensembleStage.js';
 import { tryLock } from './jobLock.js';
 import type { PoolJobReport } from './poolStage.js';
 import type { Selection } from './selectStage.js';
@@ -607,6 +607,8 @@ export async function evalStage(
     };
 
     const sortedTeam = [...selection.team].sort((a, b) => a - b).join(',');
+    const trained = ensembleStageReport(ctx);
+    const epochs = (trained?.history ?? []) as { validationPgd?: number }[];
     return {
       schema: REPORT_SCHEMA,
       run: {
@@ -646,6 +648,15 @@ export async function evalStage(
           members, robustDiversity: Number.isFinite(rd) ? rd : null, parameters, fitsBudget: fits, eligible: eligible ?? true, chosen: members.join(',') === sortedTeam,
         })),
       },
+      ...(trained
+        ? {
+            ensembleTraining: {
+              epochs: epochs.length,
+              selectedEpoch: trained.selectedEpoch ?? epochs.length,
+              heldOutPgd: [trained.initialValidationPgd ?? null, ...epochs.map((h) => h.validationPgd ?? null)],
+            },
+          }
+        : {}),
       sweep: null,
     };
   } finally {

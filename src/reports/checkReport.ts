@@ -162,6 +162,16 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
     if (chosenTeams > 1) c.fail('teamSelection.teams', 'at most one team with chosen: true', `${chosenTeams}`);
   }
 
+  if (r.ensembleTraining !== undefined) {
+    const e = c.object(r.ensembleTraining, 'ensembleTraining');
+    const epochs = c.count(e.epochs, 'ensembleTraining.epochs');
+    const kept = c.count(e.selectedEpoch, 'ensembleTraining.selectedEpoch');
+    if (kept > epochs) c.fail('ensembleTraining.selectedEpoch', `at most ensembleTraining.epochs (${epochs})`, kept);
+    const scores = c.array(e.heldOutPgd, 'ensembleTraining.heldOutPgd');
+    if (scores.length !== epochs + 1) c.fail('ensembleTraining.heldOutPgd', `${epochs + 1} entries (before training and after each epoch)`, `${scores.length} entries`);
+    scores.forEach((v, i) => c.nullable(v, `ensembleTraining.heldOutPgd[${i}]`, c.fraction));
+  }
+
   if (r.sweep !== null) {
     const s = c.object(r.sweep, 'sweep');
     c.array(s.robustness, 'sweep.robustness').forEach((series, i) => {

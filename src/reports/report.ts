@@ -164,6 +164,15 @@ export interface SweepReport {
   rdByTeamSize: { size: number; robustDiversity: number }[] | null;
 }
 
+/** The ensemble stage in brief (§7): how long it trained and which epoch's members EED uses. */
+export interface EnsembleTrainingInfo {
+  epochs: number;
+  /** The epoch kept (0: the team as selected, before training; the last without validation). */
+  selectedEpoch: number;
+  /** The static team's held-out PGD accuracy before training and after each epoch (index: epoch; null: not measured). */
+  heldOutPgd: (number | null)[];
+}
+
 export interface EedReport {
   schema: typeof REPORT_SCHEMA;
   run: RunInfo;
@@ -173,6 +182,8 @@ export interface EedReport {
   methods: MethodRow[];
   die: DieTable | null;
   teamSelection: TeamSelectionReport | null;
+  /** Absent in reports from before it was recorded. */
+  ensembleTraining?: EnsembleTrainingInfo;
   sweep: SweepReport | null;
 }
 

@@ -101,6 +101,7 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
 
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
     expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'team-untrained', 'eed-static', 'eed-die', 'eed-die-adaptive']);
+    expect(report.ensembleTraining).toEqual({ epochs: 1, selectedEpoch: ensembleReport.selectedEpoch, heldOutPgd: heldOutScores });
     for (const m of report.methods) {
       expect(m.clean).toBeGreaterThanOrEqual(0);
       expect(m.clean).toBeLessThanOrEqual(1);

@@ -77,6 +77,7 @@ export function sampleReport(): EedReport {
       fallback: false,
       teams: teams(),
     },
+    ensembleTraining: { epochs: 2, selectedEpoch: 1, heldOutPgd: [0.43, 0.455, 0.45] },
     sweep: {
       robustness: [
         // HYDRA's points carry the run's target (its first sits away from it); NIS's are an older report's.

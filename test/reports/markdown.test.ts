@@ -96,7 +96,8 @@ describe('renderMarkdown', () => {
     expect(t.find((r) => r[6] === '**✓**')).toEqual(['2', 'HYDRA #1, BNAP #1', '0.700', '20K', 'yes', '—', '**✓**']);
     expect(t[8]).toEqual(['4', 'HYDRA #1, MAD #1, BNAP #1, NIS #1', '0.500', '40K', 'no', '—', '']);
     // A report from before the eligibility rule says nothing of it.
-    expect(md).not.toContain('held-out PGD accuracy');
+    expect(md).not.toContain('Every member is within');
+    expect(md).not.toContain('joined no team');
     const fallback = sampleReport();
     fallback.teamSelection!.fallback = true;
     expect(renderMarkdown(fallback)).toContain('No affordable team reached τ_RD = 0.70: fallback');
@@ -115,6 +116,20 @@ describe('renderMarkdown', () => {
     for (const row of t.slice(1)) expect(row[5]).toBe(row[1].includes(s.pool[2].label) ? 'no' : 'yes');
     s.pool.forEach((p) => (p.eligible = true));
     expect(renderMarkdown(r)).toContain('Every member is within 5.0 points of the best held-out PGD accuracy');
+  });
+
+  it('ensemble training: the epoch EED uses and the held-out PGD accuracy it was chosen by', () => {
+    const r = sampleReport();
+    expect(renderMarkdown(r)).toContain(
+      "2 epoch(s) of joint training (§7); EED uses the members of **epoch 1**, the best by the static team's held-out PGD accuracy: before training 43.00%, epoch 1 45.50%, epoch 2 45.00%.",
+    );
+    r.ensembleTraining = { epochs: 2, selectedEpoch: 0, heldOutPgd: [0.5, 0.45, null] };
+    expect(renderMarkdown(r)).toContain('EED uses the members of **epoch 0, the team as selected, before training**, the best by');
+    expect(renderMarkdown(r)).toContain('epoch 2 —.');
+    r.ensembleTraining = { epochs: 2, selectedEpoch: 2, heldOutPgd: [null, null, null] };
+    expect(renderMarkdown(r)).toContain('EED uses the members of **epoch 2** (the last; no held-out check).');
+    delete r.ensembleTraining;
+    expect(renderMarkdown(r)).not.toContain('## Ensemble training');
   });
 
   it('sweep table: robust accuracy per method and target sparsity, its own sparsity where it differs, — where a method has no point', () => {

@@ -66,6 +66,9 @@ describe('checkReport', () => {
     expect(broken((r) => (r.teamSelection!.accuracyGap = 5))).toThrow(/teamSelection\.accuracyGap: expected a fraction in \[0, 1\], got 5/);
     expect(broken((r) => ((r.teamSelection!.teams[2] as { eligible: unknown }).eligible = 'yes'))).toThrow(/teamSelection\.teams\[2\]\.eligible: expected true or false, got "yes"/);
     expect(broken((r) => (r.sweep!.robustness[0].points[0].sparsity = -0.1))).toThrow(/sweep\.robustness\[0\]\.points\[0\]\.sparsity: expected a fraction/);
+    expect(broken((r) => (r.ensembleTraining!.selectedEpoch = 3))).toThrow(/ensembleTraining\.selectedEpoch: expected at most ensembleTraining\.epochs \(2\), got 3/);
+    expect(broken((r) => r.ensembleTraining!.heldOutPgd.pop())).toThrow(/ensembleTraining\.heldOutPgd: expected 3 entries \(before training and after each epoch\)/);
+    expect(broken((r) => (r.ensembleTraining!.heldOutPgd[0] = 2))).toThrow(/ensembleTraining\.heldOutPgd\[0\]: expected a fraction in \[0, 1\], got 2/);
     expect(broken((r) => ((r.run as { stages: unknown }).stages = {}))).toThrow(/run\.stages: expected an array, got an object/);
     expect(() => checkReport(null)).toThrow(/EED report: report: expected an object, got null/);
   });
