@@ -36,6 +36,7 @@ import { Progress } from '../../cli/progress.js';
 import { moduleClassifier } from '../../attacks/classifier.js';
 import { accuracyOf, evaluateSuite } from '../../attacks/suite.js';
 import { BestEpoch, type BestSoFar } from '../../training/bestEpoch.js';
+import { processMemoryLine } from '../../training/processMemory.js';
 import type { DieCombiner } from '../haltingRule.js';
 import { staticTeam } from '../staticEnsemble.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../../training/partialEpoch.js';
@@ -277,7 +278,7 @@ export async function trainEnsemble(
           ratio: Number.isFinite(ratio) ? ratio : null,
         };
         await saveCheckpoint(epoch, { generatorPosition: gen.position, history, partial: p }, b);
-        run.log(`checkpoint at ensemble epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}`);
+        run.log(`checkpoint at ensemble epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; ${processMemoryLine()}`);
         clock.reset();
       };
       for (let b = first; b < stepsPerEpoch; b++) {
@@ -339,7 +340,7 @@ export async function trainEnsemble(
         `L_R ${m.robust.toFixed(4)}, L_W ${m.weightL1.toFixed(5)}, L_A ${m.activationL1.toFixed(4)}), layer ${layer}, ` +
         `activation density ${(m.activationDensity * 100).toFixed(1)}%, γ·L_C/L_E ${ratio.toFixed(3)}, ` +
         (m.validationPgd === undefined ? '' : `validation PGD ${(m.validationPgd * 100).toFixed(2)}% (best: epoch ${best!.current!.epoch}), `) +
-        `${m.seconds.toFixed(1)} s`;
+        `${m.seconds.toFixed(1)} s; ${processMemoryLine()}`;
       say(line);
       // §7: at initialisation γ·L_C should be about 0.1–1× L_E; outside that, rescale λ1, λ2 (not γ).
       if (epoch === 0 && s.gamma > 0 && !(ratio >= COMPLEXITY_RATIO_RANGE[0] && ratio <= COMPLEXITY_RATIO_RANGE[1])) {
