@@ -323,10 +323,11 @@ function eedRows(ctx: PipelineContext, team: LoadedEnsemble, data: GpuDataset, s
 
 /**
  * `eed run --eval-helper`: a second process for a run whose evaluation another process does. It
- * computes the EED rows (the team's without AutoAttack first, then the rest from the end of the
- * evaluation's order), skipping any row another process is computing, and stops there: the main process
- * takes the finished rows from eval/ (or waits for the one the helper is on), and alone times the
- * models and writes the report.
+ * computes the EED rows (the team's without AutoAttack first, then the team's AutoAttack, then the
+ * first member's from the end of the evaluation's order), skipping any row another process is
+ * computing, and stops there: the main process computes the rows the helper does not hold, takes
+ * the helper's from eval/ (waiting for the one it is on last), and alone times the models and
+ * writes the report.
  */
 export async function evalHelper(ctx: PipelineContext): Promise<void> {
   const c = ctx.config;
@@ -342,12 +343,15 @@ export async function evalHelper(ctx: PipelineContext): Promise<void> {
     const teamRow = (a: SuiteAttack): [string, RowSpec<unknown>] => [`EED team under ${a}`, eed.teamRow(a)];
     const firstMemberRow = (a: SuiteAttack): [string, RowSpec<unknown>] => [`EED first member alone under ${a}`, eed.firstMemberRow(a)];
     // The team's rows without AutoAttack first: they are the table's headline and, on a CPU
-    // adapter, take an hour where AutoAttack takes many (the main process reaches them only after
-    // every sub-model's row). Then the rest from the end of the evaluation's order.
+    // adapter, take an hour where AutoAttack takes hours (the main process reaches them only after
+    // every sub-model's row). Then the team's AutoAttack, the longest row, so that it starts while
+    // the main process still has the others to do (it leaves a held row for last), then the
+    // first member's rows from the end of the evaluation's order (the main process starts them
+    // from the front).
     const rows: [string, RowSpec<unknown>][] = [
       ...mainAttacks.filter((a) => a !== 'autoattack').map(teamRow),
-      ...mainAttacks.filter((a) => a !== 'clean').reverse().map(firstMemberRow),
       ...mainAttacks.filter((a) => a === 'autoattack').map(teamRow),
+      ...mainAttacks.filter((a) => a !== 'clean').reverse().map(firstMemberRow),
     ];
     for (const [what, row] of rows) {
       ctx.log(`eval helper: ${what}`);
@@ -508,12 +512,32 @@ export async function evalStage(
     const { memberClassifiers, teamClassifier, die } = eed;
     const membersUsedHistogram = new Array<number>(team.members.length).fill(0);
     const eedCount = team.manifest.members.reduce((s, m) => s + m.prunableNonZero, 0);
+    // The team's rows and the adaptive check's (the first member alone attacked, DIE judging). A row
+    // another process (--eval-helper) is computing is left for last, so that this one does the
+    // others meanwhile instead of waiting at the first it reaches.
+    const teamNames = team.manifest.members.map((m) => m.name).join(', ');
+    const eedSpecs: [string, RowSpec<unknown>][] = [
+      ...mainAttacks.map((attack): [string, RowSpec<unknown>] => [`eval: EED team (${teamNames}) under ${attack}`, eed.teamRow(attack)]),
+      ...mainAttacks
+        .filter((a) => a !== 'clean')
+        .map((attack): [string, RowSpec<unknown>] => [`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`, eed.firstMemberRow(attack)]),
+    ];
+    const eedValues: unknown[] = [];
+    for (const [i, [what, row]] of eedSpecs.entries()) {
+      ctx.log(what);
+      eedValues[i] = await cached(ctx, { ...row.key, testData }, row.compute, 'skip');
+    }
+    for (const [i, [what, row]] of eedSpecs.entries())
+      if (eedValues[i] === undefined) {
+        ctx.log(what);
+        eedValues[i] = await cachedRow(row.key, row.compute);
+      }
+    const teamOutcomes = eedValues.slice(0, mainAttacks.length) as EedRowOutcome[];
+    const firstMemberSuite = eedValues.slice(mainAttacks.length) as SuiteResult[];
     const staticSuite: SuiteResult[] = [];
     const dieSuite: SuiteResult[] = [];
-    for (const attack of mainAttacks) {
-      ctx.log(`eval: EED team (${team.manifest.members.map((m) => m.name).join(', ')}) under ${attack}`);
-      const row = eed.teamRow(attack);
-      const outcome = await cachedRow(row.key, row.compute);
+    for (const [a, attack] of mainAttacks.entries()) {
+      const outcome = teamOutcomes[a];
       dieSuite.push(outcome.dieResult);
       // The same adversarial images, scored by the static team.
       staticSuite.push({
@@ -536,13 +560,6 @@ export async function evalStage(
       }
     const merged = (parts: SuiteResult[]): SuiteResult => ({ rows: parts.flatMap((p) => p.rows), autoAttack: null, options: parts[0].options });
 
-    // The adaptive check: the first member alone attacked, DIE judging.
-    const firstMemberSuite: SuiteResult[] = [];
-    for (const attack of mainAttacks.filter((a) => a !== 'clean')) {
-      ctx.log(`eval: EED first member (${team.manifest.members[0].name}) alone under ${attack}, DIE judging (adaptive check)`);
-      const row = eed.firstMemberRow(attack);
-      firstMemberSuite.push(await cachedRow(row.key, row.compute));
-    }
     const staticTimer = speeds.add(classifierPredictor(teamClassifier, speed.x));
     let timedMembers = 0;
     const dieTimer = speeds.add(async () => {

@@ -307,6 +307,41 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     rmSync(copy, { recursive: true, force: true });
   });
 
+  it('the evaluation leaves an EED row another process holds for last, and computes the others meanwhile', async () => {
+    const copy = join(scratch, 'run-held');
+    cpSync(out, copy, { recursive: true });
+    const config = { ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' };
+    const keyOf = (f: string) => (JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } } }).key;
+    const eedRows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json') && /^eed/.test(keyOf(f).row));
+    // The team under PGD is held by a process elsewhere, which lets go once this one waits for it.
+    const held = eedRows.find((f) => keyOf(f).row === 'eed' && keyOf(f).options.attacks.includes('pgd'))!;
+    for (const f of eedRows) rmSync(join(copy, 'eval', f));
+    const lockPath = join(copy, 'eval', held.replace(/\.json$/, '.lock'));
+    lockedElsewhere(lockPath);
+    setEvalRowWaitMs(20);
+    try {
+      const { ctx, lines } = await openLogged(config);
+      const log = ctx.log;
+      ctx.log = (line) => {
+        if (/; waiting for it$/.test(line)) rmSync(lockPath, { force: true });
+        log(line);
+      };
+      const report = (await runPipeline(ctx)).report!;
+      expect(report.methods.find((m) => m.kind === 'eed-die')!.pgd).not.toBeNull();
+      const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+      const skipped = at(/being computed by .*-elsewhere.*; on to the next/);
+      const waited = at(/being computed by .*-elsewhere.*; waiting for it/);
+      // Skipped at first, then every other EED row (the first member's under CW last of them), then the wait.
+      expect(skipped).toBeGreaterThan(-1);
+      expect(at(/EED first member .* under cw/)).toBeGreaterThan(skipped);
+      expect(waited).toBeGreaterThan(at(/EED first member .* under cw/));
+      expect(readdirSync(join(copy, 'eval')).filter((f) => eedRows.includes(f)).sort()).toEqual([...eedRows].sort());
+    } finally {
+      setEvalRowWaitMs(10_000);
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   it('an interrupt stops the evaluation at the next row to compute', async () => {
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,fgsm' });
     // Ctrl-C once the evaluation has begun (its first line is the dense row, whose attack list changed).
