@@ -95,7 +95,7 @@ Options:
 ${optionHelp(PRUNE_OPTIONS)}`;
 
 /** Settings added after prune folders already existed (training/addedSettings.ts). */
-const PRUNE_ADDED_SETTINGS: Partial<Record<keyof typeof PRUNE_OPTIONS, unknown>> = {
+const PRUNE_ADDED_SETTINGS: Partial<Resolved<typeof PRUNE_OPTIONS>> = {
   // Before 28 November the safety net shifted every rate logit (the spec's rule).
   keepBudgetRule: 'shift',
 };
@@ -137,7 +137,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   const earlier = config.fresh ? null : RunDir.recordedConfig(config.out);
   const resumed = adoptAddedSettings(config, earlier, PRUNE_ADDED_SETTINGS, (k) => PRUNE_OPTIONS[k as keyof typeof PRUNE_OPTIONS].default, explicit);
   const { fresh, checkpointMinutes, ...rest } = resumed.config;
-  const recorded = recordAsBefore(rest, earlier, PRUNE_ADDED_SETTINGS) as typeof rest;
+  const recorded = recordAsBefore(rest, earlier, PRUNE_ADDED_SETTINGS);
   let run: RunDir;
   try {
     const loaded = await loadStateDict(config.checkpoint, model);

@@ -45,7 +45,7 @@ export interface PipelineContext {
 }
 
 /** The pipeline's settings added after run folders already existed (training/addedSettings.ts). */
-export const ADDED_SETTINGS: Partial<Record<keyof PipelineConfig, unknown>> = {
+export const ADDED_SETTINGS: Partial<PipelineConfig> = {
   // Before 27 November every pool member could join a team (the spec's rule).
   rdAccuracyGap: 1,
   // Before 28 November the safety net shifted every rate logit (the spec's rule).

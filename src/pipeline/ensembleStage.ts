@@ -128,12 +128,9 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
     let chosen: { selectedEpoch: number; initialValidationPgd?: number } = { selectedEpoch: settings.epochs };
     if (settings.epochs > 0) {
       ctx.log(`ensemble: ${settings.diversity} training of ${team.map((m) => m.name).join(', ')} for ${settings.epochs} epoch(s) on ${rows.length} images`);
-      const heldOut = ctx.subsets.heldOut.length;
-      if (c.ensembleValidation && heldOut === 0) ctx.log('ensemble: no held-out split (heldOut 0), so the last epoch is kept');
-      const validation =
-        c.ensembleValidation && heldOut > 0
-          ? { data: heldOutSet(ctx), size: heldOut, steps: c.rdSteps, stepSize: c.rdStepSize, combiner: c.dieCombiner as DieCombiner }
-          : undefined;
+      const validation = c.ensembleValidation
+        ? { data: heldOutSet(ctx), size: ctx.subsets.heldOut.length, steps: c.rdSteps, stepSize: c.rdStepSize, combiner: c.dieCombiner as DieCombiner }
+        : undefined;
       // The validation settings are part of what the run computes (a folder from before them has none).
       const recorded = validation ? { validation: { size: validation.size, steps: validation.steps, stepSize: validation.stepSize, combiner: validation.combiner } } : {};
       const run = await RunDir.open(join(ensembleDir(ctx), 'train'), { ...settings, team: team.map((m) => m.checkpoint), images: rows.length, ...recorded });

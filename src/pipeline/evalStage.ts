@@ -43,6 +43,7 @@ import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type 
 import { ensembleDir, ensembleStageReport } from './ensembleStage.js';
 import { tryLock } from './jobLock.js';
 import type { PoolJobReport } from './poolStage.js';
+import type { EnsembleEpochMetrics } from '../ensemble/training/trainEnsemble.js';
 import type { Selection } from './selectStage.js';
 
 const EVAL_ATTACKS = SUITE_ATTACKS.filter((a) => a !== 'autoattack');
@@ -489,22 +490,28 @@ export async function evalStage(
     );
 
     // The selected team as the pool left it, before ensemble training (§7): the row that shows what
-    // the joint training added or cost. Ours ([X]); the paper's tables have no such row.
+    // the joint training added or cost. Ours ([X]); the paper's tables have no such row. Left out
+    // where EED's members are those very weights (no training, or its epoch 0 kept).
+    const trained = ensembleStageReport(ctx);
+    const trainedEpochs = (trained?.history ?? []) as EnsembleEpochMetrics[];
+    const untrainedIsEed = trainedEpochs.length === 0 || trained?.selectedEpoch === 0;
     const untrainedLabel = 'Team before ensemble training';
-    const untrainedTeam = staticTeam(selection.team.map((k) => moduleClassifier(poolModels[k])), team.manifest.die.combiner);
-    ctx.log(`eval: ${untrainedLabel} (${selection.teamNames.join(', ')})`);
-    const untrainedSuite = await cachedRow(
-      { row: untrainedLabel, models: selection.team.map((k) => fileKey(resolveInRun(ctx, pool[k].checkpoint))), combiner: team.manifest.die.combiner, options: suiteOptions(c, singleAttacks) },
-      (saved) => resumableSuite(saved, untrainedTeam, data, suiteOptions(c, singleAttacks), { onProgress: logAttacks(ctx, untrainedLabel) }, ctx.log, stopHere),
-    );
-    timedRow(
-      {
-        method: untrainedLabel, kind: 'team-untrained', score: null, ...accuracies(untrainedSuite),
-        parameters: { nonZero: selection.team.reduce((s, k) => s + pool[k].prunableNonZero, 0), total: denseCount.parameters * selection.team.length },
-        speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(selection.team.reduce((s, k) => s + poolMacs[k], 0)),
-      },
-      speeds.add(classifierPredictor(untrainedTeam, speed.x)),
-    );
+    if (!untrainedIsEed) {
+      const untrainedTeam = staticTeam(selection.team.map((k) => moduleClassifier(poolModels[k])), team.manifest.die.combiner);
+      ctx.log(`eval: ${untrainedLabel} (${selection.teamNames.join(', ')})`);
+      const untrainedSuite = await cachedRow(
+        { row: untrainedLabel, models: selection.team.map((k) => fileKey(resolveInRun(ctx, pool[k].checkpoint))), combiner: team.manifest.die.combiner, options: suiteOptions(c, singleAttacks) },
+        (saved) => resumableSuite(saved, untrainedTeam, data, suiteOptions(c, singleAttacks), { onProgress: logAttacks(ctx, untrainedLabel) }, ctx.log, stopHere),
+      );
+      timedRow(
+        {
+          method: untrainedLabel, kind: 'team-untrained', score: null, ...accuracies(untrainedSuite),
+          parameters: { nonZero: selection.team.reduce((s, k) => s + pool[k].prunableNonZero, 0), total: denseCount.parameters * selection.team.length },
+          speedUp: null, imagesPerSecond: null, flopRatio: flopRatio(selection.team.reduce((s, k) => s + poolMacs[k], 0)),
+        },
+        speeds.add(classifierPredictor(untrainedTeam, speed.x)),
+      );
+    }
 
     // EED: attack the static team, score with the static team and with DIE.
     for (const m of team.members) await compressForTiming(m);
@@ -624,8 +631,6 @@ export async function evalStage(
     };
 
     const sortedTeam = [...selection.team].sort((a, b) => a - b).join(',');
-    const trained = ensembleStageReport(ctx);
-    const epochs = (trained?.history ?? []) as { validationPgd?: number }[];
     return {
       schema: REPORT_SCHEMA,
       run: {
@@ -644,7 +649,9 @@ export async function evalStage(
         'Each single model is attacked alone. EED is attacked through its full differentiable static team ' +
         `(${die.combiner} combiner over all ${team.members.length} members); the EED (DIE) row reports the Dynamic Inference Ensemble's ` +
         'prediction on those adversarial images, the static row the team’s; EED (DIE, adaptive) also attacks the first member alone ' +
-        '(where DIE may halt) and counts, per attack, the images DIE classifies correctly under both attacks. Speed-ups are measured wall-clock medians on this adapter, ' +
+        '(where DIE may halt) and counts, per attack, the images DIE classifies correctly under both attacks. ' +
+        'The team before ensemble training, where shown, is attacked through its own static team (the same combiner). ' +
+        'Speed-ups are measured wall-clock medians on this adapter, ' +
         `batch ${speedBatch}, pruned models on the sparse kernels.`,
       methods,
       die: dieTable,
@@ -668,9 +675,9 @@ export async function evalStage(
       ...(trained
         ? {
             ensembleTraining: {
-              epochs: epochs.length,
-              selectedEpoch: trained.selectedEpoch ?? epochs.length,
-              heldOutPgd: [trained.initialValidationPgd ?? null, ...epochs.map((h) => h.validationPgd ?? null)],
+              epochs: trainedEpochs.length,
+              selectedEpoch: trained.selectedEpoch ?? trainedEpochs.length,
+              heldOutPgd: [trained.initialValidationPgd ?? null, ...trainedEpochs.map((h) => h.validationPgd ?? null)],
             },
           }
         : {}),

@@ -36,8 +36,6 @@ import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss, type TrainingMethod } from '../training/adversarialLoss.js';
-
-export type RobustMethod = Exclude<TrainingMethod, 'clean'>;
 import { BestEpoch, type BestSoFar } from '../training/bestEpoch.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
@@ -48,6 +46,8 @@ import { MaskedModel, type MaskMode } from './maskedModel.js';
 import type { LabelledBatch, NisFrl } from './nis.js';
 import { prunableLayers, weightKey } from './prunable.js';
 import { initialScores, type ImportanceScore } from './scores.js';
+
+export type RobustMethod = Exclude<TrainingMethod, 'clean'>;
 
 export interface PruneSettings {
   score: ImportanceScore;
@@ -232,7 +232,6 @@ function stageState(model: MaskedModel): Map<string, Tensor> {
     }
   return state;
 }
-
 
 /** state.json's `extra` of a pruning run directory. */
 interface PruneCheckpoint {

@@ -204,16 +204,18 @@ export function renderMarkdown(report: EedReport, opts: MarkdownOptions = {}): s
   if (e) {
     out.push('## Ensemble training', '');
     const measured = e.heldOutPgd.some((v) => v !== null);
-    out.push(
-      `${e.epochs} epoch(s) of joint training (§7); EED uses the members of ` +
-        (e.selectedEpoch === 0 ? '**epoch 0, the team as selected, before training**' : `**epoch ${e.selectedEpoch}**`) +
-        (measured
-          ? ', the best by the static team\'s held-out PGD accuracy: ' +
-            e.heldOutPgd.map((v, k) => `${k === 0 ? 'before training' : `epoch ${k}`} ${v === null ? MISSING : `${percent(v)}%`}`).join(', ') +
-            '.'
-          : ' (the last; no held-out check).'),
-      '',
-    );
+    if (e.epochs === 0) out.push('No joint training (§7): EED uses the members as selected.', '');
+    else
+      out.push(
+        `${e.epochs} epoch(s) of joint training (§7); EED uses the members of ` +
+          (e.selectedEpoch === 0 ? '**epoch 0, the team as selected, before training**' : `**epoch ${e.selectedEpoch}**`) +
+          (measured
+            ? ', the best by the static team\'s held-out PGD accuracy: ' +
+              e.heldOutPgd.map((v, k) => `${k === 0 ? 'before training' : `epoch ${k}`} ${v === null ? MISSING : `${percent(v)}%`}`).join(', ') +
+              '.'
+            : ' (the last; no held-out check).'),
+        '',
+      );
   }
 
   if (report.sweep?.robustness.length) {

@@ -1,9 +1,10 @@
 // Settings added to a command after run folders made without them already existed. Such a folder's
 // config.json lacks the key, and its stages ran the behaviour the setting's older value names. The
 // command that made the folder, rerun as it was (the setting left at its default), goes on under
-// that older value and keeps the folder's config.json as it was. A value the command names (a flag,
-// a preset, a --config file), the default included, asks for another run, which RunDir.open refuses
-// with the differing key. `eed run` and `eed prune` both resume their folders this way.
+// that older value and keeps the folder's config.json as it was; so does a command that names the
+// older value. Any other value the command names (a flag, a preset, a --config file), the default
+// included, asks for another run, which RunDir.open refuses with the differing key. `eed run` and
+// `eed prune` both resume their folders this way.
 
 /** An added setting's key, with the value runs made before it existed ran under. */
 export type AddedSettings = Readonly<Record<string, unknown>>;

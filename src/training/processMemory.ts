@@ -10,7 +10,7 @@ import { runtime } from '../engine/engine.js';
 export interface ProcessMemory {
   /** Resident set size of the process (null where /proc is missing). */
   rssBytes: number | null;
-  /** Total size of the memfd files the process holds open (lavapipe's device memory; null where /proc is missing). */
+  /** Bytes allocated to the memfd files the process holds open, each counted once (lavapipe's device memory; null where /proc is missing). */
   memfdBytes: number | null;
   /** The engine's buffer pool: bytes handed out to live tensors, and bytes kept in its free lists. */
   poolLiveBytes: number;
@@ -34,9 +34,16 @@ function memfd(): number | null {
     return null;
   }
   let total = 0;
+  // Allocated blocks, not the length (a file may be sparse); a file open under two descriptors once.
+  const seen = new Set<string>();
   for (const fd of fds) {
     try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:')) total += fstatSync(Number(fd)).size;
+      if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:')) continue;
+      const st = fstatSync(Number(fd));
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      total += st.blocks * 512;
     } catch {
       // closed between the listing and the look (the listing's own descriptor among them)
     }

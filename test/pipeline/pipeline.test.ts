@@ -100,7 +100,9 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
 
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
-    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', 'team-untrained', 'eed-static', 'eed-die', 'eed-die-adaptive']);
+    // The team before ensemble training has a row of its own unless EED kept exactly those weights (epoch 0).
+    const untrainedRow = ensembleReport.selectedEpoch === 0 ? [] : ['team-untrained'];
+    expect(report.methods.map((m) => m.kind)).toEqual(['dense', 'pruned', 'pruned', 'pruned', 'pool-average', ...untrainedRow, 'eed-static', 'eed-die', 'eed-die-adaptive']);
     expect(report.ensembleTraining).toEqual({ epochs: 1, selectedEpoch: ensembleReport.selectedEpoch, heldOutPgd: heldOutScores });
     for (const m of report.methods) {
       expect(m.clean).toBeGreaterThanOrEqual(0);
@@ -109,10 +111,6 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     }
     const die = report.methods.find((m) => m.kind === 'eed-die')!;
     expect(die.pgd).not.toBeNull();
-    // The team as the pool left it: the selected members' own weights, under the single rows' attacks.
-    const untrained = report.methods.find((m) => m.kind === 'team-untrained')!;
-    expect([untrained.clean === null, untrained.pgd]).toEqual([false, null]);
-    expect(untrained.parameters.nonZero).toBe(selection.parameters);
     // The adaptive row: the same clean accuracy, and never above DIE's under the static-team attack.
     const adaptive = report.methods.find((m) => m.kind === 'eed-die-adaptive')!;
     expect(adaptive.clean).toBe(die.clean);
@@ -139,9 +137,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
   it('keeps evaluation results per row, so a rerun recomputes only what changed', async () => {
     const cacheFiles = () => readdirSync(join(out, 'eval')).filter((f) => f.endsWith('.json'));
     const before = cacheFiles();
-    // dense, 3 sub-models, the pool average, the team before ensemble training, EED under clean
-    // and PGD, and the first member alone under PGD (the adaptive check).
-    expect(before).toHaveLength(9);
+    // dense, 3 sub-models, the pool average, the team before ensemble training (unless EED kept
+    // its weights), EED under clean and PGD, and the first member alone under PGD (the adaptive check).
+    const kept = (JSON.parse(readFileSync(join(out, 'ensemble', 'report.json'), 'utf8')) as EnsembleStageReport).selectedEpoch;
+    expect(before).toHaveLength(kept === 0 ? 8 : 9);
     const stamps = new Map(before.map((f) => [f, statSync(join(out, 'eval', f)).mtimeMs]));
     const ctx = await openPipeline({ ...tinyConfig(out), evalAttacks: 'clean,pgd,cw' });
     const outcome = await runPipeline(ctx);
@@ -385,10 +384,29 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const best = singles.reduce((a, b) => (b.pgd! > a.pgd! ? b : a));
     expect(singles.filter((m) => m.aa !== null)).toEqual([best]);
     for (const kind of ['dense', 'eed-static', 'eed-die']) expect(rows.find((m) => m.kind === kind)!.aa, kind).not.toBeNull();
-    for (const kind of ['pool-average', 'team-untrained']) {
-      expect(rows.find((m) => m.kind === kind)!.aa, kind).toBeNull();
-      expect(rows.find((m) => m.kind === kind)!.pgd, kind).not.toBeNull();
+    expect(rows.find((m) => m.kind === 'pool-average')!.aa).toBeNull();
+  });
+
+  it('shows the team before ensemble training where EED kept other weights, under the single rows\' attacks', async () => {
+    const copy = join(scratch, 'run-untrained');
+    cpSync(out, copy, { recursive: true });
+    const reportPath = join(copy, 'ensemble', 'report.json');
+    const stage = JSON.parse(readFileSync(reportPath, 'utf8')) as EnsembleStageReport;
+    const selection = JSON.parse(readFileSync(join(copy, 'select', 'selection.json'), 'utf8')) as Selection;
+    const config = { ...tinyConfig(copy), singleAttacks: 'clean,pgd' };
+    for (const selectedEpoch of [1, 0]) {
+      writeFileSync(reportPath, JSON.stringify({ ...stage, selectedEpoch }));
+      const rows = (await runPipeline(await openPipeline(config))).report!.methods;
+      const untrained = rows.find((m) => m.kind === 'team-untrained');
+      if (selectedEpoch === 0) expect(untrained).toBeUndefined();
+      else {
+        expect(untrained!.pgd).not.toBeNull();
+        expect(untrained!.aa).toBeNull();
+        expect(untrained!.parameters.nonZero).toBe(selection.parameters);
+        expect(rows.map((m) => m.kind).indexOf('team-untrained')).toBe(rows.map((m) => m.kind).indexOf('eed-static') - 1);
+      }
     }
+    rmSync(copy, { recursive: true, force: true });
   });
 
   it('sweeps the target sparsity from the same base into the report (Fig. 4)', async () => {

@@ -128,6 +128,8 @@ describe('renderMarkdown', () => {
     expect(renderMarkdown(r)).toContain('epoch 2 —.');
     r.ensembleTraining = { epochs: 2, selectedEpoch: 2, heldOutPgd: [null, null, null] };
     expect(renderMarkdown(r)).toContain('EED uses the members of **epoch 2** (the last; no held-out check).');
+    r.ensembleTraining = { epochs: 0, selectedEpoch: 0, heldOutPgd: [null] };
+    expect(renderMarkdown(r)).toContain('No joint training (§7): EED uses the members as selected.');
     delete r.ensembleTraining;
     expect(renderMarkdown(r)).not.toContain('## Ensemble training');
   });

@@ -12,9 +12,10 @@
 // the joint loss; the masks are fixed inside the kernels, so pruned weights get no gradient.
 //
 // With hooks.validation ([X], ours), the static team's PGD accuracy on a held-out split is measured
-// before the first epoch and after each, and the stage ends with the members of the best of those
-// (ties go to the later epoch): the joint training cannot leave the team less robust on held-out
-// data than it found it. The best state travels in every checkpoint, as pruning's does.
+// before the first epoch and after each (one fixed random start, so epochs meet the same attack),
+// and the stage ends with the members of the best of those (ties go to the later epoch): on that
+// check the kept team never scores below the team it was given. The best state travels in every
+// checkpoint, as pruning's does. A check runs to its end: Ctrl-C takes effect at the next step.
 
 import { batchCount, GpuDataset, makeBatch } from '../../data/batches.js';
 import { defaultAugmentation, NO_AUGMENTATION } from '../../data/augment.js';
@@ -209,13 +210,13 @@ export async function trainEnsemble(
   let start = 0;
   let partial: PartialEnsembleEpoch | undefined;
   let train: GpuDataset | null = null;
-  let valData: GpuDataset | null = null;
+  const valData: { set: GpuDataset | null } = { set: null };
   // One random start for every epoch's check, so epochs are compared on the same attack draws.
   const validate = async (): Promise<number> => {
-    valData ??= GpuDataset.upload(val!.data);
+    const set = (valData.set ??= GpuDataset.upload(val!.data));
     const team = staticTeam(members.map((m) => moduleClassifier(m)), val!.combiner);
     const pgdOptions = { attacks: ['pgd'] as const, eps: s.eps, count: val!.size, aaCount: 0, batchSize: s.batchSize, seed: s.seed, pgd: { steps: val!.steps, stepSize: val!.stepSize } };
-    return accuracyOf(await withSparseKernels(members, () => evaluateSuite(team, valData!, pgdOptions)), 'pgd')!;
+    return accuracyOf(await withSparseKernels(members, () => evaluateSuite(team, set, pgdOptions)), 'pgd')!;
   };
   try {
     if (run.resumed) {
@@ -231,9 +232,14 @@ export async function trainEnsemble(
       start = run.resumed.epoch;
       partial = run.resumed.extra.partial as PartialEnsembleEpoch | undefined;
       if (best) {
-        const saved = checkedBest(run.resumed.extra.best, run.file('state.json'));
-        if (saved) await best.load(run.file(run.resumed.files.best ?? 'best'), saved, teamState());
-        initialValidationPgd = typeof run.resumed.extra.initialValidationPgd === 'number' ? run.resumed.extra.initialValidationPgd : undefined;
+        // Epoch 0 is checked before the first checkpoint, so every checkpoint of a validated run has a best.
+        const where = run.file('state.json');
+        const saved = checkedBest(run.resumed.extra.best, where);
+        const initial = run.resumed.extra.initialValidationPgd;
+        if (!saved || !run.resumed.files.best || typeof initial !== 'number')
+          throw new Error(`${where}: the checkpoint has no best epoch or no initial validation accuracy, though its run validates; pass --fresh to start over`);
+        await best.load(run.file(run.resumed.files.best), saved, teamState());
+        initialValidationPgd = initial;
       }
       say(`resumed ${run.path} after epoch ${start}${partial ? ` and ${partial.step} steps of epoch ${start + 1}` : ''}`);
     }
@@ -358,7 +364,7 @@ export async function trainEnsemble(
     return { members, history, selectedEpoch, ...(initialValidationPgd === undefined ? {} : { initialValidationPgd }) };
   } finally {
     train?.dispose();
-    (valData as GpuDataset | null)?.dispose();
+    valData.set?.dispose();
     best?.dispose();
     for (const o of opts) o.dispose();
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,8 @@ describe('ensemble training', () => {
     const a = team();
     const resA = await E.trainEnsemble(a, train, settings, await RunDir.open(join(base, 'a'), config), quiet);
     expect(resA.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    // Without a validation split the last epoch is kept, and nothing is checked.
+    expect([resA.selectedEpoch, resA.initialValidationPgd, resA.history.some((m) => m.validationPgd !== undefined)]).toEqual([3, undefined, false]);
     const h = resA.history;
     expect(h[2].loss).toBeLessThan(h[0].loss);
     expect(h[2].ce).toBeLessThan(h[0].ce);
@@ -158,8 +160,25 @@ describe('ensemble training', () => {
     ]);
     const wb = await weights(b2);
     wa.forEach((w, i) => expect(Array.from(wb[i])).toEqual(Array.from(w)));
+    // Finished, a rerun takes the best members from the last checkpoint again (the stage writes
+    // them out after training: a process ended in between must still write the best).
+    const b3 = team();
+    const resB3 = await E.trainEnsemble(b3, train, s, await RunDir.open(join(base, 'b'), config), { ...quiet, validation });
+    expect(resB3.selectedEpoch).toBe(0);
+    const w3 = await weights(b3);
+    wa.forEach((w, i) => expect(Array.from(w3[i])).toEqual(Array.from(w)));
+    // A checkpoint without the best epoch cannot belong to a validated run.
+    const statePath = join(base, 'b', 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { extra: Record<string, unknown> };
+    writeFileSync(statePath, JSON.stringify({ ...state, extra: { ...state.extra, best: null } }));
+    const b4 = team();
+    await expect(E.trainEnsemble(b4, train, s, await RunDir.open(join(base, 'b'), config), { ...quiet, validation })).rejects.toThrow(
+      /state\.json: the checkpoint has no best epoch .*--fresh/,
+    );
+    b4.forEach(E.disposeSubModel);
     a.forEach(E.disposeSubModel);
     b2.forEach(E.disposeSubModel);
+    b3.forEach(E.disposeSubModel);
   });
 
   it('warns when γ·L_C / L_E is outside 0.1–1 at the first step, and reports every step', async () => {
