@@ -272,12 +272,18 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(readdirSync(join(out, 'eval')).filter((f) => /\.(lock|partial\.json)$/.test(f))).toEqual([]);
   });
 
-  it('--eval-helper computes the EED rows the evaluation then takes, skipping a row being computed elsewhere', async () => {
-    const copy = join(scratch, 'run-helper');
+  /** A copy of the run (its evaluation under clean, PGD and CW done) and its EED rows' files. */
+  function copyWithEedRows(name: string) {
+    const copy = join(scratch, name);
     cpSync(out, copy, { recursive: true });
     const config = { ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' };
     const keyOf = (f: string) => (JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } } }).key;
     const eedRows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json') && /^eed/.test(keyOf(f).row));
+    return { copy, config, eedRows, keyOf };
+  }
+
+  it('--eval-helper computes the EED rows the evaluation then takes, skipping a row being computed elsewhere', async () => {
+    const { copy, config, eedRows } = copyWithEedRows('run-helper');
     // EED under clean, PGD and CW; the first member alone under PGD and CW.
     expect(eedRows).toHaveLength(5);
     for (const f of eedRows) rmSync(join(copy, 'eval', f));
@@ -307,11 +313,7 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
   });
 
   it('the evaluation leaves an EED row another process holds for last, and computes the others meanwhile', async () => {
-    const copy = join(scratch, 'run-held');
-    cpSync(out, copy, { recursive: true });
-    const config = { ...tinyConfig(copy), evalAttacks: 'clean,pgd,cw' };
-    const keyOf = (f: string) => (JSON.parse(readFileSync(join(copy, 'eval', f), 'utf8')) as { key: { row: string; options: { attacks: string[] } } }).key;
-    const eedRows = readdirSync(join(copy, 'eval')).filter((f) => f.endsWith('.json') && /^eed/.test(keyOf(f).row));
+    const { copy, config, eedRows, keyOf } = copyWithEedRows('run-held');
     // The team under PGD is held by a process elsewhere, which lets go once this one waits for it.
     const held = eedRows.find((f) => keyOf(f).row === 'eed' && keyOf(f).options.attacks.includes('pgd'))!;
     for (const f of eedRows) rmSync(join(copy, 'eval', f));
