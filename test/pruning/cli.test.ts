@@ -1,7 +1,7 @@
 // `eed prune` option handling (the full command runs a device and datasets; its stages are tested
 // in prune.test.ts, resuming in resume.test.ts).
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -81,6 +81,12 @@ describe('eed prune options', () => {
       await expect(pruneCommand([...args, '--score', 'ase'])).rejects.toThrow(/state\.json: unreadable checkpoint state/);
       // Asked for by name, the new rule is another run than the folder's.
       await expect(pruneCommand([...args, '--score', 'ase', '--keep-budget-rule', 'scale'])).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
+      // A new folder records the rule by name, the spec's too (stopped again by a damaged state file).
+      const fresh = join(out, 'new');
+      mkdirSync(fresh);
+      writeFileSync(join(fresh, 'state.json'), '{');
+      await expect(pruneCommand(['--checkpoint', join(out, 'dense.safetensors'), '--out', fresh, '--score', 'ase', '--keep-budget-rule', 'shift'])).rejects.toThrow(/state\.json: unreadable/);
+      expect((JSON.parse(readFileSync(join(fresh, 'config.json'), 'utf8')) as { keepBudgetRule?: string }).keepBudgetRule).toBe('shift');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
