@@ -6,6 +6,7 @@ import { init, shutdown } from '../engine/engine.js';
 import { checkPipelineConfig, PIPELINE_OPTIONS, PIPELINE_PRESETS } from '../pipeline/config.js';
 import { openPipeline, PipelineInterrupted } from '../pipeline/context.js';
 import { runPipeline, STAGES, type Stage } from '../pipeline/pipeline.js';
+import { copyEarlierStages } from '../pipeline/sharedStages.js';
 import { onInterrupt } from './interrupt.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
 
@@ -18,6 +19,11 @@ export const RUN_FLAGS = {
     type: 'boolean',
     default: false,
     help: 'evaluate only the dense baseline into eval/ and stop (needs only the base model: a second process can run it beside the pool or ensemble stage)',
+  },
+  stagesFrom: {
+    type: 'string',
+    default: '',
+    help: 'copy the finished base, pool, team and evaluation rows of this run folder, which must match in every setting before the ensemble stage (ablations of the ensemble stage)',
   },
   evalHelper: {
     type: 'boolean',
@@ -63,6 +69,10 @@ export async function runCommand(argvIn: string[]): Promise<number> {
   try {
     const ctx = await openPipeline(config, { fresh: flags.fresh, signal, explicit });
     ctx.log(`eed run${preset ? ` --preset ${preset}` : ''}: ${config.dataset}, ${config.model} (width ${config.width}), ${ctx.train.labels.length} training images, adapter ${ctx.adapter}`);
+    if (flags.stagesFrom) {
+      const copied = copyEarlierStages(ctx, flags.stagesFrom);
+      ctx.log(`--stages-from ${flags.stagesFrom}: ${copied.length ? `copied ${copied.join(', ')}` : 'nothing to copy (this run has them already)'}`);
+    }
     const alone = flags.baselineOnly || flags.evalHelper;
     const outcome = await runPipeline(ctx, { stage: alone ? undefined : stage, job, preset, baselineOnly: flags.baselineOnly, evalHelper: flags.evalHelper });
     const minutes = ((performance.now() - t0) / 60000).toFixed(1);

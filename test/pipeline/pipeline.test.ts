@@ -16,6 +16,7 @@ import { setEvalAutoAttack, setEvalRowWaitMs } from '../../src/pipeline/evalStag
 import { openPipeline } from '../../src/pipeline/context.js';
 import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { poolJobs } from '../../src/pipeline/poolStage.js';
+import { copyEarlierStages } from '../../src/pipeline/sharedStages.js';
 import type { Selection } from '../../src/pipeline/selectStage.js';
 import type { EnsembleStageReport } from '../../src/pipeline/ensembleStage.js';
 import type { EnsembleEpochMetrics } from '../../src/ensemble/training/trainEnsemble.js';
@@ -341,6 +342,32 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
       setEvalRowWaitMs(10_000);
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+
+  it('--stages-from: a variant of the ensemble stage copies the base, pool, team and baseline rows of a finished run', async () => {
+    const variant = join(scratch, 'run-beta');
+    const ctx = await openPipeline({ ...tinyConfig(variant), beta: 0.5, omega: 0 });
+    const copied = copyEarlierStages(ctx, out);
+    expect(copied.join('; ')).toMatch(/^the base model; 3 pool job\(s\); the team selection; \d+ finished evaluation row\(s\)$/);
+    const jobReports = readdirSync(join(variant, 'pool')).map((j) => join(variant, 'pool', j, 'report.json'));
+    const stamps = jobReports.map((f) => statSync(f).mtimeMs);
+    // No checkpoints of finished work come along.
+    expect(readdirSync(join(variant, 'pool')).some((j) => existsSync(join(variant, 'pool', j, 'train')))).toBe(false);
+    const outcome = await runPipeline(ctx);
+    expect(jobReports.map((f) => statSync(f).mtimeMs)).toEqual(stamps);
+    expect(JSON.parse(readFileSync(join(variant, 'select', 'selection.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(out, 'select', 'selection.json'), 'utf8')));
+    // The ensemble is its own (trained with β 0.5, ω 0); the dense row is the original run's.
+    const dense = (r: EedReport) => r.methods.find((m) => m.kind === 'dense')!;
+    const original = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as EedReport;
+    expect([dense(outcome.report!).clean, dense(outcome.report!).pgd]).toEqual([dense(original).clean, dense(original).pgd]);
+    expect(JSON.parse(readFileSync(join(variant, 'ensemble', 'train', 'config.json'), 'utf8'))).toMatchObject({ beta: 0.5, omega: 0 });
+    // Copying again finds nothing new; a run that differs before the ensemble stage is refused, naming the setting.
+    expect(copyEarlierStages(ctx, out)).toEqual([]);
+    const other = await openPipeline({ ...tinyConfig(join(scratch, 'run-seed')), seed: 1 });
+    expect(() => copyEarlierStages(other, out)).toThrow(/--stages-from .*: it ran with seed 0, this run has 1; only the settings of the ensemble stage and after may differ/);
+    expect(() => copyEarlierStages(other, join(scratch, 'nowhere'))).toThrow(/no run folder there \(expected .*config\.json/);
+    rmSync(variant, { recursive: true, force: true });
+    rmSync(join(scratch, 'run-seed'), { recursive: true, force: true });
   });
 
   it('an interrupt stops the evaluation at the next row to compute', async () => {
