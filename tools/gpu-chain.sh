@@ -6,9 +6,11 @@
 # --stop-at seconds every eed process gets one Ctrl-C (each checkpoints and stops at its next safe
 # point), and runs/ is packed into --out as runs.tgz.NN pieces of 15 MiB. Every step resumes, so the
 # same command continues where an earlier call (its runs/ unpacked here) stopped.
-#   bash tools/gpu-chain.sh [--pack DIR] [--stop-at S] [--out DIR] [--eed-run DIR] [--no-eed] [--no-tune]
+#   bash tools/gpu-chain.sh [--pack DIR] [--stop-at S] [--out DIR] [--eed-run DIR] [--ablation NAME:FLAGS]... [--no-eed] [--no-tune]
 # --eed-run DIR: issue 7's run folder (default runs/fmnist, the preset's); another folder starts
 # (or continues) a run of the preset as it is now, beside the older one.
+# --ablation NAME:FLAGS (repeatable): once DIR's team is selected, a variant of its ensemble stage in
+# DIR-NAME with FLAGS added (e.g. 'beta0:--beta 0'), which copies DIR's earlier stages (--stages-from).
 # --pack DIR: unpack what tools/gpu-pack.sh made (node, dist/, dawn.node, the Vulkan loader, the
 # Fashion-MNIST files) first, for a machine with neither Node.js nor a registry.
 # One process keeps a GPU this size busy a few percent of the time (SmallCNN steps are launch-bound),
@@ -21,15 +23,17 @@ OUTDIR=""
 EED=1
 TUNE=1
 EED_RUN=runs/fmnist
+ABLATIONS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --pack) PACK="$2"; shift 2 ;;
     --stop-at) STOP_AT="$2"; shift 2 ;;
     --out) OUTDIR="$2"; shift 2 ;;
     --eed-run) EED_RUN="$2"; shift 2 ;;
+    --ablation) ABLATIONS+=("$2"); shift 2 ;;
     --no-eed) EED=0; shift ;;
     --no-tune) TUNE=0; shift ;;
-    *) echo "usage: $0 [--pack DIR] [--stop-at SECONDS] [--out DIR] [--eed-run DIR] [--no-eed] [--no-tune]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--pack DIR] [--stop-at SECONDS] [--out DIR] [--eed-run DIR] [--ablation NAME:FLAGS]... [--no-eed] [--no-tune]" >&2; exit 2 ;;
   esac
 done
 HARD_AT=$((STOP_AT + 30))
@@ -131,6 +135,19 @@ if [ -f "$BASE/report.json" ] && [ "$(el)" -lt "$STOP_AT" ]; then
           sleep 3
         done
         shift 3; exec "$@"' helper "$T0" "$STOP_AT" "$EED_RUN" "${RUN[@]}" --eval-helper
+    done
+    for a in "${ABLATIONS[@]}"; do
+      name="${a%%:*}"
+      # FLAGS split on spaces on purpose: they are options and their values.
+      # shellcheck disable=SC2206
+      extra=(${a#*:})
+      job "ablation-$name" bash -c '
+        while [ ! -f "$3/select/selection.json" ]; do
+          [ "$(( $(date +%s) - $1 ))" -lt "$2" ] || exit 0
+          sleep 3
+        done
+        shift 3; exec "$@"' ablation "$T0" "$STOP_AT" "$EED_RUN" \
+        node bin/eed.js run --preset fmnist --base-checkpoint "$BASE/model.safetensors" --out "$EED_RUN-$name" --stages-from "$EED_RUN" "${extra[@]}"
     done
   fi
 fi
