@@ -50,7 +50,7 @@ export const ADDED_SETTINGS: Partial<PipelineConfig> = {
   rdAccuracyGap: 1,
   // Before 28 November the safety net shifted every rate logit (the spec's rule).
   keepBudgetRule: 'shift',
-  // Before 28 November ensemble training ended with its last epoch (the spec's).
+  // Until the evening of 27 November ensemble training ended with its last epoch (the spec's).
   ensembleValidation: false,
 };
 
