@@ -44,6 +44,21 @@ for (const d of dirs) {
   }
   console.log(`${d.padEnd(24)} ${where}${ev}`);
 }
+// Issue 7's evaluation keeps each finished row in eval/ (the report comes once all are in).
+const rowsDir = 'runs/fmnist/eval';
+if (existsSync(rowsDir)) {
+  const { readdirSync } = await import('node:fs');
+  const files = readdirSync(rowsDir);
+  const lines = files.filter((f) => /^[0-9a-f]{16}\.json$/.test(f)).map((f) => {
+    const { key, value } = JSON.parse(readFileSync(`${rowsDir}/${f}`, 'utf8'));
+    const rows = (value.dieResult ?? value).rows ?? [];
+    const row = key.row === 'eed' ? 'EED (DIE)' : key.row === 'eed-first-member' ? 'EED first member alone (DIE judging)' : key.row;
+    return `  ${row}: ${rows.map((r) => `${r.label} ${(r.accuracy * 100).toFixed(2)}%`).join(', ')}`;
+  });
+  console.log(lines.sort().join('\n'));
+  const busy = files.filter((f) => f.endsWith('.partial.json') || f.endsWith('.partial.autoattack.safetensors')).map((f) => f.slice(0, 16));
+  if (busy.length) console.log(`  under way (kept after each finished attack): ${[...new Set(busy)].join(', ')}`);
+}
 JS
     exit 0 ;;
   "") ;;
