@@ -20,7 +20,7 @@ import { staticTeam } from '../ensemble/staticEnsemble.js';
 import { countParameters, disposeSubModel } from '../ensemble/subModel.js';
 import { loadSubModel } from '../ensemble/subModelFile.js';
 import { ensembleTrainSettings, type Diversity } from '../ensemble/training/settings.js';
-import { trainEnsemble } from '../ensemble/training/trainEnsemble.js';
+import { trainEnsemble, type EnsembleEpochMetrics } from '../ensemble/training/trainEnsemble.js';
 import type { Module } from '../nn/module.js';
 import { RunDir } from '../training/runDir.js';
 import { TrainingInterrupted } from '../training/trainer.js';
@@ -33,7 +33,7 @@ export const ensembleDir = (ctx: PipelineContext) => ctx.run.file('ensemble');
 export interface EnsembleStageReport {
   team: string[];
   trainImages: number;
-  history: unknown[];
+  history: EnsembleEpochMetrics[];
   prunableNonZero: number;
   budget: number;
   /** The DIE settings chosen on the held-out split (null: the configured ones, uncalibrated). */
@@ -123,7 +123,7 @@ export async function ensembleStage(ctx: PipelineContext, selection: Selection):
       augment: c.augment,
       seed: c.seed,
     });
-    let history: { seconds: number }[] = [];
+    let history: EnsembleEpochMetrics[] = [];
     let trainingSeconds = 0;
     let chosen: { selectedEpoch: number; initialValidationPgd?: number } = { selectedEpoch: settings.epochs };
     if (settings.epochs > 0) {

@@ -43,7 +43,6 @@ import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type 
 import { ensembleDir, ensembleStageReport } from './ensembleStage.js';
 import { tryLock } from './jobLock.js';
 import type { PoolJobReport } from './poolStage.js';
-import type { EnsembleEpochMetrics } from '../ensemble/training/trainEnsemble.js';
 import type { Selection } from './selectStage.js';
 
 const EVAL_ATTACKS = SUITE_ATTACKS.filter((a) => a !== 'autoattack');
@@ -493,7 +492,7 @@ export async function evalStage(
     // the joint training added or cost. Ours ([X]); the paper's tables have no such row. Left out
     // where EED's members are those very weights (no training, or its epoch 0 kept).
     const trained = ensembleStageReport(ctx);
-    const trainedEpochs = (trained?.history ?? []) as EnsembleEpochMetrics[];
+    const trainedEpochs = trained?.history ?? [];
     const untrainedIsEed = trainedEpochs.length === 0 || trained?.selectedEpoch === 0;
     const untrainedLabel = 'Team before ensemble training';
     if (!untrainedIsEed) {

@@ -19,7 +19,6 @@ import { poolJobs } from '../../src/pipeline/poolStage.js';
 import { copyEarlierStages } from '../../src/pipeline/sharedStages.js';
 import type { Selection } from '../../src/pipeline/selectStage.js';
 import type { EnsembleStageReport } from '../../src/pipeline/ensembleStage.js';
-import type { EnsembleEpochMetrics } from '../../src/ensemble/training/trainEnsemble.js';
 import type { EedReport } from '../../src/reports/report.js';
 import type { SuiteResult } from '../../src/attacks/suite.js';
 
@@ -95,7 +94,7 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(manifest.members.map((m) => m.name)).toEqual(selection.teamNames);
     // Ensemble training kept its best epoch on the held-out split (0: the team as selected).
     const ensembleReport = JSON.parse(readFileSync(join(out, 'ensemble', 'report.json'), 'utf8')) as EnsembleStageReport;
-    const heldOutScores = [ensembleReport.initialValidationPgd!, ...(ensembleReport.history as EnsembleEpochMetrics[]).map((h) => h.validationPgd!)];
+    const heldOutScores = [ensembleReport.initialValidationPgd!, ...ensembleReport.history.map((h) => h.validationPgd!)];
     expect(heldOutScores).toHaveLength(2);
     expect(ensembleReport.selectedEpoch).toBe(heldOutScores.lastIndexOf(Math.max(...heldOutScores)));
     expect(manifest.members.reduce((s, m) => s + m.prunableNonZero, 0)).toBeLessThanOrEqual(selection.budget);
@@ -237,6 +236,16 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     await expect(openPipeline(tinyConfig(older), { explicit: new Set(['keepBudgetRule']) })).rejects.toThrow(/different config \(keepBudgetRule: undefined there, "scale" now\)/);
     // The folder keeps the config it was made with.
     expect(JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'))).toEqual(recorded);
+    // Its ensemble stage, checkpointed before the held-out check existed (no validation in its
+    // config), resumes as it ran: the last epoch kept, nothing checked.
+    const trainConfig = join(older, 'ensemble', 'train', 'config.json');
+    const { validation: _validation, ...unvalidated } = JSON.parse(readFileSync(trainConfig, 'utf8')) as Record<string, unknown>;
+    writeFileSync(trainConfig, JSON.stringify(unvalidated));
+    rmSync(join(older, 'ensemble', 'manifest.json'));
+    await runPipeline(await openPipeline(tinyConfig(older)), { stage: 'ensemble' });
+    const stage = JSON.parse(readFileSync(join(older, 'ensemble', 'report.json'), 'utf8')) as EnsembleStageReport;
+    expect([stage.selectedEpoch, stage.initialValidationPgd]).toEqual([1, undefined]);
+    expect(JSON.parse(readFileSync(trainConfig, 'utf8'))).toEqual(unvalidated);
     rmSync(older, { recursive: true, force: true });
   });
 
