@@ -42,9 +42,11 @@ describe('eed run options', () => {
     await expect(runCommand(['--eval-helper', '--stage', 'pool'])).rejects.toThrow(/--eval-helper runs alone/);
     // The invocation's flags go through the option parser (switch forms included) and stay out of the config.
     const flags = (...argv: string[]) => resolveOptions('run', PIPELINE_OPTIONS, PIPELINE_PRESETS, argv, RUN_FLAGS);
-    expect(flags().flags).toEqual({ stage: 'eval', job: -1, fresh: false, baselineOnly: false, evalHelper: false });
-    expect(flags('--stage', 'pool', '--job=7').flags).toEqual({ stage: 'pool', job: 7, fresh: false, baselineOnly: false, evalHelper: false });
+    expect(flags().flags).toEqual({ stage: 'eval', job: -1, fresh: false, baselineOnly: false, stagesFrom: '', evalHelper: false });
+    expect(flags('--stage', 'pool', '--job=7').flags).toEqual({ stage: 'pool', job: 7, fresh: false, baselineOnly: false, stagesFrom: '', evalHelper: false });
     expect(flags('--eval-helper').flags.evalHelper).toBe(true);
+    expect(flags('--stages-from', 'runs/fmnist').flags.stagesFrom).toBe('runs/fmnist');
+    expect(flags('--stages-from', 'runs/fmnist').config).not.toHaveProperty('stagesFrom');
     expect(flags('--stage', 'pool', '--job=7').config).not.toHaveProperty('job');
     // --fresh=false and `--fresh false` used to mean --fresh: the run directory was deleted.
     expect(flags('--fresh=false', '--seed', '1').flags.fresh).toBe(false);
