@@ -23,12 +23,12 @@ import { Generator } from '../ops/random.js';
 import { max } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { apgdCheckpoints } from './apgdSchedule.js';
-import { DEFAULT_ATTACK_BATCH, inBatchesAsync } from './batching.js';
+import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import { correctlyClassified, type Classifier } from './classifier.js';
 import { inputGradient } from './inputGradient.js';
 import { crossEntropyLoss, dlrLoss, dlrTargetedLoss, topClasses } from './losses.js';
 import { linfProject, linfStep } from './project.js';
-import { untilFooled, type AttackStage } from './robustRestarts.js';
+import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint } from './robustRestarts.js';
 
 export interface ApgdOptions {
   /** ℓ∞ radius (default 8/255). */
@@ -41,6 +41,8 @@ export interface ApgdOptions {
   rho?: number;
   /** Random starts (default: a generator seeded 0, so evaluations repeat). */
   generator?: Generator;
+  /** Saves and resumes the attack after each restart or target class (AutoAttack on a CPU adapter). */
+  checkpoint?: BatchedAttackCheckpoint;
   batchSize?: number;
 }
 
@@ -204,10 +206,8 @@ export async function apgd(classifier: Classifier, x: Tensor, labels: Tensor, op
   const lossName = opts.loss ?? 'ce';
   const run: AttackStage = (xs, ys) =>
     apgdRun(classifier, xs, ys, (z) => (lossName === 'dlr' ? dlrLoss(z, ys) : crossEntropyLoss(z, ys)), o).xAdv;
-  const { xAdv } = await inBatchesAsync(x, labels, o.batchSize, 'apgd', async (xb, yb) => ({
-    xAdv: (await untilFooled(classifier, xb, yb, new Array<AttackStage>(o.restarts).fill(run))).xAdv,
-  }));
-  return xAdv;
+  const stages = new Array<AttackStage>(o.restarts).fill(run);
+  return untilFooledInBatches(classifier, x, labels, stages, { batchSize: o.batchSize, what: 'apgd', generator: o.generator, checkpoint: opts.checkpoint });
 }
 
 /** APGD-T: targeted DLR against the classes ranked 2nd .. (targetClasses + 1)th at x. */
@@ -225,8 +225,5 @@ export async function apgdTargeted(classifier: Classifier, x: Tensor, labels: Te
         const t = scope(() => noGrad(() => topClasses(classifier.logits(xs), rank)[rank - 1]));
         return apgdRun(classifier, xs, ys, (z) => dlrTargetedLoss(z, ys, t), o).xAdv;
       });
-  const { xAdv } = await inBatchesAsync(x, labels, o.batchSize, 'apgdTargeted', async (xb, yb) => ({
-    xAdv: (await untilFooled(classifier, xb, yb, stages)).xAdv,
-  }));
-  return xAdv;
+  return untilFooledInBatches(classifier, x, labels, stages, { batchSize: o.batchSize, what: 'apgdTargeted', generator: o.generator, checkpoint: opts.checkpoint });
 }

@@ -3,9 +3,13 @@
 // attack runs only on the points still robust after the ones before it, and a point counts as
 // robust only if every attack failed on it; its adversarial image is the first one that fooled
 // the classifier (per-point worst case). Robust accuracy is reported after each attack.
+// On a CPU adapter the suite runs for hours: its state can be kept after each attack and, inside
+// APGD-T, FAB-T and the others, after each target class, restart and batch (onCheckpoint), and a
+// resumed run returns what the uninterrupted one would.
 
 import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
+import { clone } from '../ops/creation.js';
 import { abs, sub } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
 import { max } from '../ops/reduce.js';
@@ -13,13 +17,16 @@ import { apgd, apgdTargeted } from './apgd.js';
 import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { fabTargeted } from './fab.js';
-import { untilFooled } from './robustRestarts.js';
+import { untilFooled, type BatchedAttackCheckpoint, type BatchedAttackState } from './robustRestarts.js';
 import { squareAttack } from './square.js';
 
 export interface AutoAttackComponent {
   readonly name: string;
-  /** Adversarial candidates for the given (still robust) points, within the ε-box and [0, 1]. */
-  run(classifier: Classifier, x: Tensor, labels: Tensor): Tensor | Promise<Tensor>;
+  /**
+   * Adversarial candidates for the given (still robust) points, within the ε-box and [0, 1].
+   * `checkpoint`, where given, is for saving and resuming inside the attack; an attack may ignore it.
+   */
+  run(classifier: Classifier, x: Tensor, labels: Tensor, checkpoint?: BatchedAttackCheckpoint): Tensor | Promise<Tensor>;
 }
 
 export interface StandardAttackOptions {
@@ -46,12 +53,12 @@ export function standardAttacks(opts: StandardAttackOptions = {}): AutoAttackCom
   const iterations = opts.iterations ?? 100;
   const targetClasses = opts.targetClasses ?? 9;
   const attacks: AutoAttackComponent[] = [
-    { name: 'APGD-CE', run: (c, x, y) => apgd(c, x, y, { ...common(), iterations, restarts: 1, loss: 'ce' }) },
-    { name: 'APGD-T', run: (c, x, y) => apgdTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses }) },
+    { name: 'APGD-CE', run: (c, x, y, checkpoint) => apgd(c, x, y, { ...common(), iterations, restarts: 1, loss: 'ce', checkpoint }) },
+    { name: 'APGD-T', run: (c, x, y, checkpoint) => apgdTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses, checkpoint }) },
   ];
   if (opts.fab ?? true)
-    attacks.push({ name: 'FAB-T', run: (c, x, y) => fabTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses }) });
-  attacks.push({ name: 'Square', run: (c, x, y) => squareAttack(c, x, y, { ...common(), queries: opts.queries ?? 5000, restarts: 1 }) });
+    attacks.push({ name: 'FAB-T', run: (c, x, y, checkpoint) => fabTargeted(c, x, y, { ...common(), iterations, restarts: 1, targetClasses, checkpoint }) });
+  attacks.push({ name: 'Square', run: (c, x, y, checkpoint) => squareAttack(c, x, y, { ...common(), queries: opts.queries ?? 5000, restarts: 1, checkpoint }) });
   return attacks;
 }
 
@@ -63,7 +70,12 @@ export interface AutoAttackOptions extends StandardAttackOptions {
    * `resumeFrom` needs to continue from there (its tensor borrowed: save it before returning).
    */
   onStage?: (step: { attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress }) => void | Promise<void>;
-  /** Continue after the attacks a previous run finished (as onStage reported them). */
+  /**
+   * Called inside an attack, after each of its target classes, restarts and batches but the last,
+   * with the state (`within` set; tensors borrowed) from which `resumeFrom` continues there.
+   */
+  onCheckpoint?: (step: { attack: string; seconds: number; progress: AutoAttackProgress }) => void | Promise<void>;
+  /** Continue where a previous run stopped (as onStage or onCheckpoint reported it). */
   resumeFrom?: AutoAttackProgress;
 }
 
@@ -74,6 +86,8 @@ export interface AutoAttackProgress {
   steps: { attack: string; robustAccuracy: number }[];
   robust: readonly boolean[];
   xAdv: Tensor;
+  /** How far the next attack (the one after `steps`) got, when it stopped inside. */
+  within?: BatchedAttackState;
 }
 
 export interface AutoAttackReport {
@@ -104,13 +118,28 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   // The correctness checks run in the attacks' batches too: the whole evaluation set (1000 images
   // in the paper's setting) in one forward pass can exceed what a device binds.
   const batchSize = opts.batchSize ?? DEFAULT_ATTACK_BATCH;
-  const cleanAccuracy = from ? from.cleanAccuracy : accuracy(await correctOnHost(classifier, x, labels, batchSize));
+  const cleanFlags = from ? undefined : await correctOnHost(classifier, x, labels, batchSize);
+  const cleanAccuracy = from ? from.cleanAccuracy : accuracy(cleanFlags ?? []);
   const steps: AutoAttackReport['steps'] = from ? [...from.steps] : [];
+  // What the attack under way started from (its checkpoints carry it).
+  let before = { robust: [...(from ? from.robust : (cleanFlags ?? []))], xAdv: clone(from ? from.xAdv : x) };
+  const checkpoint = (k: number): BatchedAttackCheckpoint | undefined => {
+    const resumeFrom = from && k === from.steps.length ? from.within : undefined;
+    const onCheckpoint = opts.onCheckpoint;
+    if (!onCheckpoint && !resumeFrom) return undefined;
+    return {
+      resumeFrom,
+      save: async (within) => {
+        const progress = { cleanAccuracy, steps: [...steps], robust: before.robust, xAdv: before.xAdv, within };
+        await onCheckpoint?.({ attack: attacks[k].name, seconds: (performance.now() - t0) / 1000, progress });
+      },
+    };
+  };
   const { xAdv, robust } = await untilFooled(
     classifier,
     x,
     labels,
-    attacks.map((a) => (xs: Tensor, ys: Tensor) => a.run(classifier, xs, ys)),
+    attacks.map((a, k) => (xs: Tensor, ys: Tensor) => a.run(classifier, xs, ys, checkpoint(k))),
     {
       validate: async (k, candidates, clean) => {
         const worst = await largestPerturbation(candidates, clean);
@@ -120,12 +149,14 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
       afterStage: async (k, flags, xAdvSoFar) => {
         const step = { attack: attacks[k].name, robustAccuracy: accuracy(flags) };
         steps.push(step);
+        before.xAdv.dispose();
+        before = { robust: [...flags], xAdv: clone(xAdvSoFar) };
         await opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000, progress: { cleanAccuracy, steps: [...steps], robust: flags, xAdv: xAdvSoFar } });
       },
-      resumeFrom: from && { stage: from.steps.length, robust: from.robust, xAdv: from.xAdv },
+      resumeFrom: { stage: from ? from.steps.length : 0, robust: before.robust, xAdv: before.xAdv },
       batchSize,
     },
-  );
+  ).finally(() => before.xAdv.dispose());
   return {
     label: `AA (${attacks.map((a) => a.name).join(' + ')})`,
     cleanAccuracy,

@@ -111,15 +111,25 @@ export class EvalProgress {
     return this.path.replace(/\.json$/, '') + '.autoattack.safetensors';
   }
 
-  /** Saves AutoAttack's state after one of its attacks (atomically; the tensor is read, not kept). */
+  /**
+   * Saves AutoAttack's state after one of its attacks, or inside one (`within`), atomically; the
+   * tensors are read, not kept.
+   */
   async recordAutoAttack(progress: AutoAttackProgress): Promise<void> {
     const xAdv = (await progress.xAdv.data()) as Float32Array;
-    await writeSafetensors(this.autoAttackPath, [['xAdv', tensorRecord(xAdv, progress.xAdv.shape)]], {
+    const tensors: [string, ReturnType<typeof tensorRecord>][] = [['xAdv', tensorRecord(xAdv, progress.xAdv.shape)]];
+    const metadata: Record<string, string> = {
       key: JSON.stringify(this.key),
       cleanAccuracy: String(progress.cleanAccuracy),
       steps: JSON.stringify(progress.steps),
       robust: JSON.stringify(progress.robust.map(Number)),
-    });
+    };
+    const w = progress.within;
+    if (w) {
+      tensors.push(['withinXAdv', tensorRecord((await w.xAdv.data()) as Float32Array, w.xAdv.shape)]);
+      metadata.within = JSON.stringify({ batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition });
+    }
+    await writeSafetensors(this.autoAttackPath, tensors, metadata);
   }
 
   /** AutoAttack's saved state under this file's key (the caller owns the tensor), if there is one. */
@@ -139,11 +149,32 @@ export class EvalProgress {
       const steps = JSON.parse(m.steps) as AutoAttackProgress['steps'];
       const cleanAccuracy = Number(m.cleanAccuracy);
       if (!Array.isArray(steps) || !Number.isFinite(cleanAccuracy) || robust.length !== rec.shape[0]) throw new Error('inconsistent metadata');
-      return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape) };
+      const within = m.within === undefined ? undefined : this.withinState(m.within, file.tensors.get('withinXAdv'), robust.filter(Boolean).length);
+      const xAdv = Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape);
+      return { cleanAccuracy, steps, robust, xAdv, ...(within ? { within: { ...within, xAdv: Tensor.fromArray(within.xAdv, within.shape) } } : {}) };
     } catch (e) {
       process.stderr.write(`${this.who}: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
       return undefined;
     }
+  }
+
+  /**
+   * The saved state inside an attack: its output so far has a row per point the attack started
+   * on (those robust before it). Anything else is refused (the attack then starts at its beginning).
+   */
+  private withinState(json: string, rec: Parameters<typeof toFloat32>[0] | undefined, rows: number) {
+    const w = JSON.parse(json) as { batch: unknown; stage: unknown; robust: unknown; generatorPosition: unknown };
+    const ints = [w.batch, w.stage, w.generatorPosition].every((v) => Number.isSafeInteger(v) && (v as number) >= 0);
+    if (!rec || !ints || !Array.isArray(w.robust) || rec.shape[0] !== rows)
+      throw new Error(`the state inside an attack (withinXAdv, within) is incomplete or not for the ${rows} points robust before it`);
+    return {
+      batch: w.batch as number,
+      stage: w.stage as number,
+      robust: (w.robust as unknown[]).map(Boolean),
+      generatorPosition: w.generatorPosition as number,
+      xAdv: toFloat32(rec, `${this.autoAttackPath}: withinXAdv`),
+      shape: rec.shape,
+    };
   }
 
   /** Drops the files once the full result is kept elsewhere. */
@@ -157,8 +188,9 @@ export class EvalProgress {
  * evaluateSuite one attack at a time through `progress`: an attack it already holds is taken from
  * it, each new one is recorded as it ends, and AutoAttack resumes after its last finished attack
  * (each attack's result depends only on its own settings and seed, so the split changes nothing).
- * `log` hears which attacks were taken from the file and AutoAttack's progress; `beforeAttack`
- * runs before each attack still to compute and may throw to stop there (a Ctrl-C's safe point).
+ * `log` hears which attacks were taken from the file and AutoAttack's progress; `safePoint` runs
+ * before each attack still to compute and after each AutoAttack state saved, and may throw to stop
+ * there (where a Ctrl-C stops: at most one target class or restart of work is lost).
  */
 export async function resumableSuite(
   progress: EvalProgress,
@@ -167,7 +199,7 @@ export async function resumableSuite(
   options: SuiteOptions,
   hooks: Omit<SuiteHooks, 'autoAttackResume'> = {},
   log: (line: string) => void = () => {},
-  beforeAttack: () => void = () => {},
+  safePoint: () => void = () => {},
 ): Promise<SuiteResult> {
   const o = resolveSuiteOptions(options);
   const rows: AttackOutcome[] = [];
@@ -175,9 +207,9 @@ export async function resumableSuite(
     let outcome = progress.row(attack);
     if (outcome) log(`${outcome.label}: ${(outcome.accuracy * 100).toFixed(2)}% (from ${progress.path})`);
     else {
-      beforeAttack();
+      safePoint();
       const resume = attack === 'autoattack' ? await progress.autoAttackState() : undefined;
-      if (resume) log(`AutoAttack: resuming after ${resume.steps.map((st) => st.attack).join(', ')} (from ${progress.autoAttackPath})`);
+      if (resume) log(`AutoAttack: resuming ${resumeWhere(resume)} (from ${progress.autoAttackPath})`);
       let suite: SuiteResult;
       try {
         suite = await evaluateSuite(classifier, data, { ...options, attacks: [attack] }, {
@@ -188,11 +220,17 @@ export async function resumableSuite(
               await progress.recordAutoAttack(e.progress);
               log(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
             }
+            if (e.kind === 'autoattack-checkpoint') {
+              await progress.recordAutoAttack(e.progress);
+              log(`  AutoAttack, ${e.attack}: saved ${resumeWhere(e.progress)} (${e.seconds.toFixed(0)} s)`);
+            }
             await hooks.onProgress?.(e);
+            if (e.kind === 'autoattack-stage' || e.kind === 'autoattack-checkpoint') safePoint();
           },
         });
       } finally {
         resume?.xAdv.dispose();
+        resume?.within?.xAdv.dispose();
       }
       outcome = suite.rows[0];
       if (!outcome) continue; // AutoAttack with aaCount 0
@@ -202,4 +240,13 @@ export async function resumableSuite(
   }
   const aa = rows.find((r): r is AutoAttackOutcome => r.attack === 'autoattack') ?? null;
   return { rows, autoAttack: aa, options: o };
+}
+
+/** Where a saved AutoAttack state stands, in words. */
+function resumeWhere(p: AutoAttackProgress): string {
+  const after = p.steps.length ? `after ${p.steps.map((st) => st.attack).join(', ')}` : 'at the start';
+  const w = p.within;
+  if (!w) return after;
+  const inBatch = w.stage ? `, ${w.stage} stages into batch ${w.batch + 1} (target classes or restarts; ${w.robust.filter(Boolean).length} of its ${w.robust.length} points still robust)` : `, ${w.batch} batches done`;
+  return `${after}${inBatch}`;
 }

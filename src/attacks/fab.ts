@@ -23,11 +23,11 @@ import { detach, tensor, variable } from '../ops/creation.js';
 import { neg, sub } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
 import { argmax, sum } from '../ops/reduce.js';
-import { DEFAULT_ATTACK_BATCH, inBatchesAsync } from './batching.js';
+import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import type { Classifier } from './classifier.js';
 import { projectLinf } from './fabProjection.js';
 import { logitAt, topClasses } from './losses.js';
-import { untilFooled, type AttackStage } from './robustRestarts.js';
+import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint } from './robustRestarts.js';
 
 export interface FabOptions {
   /** ℓ∞ radius a sample must be fooled within, and of random restarts (default 8/255). */
@@ -45,12 +45,14 @@ export interface FabOptions {
   beta?: number;
   /** Random restarts (default: a generator seeded 0). */
   generator?: Generator;
+  /** Saves and resumes the attack after each restart or target class (AutoAttack on a CPU adapter). */
+  checkpoint?: BatchedAttackCheckpoint;
   batchSize?: number;
 }
 
 export const FAB_DEFAULTS = { eps: 8 / 255, iterations: 100, restarts: 1, targetClasses: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9 } as const;
 
-type FabSettings = Required<Omit<FabOptions, 'batchSize' | 'restarts' | 'targetClasses'>>;
+type FabSettings = Required<Omit<FabOptions, 'batchSize' | 'restarts' | 'targetClasses' | 'checkpoint'>>;
 
 /** f = z_t − z_y at x and ∇f, read back. */
 async function boundaryLinearisation(
@@ -175,8 +177,10 @@ export async function fabTargeted(classifier: Classifier, x: Tensor, labels: Ten
   const stages: AttackStage[] = [];
   for (let rank = 2; rank <= targets + 1; rank++)
     for (let r = 0; r < restarts; r++) stages.push((xs, ys) => fabRun(classifier, xs, ys, rank, r > 0, o));
-  const { xAdv } = await inBatchesAsync(x, labels, opts.batchSize ?? DEFAULT_ATTACK_BATCH, 'fabTargeted', async (xb, yb) => ({
-    xAdv: (await untilFooled(classifier, xb, yb, stages)).xAdv,
-  }));
-  return xAdv;
+  return untilFooledInBatches(classifier, x, labels, stages, {
+    batchSize: opts.batchSize ?? DEFAULT_ATTACK_BATCH,
+    what: 'fabTargeted',
+    generator: o.generator,
+    checkpoint: opts.checkpoint,
+  });
 }

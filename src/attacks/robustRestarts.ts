@@ -6,6 +6,9 @@
 import { scopeAsync } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clone } from '../ops/creation.js';
+import type { Generator } from '../ops/random.js';
+import { slice } from '../ops/shape.js';
+import { checkAttackInputs } from './batching.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { indicesWhere, replaceRows, selectRows } from './rowSubsets.js';
 
@@ -85,4 +88,107 @@ export async function untilFooled(
     await hooks.afterStage?.(k, robust, xAdv);
   }
   return { xAdv, robust };
+}
+
+/**
+ * Where an attack run by untilFooledInBatches stands after some of its work, so that it can resume
+ * there: AutoAttack's APGD-T or FAB-T on a CPU adapter runs for hours, one target class for minutes.
+ */
+export interface BatchedAttackState {
+  /** Batches finished. */
+  batch: number;
+  /** Stages finished in batch `batch` (0 at a batch boundary). */
+  stage: number;
+  /** Batch `batch`'s robustness flags after those stages (empty at a batch boundary). */
+  robust: readonly boolean[];
+  /**
+   * The attack's output so far over all its input rows: finished batches' results, the current
+   * batch's points after `stage` stages, the input elsewhere.
+   */
+  xAdv: Tensor;
+  /** The stages' generator's position there (restored on resume: the same draws follow). */
+  generatorPosition: number;
+}
+
+export interface BatchedAttackCheckpoint {
+  /** Continue from this state (its tensor is copied, not kept). */
+  resumeFrom?: BatchedAttackState;
+  /** Called after each stage but a batch's last, and after each batch but the last (tensor borrowed). */
+  save: (state: BatchedAttackState) => Promise<void>;
+}
+
+/**
+ * untilFooled over consecutive batches of at most `batchSize` samples (the attacks' memory follows
+ * the batch, not the data set), optionally checkpointed after every stage. `generator` is the one
+ * the stages draw from. Without a checkpoint this is inBatchesAsync around untilFooled; with one,
+ * a resumed run returns what the uninterrupted run would.
+ */
+export async function untilFooledInBatches(
+  classifier: Classifier,
+  x: Tensor,
+  labels: Tensor,
+  stages: readonly AttackStage[],
+  opts: { batchSize: number; what: string; generator: Generator; checkpoint?: BatchedAttackCheckpoint },
+): Promise<Tensor> {
+  checkAttackInputs(x, labels, opts.what);
+  const { batchSize, what, generator, checkpoint } = opts;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`${what}: batchSize must be a positive integer, got ${batchSize}`);
+  const n = x.shape[0];
+  const batches = Math.ceil(n / batchSize);
+  const from = checkpoint?.resumeFrom;
+  if (from) {
+    const rowsThere = Math.min(n, (from.batch + 1) * batchSize) - from.batch * batchSize;
+    if (
+      from.xAdv.shape.join() !== x.shape.join() ||
+      !(Number.isInteger(from.batch) && from.batch >= 0 && from.batch < Math.max(1, batches)) ||
+      !(Number.isInteger(from.stage) && from.stage >= 0 && from.stage < stages.length) ||
+      from.robust.length !== (from.stage ? rowsThere : 0) ||
+      !(Number.isSafeInteger(from.generatorPosition) && from.generatorPosition >= 0)
+    )
+      throw new Error(
+        `${what}: cannot resume from batch ${from.batch}, stage ${from.stage} with ${from.robust.length} flags and points ` +
+          `[${from.xAdv.shape.join(', ')}]: expected points [${x.shape.join(', ')}], a batch in 0..${Math.max(1, batches) - 1}, ` +
+          `a stage in 0..${stages.length - 1} and a flag per sample of that batch once a stage is done`,
+      );
+    generator.position = from.generatorPosition;
+  }
+  let out = clone(from ? from.xAdv : x);
+  try {
+    for (let b = from?.batch ?? 0; b < batches; b++) {
+      const s = b * batchSize;
+      const e = Math.min(n, s + batchSize);
+      const rows = Array.from({ length: e - s }, (_, i) => s + i);
+      const inner: UntilFooledState | undefined = from && b === from.batch && from.stage > 0 ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
+      const done = await scopeAsync(async () => {
+        const whole = batches === 1;
+        const xb = whole ? x : slice(x, 0, s, e);
+        const yb = whole ? labels : slice(labels, 0, s, e);
+        const result = await untilFooled(classifier, xb, yb, stages, {
+          resumeFrom: inner,
+          afterStage:
+            checkpoint &&
+            (async (k, robust, xAdvBatch) => {
+              if (k + 1 === stages.length) return;
+              const state = replaceRows(out, rows, xAdvBatch);
+              try {
+                await checkpoint.save({ batch: b, stage: k + 1, robust, xAdv: state, generatorPosition: generator.position });
+              } finally {
+                state.dispose();
+              }
+            }),
+        });
+        return result.xAdv;
+      });
+      inner?.xAdv.dispose();
+      const next = replaceRows(out, rows, done);
+      done.dispose();
+      out.dispose();
+      out = next;
+      if (checkpoint && b + 1 < batches) await checkpoint.save({ batch: b + 1, stage: 0, robust: [], xAdv: out, generatorPosition: generator.position });
+    }
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  return out;
 }

@@ -17,10 +17,10 @@ import { clamp, add, affine, gt, le, lt, maximum, mul, where } from '../ops/elem
 import { Generator } from '../ops/random.js';
 import { reshape } from '../ops/shape.js';
 import { squareProposalKernel } from '../../kernels/squareProposal.js';
-import { DEFAULT_ATTACK_BATCH, inBatchesAsync } from './batching.js';
+import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import type { Classifier } from './classifier.js';
 import { marginLoss } from './losses.js';
-import { untilFooled, type AttackStage } from './robustRestarts.js';
+import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint } from './robustRestarts.js';
 
 export interface SquareOptions {
   /** ℓ∞ radius (default 8/255). */
@@ -37,6 +37,8 @@ export interface SquareOptions {
   checkEvery?: number;
   /** Random windows and signs (default: a generator seeded 0, so evaluations repeat). */
   generator?: Generator;
+  /** Saves and resumes the attack after each restart and batch (AutoAttack on a CPU adapter). */
+  checkpoint?: BatchedAttackCheckpoint;
   batchSize?: number;
 }
 
@@ -78,7 +80,7 @@ async function squareRun(
   classifier: Classifier,
   x: Tensor,
   labels: Tensor,
-  o: Required<Omit<SquareOptions, 'batchSize' | 'restarts'>>,
+  o: Required<Omit<SquareOptions, 'batchSize' | 'restarts' | 'checkpoint'>>,
 ): Promise<Tensor> {
   const [n, c, h, w] = x.shape;
   const perSample = (t: Tensor) => reshape(t, [n, 1, 1, 1]);
@@ -133,9 +135,11 @@ export async function squareAttack(classifier: Classifier, x: Tensor, labels: Te
   if (!(o.eps >= 0) || !(Number.isInteger(o.queries) && o.queries >= 0) || !(o.pInit > 0 && o.pInit <= 1) || !(o.checkEvery >= 1))
     throw new Error(`squareAttack: invalid eps ${o.eps}, queries ${o.queries}, pInit ${o.pInit} or checkEvery ${o.checkEvery}`);
 
-  const { xAdv } = await inBatchesAsync(x, labels, opts.batchSize ?? DEFAULT_ATTACK_BATCH, 'squareAttack', async (xb, yb) => {
-    const stages: AttackStage[] = new Array<AttackStage>(restarts).fill((xs, ys) => squareRun(classifier, xs, ys, o));
-    return { xAdv: (await untilFooled(classifier, xb, yb, stages)).xAdv };
+  const stages: AttackStage[] = new Array<AttackStage>(restarts).fill((xs, ys) => squareRun(classifier, xs, ys, o));
+  return untilFooledInBatches(classifier, x, labels, stages, {
+    batchSize: opts.batchSize ?? DEFAULT_ATTACK_BATCH,
+    what: 'squareAttack',
+    generator: o.generator,
+    checkpoint: opts.checkpoint,
   });
-  return xAdv;
 }

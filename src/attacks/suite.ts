@@ -112,7 +112,9 @@ export type SuiteProgress =
    * One of AutoAttack's attacks finished: robust accuracy so far, seconds since AutoAttack began,
    * and the state hooks.autoAttackResume takes to continue from there (tensor borrowed).
    */
-  | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress };
+  | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress }
+  /** Inside one of AutoAttack's attacks (`attack`), a state to continue from (progress.within set). */
+  | { kind: 'autoattack-checkpoint'; attack: string; seconds: number; progress: AutoAttackProgress };
 
 export interface SuiteHooks {
   /** Awaited when it returns a promise (eed eval saves AutoAttack's progress in it). */
@@ -282,6 +284,9 @@ export async function evaluateSuite(
           ...o.autoAttack,
           onStage: async (step) => {
             await hooks.onProgress?.({ kind: 'autoattack-stage', ...step });
+          },
+          onCheckpoint: async (step) => {
+            await hooks.onProgress?.({ kind: 'autoattack-checkpoint', ...step });
           },
           resumeFrom: hooks.autoAttackResume,
         });

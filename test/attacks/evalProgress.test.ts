@@ -137,13 +137,39 @@ describe('eed eval progress file', () => {
       expect(resumed.rows.map((r) => [r.attack, r.accuracy])).toEqual(whole.rows.map((r) => [r.attack, r.accuracy]));
       expect(resumed.autoAttack!.steps.map((st) => st.attack)).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
 
+      // Stopped inside APGD-T, after its first target class (the safe point a Ctrl-C stops at).
+      const insidePath = join(dir, 'inside.partial.json');
+      let saves = 0;
+      const stopInside = () => {
+        if (++saves === 2) throw new Error('stopped inside');
+      };
+      const lines2: string[] = [];
+      await expect(
+        resumableSuite(await EvalProgress.open(insidePath, 'k'), p.classifier, { x: p.x, y: p.y }, { ...options, attacks: ['autoattack'] }, {}, (l) => lines2.push(l), () => {
+          if (lines2.some((l) => /AutoAttack/.test(l))) stopInside();
+        }),
+      ).rejects.toThrow(/stopped inside/);
+      expect(lines2.filter((l) => /AutoAttack/.test(l))).toEqual([
+        expect.stringMatching(/after APGD-CE: /),
+        expect.stringMatching(/AutoAttack, APGD-T: saved after APGD-CE, 1 stages into batch 1 \(target classes or restarts; \d of its \d points still robust\)/),
+      ]);
+      const inside = await (await EvalProgress.open(insidePath, 'k')).autoAttackState();
+      expect(inside?.within && [inside.within.batch, inside.within.stage, inside.within.xAdv.shape[0]]).toEqual([0, 1, inside!.robust.filter(Boolean).length]);
+      inside?.xAdv.dispose();
+      inside?.within?.xAdv.dispose();
+      const lines3: string[] = [];
+      const fromInside = await resumableSuite(await EvalProgress.open(insidePath, 'k'), p.classifier, { x: p.x, y: p.y }, { ...options, attacks: ['autoattack'] }, {}, (l) => lines3.push(l));
+      expect(lines3[0]).toMatch(/AutoAttack: resuming after APGD-CE, 1 stages into batch 1/);
+      expect(fromInside.autoAttack!.steps).toEqual(whole.autoAttack!.steps);
+      expect(fromInside.autoAttack!.correct).toEqual(whole.autoAttack!.correct);
+
       // Everything recorded: nothing is attacked again.
       calls.n = 0;
       const again = await resumableSuite(await EvalProgress.open(path, 'k'), counting, { x: p.x, y: p.y }, { ...options, attacks: [...options.attacks] });
       expect(calls.n).toBe(0);
       expect(again.rows.map((r) => r.accuracy)).toEqual(whole.rows.map((r) => r.accuracy));
 
-      // beforeAttack may stop between attacks (a Ctrl-C's safe point): what finished is kept.
+      // safePoint may stop between attacks (a Ctrl-C's safe point): what finished is kept.
       const early = await EvalProgress.open(join(dir, 'early.partial.json'), 'k');
       let started = 0;
       const stopSecond = () => {
