@@ -127,7 +127,9 @@ export class EvalProgress {
     const w = progress.within;
     if (w) {
       tensors.push(['withinXAdv', tensorRecord((await w.xAdv.data()) as Float32Array, w.xAdv.shape)]);
-      metadata.within = JSON.stringify({ batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition });
+      const inStage = w.inStage && { step: w.inStage.step, generatorPosition: w.inStage.generatorPosition, tensors: Object.keys(w.inStage.tensors) };
+      for (const [name, t] of Object.entries(w.inStage?.tensors ?? {})) tensors.push([`inStage.${name}`, tensorRecord((await t.data()) as Float32Array, t.shape)]);
+      metadata.within = JSON.stringify({ batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition, ...(inStage ? { inStage } : {}) });
     }
     await writeSafetensors(this.autoAttackPath, tensors, metadata);
   }
@@ -149,9 +151,25 @@ export class EvalProgress {
       const steps = JSON.parse(m.steps) as AutoAttackProgress['steps'];
       const cleanAccuracy = Number(m.cleanAccuracy);
       if (!Array.isArray(steps) || !Number.isFinite(cleanAccuracy) || robust.length !== rec.shape[0]) throw new Error('inconsistent metadata');
-      const within = m.within === undefined ? undefined : this.withinState(m.within, file.tensors.get('withinXAdv'), robust.filter(Boolean).length);
+      let within: ReturnType<EvalProgress['withinState']> | undefined;
+      try {
+        within = m.within === undefined ? undefined : this.withinState(m.within, file.tensors, robust.filter(Boolean).length);
+      } catch (e) {
+        process.stderr.write(`${this.who}: ${this.autoAttackPath}: ${(e as Error).message}; resuming after the finished attacks instead\n`);
+      }
       const xAdv = Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape);
-      return { cleanAccuracy, steps, robust, xAdv, ...(within ? { within: { ...within, xAdv: Tensor.fromArray(within.xAdv, within.shape) } } : {}) };
+      if (!within) return { cleanAccuracy, steps, robust, xAdv };
+      const toTensor = (name: string) => {
+        const r = file.tensors.get(name)!;
+        return Tensor.fromArray(toFloat32(r, `${this.autoAttackPath}: ${name}`), r.shape);
+      };
+      const inStage = within.inStage && {
+        step: within.inStage.step,
+        generatorPosition: within.inStage.generatorPosition,
+        tensors: Object.fromEntries(within.inStage.tensors.map((name) => [name, toTensor(`inStage.${name}`)])),
+      };
+      const { batch, stage, robust: withinRobust, generatorPosition } = within;
+      return { cleanAccuracy, steps, robust, xAdv, within: { batch, stage, robust: withinRobust, generatorPosition, xAdv: toTensor('withinXAdv'), ...(inStage ? { inStage } : {}) } };
     } catch (e) {
       process.stderr.write(`${this.who}: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
       return undefined;
@@ -162,18 +180,22 @@ export class EvalProgress {
    * The saved state inside an attack: its output so far has a row per point the attack started
    * on (those robust before it). Anything else is refused (the attack then starts at its beginning).
    */
-  private withinState(json: string, rec: Parameters<typeof toFloat32>[0] | undefined, rows: number) {
-    const w = JSON.parse(json) as { batch: unknown; stage: unknown; robust: unknown; generatorPosition: unknown };
-    const ints = [w.batch, w.stage, w.generatorPosition].every((v) => Number.isSafeInteger(v) && (v as number) >= 0);
-    if (!rec || !ints || !Array.isArray(w.robust) || rec.shape[0] !== rows)
+  private withinState(json: string, tensors: ReadonlyMap<string, { shape: readonly number[] }>, rows: number) {
+    const w = JSON.parse(json) as { batch: unknown; stage: unknown; robust: unknown; generatorPosition: unknown; inStage?: { step: unknown; generatorPosition: unknown; tensors: unknown } };
+    const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    const rec = tensors.get('withinXAdv');
+    const st = w.inStage;
+    const inStageOk =
+      st === undefined ||
+      (count(st.step) && count(st.generatorPosition) && Array.isArray(st.tensors) && st.tensors.every((name) => typeof name === 'string' && tensors.has(`inStage.${name}`)));
+    if (!rec || ![w.batch, w.stage, w.generatorPosition].every(count) || !Array.isArray(w.robust) || rec.shape[0] !== rows || !inStageOk)
       throw new Error(`the state inside an attack (withinXAdv, within) is incomplete or not for the ${rows} points robust before it`);
     return {
       batch: w.batch as number,
       stage: w.stage as number,
       robust: (w.robust as unknown[]).map(Boolean),
       generatorPosition: w.generatorPosition as number,
-      xAdv: toFloat32(rec, `${this.autoAttackPath}: withinXAdv`),
-      shape: rec.shape,
+      inStage: st && { step: st.step as number, generatorPosition: st.generatorPosition as number, tensors: st.tensors as string[] },
     };
   }
 
@@ -231,6 +253,7 @@ export async function resumableSuite(
       } finally {
         resume?.xAdv.dispose();
         resume?.within?.xAdv.dispose();
+        for (const t of Object.values(resume?.within?.inStage?.tensors ?? {})) t.dispose();
       }
       outcome = suite.rows[0];
       if (!outcome) continue; // AutoAttack with aaCount 0
@@ -247,6 +270,9 @@ function resumeWhere(p: AutoAttackProgress): string {
   const after = p.steps.length ? `after ${p.steps.map((st) => st.attack).join(', ')}` : 'at the start';
   const w = p.within;
   if (!w) return after;
-  const inBatch = w.stage ? `, ${w.stage} stages into batch ${w.batch + 1} (target classes or restarts; ${w.robust.filter(Boolean).length} of its ${w.robust.length} points still robust)` : `, ${w.batch} batches done`;
-  return `${after}${inBatch}`;
+  const inBatch =
+    w.stage || w.inStage
+      ? `, ${w.stage} stages into batch ${w.batch + 1} (target classes or restarts; ${w.robust.filter(Boolean).length} of its ${w.robust.length} points still robust)`
+      : `, ${w.batch} batches done`;
+  return `${after}${inBatch}${w.inStage ? `, ${w.inStage.step} steps into the next stage (queries)` : ''}`;
 }

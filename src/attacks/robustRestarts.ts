@@ -12,8 +12,26 @@ import { checkAttackInputs } from './batching.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { indicesWhere, replaceRows, selectRows } from './rowSubsets.js';
 
-/** One attack stage on a subset: candidate points for its samples (same shape as xs). */
-export type AttackStage = (xs: Tensor, ys: Tensor) => Tensor | Promise<Tensor>;
+/**
+ * One attack stage on a subset: candidate points for its samples (same shape as xs). A long stage
+ * (Square's 5,000 queries) may save its own state through `inside` and resume from it.
+ */
+export type AttackStage = (xs: Tensor, ys: Tensor, inside?: StageCheckpoint) => Tensor | Promise<Tensor>;
+
+/** A stage's own state part way through, on the samples it was given. */
+export interface StageSnapshot {
+  /** The stage's steps done (e.g. queries). */
+  step: number;
+  /** The stages' generator's position the stage resumes from (it redraws from there). */
+  generatorPosition: number;
+  /** Its per-sample state (borrowed at save time). */
+  tensors: Record<string, Tensor>;
+}
+
+export interface StageCheckpoint {
+  resumeFrom?: StageSnapshot;
+  save: (snapshot: StageSnapshot) => Promise<void>;
+}
 
 export interface UntilFooledHooks {
   /** Checks a stage's successful candidates against their clean points (e.g. the ε budget). */
@@ -31,6 +49,14 @@ export interface UntilFooledHooks {
   resumeFrom?: UntilFooledState;
   /** Samples per forward pass of the correctness checks (default: all at once). */
   batchSize?: number;
+  /**
+   * Saving inside a stage: `save` hears the stage, the flags and points it started from and the
+   * stage's snapshot (all borrowed); `resumeFrom` is the snapshot the first stage run resumes from.
+   */
+  inside?: {
+    resumeFrom?: StageSnapshot;
+    save: (stage: number, robust: readonly boolean[], xAdv: Tensor, snapshot: StageSnapshot) => Promise<void>;
+  };
 }
 
 export interface UntilFooledState {
@@ -62,13 +88,19 @@ export async function untilFooled(
     );
   const robust = from ? [...from.robust] : await correctOnHost(classifier, x, labels, hooks.batchSize);
   let xAdv = clone(from ? from.xAdv : x);
-  for (let k = from?.stage ?? 0; k < stages.length; k++) {
+  const first = from?.stage ?? 0;
+  for (let k = first; k < stages.length; k++) {
     const rows = indicesWhere(robust);
     if (rows.length) {
+      const inside = hooks.inside;
+      const stageCheckpoint: StageCheckpoint | undefined = inside && {
+        resumeFrom: k === first ? inside.resumeFrom : undefined,
+        save: (snapshot) => inside.save(k, robust, xAdv, snapshot),
+      };
       const found = await scopeAsync(async () => {
         const xs = selectRows(x, rows);
         const ys = selectRows(labels, rows);
-        const candidate = await stages[k](xs, ys);
+        const candidate = await stages[k](xs, ys, stageCheckpoint);
         const correct = await correctOnHost(classifier, candidate, ys, hooks.batchSize);
         const hit = indicesWhere(correct.map((right) => !right));
         const rowsAdv = selectRows(candidate, hit);
@@ -99,7 +131,7 @@ export interface BatchedAttackState {
   batch: number;
   /** Stages finished in batch `batch` (0 at a batch boundary). */
   stage: number;
-  /** Batch `batch`'s robustness flags after those stages (empty at a batch boundary). */
+  /** Batch `batch`'s robustness flags after those stages (empty at a batch boundary without `inStage`). */
   robust: readonly boolean[];
   /**
    * The attack's output so far over all its input rows: finished batches' results, the current
@@ -108,12 +140,17 @@ export interface BatchedAttackState {
   xAdv: Tensor;
   /** The stages' generator's position there (restored on resume: the same draws follow). */
   generatorPosition: number;
+  /** Part way through stage `stage` itself, where that stage saves its own state. */
+  inStage?: StageSnapshot;
 }
 
 export interface BatchedAttackCheckpoint {
   /** Continue from this state (its tensor is copied, not kept). */
   resumeFrom?: BatchedAttackState;
-  /** Called after each stage but a batch's last, and after each batch but the last (tensor borrowed). */
+  /**
+   * Called after each stage but a batch's last, after each batch but the last, and where a stage
+   * saves inside itself (tensors borrowed).
+   */
   save: (state: BatchedAttackState) => Promise<void>;
 }
 
@@ -142,7 +179,7 @@ export async function untilFooledInBatches(
       from.xAdv.shape.join() !== x.shape.join() ||
       !(Number.isInteger(from.batch) && from.batch >= 0 && from.batch < Math.max(1, batches)) ||
       !(Number.isInteger(from.stage) && from.stage >= 0 && from.stage < stages.length) ||
-      from.robust.length !== (from.stage ? rowsThere : 0) ||
+      from.robust.length !== (from.stage || from.inStage ? rowsThere : 0) ||
       !(Number.isSafeInteger(from.generatorPosition) && from.generatorPosition >= 0)
     )
       throw new Error(
@@ -158,13 +195,26 @@ export async function untilFooledInBatches(
       const s = b * batchSize;
       const e = Math.min(n, s + batchSize);
       const rows = Array.from({ length: e - s }, (_, i) => s + i);
-      const inner: UntilFooledState | undefined = from && b === from.batch && from.stage > 0 ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
+      const resumeHere = from && b === from.batch;
+      const inner: UntilFooledState | undefined =
+        resumeHere && (from.stage > 0 || from.inStage) ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
       const done = await scopeAsync(async () => {
         const whole = batches === 1;
         const xb = whole ? x : slice(x, 0, s, e);
         const yb = whole ? labels : slice(labels, 0, s, e);
         const result = await untilFooled(classifier, xb, yb, stages, {
           resumeFrom: inner,
+          inside: checkpoint && {
+            resumeFrom: resumeHere ? from.inStage : undefined,
+            save: async (k, robust, xAdvBatch, snapshot) => {
+              const state = replaceRows(out, rows, xAdvBatch);
+              try {
+                await checkpoint.save({ batch: b, stage: k, robust, xAdv: state, generatorPosition: generator.position, inStage: snapshot });
+              } finally {
+                state.dispose();
+              }
+            },
+          },
           afterStage:
             checkpoint &&
             (async (k, robust, xAdvBatch) => {

@@ -8,7 +8,8 @@
 //   accept   where the margin z_y − max_{i≠y} z_i decreases, or the proposal is misclassified.
 // Samples already fooled are frozen (masks instead of the reference's re-indexing, which gives
 // the same result: samples never interact). The loop stops early once every sample is fooled,
-// checked every `checkEvery` queries.
+// checked every `checkEvery` queries. With a checkpoint it saves its state every `saveEvery`
+// queries (AutoAttack's Square on a CPU adapter runs for an hour or more).
 
 import { noGrad } from '../engine/autograd.js';
 import { scope } from '../engine/scope.js';
@@ -16,11 +17,12 @@ import type { Tensor } from '../engine/tensor.js';
 import { clamp, add, affine, gt, le, lt, maximum, mul, where } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
 import { reshape } from '../ops/shape.js';
+import { clone } from '../ops/creation.js';
 import { squareProposalKernel } from '../../kernels/squareProposal.js';
 import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import type { Classifier } from './classifier.js';
 import { marginLoss } from './losses.js';
-import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint } from './robustRestarts.js';
+import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint, type StageCheckpoint } from './robustRestarts.js';
 
 export interface SquareOptions {
   /** ℓ∞ radius (default 8/255). */
@@ -37,12 +39,14 @@ export interface SquareOptions {
   checkEvery?: number;
   /** Random windows and signs (default: a generator seeded 0, so evaluations repeat). */
   generator?: Generator;
+  /** With a checkpoint: queries between saves inside a restart (default 250). */
+  saveEvery?: number;
   /** Saves and resumes the attack after each restart and batch (AutoAttack on a CPU adapter). */
   checkpoint?: BatchedAttackCheckpoint;
   batchSize?: number;
 }
 
-export const SQUARE_DEFAULTS = { eps: 8 / 255, queries: 5000, pInit: 0.8, restarts: 1, rescaleSchedule: false, checkEvery: 20 } as const;
+export const SQUARE_DEFAULTS = { eps: 8 / 255, queries: 5000, pInit: 0.8, restarts: 1, rescaleSchedule: false, checkEvery: 20, saveEvery: 250 } as const;
 
 /** The fraction p of the image a window covers at query `iteration` (0-based) [C:square.py p_selection]. */
 export function squareFraction(iteration: number, pInit: number, queries = 10000, rescale = false): number {
@@ -81,19 +85,36 @@ async function squareRun(
   x: Tensor,
   labels: Tensor,
   o: Required<Omit<SquareOptions, 'batchSize' | 'restarts' | 'checkpoint'>>,
+  inside?: StageCheckpoint,
 ): Promise<Tensor> {
   const [n, c, h, w] = x.shape;
   const perSample = (t: Tensor) => reshape(t, [n, 1, 1, 1]);
   const margin = (xx: Tensor) => noGrad(() => marginLoss(classifier.logits(xx), labels));
-  let xBest = scope(() => {
-    const stripes = affine(o.generator.bernoulli([n, c, 1, w], 0.5), 2, -1);
-    return clamp(add(x, mul(stripes, o.eps)), 0, 1);
-  });
-  let marginMin = scope(() => margin(xBest));
-  let lossMin = marginMin;
+  const from = inside?.resumeFrom;
+  let xBest: Tensor;
+  let marginMin: Tensor;
+  let lossMin: Tensor;
+  if (from) {
+    const t = from.tensors;
+    if (from.step > o.queries || !t.xBest || !t.marginMin || !t.lossMin || t.xBest.shape.join() !== x.shape.join() || t.marginMin.shape.join() !== `${n}` || t.lossMin.shape.join() !== `${n}`)
+      throw new Error(`squareAttack: cannot resume after ${from.step} of ${o.queries} queries from tensors ${Object.keys(t).join(', ')}: expected xBest [${x.shape.join(', ')}], marginMin and lossMin [${n}]`);
+    // The plan is drawn again from where it was (the same numbers); the state is the saved one.
+    o.generator.position = from.generatorPosition;
+    [xBest, marginMin, lossMin] = [clone(t.xBest), clone(t.marginMin), clone(t.lossMin)];
+  } else {
+    xBest = scope(() => {
+      const stripes = affine(o.generator.bernoulli([n, c, 1, w], 0.5), 2, -1);
+      return clamp(add(x, mul(stripes, o.eps)), 0, 1);
+    });
+    marginMin = scope(() => margin(xBest));
+    lossMin = marginMin;
+  }
+  const planAt = o.generator.position;
   const plan = await drawPlan(o.generator, o.queries, c);
 
-  for (let i = 0; i < o.queries; i++) {
+  for (let i = from?.step ?? 0; i < o.queries; i++) {
+    if (inside && i > (from?.step ?? 0) && i % o.saveEvery === 0)
+      await inside.save({ step: i, generatorPosition: planAt, tensors: { xBest, marginMin, lossMin } });
     const side = squareSide(squareFraction(i, o.pInit, o.queries, o.rescaleSchedule), h, w);
     const win = {
       row: Math.floor(plan.position[2 * i] * (h - side)),
@@ -129,13 +150,14 @@ export async function squareAttack(classifier: Classifier, x: Tensor, labels: Te
     pInit: opts.pInit ?? SQUARE_DEFAULTS.pInit,
     rescaleSchedule: opts.rescaleSchedule ?? SQUARE_DEFAULTS.rescaleSchedule,
     checkEvery: opts.checkEvery ?? SQUARE_DEFAULTS.checkEvery,
+    saveEvery: opts.saveEvery ?? SQUARE_DEFAULTS.saveEvery,
     generator: opts.generator ?? new Generator(0),
   };
   const restarts = opts.restarts ?? SQUARE_DEFAULTS.restarts;
-  if (!(o.eps >= 0) || !(Number.isInteger(o.queries) && o.queries >= 0) || !(o.pInit > 0 && o.pInit <= 1) || !(o.checkEvery >= 1))
-    throw new Error(`squareAttack: invalid eps ${o.eps}, queries ${o.queries}, pInit ${o.pInit} or checkEvery ${o.checkEvery}`);
+  if (!(o.eps >= 0) || !(Number.isInteger(o.queries) && o.queries >= 0) || !(o.pInit > 0 && o.pInit <= 1) || !(o.checkEvery >= 1) || !(Number.isInteger(o.saveEvery) && o.saveEvery >= 1))
+    throw new Error(`squareAttack: invalid eps ${o.eps}, queries ${o.queries}, pInit ${o.pInit}, checkEvery ${o.checkEvery} or saveEvery ${o.saveEvery}`);
 
-  const stages: AttackStage[] = new Array<AttackStage>(restarts).fill((xs, ys) => squareRun(classifier, xs, ys, o));
+  const stages: AttackStage[] = new Array<AttackStage>(restarts).fill((xs, ys, inside) => squareRun(classifier, xs, ys, o, inside));
   return untilFooledInBatches(classifier, x, labels, stages, {
     batchSize: opts.batchSize ?? DEFAULT_ATTACK_BATCH,
     what: 'squareAttack',

@@ -92,6 +92,34 @@ describe('eed eval progress file', () => {
     expect(existsSync(progress.autoAttackPath)).toBe(false);
   });
 
+  it("keeps AutoAttack's state inside an attack (and inside its stage); an incomplete one falls back to the finished attacks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-within-'));
+    const path = join(dir, 'eval.json.partial.json');
+    const progress = await EvalProgress.open(path, { options: 1 });
+    const xAdv = E.tensor([0.25, 0.5, 0.75], [3, 1, 1, 1]);
+    const inner = E.tensor([0.375, 0.625], [2, 1, 1, 1]);
+    const margins = E.tensor([0.5, -0.25], [2]);
+    const steps = [{ attack: 'APGD-CE', robustAccuracy: 2 / 3 }];
+    const within = { batch: 0, stage: 0, robust: [true, false], xAdv: inner, generatorPosition: 123, inStage: { step: 250, generatorPosition: 100, tensors: { marginMin: margins } } };
+    await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv, within });
+    const state = await (await EvalProgress.open(path, { options: 1 })).autoAttackState();
+    const w = state?.within;
+    expect(w && [w.batch, w.stage, w.robust, w.generatorPosition, w.inStage?.step, w.inStage?.generatorPosition]).toEqual([0, 0, [true, false], 123, 250, 100]);
+    expect(Array.from(await w!.xAdv.data())).toEqual([0.375, 0.625]);
+    expect(Array.from(await w!.inStage!.tensors.marginMin.data())).toEqual([0.5, -0.25]);
+    for (const t of [state!.xAdv, w!.xAdv, w!.inStage!.tensors.marginMin]) t.dispose();
+
+    // The state inside the attack must have a row per point robust before it (2 here): with 3 it
+    // is dropped, and AutoAttack resumes after APGD-CE.
+    const wrong = E.tensor([0.3, 0.7, 0.1], [3, 1, 1, 1]);
+    await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv, within: { ...within, xAdv: wrong } });
+    const fallback = await (await EvalProgress.open(path, { options: 1 })).autoAttackState();
+    expect(fallback && [fallback.steps, fallback.robust, fallback.within]).toEqual([steps, [true, false, true], undefined]);
+    fallback?.xAdv.dispose();
+    for (const t of [xAdv, inner, margins, wrong]) t.dispose();
+    progress.remove();
+  });
+
   it('resumableSuite takes finished attacks from the file and resumes AutoAttack after its last finished attack', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eed-resumable-'));
     const path = join(dir, 'row.partial.json');

@@ -5,14 +5,28 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { apgdTargeted } from '../../src/attacks/apgd.js';
+import { squareAttack } from '../../src/attacks/square.js';
 import type { BatchedAttackState } from '../../src/attacks/robustRestarts.js';
 import { randomProblem } from './fixtures.js';
 
 const settings = { eps: 0.08, iterations: 3, restarts: 2, targetClasses: 2, batchSize: 2 };
 
+async function copy(t: E.Tensor): Promise<E.Tensor> {
+  return E.tensor(Array.from(await t.data()), t.shape).keep();
+}
+
 /** A copy of a borrowed state, as a file would keep it. */
 async function kept(s: BatchedAttackState): Promise<BatchedAttackState> {
-  return { ...s, robust: [...s.robust], xAdv: E.tensor(Array.from(await s.xAdv.data()), s.xAdv.shape).keep() };
+  const inStage = s.inStage && {
+    ...s.inStage,
+    tensors: Object.fromEntries(await Promise.all(Object.entries(s.inStage.tensors).map(async ([k, t]) => [k, await copy(t)] as const))),
+  };
+  return { ...s, robust: [...s.robust], xAdv: await copy(s.xAdv), ...(inStage ? { inStage } : {}) };
+}
+
+function release(s: BatchedAttackState): void {
+  s.xAdv.dispose();
+  for (const t of Object.values(s.inStage?.tensors ?? {})) t.dispose();
 }
 
 describe('untilFooledInBatches checkpoints', () => {
@@ -51,7 +65,45 @@ describe('untilFooledInBatches checkpoints', () => {
       }
       // The run changed something (else equality above would prove nothing).
       expect(expected).not.toEqual(Array.from(await p.x.data()));
-      for (const s of saved) s.xAdv.dispose();
+      saved.forEach(release);
+    } finally {
+      p.dispose();
+    }
+  });
+
+  it("Square saves inside its one long stage every saveEvery queries; resumed from any save, it ends as the uninterrupted run", async () => {
+    const p = randomProblem('linear', 93, 5);
+    const square = { eps: 0.3, queries: 45, saveEvery: 5, checkEvery: 1000, batchSize: 3 };
+    try {
+      const whole = await squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4) });
+      const expected = Array.from(await whole.data());
+      whole.dispose();
+      const saved: BatchedAttackState[] = [];
+      const again = await squareAttack(p.classifier, p.x, p.y, {
+        ...square,
+        generator: new E.Generator(4),
+        checkpoint: { save: async (s) => void saved.push(await kept(s)) },
+      });
+      expect(Array.from(await again.data())).toEqual(expected);
+      again.dispose();
+      // Batches of 3 and 2 samples (all start robust, the labels being the model's own): inside the
+      // stage after every 5 queries, and once between the batches. The second batch's samples are
+      // fooled after its first save, so a resume that drew other windows would end elsewhere.
+      const steps = [5, 10, 15, 20, 25, 30, 35, 40];
+      expect(saved.map((s) => [s.batch, s.stage, s.inStage?.step ?? null, s.robust.length])).toEqual([
+        ...steps.map((q) => [0, 0, q, 3]),
+        [1, 0, null, 0],
+        ...steps.map((q) => [1, 0, q, 2]),
+      ]);
+      const stillRobust = async (s: BatchedAttackState) => Array.from(await s.inStage!.tensors.marginMin.data()).filter((m) => m > 0).length;
+      expect([await stillRobust(saved[9]), await stillRobust(saved[16])]).toEqual([2, 0]);
+      for (const state of saved) {
+        const resumed = await squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4), checkpoint: { resumeFrom: state, save: async () => {} } });
+        expect({ at: [state.batch, state.inStage?.step], x: Array.from(await resumed.data()) }).toEqual({ at: [state.batch, state.inStage?.step], x: expected });
+        resumed.dispose();
+      }
+      expect(expected).not.toEqual(Array.from(await p.x.data()));
+      saved.forEach(release);
     } finally {
       p.dispose();
     }
