@@ -36,7 +36,7 @@ import { Generator } from '../ops/random.js';
 import { SGD } from '../optim/sgd.js';
 import { CosineAnnealingLR, StagedLR } from '../optim/schedule.js';
 import { adversarialLoss, type TrainingMethod } from '../training/adversarialLoss.js';
-import { BestEpoch, type BestSoFar } from '../training/bestEpoch.js';
+import { BestEpoch, readBestSoFar, type BestSoFar } from '../training/bestEpoch.js';
 import { CheckpointClock, drawEpochOrders, stopIfAborted, type PartialEpoch } from '../training/partialEpoch.js';
 import type { RunDir, RunState } from '../training/runDir.js';
 import { evaluateRobustness, loadOptimizer, saveOptimizer } from '../training/trainer.js';
@@ -267,8 +267,8 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
   if (!isCount(x.generatorPosition)) fail('generatorPosition', 'a counter');
   if (!isCount(x.evalGeneratorPosition)) fail('evalGeneratorPosition', 'a counter');
   if (x.frozenPhi !== null && !isNumber(x.frozenPhi)) fail('frozenPhi', 'a number or null');
-  const best = x.best as Partial<BestSoFar> | null;
-  if (best !== null && (typeof best !== 'object' || !isCount(best.epoch) || !isNumber(best.accuracy))) fail('best', '{ epoch, accuracy } or null');
+  const best = readBestSoFar(x.best);
+  if (best === undefined) fail('best', '{ epoch, accuracy } or null');
   if (x.selectedPruneEpoch !== null && !isCount(x.selectedPruneEpoch)) fail('selectedPruneEpoch', 'an epoch or null');
   if (!Array.isArray(x.history) || x.history.length !== state.epoch) fail('history', `${state.epoch} epoch records`);
   if (
@@ -281,7 +281,7 @@ function readCheckpoint(run: RunDir, state: RunState, s: PruneSettings): PruneCh
     generatorPosition: x.generatorPosition as number,
     evalGeneratorPosition: x.evalGeneratorPosition as number,
     frozenPhi: x.frozenPhi as number | null,
-    best: best && { epoch: best.epoch!, accuracy: best.accuracy! },
+    best: best ?? null,
     selectedPruneEpoch: x.selectedPruneEpoch as number | null,
     history: x.history as PruneEpochMetrics[],
     partial: partial as PartialPruneEpoch | undefined,

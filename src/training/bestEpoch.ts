@@ -104,3 +104,11 @@ export interface BestSoFar {
   epoch: number;
   accuracy: number;
 }
+
+/** The best so far as a checkpoint's state.json records it: null for none yet, undefined for anything else. */
+export function readBestSoFar(v: unknown): BestSoFar | null | undefined {
+  if (v === null) return null;
+  const o = v as Partial<BestSoFar>;
+  if (typeof v !== 'object' || !Number.isSafeInteger(o.epoch) || o.epoch! < 0 || typeof o.accuracy !== 'number' || !Number.isFinite(o.accuracy)) return undefined;
+  return { epoch: o.epoch!, accuracy: o.accuracy };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { BestEpoch } from '../../src/training/bestEpoch.js';
+import { BestEpoch, readBestSoFar } from '../../src/training/bestEpoch.js';
 
 describe('BestEpoch', () => {
   it('restores the best state, the earlier or the later of equals as asked, and frees its copies', async () => {
@@ -27,5 +27,15 @@ describe('BestEpoch', () => {
       expect(E.liveTensorCount()).toBe(live);
       w.dispose();
     }
+  });
+});
+
+describe('readBestSoFar', () => {
+  it("reads a checkpoint's { epoch, accuracy } or null, and nothing else", () => {
+    expect(readBestSoFar(null)).toBeNull();
+    expect(readBestSoFar({ epoch: 2, accuracy: 0.715 })).toEqual({ epoch: 2, accuracy: 0.715 });
+    expect(readBestSoFar({ epoch: 0, accuracy: 0, extra: 1 })).toEqual({ epoch: 0, accuracy: 0 });
+    for (const bad of [undefined, 3, 'best', {}, { epoch: -1, accuracy: 0.5 }, { epoch: 1.5, accuracy: 0.5 }, { epoch: 1, accuracy: Number.NaN }, { epoch: 1, accuracy: '0.5' }])
+      expect(readBestSoFar(bad)).toBeUndefined();
   });
 });

@@ -36,7 +36,7 @@ import { StagedLR } from '../../optim/schedule.js';
 import { Progress } from '../../cli/progress.js';
 import { moduleClassifier } from '../../attacks/classifier.js';
 import { accuracyOf, evaluateSuite } from '../../attacks/suite.js';
-import { BestEpoch, type BestSoFar } from '../../training/bestEpoch.js';
+import { BestEpoch, readBestSoFar, type BestSoFar } from '../../training/bestEpoch.js';
 import { processMemoryLine } from '../../training/processMemory.js';
 import type { DieCombiner } from '../haltingRule.js';
 import { staticTeam } from '../staticEnsemble.js';
@@ -370,11 +370,9 @@ export async function trainEnsemble(
   }
 }
 
-/** The best epoch so far as a checkpoint's state.json records it, or an error naming the file. */
+/** The best epoch so far as a checkpoint's state.json records it (none in older ones), or an error naming the file. */
 function checkedBest(v: unknown, where: string): BestSoFar | null {
-  if (v === null || v === undefined) return null;
-  const o = v as Partial<BestSoFar>;
-  if (typeof v !== 'object' || !Number.isInteger(o.epoch) || o.epoch! < 0 || typeof o.accuracy !== 'number' || !Number.isFinite(o.accuracy))
-    throw new Error(`${where}: extra.best must be { epoch, accuracy } or null, found ${JSON.stringify(v)}; pass --fresh to start over`);
-  return { epoch: o.epoch!, accuracy: o.accuracy };
+  const best = v === undefined ? null : readBestSoFar(v);
+  if (best === undefined) throw new Error(`${where}: extra.best must be { epoch, accuracy } or null, found ${JSON.stringify(v)}; pass --fresh to start over`);
+  return best;
 }
