@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { apgdTargeted } from '../../src/attacks/apgd.js';
 import { squareAttack } from '../../src/attacks/square.js';
-import type { BatchedAttackState } from '../../src/attacks/robustRestarts.js';
+import type { BatchedAttackCheckpoint, BatchedAttackState } from '../../src/attacks/robustRestarts.js';
 import { randomProblem } from './fixtures.js';
 
 const settings = { eps: 0.08, iterations: 3, restarts: 2, targetClasses: 2, batchSize: 2 };
@@ -29,22 +29,34 @@ function release(s: BatchedAttackState): void {
   for (const t of Object.values(s.inStage?.tensors ?? {})) t.dispose();
 }
 
+type Attack = (checkpoint?: BatchedAttackCheckpoint) => Promise<E.Tensor>;
+
+/**
+ * Runs `attack` uninterrupted, then saving at every checkpoint (same result), then resumed from
+ * each saved state; returns the uninterrupted output, the states and each resumed output.
+ */
+async function everyResume(attack: Attack) {
+  const values = async (t: E.Tensor) => {
+    const v = Array.from(await t.data());
+    t.dispose();
+    return v;
+  };
+  const expected = await values(await attack());
+  const saved: BatchedAttackState[] = [];
+  const saving = await values(await attack({ save: async (s) => void saved.push(await kept(s)) }));
+  const resumed: number[][] = [];
+  for (const state of saved) resumed.push(await values(await attack({ resumeFrom: state, save: async () => {} })));
+  return { expected, saving, saved, resumed };
+}
+
 describe('untilFooledInBatches checkpoints', () => {
   it('resumed from each saved state (inside a batch and between batches), APGD-T ends as the uninterrupted run', async () => {
     const p = randomProblem('linear', 91, 5);
     try {
-      const whole = await apgdTargeted(p.classifier, p.x, p.y, { ...settings, generator: new E.Generator(3) });
-      const expected = Array.from(await whole.data());
-      whole.dispose();
-
-      const saved: BatchedAttackState[] = [];
-      const again = await apgdTargeted(p.classifier, p.x, p.y, {
-        ...settings,
-        generator: new E.Generator(3),
-        checkpoint: { save: async (s) => void saved.push(await kept(s)) },
-      });
-      expect(Array.from(await again.data())).toEqual(expected);
-      again.dispose();
+      const { expected, saving, saved, resumed } = await everyResume((checkpoint) =>
+        apgdTargeted(p.classifier, p.x, p.y, { ...settings, generator: new E.Generator(3), checkpoint }),
+      );
+      expect(saving).toEqual(expected);
       // 3 batches of 2, 2, 1 samples; 4 stages each (2 targets × 2 restarts): 3 saves inside each
       // batch, 2 between batches.
       expect(saved.map((s) => [s.batch, s.stage])).toEqual([
@@ -54,15 +66,8 @@ describe('untilFooledInBatches checkpoints', () => {
       expect(saved.every((s, i) => i === 0 || s.generatorPosition >= saved[i - 1].generatorPosition)).toBe(true);
       expect(saved[saved.length - 1].generatorPosition).toBeGreaterThan(saved[0].generatorPosition);
 
-      for (const state of saved) {
-        const resumed = await apgdTargeted(p.classifier, p.x, p.y, {
-          ...settings,
-          generator: new E.Generator(3),
-          checkpoint: { resumeFrom: state, save: async () => {} },
-        });
-        expect({ at: [state.batch, state.stage], x: Array.from(await resumed.data()) }).toEqual({ at: [state.batch, state.stage], x: expected });
-        resumed.dispose();
-      }
+      // Each resume, named by where it started, ends as the uninterrupted run.
+      expect(resumed.map((x, i) => ({ at: [saved[i].batch, saved[i].stage], x }))).toEqual(saved.map((st) => ({ at: [st.batch, st.stage], x: expected })));
       // The run changed something (else equality above would prove nothing).
       expect(expected).not.toEqual(Array.from(await p.x.data()));
       saved.forEach(release);
@@ -75,17 +80,10 @@ describe('untilFooledInBatches checkpoints', () => {
     const p = randomProblem('linear', 93, 5);
     const square = { eps: 0.3, queries: 45, saveEvery: 5, checkEvery: 1000, batchSize: 3 };
     try {
-      const whole = await squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4) });
-      const expected = Array.from(await whole.data());
-      whole.dispose();
-      const saved: BatchedAttackState[] = [];
-      const again = await squareAttack(p.classifier, p.x, p.y, {
-        ...square,
-        generator: new E.Generator(4),
-        checkpoint: { save: async (s) => void saved.push(await kept(s)) },
-      });
-      expect(Array.from(await again.data())).toEqual(expected);
-      again.dispose();
+      const { expected, saving, saved, resumed } = await everyResume((checkpoint) =>
+        squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4), checkpoint }),
+      );
+      expect(saving).toEqual(expected);
       // Batches of 3 and 2 samples (all start robust, the labels being the model's own): inside the
       // stage after every 5 queries, and once between the batches. The second batch's samples are
       // fooled after its first save, so a resume that drew other windows would end elsewhere.
@@ -97,11 +95,8 @@ describe('untilFooledInBatches checkpoints', () => {
       ]);
       const stillRobust = async (s: BatchedAttackState) => Array.from(await s.inStage!.tensors.marginMin.data()).filter((m) => m > 0).length;
       expect([await stillRobust(saved[9]), await stillRobust(saved[16])]).toEqual([2, 0]);
-      for (const state of saved) {
-        const resumed = await squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4), checkpoint: { resumeFrom: state, save: async () => {} } });
-        expect({ at: [state.batch, state.inStage?.step], x: Array.from(await resumed.data()) }).toEqual({ at: [state.batch, state.inStage?.step], x: expected });
-        resumed.dispose();
-      }
+      const where = (st: BatchedAttackState) => [st.batch, st.inStage?.step ?? null];
+      expect(resumed.map((x, i) => ({ at: where(saved[i]), x }))).toEqual(saved.map((st) => ({ at: where(st), x: expected })));
       expect(expected).not.toEqual(Array.from(await p.x.data()));
       saved.forEach(release);
     } finally {
