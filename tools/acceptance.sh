@@ -60,11 +60,17 @@ if (existsSync(rowsDir)) {
   if (busy.length) console.log(`  under way: ${[...new Set(busy)].join(', ')}`);
   // AutoAttack's state: the safetensors header's metadata (8-byte length, then JSON).
   for (const f of files.filter((f) => f.endsWith('.partial.autoattack.safetensors'))) {
-    const buf = readFileSync(`${rowsDir}/${f}`);
-    const meta = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8')).__metadata__ ?? {};
+    let meta;
+    try {
+      const buf = readFileSync(`${rowsDir}/${f}`);
+      meta = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8')).__metadata__ ?? {};
+    } catch (e) {
+      console.log(`  ${f.slice(0, 16)} AutoAttack: state unreadable (${e.message})`);
+      continue;
+    }
     const steps = JSON.parse(meta.steps ?? '[]').map((st) => `${st.attack} ${(st.robustAccuracy * 100).toFixed(2)}%`);
     const w = meta.within ? JSON.parse(meta.within) : null;
-    const inside = w ? `; the next attack ${w.stage} stages into batch ${w.batch + 1}${w.inStage ? `, ${w.inStage.step} queries in` : ''}` : '';
+    const inside = w ? `; ${w.attack ?? 'the next attack'} ${w.stage} stages into batch ${w.batch + 1}${w.inStage ? `, ${w.inStage.step} queries in` : ''}` : '';
     console.log(`  ${f.slice(0, 16)} AutoAttack: after ${steps.join(', ') || 'nothing yet'}${inside}`);
   }
 }

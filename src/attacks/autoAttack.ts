@@ -17,7 +17,7 @@ import { apgd, apgdTargeted } from './apgd.js';
 import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { fabTargeted } from './fab.js';
-import { untilFooled, type BatchedAttackCheckpoint, type BatchedAttackState } from './robustRestarts.js';
+import { ResumeStateError, untilFooled, type BatchedAttackCheckpoint, type BatchedAttackState } from './robustRestarts.js';
 import { squareAttack } from './square.js';
 
 export interface AutoAttackComponent {
@@ -77,6 +77,11 @@ export interface AutoAttackOptions extends StandardAttackOptions {
   onCheckpoint?: (step: { attack: string; seconds: number; progress: AutoAttackProgress }) => void | Promise<void>;
   /** Continue where a previous run stopped (as onStage or onCheckpoint reported it). */
   resumeFrom?: AutoAttackProgress;
+  /**
+   * Hears why resumeFrom's state inside an attack was not used (it names another attack or does
+   * not fit this one): that attack then runs from its beginning, after the finished ones.
+   */
+  onResumeRefused?: (reason: string) => void;
 }
 
 /** AutoAttack's state after some of its attacks. */
@@ -87,7 +92,13 @@ export interface AutoAttackProgress {
   robust: readonly boolean[];
   xAdv: Tensor;
   /** How far the next attack (the one after `steps`) got, when it stopped inside. */
-  within?: BatchedAttackState;
+  within?: AttackWithinState;
+}
+
+/** The state inside one of AutoAttack's attacks, named by it. */
+export interface AttackWithinState extends BatchedAttackState {
+  /** The attack's name (states saved on 27 November before it was recorded have none: the attack after `steps`). */
+  attack?: string;
 }
 
 export interface AutoAttackReport {
@@ -123,14 +134,20 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const steps: AutoAttackReport['steps'] = from ? [...from.steps] : [];
   // What the attack under way started from (its checkpoints carry it).
   let before = { robust: [...(from ? from.robust : (cleanFlags ?? []))], xAdv: clone(from ? from.xAdv : x) };
-  const checkpoint = (k: number): BatchedAttackCheckpoint | undefined => {
-    const resumeFrom = from && k === from.steps.length ? from.within : undefined;
+  let within = from?.within;
+  const next = from && attacks[from.steps.length];
+  if (within && within.attack !== undefined && within.attack !== next?.name) {
+    opts.onResumeRefused?.(`the state inside an attack is ${within.attack}'s, and the attack after ${from!.steps.map((st) => st.attack).join(', ')} is ${next?.name ?? 'none'}`);
+    within = undefined;
+  }
+  const checkpoint = (k: number, resume: boolean): BatchedAttackCheckpoint | undefined => {
+    const resumeFrom = resume && from && k === from.steps.length ? within : undefined;
     const onCheckpoint = opts.onCheckpoint;
     if (!onCheckpoint && !resumeFrom) return undefined;
     return {
       resumeFrom,
-      save: async (within) => {
-        const progress = { cleanAccuracy, steps: [...steps], robust: before.robust, xAdv: before.xAdv, within };
+      save: async (state) => {
+        const progress = { cleanAccuracy, steps: [...steps], robust: before.robust, xAdv: before.xAdv, within: { ...state, attack: attacks[k].name } };
         await onCheckpoint?.({ attack: attacks[k].name, seconds: (performance.now() - t0) / 1000, progress });
       },
     };
@@ -139,7 +156,16 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
     classifier,
     x,
     labels,
-    attacks.map((a, k) => (xs: Tensor, ys: Tensor) => a.run(classifier, xs, ys, checkpoint(k))),
+    attacks.map((a, k) => async (xs: Tensor, ys: Tensor) => {
+      try {
+        return await a.run(classifier, xs, ys, checkpoint(k, true));
+      } catch (e) {
+        // Thrown before the attack did any work: drop the state and run the attack from its beginning.
+        if (!(e instanceof ResumeStateError) || !within || k !== from?.steps.length) throw e;
+        opts.onResumeRefused?.(`${e.message}; ${a.name} starts from its beginning`);
+        return a.run(classifier, xs, ys, checkpoint(k, false));
+      }
+    }),
     {
       validate: async (k, candidates, clean) => {
         const worst = await largestPerturbation(candidates, clean);

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import type { AutoAttackProgress } from './autoAttack.js';
+import type { AttackWithinState, AutoAttackProgress } from './autoAttack.js';
 import type { GpuDataset } from '../data/batches.js';
 import type { Classifier } from './classifier.js';
 import {
@@ -25,7 +25,7 @@ import {
 } from './suite.js';
 import { Tensor } from '../engine/tensor.js';
 import { fileDigest } from '../io/fileDigest.js';
-import { readSafetensors, tensorRecord, toFloat32, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, tensorRecord, toFloat32, writeSafetensors, type SafetensorsContent } from '../io/safetensors.js';
 
 /**
  * A file as a cache key: its size and content (rewritten weights are a new model; a copied run
@@ -129,7 +129,7 @@ export class EvalProgress {
       tensors.push(['withinXAdv', tensorRecord((await w.xAdv.data()) as Float32Array, w.xAdv.shape)]);
       const inStage = w.inStage && { step: w.inStage.step, generatorPosition: w.inStage.generatorPosition, tensors: Object.keys(w.inStage.tensors) };
       for (const [name, t] of Object.entries(w.inStage?.tensors ?? {})) tensors.push([`inStage.${name}`, tensorRecord((await t.data()) as Float32Array, t.shape)]);
-      metadata.within = JSON.stringify({ batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition, ...(inStage ? { inStage } : {}) });
+      metadata.within = JSON.stringify({ ...(w.attack === undefined ? {} : { attack: w.attack }), batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition, ...(inStage ? { inStage } : {}) });
     }
     await writeSafetensors(this.autoAttackPath, tensors, metadata);
   }
@@ -151,25 +151,14 @@ export class EvalProgress {
       const steps = JSON.parse(m.steps) as AutoAttackProgress['steps'];
       const cleanAccuracy = Number(m.cleanAccuracy);
       if (!Array.isArray(steps) || !Number.isFinite(cleanAccuracy) || robust.length !== rec.shape[0]) throw new Error('inconsistent metadata');
-      let within: ReturnType<EvalProgress['withinState']> | undefined;
+      const xAdvValues = toFloat32(rec, `${this.autoAttackPath}: xAdv`);
+      let within: AttackWithinState | undefined;
       try {
-        within = m.within === undefined ? undefined : this.withinState(m.within, file.tensors, robust.filter(Boolean).length);
+        within = m.within === undefined ? undefined : this.withinState(m.within, file, robust.filter(Boolean).length);
       } catch (e) {
         process.stderr.write(`${this.who}: ${this.autoAttackPath}: ${(e as Error).message}; resuming after the finished attacks instead\n`);
       }
-      const xAdv = Tensor.fromArray(toFloat32(rec, `${this.autoAttackPath}: xAdv`), rec.shape);
-      if (!within) return { cleanAccuracy, steps, robust, xAdv };
-      const toTensor = (name: string) => {
-        const r = file.tensors.get(name)!;
-        return Tensor.fromArray(toFloat32(r, `${this.autoAttackPath}: ${name}`), r.shape);
-      };
-      const inStage = within.inStage && {
-        step: within.inStage.step,
-        generatorPosition: within.inStage.generatorPosition,
-        tensors: Object.fromEntries(within.inStage.tensors.map((name) => [name, toTensor(`inStage.${name}`)])),
-      };
-      const { batch, stage, robust: withinRobust, generatorPosition } = within;
-      return { cleanAccuracy, steps, robust, xAdv, within: { batch, stage, robust: withinRobust, generatorPosition, xAdv: toTensor('withinXAdv'), ...(inStage ? { inStage } : {}) } };
+      return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(xAdvValues, rec.shape), ...(within ? { within } : {}) };
     } catch (e) {
       process.stderr.write(`${this.who}: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
       return undefined;
@@ -178,24 +167,38 @@ export class EvalProgress {
 
   /**
    * The saved state inside an attack: its output so far has a row per point the attack started
-   * on (those robust before it). Anything else is refused (the attack then starts at its beginning).
+   * on (those robust before it). Anything else is refused (the attack then starts at its
+   * beginning); what the attack itself checks (the batch, the stage) it refuses the same way.
    */
-  private withinState(json: string, tensors: ReadonlyMap<string, { shape: readonly number[] }>, rows: number) {
-    const w = JSON.parse(json) as { batch: unknown; stage: unknown; robust: unknown; generatorPosition: unknown; inStage?: { step: unknown; generatorPosition: unknown; tensors: unknown } };
+  private withinState(json: string, file: SafetensorsContent, rows: number): AttackWithinState {
+    const w = JSON.parse(json) as { attack?: unknown; batch: unknown; stage: unknown; robust: unknown; generatorPosition: unknown; inStage?: { step: unknown; generatorPosition: unknown; tensors: unknown } };
     const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-    const rec = tensors.get('withinXAdv');
+    const rec = file.tensors.get('withinXAdv');
     const st = w.inStage;
-    const inStageOk =
-      st === undefined ||
-      (count(st.step) && count(st.generatorPosition) && Array.isArray(st.tensors) && st.tensors.every((name) => typeof name === 'string' && tensors.has(`inStage.${name}`)));
-    if (!rec || ![w.batch, w.stage, w.generatorPosition].every(count) || !Array.isArray(w.robust) || rec.shape[0] !== rows || !inStageOk)
+    const names = st && Array.isArray(st.tensors) && st.tensors.every((n) => typeof n === 'string' && file.tensors.has(`inStage.${n}`)) ? (st.tensors as string[]) : null;
+    const inStageOk = st === undefined || (count(st.step) && count(st.generatorPosition) && names !== null);
+    if (!rec || ![w.batch, w.stage, w.generatorPosition].every(count) || !Array.isArray(w.robust) || rec.shape[0] !== rows || !inStageOk || (w.attack !== undefined && typeof w.attack !== 'string'))
       throw new Error(`the state inside an attack (withinXAdv, within) is incomplete or not for the ${rows} points robust before it`);
+    // Every value converted before any tensor is made, so a failure leaves nothing behind.
+    const values = (name: string) => {
+      const r = file.tensors.get(name)!;
+      return { data: toFloat32(r, `${this.autoAttackPath}: ${name}`), shape: r.shape };
+    };
+    const xAdv = values('withinXAdv');
+    const inStageValues = (names ?? []).map((n) => [n, values(`inStage.${n}`)] as const);
+    const inStage = st && {
+      step: st.step as number,
+      generatorPosition: st.generatorPosition as number,
+      tensors: Object.fromEntries(inStageValues.map(([n, v]) => [n, Tensor.fromArray(v.data, v.shape)])),
+    };
     return {
+      ...(w.attack === undefined ? {} : { attack: w.attack as string }),
       batch: w.batch as number,
       stage: w.stage as number,
       robust: (w.robust as unknown[]).map(Boolean),
       generatorPosition: w.generatorPosition as number,
-      inStage: st && { step: st.step as number, generatorPosition: st.generatorPosition as number, tensors: st.tensors as string[] },
+      xAdv: Tensor.fromArray(xAdv.data, xAdv.shape),
+      ...(inStage ? { inStage } : {}),
     };
   }
 
@@ -242,6 +245,7 @@ export async function resumableSuite(
               await progress.recordAutoAttack(e.progress);
               log(`  AutoAttack, after ${e.attack}: ${(e.robustAccuracy * 100).toFixed(2)}% (${e.seconds.toFixed(0)} s)`);
             }
+            if (e.kind === 'autoattack-resume-refused') log(`AutoAttack: ${e.reason}`);
             if (e.kind === 'autoattack-checkpoint') {
               await progress.recordAutoAttack(e.progress);
               log(`  AutoAttack, ${e.attack}: saved ${resumeWhere(e.progress)} (${e.seconds.toFixed(0)} s)`);
@@ -251,9 +255,7 @@ export async function resumableSuite(
           },
         });
       } finally {
-        resume?.xAdv.dispose();
-        resume?.within?.xAdv.dispose();
-        for (const t of Object.values(resume?.within?.inStage?.tensors ?? {})) t.dispose();
+        if (resume) disposeAutoAttackProgress(resume);
       }
       outcome = suite.rows[0];
       if (!outcome) continue; // AutoAttack with aaCount 0
@@ -263,6 +265,13 @@ export async function resumableSuite(
   }
   const aa = rows.find((r): r is AutoAttackOutcome => r.attack === 'autoattack') ?? null;
   return { rows, autoAttack: aa, options: o };
+}
+
+/** Frees the tensors of a state autoAttackState returned. */
+export function disposeAutoAttackProgress(p: AutoAttackProgress): void {
+  p.xAdv.dispose();
+  p.within?.xAdv.dispose();
+  for (const t of Object.values(p.within?.inStage?.tensors ?? {})) t.dispose();
 }
 
 /** Where a saved AutoAttack state stands, in words. */

@@ -43,8 +43,8 @@ export interface UntilFooledHooks {
   afterStage?: (stage: number, robust: readonly boolean[], xAdv: Tensor) => void | Promise<void>;
   /**
    * Continue a run whose stages before `stage` are done, from what afterStage reported after the
-   * last of them (the tensor is copied). Stages draw no shared randomness, so the result is the
-   * uninterrupted run's.
+   * last of them (the tensor is copied). The result is the uninterrupted run's where the stages'
+   * random numbers are where they were too (untilFooledInBatches restores its generator's position).
    */
   resumeFrom?: UntilFooledState;
   /** Samples per forward pass of the correctness checks (default: all at once). */
@@ -144,6 +144,12 @@ export interface BatchedAttackState {
   inStage?: StageSnapshot;
 }
 
+/**
+ * A saved state that does not fit the attack it is given to, found before any work: the caller
+ * may drop the state and run the attack from its beginning.
+ */
+export class ResumeStateError extends Error {}
+
 export interface BatchedAttackCheckpoint {
   /** Continue from this state (its tensor is copied, not kept). */
   resumeFrom?: BatchedAttackState;
@@ -182,46 +188,48 @@ export async function untilFooledInBatches(
       from.robust.length !== (from.stage || from.inStage ? rowsThere : 0) ||
       !(Number.isSafeInteger(from.generatorPosition) && from.generatorPosition >= 0)
     )
-      throw new Error(
+      throw new ResumeStateError(
         `${what}: cannot resume from batch ${from.batch}, stage ${from.stage} with ${from.robust.length} flags and points ` +
           `[${from.xAdv.shape.join(', ')}]: expected points [${x.shape.join(', ')}], a batch in 0..${Math.max(1, batches) - 1}, ` +
           `a stage in 0..${stages.length - 1} and a flag per sample of that batch once a stage is done`,
       );
     generator.position = from.generatorPosition;
   }
+  // With no stage there is nothing to save (and a state "between batches" would name none).
+  const saving = stages.length ? checkpoint : undefined;
   let out = clone(from ? from.xAdv : x);
+  let inner: UntilFooledState | undefined;
   try {
     for (let b = from?.batch ?? 0; b < batches; b++) {
       const s = b * batchSize;
       const e = Math.min(n, s + batchSize);
       const rows = Array.from({ length: e - s }, (_, i) => s + i);
       const resumeHere = from && b === from.batch;
-      const inner: UntilFooledState | undefined =
-        resumeHere && (from.stage > 0 || from.inStage) ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
+      inner = resumeHere && (from.stage > 0 || from.inStage) ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
       const done = await scopeAsync(async () => {
         const whole = batches === 1;
         const xb = whole ? x : slice(x, 0, s, e);
         const yb = whole ? labels : slice(labels, 0, s, e);
         const result = await untilFooled(classifier, xb, yb, stages, {
           resumeFrom: inner,
-          inside: checkpoint && {
+          inside: saving && {
             resumeFrom: resumeHere ? from.inStage : undefined,
             save: async (k, robust, xAdvBatch, snapshot) => {
               const state = replaceRows(out, rows, xAdvBatch);
               try {
-                await checkpoint.save({ batch: b, stage: k, robust, xAdv: state, generatorPosition: generator.position, inStage: snapshot });
+                await saving.save({ batch: b, stage: k, robust, xAdv: state, generatorPosition: generator.position, inStage: snapshot });
               } finally {
                 state.dispose();
               }
             },
           },
           afterStage:
-            checkpoint &&
+            saving &&
             (async (k, robust, xAdvBatch) => {
               if (k + 1 === stages.length) return;
               const state = replaceRows(out, rows, xAdvBatch);
               try {
-                await checkpoint.save({ batch: b, stage: k + 1, robust, xAdv: state, generatorPosition: generator.position });
+                await saving.save({ batch: b, stage: k + 1, robust, xAdv: state, generatorPosition: generator.position });
               } finally {
                 state.dispose();
               }
@@ -230,14 +238,16 @@ export async function untilFooledInBatches(
         return result.xAdv;
       });
       inner?.xAdv.dispose();
+      inner = undefined;
       const next = replaceRows(out, rows, done);
       done.dispose();
       out.dispose();
       out = next;
-      if (checkpoint && b + 1 < batches) await checkpoint.save({ batch: b + 1, stage: 0, robust: [], xAdv: out, generatorPosition: generator.position });
+      if (saving && b + 1 < batches) await saving.save({ batch: b + 1, stage: 0, robust: [], xAdv: out, generatorPosition: generator.position });
     }
   } catch (e) {
     out.dispose();
+    inner?.xAdv.dispose();
     throw e;
   }
   return out;

@@ -22,7 +22,7 @@ import { squareProposalKernel } from '../../kernels/squareProposal.js';
 import { DEFAULT_ATTACK_BATCH } from './batching.js';
 import type { Classifier } from './classifier.js';
 import { marginLoss } from './losses.js';
-import { untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint, type StageCheckpoint } from './robustRestarts.js';
+import { ResumeStateError, untilFooledInBatches, type AttackStage, type BatchedAttackCheckpoint, type StageCheckpoint } from './robustRestarts.js';
 
 export interface SquareOptions {
   /** ℓ∞ radius (default 8/255). */
@@ -97,7 +97,7 @@ async function squareRun(
   if (from) {
     const t = from.tensors;
     if (from.step > o.queries || !t.xBest || !t.marginMin || !t.lossMin || t.xBest.shape.join() !== x.shape.join() || t.marginMin.shape.join() !== `${n}` || t.lossMin.shape.join() !== `${n}`)
-      throw new Error(`squareAttack: cannot resume after ${from.step} of ${o.queries} queries from tensors ${Object.keys(t).join(', ')}: expected xBest [${x.shape.join(', ')}], marginMin and lossMin [${n}]`);
+      throw new ResumeStateError(`squareAttack: cannot resume after ${from.step} of ${o.queries} queries from tensors ${Object.keys(t).join(', ')}: expected xBest [${x.shape.join(', ')}], marginMin and lossMin [${n}]`);
     // The plan is drawn again from where it was (the same numbers); the state is the saved one.
     o.generator.position = from.generatorPosition;
     [xBest, marginMin, lossMin] = [clone(t.xBest), clone(t.marginMin), clone(t.lossMin)];

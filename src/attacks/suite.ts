@@ -114,7 +114,9 @@ export type SuiteProgress =
    */
   | { kind: 'autoattack-stage'; attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress }
   /** Inside one of AutoAttack's attacks (`attack`), a state to continue from (progress.within set). */
-  | { kind: 'autoattack-checkpoint'; attack: string; seconds: number; progress: AutoAttackProgress };
+  | { kind: 'autoattack-checkpoint'; attack: string; seconds: number; progress: AutoAttackProgress }
+  /** The resumed state inside an attack did not fit it: that attack runs from its beginning. */
+  | { kind: 'autoattack-resume-refused'; reason: string };
 
 export interface SuiteHooks {
   /** Awaited when it returns a promise (eed eval saves AutoAttack's progress in it). */
@@ -288,6 +290,7 @@ export async function evaluateSuite(
           onCheckpoint: async (step) => {
             await hooks.onProgress?.({ kind: 'autoattack-checkpoint', ...step });
           },
+          onResumeRefused: (reason) => void hooks.onProgress?.({ kind: 'autoattack-resume-refused', reason }),
           resumeFrom: hooks.autoAttackResume,
         });
         // Unjudged, AutoAttack's own per-image verdicts (classifying its images again could flip an

@@ -36,7 +36,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import type { Module } from '../nn/module.js';
 import { compressForInference, sparseKernelsPay } from '../pruning/sparseInference.js';
-import { EvalProgress, resumableSuite } from '../attacks/evalProgress.js';
+import { disposeAutoAttackProgress, EvalProgress, resumableSuite } from '../attacks/evalProgress.js';
 import { REPORT_SCHEMA, SCORE_METHODS, strongestSingle, type DieTable, type EedReport, type MethodRow, type PruningScoreName } from '../reports/report.js';
 import { parseList, type PipelineConfig } from './config.js';
 import { PipelineInterrupted, readStageJson, resolveInRun, writeStageJson, type PipelineContext } from './context.js';
@@ -160,9 +160,10 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
   try {
     const again = finished(); // finished while we took the lock
     if (again) return again.value;
-    // Inside a row, its finished attacks and AutoAttack's state after each of its attacks (an hour
-    // or more each on a CPU adapter) are kept beside it until the row is done: a run stopped in the
-    // middle, as a session's end stops it, loses at most one attack.
+    // Inside a row, its finished attacks and AutoAttack's state inside its attacks (an hour or more
+    // each on a CPU adapter) are kept beside it until the row is done: a run stopped in the middle,
+    // as a session's end stops it, loses at most one attack other than AutoAttack, or one target
+    // class, batch or 250 Square queries of AutoAttack.
     const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [legacyKey(key)], 'eed run');
     const value = await compute(progress);
     await writeStageJson(path, { key, value });
@@ -306,7 +307,7 @@ function eedRows(ctx: PipelineContext, team: LoadedEnsemble, data: GpuDataset, s
         try {
           dieResult = await evaluateSuite(teamClassifier, data, suiteOptions(c, [attack]), { ...hooks, autoAttackResume: resume });
         } finally {
-          resume?.xAdv.dispose();
+          if (resume) disposeAutoAttackProgress(resume);
         }
       }
       return { dieResult, staticAccuracy: staticFlags.filter(Boolean).length / Math.max(1, staticFlags.length), staticCorrect: verdictBits(staticFlags), histogram };

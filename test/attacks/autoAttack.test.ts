@@ -5,8 +5,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
-import { autoAttack, standardAttacks, type AutoAttackComponent } from '../../src/attacks/autoAttack.js';
+import { autoAttack, standardAttacks, type AttackWithinState, type AutoAttackComponent, type AutoAttackProgress } from '../../src/attacks/autoAttack.js';
 import type { Classifier } from '../../src/attacks/classifier.js';
+import { randomProblem } from './fixtures.js';
 
 const EPS = 0.03;
 
@@ -176,5 +177,45 @@ describe('autoAttack bookkeeping', () => {
   it('the standard suite is APGD-CE, APGD-T, FAB-T, Square (FAB-T optional)', () => {
     expect(standardAttacks().map((a) => a.name)).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
     expect(standardAttacks({ fab: false }).map((a) => a.name)).toEqual(['APGD-CE', 'APGD-T', 'Square']);
+  });
+});
+
+describe('autoAttack resumed inside an attack', () => {
+  const settings = { eps: 0.1, iterations: 3, targetClasses: 3, queries: 20, batchSize: 3 };
+
+  it("resumes from a state saved inside APGD-T; refuses one named for another attack or beyond the attack's batches, running that attack from its beginning", async () => {
+    const p = randomProblem('linear', 41, 7);
+    const keep = async (t: E.Tensor) => E.tensor(Array.from(await t.data()), t.shape).keep();
+    try {
+      const whole = await autoAttack(p.classifier, p.x, p.y, settings);
+      const expected = { robust: whole.robust, steps: whole.steps, x: Array.from(await whole.xAdv.data()) };
+      whole.xAdv.dispose();
+      // The first state saved inside APGD-T, kept as a file would keep it.
+      let saved: AutoAttackProgress | undefined;
+      const again = await autoAttack(p.classifier, p.x, p.y, {
+        ...settings,
+        onCheckpoint: async ({ attack, progress }) => {
+          if (saved || attack !== 'APGD-T' || !progress.within) return;
+          saved = { ...progress, robust: [...progress.robust], xAdv: await keep(progress.xAdv), within: { ...progress.within, xAdv: await keep(progress.within.xAdv) } };
+        },
+      });
+      again.xAdv.dispose();
+      expect(saved?.within?.attack).toBe('APGD-T');
+      const resume = async (within: AttackWithinState) => {
+        const refused: string[] = [];
+        const r = await autoAttack(p.classifier, p.x, p.y, { ...settings, resumeFrom: { ...saved!, within }, onResumeRefused: (m) => refused.push(m) });
+        const out = { robust: r.robust, steps: r.steps, x: Array.from(await r.xAdv.data()) };
+        r.xAdv.dispose();
+        return { out, refused };
+      };
+      const w = saved!.within!;
+      expect(await resume(w)).toEqual({ out: expected, refused: [] });
+      expect(await resume({ ...w, attack: 'FAB-T' })).toEqual({ out: expected, refused: [expect.stringMatching(/is FAB-T's, and the attack after APGD-CE is APGD-T/)] });
+      expect(await resume({ ...w, batch: 9 })).toEqual({ out: expected, refused: [expect.stringMatching(/apgdTargeted: cannot resume from batch 9.*; APGD-T starts from its beginning/)] });
+      saved!.xAdv.dispose();
+      w.xAdv.dispose();
+    } finally {
+      p.dispose();
+    }
   });
 });

@@ -100,11 +100,11 @@ describe('eed eval progress file', () => {
     const inner = E.tensor([0.375, 0.625], [2, 1, 1, 1]);
     const margins = E.tensor([0.5, -0.25], [2]);
     const steps = [{ attack: 'APGD-CE', robustAccuracy: 2 / 3 }];
-    const within = { batch: 0, stage: 0, robust: [true, false], xAdv: inner, generatorPosition: 123, inStage: { step: 250, generatorPosition: 100, tensors: { marginMin: margins } } };
+    const within = { attack: 'Square', batch: 0, stage: 0, robust: [true, false], xAdv: inner, generatorPosition: 123, inStage: { step: 250, generatorPosition: 100, tensors: { marginMin: margins } } };
     await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv, within });
     const state = await (await EvalProgress.open(path, { options: 1 })).autoAttackState();
     const w = state?.within;
-    expect(w && [w.batch, w.stage, w.robust, w.generatorPosition, w.inStage?.step, w.inStage?.generatorPosition]).toEqual([0, 0, [true, false], 123, 250, 100]);
+    expect(w && [w.attack, w.batch, w.stage, w.robust, w.generatorPosition, w.inStage?.step, w.inStage?.generatorPosition]).toEqual(['Square', 0, 0, [true, false], 123, 250, 100]);
     expect(Array.from(await w!.xAdv.data())).toEqual([0.375, 0.625]);
     expect(Array.from(await w!.inStage!.tensors.marginMin.data())).toEqual([0.5, -0.25]);
     for (const t of [state!.xAdv, w!.xAdv, w!.inStage!.tensors.marginMin]) t.dispose();

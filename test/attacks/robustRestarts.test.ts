@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../src/index.js';
 import { apgdTargeted } from '../../src/attacks/apgd.js';
 import { squareAttack } from '../../src/attacks/square.js';
-import type { BatchedAttackCheckpoint, BatchedAttackState } from '../../src/attacks/robustRestarts.js';
+import { ResumeStateError, type BatchedAttackCheckpoint, type BatchedAttackState } from '../../src/attacks/robustRestarts.js';
 import { randomProblem } from './fixtures.js';
 
 const settings = { eps: 0.08, iterations: 3, restarts: 2, targetClasses: 2, batchSize: 2 };
@@ -78,7 +78,7 @@ describe('untilFooledInBatches checkpoints', () => {
 
   it("Square saves inside its one long stage every saveEvery queries; resumed from any save, it ends as the uninterrupted run", async () => {
     const p = randomProblem('linear', 93, 5);
-    const square = { eps: 0.3, queries: 45, saveEvery: 5, checkEvery: 1000, batchSize: 3 };
+    const square = { eps: 0.3, queries: 45, saveEvery: 5, checkEvery: 5, batchSize: 3 };
     try {
       const { expected, saving, saved, resumed } = await everyResume((checkpoint) =>
         squareAttack(p.classifier, p.x, p.y, { ...square, generator: new E.Generator(4), checkpoint }),
@@ -86,15 +86,17 @@ describe('untilFooledInBatches checkpoints', () => {
       expect(saving).toEqual(expected);
       // Batches of 3 and 2 samples (all start robust, the labels being the model's own): inside the
       // stage after every 5 queries, and once between the batches. The second batch's samples are
-      // fooled after its first save, so a resume that drew other windows would end elsewhere.
+      // fooled after its first save, so a resume that drew other windows would end elsewhere; once
+      // both are, its stage stops early (checked every 5 queries), before a third save.
       const steps = [5, 10, 15, 20, 25, 30, 35, 40];
       expect(saved.map((s) => [s.batch, s.stage, s.inStage?.step ?? null, s.robust.length])).toEqual([
         ...steps.map((q) => [0, 0, q, 3]),
         [1, 0, null, 0],
-        ...steps.map((q) => [1, 0, q, 2]),
+        [1, 0, 5, 2],
+        [1, 0, 10, 2],
       ]);
       const stillRobust = async (s: BatchedAttackState) => Array.from(await s.inStage!.tensors.marginMin.data()).filter((m) => m > 0).length;
-      expect([await stillRobust(saved[9]), await stillRobust(saved[16])]).toEqual([2, 0]);
+      expect([await stillRobust(saved[9]), await stillRobust(saved[10])]).toEqual([2, 1]);
       const where = (st: BatchedAttackState) => [st.batch, st.inStage?.step ?? null];
       expect(resumed.map((x, i) => ({ at: where(saved[i]), x }))).toEqual(saved.map((st) => ({ at: where(st), x: expected })));
       expect(expected).not.toEqual(Array.from(await p.x.data()));
@@ -104,10 +106,29 @@ describe('untilFooledInBatches checkpoints', () => {
     }
   });
 
+  it('with no stage (0 restarts) saves nothing and returns the input', async () => {
+    const p = randomProblem('linear', 94, 5);
+    try {
+      const saves: number[] = [];
+      const out = await apgdTargeted(p.classifier, p.x, p.y, { ...settings, restarts: 0, checkpoint: { save: async (s) => void saves.push(s.batch) } });
+      expect(saves).toEqual([]);
+      expect(Array.from(await out.data())).toEqual(Array.from(await p.x.data()));
+      out.dispose();
+    } finally {
+      p.dispose();
+    }
+  });
+
   it('refuses a state that is not of this input, naming what it expected', async () => {
     const p = randomProblem('linear', 92, 3);
     const wrong = E.zeros([2, 2, 4, 4]);
     try {
+      await expect(
+        apgdTargeted(p.classifier, p.x, p.y, {
+          ...settings,
+          checkpoint: { resumeFrom: { batch: 0, stage: 1, robust: [true, true], xAdv: wrong, generatorPosition: 0 }, save: async () => {} },
+        }),
+      ).rejects.toThrow(ResumeStateError);
       await expect(
         apgdTargeted(p.classifier, p.x, p.y, {
           ...settings,
