@@ -69,6 +69,7 @@ export interface AutoAttackOptions extends StandardAttackOptions {
    * Called as each attack finishes (on a CPU adapter the whole suite runs for an hour), with what
    * `resumeFrom` needs to continue from there (its tensor borrowed: save it before returning).
    */
+  // `seconds` in both: since AutoAttack began, including the runs it resumed from.
   onStage?: (step: { attack: string; robustAccuracy: number; seconds: number; progress: AutoAttackProgress }) => void | Promise<void>;
   /**
    * Called inside an attack, after each of its target classes, restarts and batches but the last,
@@ -91,6 +92,8 @@ export interface AutoAttackProgress {
   steps: { attack: string; robustAccuracy: number }[];
   robust: readonly boolean[];
   xAdv: Tensor;
+  /** Seconds AutoAttack had run when this state was kept, over every run that resumed it (absent in states from before 28 November). */
+  seconds?: number;
   /** How far the next attack (the one after `steps`) got, when it stopped inside. */
   within?: AttackWithinState;
 }
@@ -123,6 +126,8 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const n = x.shape[0];
   const accuracy = (flags: readonly boolean[]) => (n ? flags.filter(Boolean).length / n : 0);
   const t0 = performance.now();
+  // Seconds since AutoAttack began, across the runs that resumed it.
+  const elapsed = () => (opts.resumeFrom?.seconds ?? 0) + (performance.now() - t0) / 1000;
   const from = opts.resumeFrom;
   if (from && from.steps.some((st, k) => st.attack !== attacks[k]?.name))
     throw new Error(`autoAttack: resumeFrom ran ${from.steps.map((st) => st.attack).join(', ')}, not the first attacks of ${attacks.map((a) => a.name).join(', ')}`);
@@ -147,8 +152,9 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
     return {
       resumeFrom,
       save: async (state) => {
-        const progress = { cleanAccuracy, steps: [...steps], robust: before.robust, xAdv: before.xAdv, within: { ...state, attack: attacks[k].name } };
-        await onCheckpoint?.({ attack: attacks[k].name, seconds: (performance.now() - t0) / 1000, progress });
+        const seconds = elapsed();
+        const progress = { cleanAccuracy, steps: [...steps], robust: before.robust, xAdv: before.xAdv, within: { ...state, attack: attacks[k].name }, seconds };
+        await onCheckpoint?.({ attack: attacks[k].name, seconds, progress });
       },
     };
   };
@@ -177,7 +183,8 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
         steps.push(step);
         before.xAdv.dispose();
         before = { robust: [...flags], xAdv: clone(xAdvSoFar) };
-        await opts.onStage?.({ ...step, seconds: (performance.now() - t0) / 1000, progress: { cleanAccuracy, steps: [...steps], robust: flags, xAdv: xAdvSoFar } });
+        const seconds = elapsed();
+        await opts.onStage?.({ ...step, seconds, progress: { cleanAccuracy, steps: [...steps], robust: flags, xAdv: xAdvSoFar, seconds } });
       },
       resumeFrom: { stage: from ? from.steps.length : 0, robust: before.robust, xAdv: before.xAdv },
       batchSize,

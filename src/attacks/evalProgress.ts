@@ -123,6 +123,7 @@ export class EvalProgress {
       cleanAccuracy: String(progress.cleanAccuracy),
       steps: JSON.stringify(progress.steps),
       robust: JSON.stringify(progress.robust.map(Number)),
+      ...(progress.seconds === undefined ? {} : { seconds: String(progress.seconds) }),
     };
     const w = progress.within;
     if (w) {
@@ -158,7 +159,9 @@ export class EvalProgress {
       } catch (e) {
         process.stderr.write(`${this.who}: ${this.autoAttackPath}: ${(e as Error).message}; resuming after the finished attacks instead\n`);
       }
-      return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(xAdvValues, rec.shape), ...(within ? { within } : {}) };
+      const seconds = m.seconds === undefined ? undefined : Number(m.seconds);
+      const time = seconds !== undefined && Number.isFinite(seconds) && seconds >= 0 ? { seconds } : {};
+      return { cleanAccuracy, steps, robust, xAdv: Tensor.fromArray(xAdvValues, rec.shape), ...time, ...(within ? { within } : {}) };
     } catch (e) {
       process.stderr.write(`${this.who}: ${this.autoAttackPath} is unusable (${(e as Error).message}); AutoAttack starts over\n`);
       return undefined;
@@ -248,7 +251,7 @@ export async function resumableSuite(
             if (e.kind === 'autoattack-resume-refused') log(`AutoAttack: ${e.reason}`);
             if (e.kind === 'autoattack-checkpoint') {
               await progress.recordAutoAttack(e.progress);
-              log(`  AutoAttack, ${e.attack}: saved ${resumeWhere(e.progress)} (${e.seconds.toFixed(0)} s)`);
+              if (e.progress.within) log(`  AutoAttack, ${e.attack}: saved at ${insideWhere(e.progress.within)} (${e.seconds.toFixed(0)} s)`);
             }
             await hooks.onProgress?.(e);
             if (e.kind === 'autoattack-stage' || e.kind === 'autoattack-checkpoint') safePoint();
@@ -274,14 +277,18 @@ export function disposeAutoAttackProgress(p: AutoAttackProgress): void {
   for (const t of Object.values(p.within?.inStage?.tensors ?? {})) t.dispose();
 }
 
+/** Where inside an attack a saved state stands, in words. */
+function insideWhere(w: AttackWithinState): string {
+  const plural = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  if (!w.stage && !w.inStage) return `${plural(w.batch, 'batch')} done`;
+  const robust = `${w.robust.filter(Boolean).length} of its ${w.robust.length} points still robust`;
+  const inStage = w.inStage ? `, ${plural(w.inStage.step, 'step')} (queries) into the next` : '';
+  return `batch ${w.batch + 1}, ${plural(w.stage, 'stage')} (target classes or restarts) done${inStage}; ${robust}`;
+}
+
 /** Where a saved AutoAttack state stands, in words. */
 function resumeWhere(p: AutoAttackProgress): string {
-  const after = p.steps.length ? `after ${p.steps.map((st) => st.attack).join(', ')}` : 'at the start';
-  const w = p.within;
-  if (!w) return after;
-  const inBatch =
-    w.stage || w.inStage
-      ? `, ${w.stage} stages into batch ${w.batch + 1} (target classes or restarts; ${w.robust.filter(Boolean).length} of its ${w.robust.length} points still robust)`
-      : `, ${w.batch} batches done`;
-  return `${after}${inBatch}${w.inStage ? `, ${w.inStage.step} steps into the next stage (queries)` : ''}`;
+  const after = p.steps.length ? `after ${p.steps.map((st) => st.attack).join(', ')}` : '';
+  const inside = p.within ? `inside ${p.within.attack ?? 'the next attack'} at ${insideWhere(p.within)}` : '';
+  return [after, inside].filter(Boolean).join(', ') || 'at the start';
 }

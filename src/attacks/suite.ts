@@ -306,7 +306,8 @@ export async function evaluateSuite(
         label,
         accuracy: report.robustAccuracy,
         count: n,
-        seconds: (performance.now() - t0) / 1000,
+        // The runs it resumed from included (the state records their time).
+        seconds: (hooks.autoAttackResume?.seconds ?? 0) + (performance.now() - t0) / 1000,
         suiteLabel: report.suiteLabel,
         cleanAccuracy: report.cleanAccuracy,
         steps: report.steps,

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { moduleClassifier } from '../attacks/classifier.js';
-import { SUITE_ATTACKS, type SuiteAttack, type SuiteOptions } from '../attacks/suite.js';
+import { SUITE_ATTACKS, type SuiteAttack, type SuiteOptions, type SuiteResult } from '../attacks/suite.js';
 import { EvalProgress, fileIdentity, legacyFileIdentity, resumableSuite } from '../attacks/evalProgress.js';
 import { classifierPredictor, measureThroughput } from '../attacks/throughput.js';
 import { loadDatasetByName, DATASET_NAMES, type DatasetName } from '../data/byName.js';
@@ -17,6 +17,7 @@ import { Generator } from '../ops/random.js';
 import { buildModel, MODEL_NAMES, type ModelName } from '../training/models.js';
 import { keptWeightCount, prunableLayers, prunableWeightCount, weightKey } from '../pruning/prunable.js';
 import { optionHelp, resolveOptions, type OptionTable } from './options.js';
+import { onInterrupt } from './interrupt.js';
 import { compressForInference, decompress, sparseKernelsPay } from '../pruning/sparseInference.js';
 
 const ATTACKS = SUITE_ATTACKS;
@@ -134,11 +135,32 @@ export async function evalCommand(argv: string[]): Promise<number> {
       [{ weights: identity, dataset, options: suiteOptions }, { weights: legacy, dataset, testData, options: suiteOptions }, { weights: legacy, dataset, options: suiteOptions }],
     );
     const log = (line: string) => console.error(line);
-    const suite = await resumableSuite(partial, classifier, data, { ...suiteOptions, attacks: chosen }, {
-      onProgress: (e) => {
-        if (e.kind === 'attack') log(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
-      },
-    }, log);
+    // Ctrl-C stops at the next attack or saved AutoAttack state; the same command resumes there.
+    const { signal, release } = onInterrupt('interrupting at the next saved state (Ctrl-C again to quit at once; the same command resumes from there)');
+    let suite: SuiteResult;
+    try {
+      suite = await resumableSuite(
+        partial,
+        classifier,
+        data,
+        { ...suiteOptions, attacks: chosen },
+        {
+          onProgress: (e) => {
+            if (e.kind === 'attack') log(`${e.outcome.label}: ${(e.outcome.accuracy * 100).toFixed(2)}% (${e.outcome.seconds.toFixed(1)} s)`);
+          },
+        },
+        log,
+        () => {
+          if (signal.aborted) throw new EvalInterrupted();
+        },
+      );
+    } catch (e) {
+      if (!(e instanceof EvalInterrupted)) throw e;
+      console.error(`eed eval: interrupted; finished attacks are in ${partial.path} (AutoAttack's state in ${partial.autoAttackPath}); rerun the same command to resume`);
+      return 130;
+    } finally {
+      release();
+    }
     const outcomes = suite.rows;
     const autoAttackLabel = suite.autoAttack?.suiteLabel ?? null;
     // PGD again on AutoAttack's images alone (issue 5: AutoAttack must not be weaker than PGD there).
@@ -186,3 +208,5 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+class EvalInterrupted extends Error {}

@@ -101,8 +101,9 @@ describe('eed eval progress file', () => {
     const margins = E.tensor([0.5, -0.25], [2]);
     const steps = [{ attack: 'APGD-CE', robustAccuracy: 2 / 3 }];
     const within = { attack: 'Square', batch: 0, stage: 0, robust: [true, false], xAdv: inner, generatorPosition: 123, inStage: { step: 250, generatorPosition: 100, tensors: { marginMin: margins } } };
-    await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv, within });
+    await progress.recordAutoAttack({ cleanAccuracy: 1, steps, robust: [true, false, true], xAdv, within, seconds: 12.5 });
     const state = await (await EvalProgress.open(path, { options: 1 })).autoAttackState();
+    expect(state?.seconds).toBe(12.5);
     const w = state?.within;
     expect(w && [w.attack, w.batch, w.stage, w.robust, w.generatorPosition, w.inStage?.step, w.inStage?.generatorPosition]).toEqual(['Square', 0, 0, [true, false], 123, 250, 100]);
     expect(Array.from(await w!.xAdv.data())).toEqual([0.375, 0.625]);
@@ -179,17 +180,22 @@ describe('eed eval progress file', () => {
       ).rejects.toThrow(/stopped inside/);
       expect(lines2.filter((l) => /AutoAttack/.test(l))).toEqual([
         expect.stringMatching(/after APGD-CE: /),
-        expect.stringMatching(/AutoAttack, APGD-T: saved after APGD-CE, 1 stages into batch 1 \(target classes or restarts; \d of its \d points still robust\)/),
+        expect.stringMatching(/AutoAttack, APGD-T: saved at batch 1, 1 stage \(target classes or restarts\) done; \d of its \d points still robust/),
       ]);
       const inside = await (await EvalProgress.open(insidePath, 'k')).autoAttackState();
       expect(inside?.within && [inside.within.batch, inside.within.stage, inside.within.xAdv.shape[0]]).toEqual([0, 1, inside!.robust.filter(Boolean).length]);
+      // The time spent before the stop travels with the state, and the finished row counts it
+      // (recorded again as if the earlier runs had taken 1000 s).
+      expect(inside!.seconds).toBeGreaterThan(0);
+      await (await EvalProgress.open(insidePath, 'k')).recordAutoAttack({ ...inside!, seconds: 1000 });
       inside?.xAdv.dispose();
       inside?.within?.xAdv.dispose();
       const lines3: string[] = [];
       const fromInside = await resumableSuite(await EvalProgress.open(insidePath, 'k'), p.classifier, { x: p.x, y: p.y }, { ...options, attacks: ['autoattack'] }, {}, (l) => lines3.push(l));
-      expect(lines3[0]).toMatch(/AutoAttack: resuming after APGD-CE, 1 stages into batch 1/);
+      expect(lines3[0]).toMatch(/AutoAttack: resuming after APGD-CE, inside APGD-T at batch 1, 1 stage \(target classes or restarts\) done/);
       expect(fromInside.autoAttack!.steps).toEqual(whole.autoAttack!.steps);
       expect(fromInside.autoAttack!.correct).toEqual(whole.autoAttack!.correct);
+      expect(fromInside.autoAttack!.seconds).toBeGreaterThan(1000);
 
       // Everything recorded: nothing is attacked again.
       calls.n = 0;
