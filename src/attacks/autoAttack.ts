@@ -126,9 +126,9 @@ export async function autoAttack(classifier: Classifier, x: Tensor, labels: Tens
   const n = x.shape[0];
   const accuracy = (flags: readonly boolean[]) => (n ? flags.filter(Boolean).length / n : 0);
   const t0 = performance.now();
-  // Seconds since AutoAttack began, across the runs that resumed it.
-  const elapsed = () => (opts.resumeFrom?.seconds ?? 0) + (performance.now() - t0) / 1000;
   const from = opts.resumeFrom;
+  // Seconds since AutoAttack began, across the runs that resumed it.
+  const elapsed = () => (from?.seconds ?? 0) + (performance.now() - t0) / 1000;
   if (from && from.steps.some((st, k) => st.attack !== attacks[k]?.name))
     throw new Error(`autoAttack: resumeFrom ran ${from.steps.map((st) => st.attack).join(', ')}, not the first attacks of ${attacks.map((a) => a.name).join(', ')}`);
   // The correctness checks run in the attacks' batches too: the whole evaluation set (1000 images

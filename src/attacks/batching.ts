@@ -17,11 +17,12 @@ export function checkAttackInputs(x: Tensor, labels: Tensor, what: string): void
     throw new Error(`${what}: expected i32 labels [${x.shape[0]}], got ${labels.dtype} ${shapeStr(labels.shape)}`);
 }
 
-function checkBatchSize(batchSize: number, what: string): void {
+export function checkBatchSize(batchSize: number, what: string): void {
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`${what}: batchSize must be a positive integer, got ${batchSize}`);
 }
 
-function bounds(n: number, batchSize: number): [number, number][] {
+/** [start, end) of consecutive batches of at most batchSize of n samples. */
+export function bounds(n: number, batchSize: number): [number, number][] {
   const out: [number, number][] = [];
   for (let s = 0; s < n; s += batchSize) out.push([s, Math.min(n, s + batchSize)]);
   return out;

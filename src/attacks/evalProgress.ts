@@ -116,8 +116,8 @@ export class EvalProgress {
    * tensors are read, not kept.
    */
   async recordAutoAttack(progress: AutoAttackProgress): Promise<void> {
-    const xAdv = (await progress.xAdv.data()) as Float32Array;
-    const tensors: [string, ReturnType<typeof tensorRecord>][] = [['xAdv', tensorRecord(xAdv, progress.xAdv.shape)]];
+    const recordOf = async (t: Tensor) => tensorRecord((await t.data()) as Float32Array, t.shape);
+    const tensors: [string, ReturnType<typeof tensorRecord>][] = [['xAdv', await recordOf(progress.xAdv)]];
     const metadata: Record<string, string> = {
       key: JSON.stringify(this.key),
       cleanAccuracy: String(progress.cleanAccuracy),
@@ -127,9 +127,9 @@ export class EvalProgress {
     };
     const w = progress.within;
     if (w) {
-      tensors.push(['withinXAdv', tensorRecord((await w.xAdv.data()) as Float32Array, w.xAdv.shape)]);
+      tensors.push(['withinXAdv', await recordOf(w.xAdv)]);
       const inStage = w.inStage && { step: w.inStage.step, generatorPosition: w.inStage.generatorPosition, tensors: Object.keys(w.inStage.tensors) };
-      for (const [name, t] of Object.entries(w.inStage?.tensors ?? {})) tensors.push([`inStage.${name}`, tensorRecord((await t.data()) as Float32Array, t.shape)]);
+      for (const [name, t] of Object.entries(w.inStage?.tensors ?? {})) tensors.push([`inStage.${name}`, await recordOf(t)]);
       metadata.within = JSON.stringify({ ...(w.attack === undefined ? {} : { attack: w.attack }), batch: w.batch, stage: w.stage, robust: w.robust.map(Number), generatorPosition: w.generatorPosition, ...(inStage ? { inStage } : {}) });
     }
     await writeSafetensors(this.autoAttackPath, tensors, metadata);

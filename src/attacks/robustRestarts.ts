@@ -8,7 +8,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { clone } from '../ops/creation.js';
 import type { Generator } from '../ops/random.js';
 import { slice } from '../ops/shape.js';
-import { checkAttackInputs } from './batching.js';
+import { bounds, checkAttackInputs, checkBatchSize } from './batching.js';
 import { correctOnHost, type Classifier } from './classifier.js';
 import { indicesWhere, replaceRows, selectRows } from './rowSubsets.js';
 
@@ -173,11 +173,12 @@ export async function untilFooledInBatches(
   stages: readonly AttackStage[],
   opts: { batchSize: number; what: string; generator: Generator; checkpoint?: BatchedAttackCheckpoint },
 ): Promise<Tensor> {
-  checkAttackInputs(x, labels, opts.what);
   const { batchSize, what, generator, checkpoint } = opts;
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`${what}: batchSize must be a positive integer, got ${batchSize}`);
+  checkAttackInputs(x, labels, what);
+  checkBatchSize(batchSize, what);
   const n = x.shape[0];
-  const batches = Math.ceil(n / batchSize);
+  const batchBounds = bounds(n, batchSize);
+  const batches = batchBounds.length;
   const from = checkpoint?.resumeFrom;
   if (from) {
     const rowsThere = Math.min(n, (from.batch + 1) * batchSize) - from.batch * batchSize;
@@ -201,9 +202,19 @@ export async function untilFooledInBatches(
   let inner: UntilFooledState | undefined;
   try {
     for (let b = from?.batch ?? 0; b < batches; b++) {
-      const s = b * batchSize;
-      const e = Math.min(n, s + batchSize);
+      const [s, e] = batchBounds[b];
       const rows = Array.from({ length: e - s }, (_, i) => s + i);
+      // A state inside this batch: its points so far written over the attack's output so far.
+      const saveInBatch =
+        saving &&
+        (async (xAdvBatch: Tensor, at: Omit<BatchedAttackState, 'batch' | 'xAdv' | 'generatorPosition'>) => {
+          const state = replaceRows(out, rows, xAdvBatch);
+          try {
+            await saving.save({ batch: b, ...at, xAdv: state, generatorPosition: generator.position });
+          } finally {
+            state.dispose();
+          }
+        });
       const resumeHere = from && b === from.batch;
       inner = resumeHere && (from.stage > 0 || from.inStage) ? { stage: from.stage, robust: from.robust, xAdv: slice(out, 0, s, e) } : undefined;
       const done = await scopeAsync(async () => {
@@ -212,27 +223,14 @@ export async function untilFooledInBatches(
         const yb = whole ? labels : slice(labels, 0, s, e);
         const result = await untilFooled(classifier, xb, yb, stages, {
           resumeFrom: inner,
-          inside: saving && {
+          inside: saveInBatch && {
             resumeFrom: resumeHere ? from.inStage : undefined,
-            save: async (k, robust, xAdvBatch, snapshot) => {
-              const state = replaceRows(out, rows, xAdvBatch);
-              try {
-                await saving.save({ batch: b, stage: k, robust, xAdv: state, generatorPosition: generator.position, inStage: snapshot });
-              } finally {
-                state.dispose();
-              }
-            },
+            save: (k, robust, xAdvBatch, snapshot) => saveInBatch(xAdvBatch, { stage: k, robust, inStage: snapshot }),
           },
           afterStage:
-            saving &&
+            saveInBatch &&
             (async (k, robust, xAdvBatch) => {
-              if (k + 1 === stages.length) return;
-              const state = replaceRows(out, rows, xAdvBatch);
-              try {
-                await saving.save({ batch: b, stage: k + 1, robust, xAdv: state, generatorPosition: generator.position });
-              } finally {
-                state.dispose();
-              }
+              if (k + 1 < stages.length) await saveInBatch(xAdvBatch, { stage: k + 1, robust });
             }),
         });
         return result.xAdv;
