@@ -226,13 +226,20 @@ const GROUPED_V = 4;
 const GROUPED_WG = 64;
 
 /**
- * V for `nvec` vec4s of positions: 4, or fewer when the layer has under 4·64 of them, so that no
- * lane computes clamped copies of positions that do not exist. ResNet-18's 512→512 @4×4 at batch
- * 32 has 128, half of every lane's work thrown away at V = 4: 403 → 286 ms with V = 2 at 80%
- * (interleaved A/B, process CPU; the other ResNet-18 shapes, at V = 4 either way, within noise).
+ * Workgroup width and V for `nvec` vec4s of positions: 64 lanes of 4 vec4s each, and for layers
+ * with fewer than 4·64 vec4s a narrower workgroup (a multiple of llvmpipe's 8 lanes) with 4 vec4s
+ * per lane still, so that each row's mask tests and values serve 16 positions per lane wherever the
+ * layer has them. ResNet-18's 512→512 @4×4 at batch 32 has 128 vec4s: before, 64 lanes of 2 (V = 4
+ * at 64 lanes had half of every lane's work clamped copies: 403 → 286 ms with V = 2 at 80%); now 32
+ * lanes of 4. Interleaved A/B on the whole pruned ResNet-18 at batch 32, 80% (process CPU, lavapipe,
+ * bench/sparseAb.ts): forward 2525 → 2190 ms (1.84× → 2.10× dense; again 2571 → 2223 ms), attack step
+ * 5270 → 4676 ms (1.81× → 2.00×); 90%: forward 1595 → 1468 ms. 16 or 8 lanes of 4 measured the same
+ * as 32 within noise, and 32 lanes on the larger layers too (2304 against 2264 ms), so those keep 64.
  */
-function groupedV(nvec: number): number {
-  return Math.max(1, Math.min(GROUPED_V, Math.ceil(nvec / GROUPED_WG)));
+function groupedGeometry(nvec: number): { wg: number; v: number } {
+  if (nvec >= GROUPED_V * GROUPED_WG) return { wg: GROUPED_WG, v: GROUPED_V };
+  const lanes = Math.ceil(nvec / GROUPED_V);
+  return { wg: Math.max(8, 8 * Math.ceil(lanes / 8)), v: GROUPED_V };
 }
 const GROUPED_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
 
@@ -259,10 +266,10 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
   const groups = sparse.channelGroups();
   const nq = g.batch * g.oh * g.ow;
   const nvec = Math.ceil(nq / 4);
-  const v = groupedV(nvec);
+  const { wg, v } = groupedGeometry(nvec);
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
-    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: v, GATE: byteGate(sparse) } },
+    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
     [x.binding(), groups.starts.binding(), sparse.groupEntriesFor(g.h, g.w).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
     new Params()
       .u(g.cout, nq, g.oh * g.ow, g.ow)
@@ -270,7 +277,7 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
       .u(g.strideW, g.padH, g.padW, epilogueFlags(epilogue))
       .u(nvec, 0, 0, 0)
       .build(),
-    [groups.count, Math.ceil(nvec / (GROUPED_WG * v))],
+    [groups.count, Math.ceil(nvec / (wg * v))],
   );
   return y;
 }
@@ -282,16 +289,16 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilog
   const groups = sparse.channelGroups();
   const npos = g.oh * g.ow;
   return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) => {
-    const v = groupedV((nb * pitch) / 4);
+    const { wg, v } = groupedGeometry((nb * pitch) / 4);
     runtime().dispatch(
       'sparse_conv2d_grouped',
-      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: GROUPED_WG, V: v, GATE: byteGate(sparse) } },
+      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
       [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
       new Params()
         .u(g.cout, npos, pitch / 4, rows)
         .u(b0 * g.cout * npos, epilogueFlags(epilogue), (nb * pitch) / 4, 0)
         .build(),
-      [groups.count, Math.ceil((nb * pitch) / 4 / (GROUPED_WG * v))],
+      [groups.count, Math.ceil((nb * pitch) / 4 / (wg * v))],
     );
   }, true);
 }
@@ -349,17 +356,17 @@ function gatheredGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): T
   const t = sparse.transposedGroups(g.strideH, g.strideW);
   // The largest class: rows ⌈H/sh⌉ by columns ⌈W/sw⌉ of every item.
   const nvec = Math.ceil((g.batch * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 4);
-  const v = groupedV(nvec);
+  const { wg, v } = groupedGeometry(nvec);
   runtime().dispatch(
     'sparse_conv2d_grad_input',
-    { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: GROUPED_WG, V: v, GATE: t.gate ? 1 : 0 } },
+    { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: wg, V: v, GATE: t.gate ? 1 : 0 } },
     [gy.binding(), t.starts.binding(), t.entries.binding(), t.values.binding(), gx.binding()],
     new Params()
       .u(g.cin, g.h, g.w, g.cout * g.oh * g.ow)
       .u(g.oh, g.ow, g.strideH, g.strideW)
       .u(g.padH, g.padW, t.classes, g.batch)
       .build(),
-    [t.count, Math.ceil(nvec / (GROUPED_WG * v)), t.classes],
+    [t.count, Math.ceil(nvec / (wg * v)), t.classes],
   );
   return gx;
 }
