@@ -218,7 +218,7 @@ function spmmConv(x: Tensor, sparse: SparseConv2d, bias: Tensor | null, g: ConvG
   );
 }
 
-/** vec4s of output positions per invocation of the 'grouped' kernel, and its workgroup width. */
+/** vec4s of output positions per invocation of the 'grouped' kernels, and their widest workgroup. */
 // V = 4 measured 1.1–1.4× faster than V = 2 at 80% (more positions share each row's mask and values);
 // V = 8 (32 lanes) measured slower again (with 32-channel groups: 1.07× dense against 1.41× on
 // SmallCNN's conv2 at 80%).
@@ -226,20 +226,22 @@ const GROUPED_V = 4;
 const GROUPED_WG = 64;
 
 /**
- * Workgroup width and V for `nvec` vec4s of positions: 64 lanes of 4 vec4s each, and for layers
- * with fewer than 4·64 vec4s a narrower workgroup (a multiple of llvmpipe's 8 lanes) with 4 vec4s
- * per lane still, so that each row's mask tests and values serve 16 positions per lane wherever the
- * layer has them. ResNet-18's 512→512 @4×4 at batch 32 has 128 vec4s: before, 64 lanes of 2 (V = 4
- * at 64 lanes had half of every lane's work clamped copies: 403 → 286 ms with V = 2 at 80%); now 32
- * lanes of 4. Interleaved A/B on the whole pruned ResNet-18 at batch 32, 80% (process CPU, lavapipe,
- * bench/sparseAb.ts): forward 2525 → 2190 ms (1.84× → 2.10× dense; again 2571 → 2223 ms), attack step
- * 5270 → 4676 ms (1.81× → 2.00×); 90%: forward 1595 → 1468 ms. 16 or 8 lanes of 4 measured the same
- * as 32 within noise, and 32 lanes on the larger layers too (2304 against 2264 ms), so those keep 64.
+ * Workgroup width for `nvec` vec4s of positions, each lane taking GROUPED_V of them: 64 lanes, and
+ * for layers with fewer than 4·64 vec4s the smallest of 8, 16 or 32 lanes that covers them, so that
+ * each row's mask tests and values serve 16 positions per lane wherever the layer has them (powers
+ * of two: at most four pipelines per kernel as AutoAttack's and DIE's batches shrink). ResNet-18's
+ * 512→512 @4×4 at batch 32 has 128 vec4s: before, 64 lanes of 2 vec4s (4 at 64 lanes had half of
+ * every lane's work clamped copies: 403 → 286 ms with 2 at 80%); now 32 lanes of 4. Interleaved A/B
+ * of the two on the whole pruned ResNet-18 at batch 32, 80% (process CPU, lavapipe, bench/sparseAb.ts
+ * with a temporary switch between the two, 28 November): forward 2525 → 2190 ms (1.84× → 2.10×
+ * dense; again 2571 → 2223 ms), attack step 5270 → 4676 ms (1.81× → 2.00×); 90%: forward 1595 →
+ * 1468 ms. 16 or 8 lanes of 4 measured the same as 32 within noise, and 32 lanes on the larger
+ * layers too (2304 against 2264 ms), so those keep 64.
  */
-function groupedGeometry(nvec: number): { wg: number; v: number } {
-  if (nvec >= GROUPED_V * GROUPED_WG) return { wg: GROUPED_WG, v: GROUPED_V };
-  const lanes = Math.ceil(nvec / GROUPED_V);
-  return { wg: Math.max(8, 8 * Math.ceil(lanes / 8)), v: GROUPED_V };
+function groupedWidth(nvec: number): number {
+  let wg = 8;
+  while (wg < GROUPED_WG && wg * GROUPED_V < nvec) wg *= 2;
+  return wg;
 }
 const GROUPED_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'write'] as const;
 
@@ -266,7 +268,8 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
   const groups = sparse.channelGroups();
   const nq = g.batch * g.oh * g.ow;
   const nvec = Math.ceil(nq / 4);
-  const { wg, v } = groupedGeometry(nvec);
+  const wg = groupedWidth(nvec);
+  const v = GROUPED_V;
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
     { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
@@ -289,7 +292,8 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilog
   const groups = sparse.channelGroups();
   const npos = g.oh * g.ow;
   return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) => {
-    const { wg, v } = groupedGeometry((nb * pitch) / 4);
+    const wg = groupedWidth((nb * pitch) / 4);
+    const v = GROUPED_V;
     runtime().dispatch(
       'sparse_conv2d_grouped',
       { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
@@ -356,7 +360,8 @@ function gatheredGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): T
   const t = sparse.transposedGroups(g.strideH, g.strideW);
   // The largest class: rows ⌈H/sh⌉ by columns ⌈W/sw⌉ of every item.
   const nvec = Math.ceil((g.batch * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 4);
-  const { wg, v } = groupedGeometry(nvec);
+  const wg = groupedWidth(nvec);
+  const v = GROUPED_V;
   runtime().dispatch(
     'sparse_conv2d_grad_input',
     { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: wg, V: v, GATE: t.gate ? 1 : 0 } },

@@ -182,7 +182,8 @@ describe('sparseConv2d', () => {
   for (const kernel of KERNELS)
   it(`[${kernel}] covers several workgroups of positions, the last one partly filled`, async () => {
     // 3·15·15 = 675 output positions: for 'direct' one full workgroup of 64 × 8 positions and a
-    // ragged one; for 'spmm' 3 items of 57 vec4s (225 positions padded to 228), 128 vec4s per workgroup.
+    // ragged one; for 'spmm' 3 items of 57 vec4s (225 positions padded to 228), 128 vec4s per workgroup;
+    // for 'grouped-direct' one workgroup of 64 lanes × 4 vec4s (169 vec4s: lanes 41–63 clamp their last).
     forceSparseConvKernel(kernel);
     const rng = mulberry32(11);
     const x = randomArray([3, 4, 15, 15], rng);
