@@ -96,6 +96,11 @@ export class EvalProgress {
     return new EvalProgress(path, key, rows, accepted, who);
   }
 
+  /** Whether an earlier invocation left work here: finished attacks, or AutoAttack's state. */
+  get holdsEarlierWork(): boolean {
+    return this.rows.length > 0 || existsSync(this.autoAttackPath);
+  }
+
   row(attack: SuiteAttack): AttackOutcome | undefined {
     return this.rows.find((r) => r.attack === attack);
   }

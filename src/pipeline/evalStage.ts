@@ -120,6 +120,25 @@ async function adoptLegacyRow(ctx: PipelineContext, key: unknown, digest: string
 }
 
 /**
+ * Where one evaluation's rows came from: computed by this invocation from the start, resumed from
+ * the state an earlier one left inside the row, or finished before it (by an earlier invocation or
+ * another process). The report's stage times say when the evaluation's own time covers only part
+ * of the work: the time of the invocations before it is not recorded.
+ */
+export interface EvalRowOrigins {
+  computed: number;
+  resumed: number;
+  finishedBefore: number;
+}
+const rowOrigins = new WeakMap<PipelineContext, EvalRowOrigins>();
+
+export function evalRowOrigins(ctx: PipelineContext): EvalRowOrigins {
+  let o = rowOrigins.get(ctx);
+  if (!o) rowOrigins.set(ctx, (o = { computed: 0, resumed: 0, finishedBefore: 0 }));
+  return o;
+}
+
+/**
  * Attack results are kept per row in eval/, keyed by what determines them (the model files, the
  * DIE settings and the suite options), so an interrupted evaluation resumes at the row it was
  * on and a changed setting recomputes only what it affects. Timings are always re-measured.
@@ -135,8 +154,12 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
     const file = readStageJson<{ key: unknown; value: T }>(path);
     return file && JSON.stringify(file.key) === JSON.stringify(key) ? file : null;
   };
+  const origins = evalRowOrigins(ctx);
   const hit = finished();
-  if (hit) return hit.value;
+  if (hit) {
+    origins.finishedBefore++;
+    return hit.value;
+  }
   // Ctrl-C stops at the next row to compute (each row is kept as it finishes, the resume point).
   stopAtInterrupt(ctx)();
   await mkdir(ctx.run.file('eval'), { recursive: true });
@@ -154,17 +177,25 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
     if (ctx.signal.aborted) throw new PipelineInterrupted('the wait for an evaluation row');
     await new Promise((r) => setTimeout(r, rowWaitMs));
     const done = finished();
-    if (done) return done.value;
+    if (done) {
+      origins.finishedBefore++;
+      return done.value;
+    }
     lock = tryLock(lockPath);
   }
   try {
     const again = finished(); // finished while we took the lock
-    if (again) return again.value;
+    if (again) {
+      origins.finishedBefore++;
+      return again.value;
+    }
     // Inside a row, its finished attacks and AutoAttack's state inside its attacks (an hour or more
     // each on a CPU adapter) are kept beside it until the row is done: a run stopped in the middle,
     // as a session's end stops it, loses at most one attack other than AutoAttack, or one target
     // class, batch or 250 Square queries of AutoAttack.
     const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [legacyKey(key)], 'eed run');
+    if (progress.holdsEarlierWork) origins.resumed++;
+    else origins.computed++;
     const value = await compute(progress);
     await writeStageJson(path, { key, value });
     progress.remove();

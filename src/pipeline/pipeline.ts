@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { baseDir, baseStage, type BaseReport } from './baseStage.js';
 import { readStageJson, type PipelineContext } from './context.js';
 import { ensembleDir, ensembleStage } from './ensembleStage.js';
-import { evalBaseline, evalHelper, evalStage } from './evalStage.js';
+import { evalBaseline, evalHelper, evalRowOrigins, evalStage, type EvalRowOrigins } from './evalStage.js';
 import { poolStage } from './poolStage.js';
 import { selectStage } from './selectStage.js';
 import { runSweep } from './sweep.js';
@@ -39,6 +39,16 @@ export interface PipelineOutcome {
   stagesRun: Stage[];
   report: EedReport | null;
   reportDir: string | null;
+}
+
+/** What the evaluation's time leaves out, when earlier invocations did part of its work. */
+function evalTimeNote(now: EvalRowOrigins, before: EvalRowOrigins): string | null {
+  const computed = now.computed - before.computed;
+  const resumed = now.resumed - before.resumed;
+  const finishedBefore = now.finishedBefore - before.finishedBefore;
+  if (resumed + finishedBefore === 0) return null;
+  const parts = [finishedBefore > 0 ? `${finishedBefore} finished before it` : '', resumed > 0 ? `${resumed} resumed from a saved state` : ''].filter(Boolean);
+  return `this invocation only: of its ${computed + resumed + finishedBefore} result rows, ${parts.join(' and ')}`;
 }
 
 export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {}): Promise<PipelineOutcome> {
@@ -81,8 +91,11 @@ export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {
   stagesRun.push('ensemble');
   if (!upTo('eval')) return { stagesRun, report: null, reportDir: null };
   const t0 = performance.now();
+  const origins = evalRowOrigins(ctx);
+  const before = { ...origins };
   let report = await evalStage(ctx, basePath, pool, selection, times);
-  report.run.stages = [...times, { stage: 'eval', seconds: (performance.now() - t0) / 1000 }];
+  const note = evalTimeNote(origins, before);
+  report.run.stages = [...times, { stage: 'eval', seconds: (performance.now() - t0) / 1000, ...(note ? { note } : {}) }];
   report.run.preset = req.preset ?? null;
   if (ctx.config.sweep) {
     const t1 = performance.now();

@@ -76,6 +76,7 @@ export function checkReport(value: unknown, source = 'EED report'): EedReport {
     const o = c.object(s, `run.stages[${i}]`);
     c.string(o.stage, `run.stages[${i}].stage`);
     c.finite(o.seconds, `run.stages[${i}].seconds`, 0);
+    if (o.note !== undefined) c.string(o.note, `run.stages[${i}].note`);
   });
   c.string(r.threatModel, 'threatModel');
 

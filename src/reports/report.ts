@@ -14,6 +14,8 @@ export interface StageTime {
   /** E.g. 'train', 'prune', 'failure-matrix', 'team-selection', 'evaluate'. */
   stage: string;
   seconds: number;
+  /** Set where the time covers only part of the stage's work (an evaluation resumed from earlier invocations). */
+  note?: string;
 }
 
 export interface RunInfo {

@@ -69,6 +69,25 @@ describe('eed eval progress file', () => {
     resumed.remove();
   });
 
+  it('says whether an earlier invocation left work in it: finished attacks or AutoAttack\'s state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-earlier-'));
+    const path = join(dir, 'row.partial.json');
+    const fresh = await EvalProgress.open(path, { options: 1 });
+    expect(fresh.holdsEarlierWork).toBe(false);
+    await fresh.record(pgdRow);
+    expect((await EvalProgress.open(path, { options: 1 })).holdsEarlierWork).toBe(true);
+    // Rows under another key are dropped, so they are no earlier work of this one.
+    expect((await EvalProgress.open(path, { options: 2 })).holdsEarlierWork).toBe(false);
+    fresh.remove();
+    const xAdv = E.tensor([0.5, 0.25], [2, 1, 1, 1]);
+    try {
+      await (await EvalProgress.open(path, { options: 1 })).recordAutoAttack({ cleanAccuracy: 1, steps: [], robust: [true, true], xAdv });
+    } finally {
+      xAdv.dispose();
+    }
+    expect((await EvalProgress.open(path, { options: 1 })).holdsEarlierWork).toBe(true);
+  });
+
   it("keeps AutoAttack's state after each of its attacks, for the same key only", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-aa-'));
     const path = join(dir, 'eval.json.partial.json');

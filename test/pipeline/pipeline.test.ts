@@ -80,6 +80,8 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     const jobOneReport = statSync(join(poolJobs(ctx)[1].dir, 'report.json')).mtimeMs;
     const outcome = await runPipeline(ctx);
     expect(outcome.stagesRun).toEqual(['base', 'pool', 'select', 'ensemble', 'eval']);
+    // Every evaluation row was computed here, so the stage's time is the whole of it.
+    expect(outcome.report!.run.stages.find((s) => s.stage === 'eval')!.note).toBeUndefined();
     // The job done earlier was not redone.
     expect(statSync(join(poolJobs(ctx)[1].dir, 'report.json')).mtimeMs).toBe(jobOneReport);
 
@@ -149,6 +151,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     // Only the rows whose attacks changed are new: dense (its attack list changed), EED under CW
     // and the first member alone under CW.
     expect(after.filter((f) => !stamps.has(f))).toHaveLength(3);
+    // The report says that the evaluation's time leaves out the rows finished before it.
+    const note = outcome.report!.run.stages.find((s) => s.stage === 'eval')!.note ?? '';
+    const [, rows, earlier] = /^this invocation only: of its (\d+) result rows, (\d+) finished before it$/.exec(note) ?? [];
+    expect(Number(rows) - Number(earlier)).toBe(3);
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 

@@ -162,6 +162,9 @@ describe('renderMarkdown', () => {
       ['**total**', '**2m47s**'],
     ]);
     expect(md).toContain('"evalCount": 200');
+    const resumed = sampleReport();
+    resumed.run.stages[1].note = 'this invocation only: of its 9 result rows, 7 finished before it';
+    expect(tableAfter(renderMarkdown(resumed), 'Wall time per stage')[2]).toEqual(['eval (this invocation only: of its 9 result rows, 7 finished before it)', '42.0 s']);
     const piped = sampleReport();
     piped.methods[0].method = 'a | b';
     piped.run.command = 'eed run | tee log';
