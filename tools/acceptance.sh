@@ -42,6 +42,12 @@ for (const d of dirs) {
     const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
     ev = `, evaluated: clean ${pct(acc(/^clean$/))}, PGD-20 ${pct(acc(/^PGD-20$/))}`;
   }
+  // Issue 7's run: its report's headline once the evaluation is done.
+  if (existsSync(`${d}/eval`) && existsSync(`${d}/report.json`)) {
+    const die = JSON.parse(readFileSync(`${d}/report.json`, 'utf8')).methods?.find((m) => m.kind === 'eed-die');
+    const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+    if (die) ev = `, finished (${d}/report.md): EED (DIE) clean ${pct(die.clean)}, PGD ${pct(die.pgd)}, AA ${pct(die.aa)}, speed-up ${die.speedUp?.toFixed(2) ?? '—'}×`;
+  }
   console.log(`${d.padEnd(24)} ${where}${ev}`);
 }
 // Issue 7's evaluation keeps each finished row in eval/ (the report comes once all are in).
