@@ -119,7 +119,7 @@ export const PIPELINE_PRESETS: Record<string, Partial<PipelineConfig>> = {
     sparsity: 0.5, subSparsity: 0.875, pruneEpochs: 1, finetuneEpochs: 2, finetuneLr: 0.02, poolAttackSteps: 1, subsetSize: 256, bnRecalibration: 256,
     pruneValidation: false, scoreSamples: 256, rdSteps: 3, rdStepSize: 0.04, ensembleEpochs: 1, ensembleSize: 384,
     ensembleAttackSteps: 1, distillSteps: 2, distillStep: 0.025, ensembleLr: '0.01', evalCount: 128, aaCount: 0, evalSteps: 10,
-    evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw', singleAttacks: 'clean,pgd', speedRepeats: 5, out: 'runs/quick',
+    evalStepSize: 0.02, evalAttacks: 'clean,pgd,cw', singleAttacks: 'clean,pgd', speedRepeats: 25, out: 'runs/quick',
   },
   // Issue 5's Fashion-MNIST recipe (SmallCNN, ε = 0.1, PGD-7 training) on Fashion-MNIST, with the
   // stage lengths cut so the 2-core software adapter can finish it in a series of sessions, an
