@@ -6,7 +6,7 @@
 // digest of its test split and the suite options); a file from another model, other data or other
 // settings is ignored and replaced, never mixed in. resumableSuite runs a suite through one.
 
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { AttackWithinState, AutoAttackProgress } from './autoAttack.js';
@@ -96,9 +96,29 @@ export class EvalProgress {
     return new EvalProgress(path, key, rows, accepted, who);
   }
 
-  /** Whether an earlier invocation left work here: finished attacks, or AutoAttack's state. */
+  /** Whether an earlier invocation left work here that this one takes: finished attacks, or AutoAttack's state under this key. */
   get holdsEarlierWork(): boolean {
-    return this.rows.length > 0 || existsSync(this.autoAttackPath);
+    return this.rows.length > 0 || this.autoAttackKeyMatches();
+  }
+
+  /** Whether AutoAttack's state file records this key (read from its header alone; false if unreadable). */
+  private autoAttackKeyMatches(): boolean {
+    if (!existsSync(this.autoAttackPath)) return false;
+    try {
+      const fd = openSync(this.autoAttackPath, 'r');
+      try {
+        const size = Buffer.alloc(8);
+        readSync(fd, size, 0, 8, 0);
+        const header = Buffer.alloc(Number(size.readBigUInt64LE(0)));
+        readSync(fd, header, 0, header.length, 8);
+        const key = (JSON.parse(header.toString('utf8')) as { __metadata__?: { key?: string } }).__metadata__?.key;
+        return key !== undefined && [this.key, ...this.olderKeys].some((x) => sameKey(JSON.parse(key), x));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
   }
 
   row(attack: SuiteAttack): AttackOutcome | undefined {

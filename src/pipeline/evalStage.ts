@@ -121,20 +121,22 @@ async function adoptLegacyRow(ctx: PipelineContext, key: unknown, digest: string
 
 /**
  * Where one evaluation's rows came from: computed by this invocation from the start, resumed from
- * the state an earlier one left inside the row, or finished before it (by an earlier invocation or
- * another process). The report's stage times say when the evaluation's own time covers only part
- * of the work: the time of the invocations before it is not recorded.
+ * the progress an earlier one left inside the row, finished before this invocation began to look
+ * at it, or finished meanwhile by another process (`--baseline-only`, `--eval-helper`) while this
+ * one waited. The report's stage times say when the evaluation's own time covers only part of the
+ * work: the time of earlier invocations and other processes is not recorded.
  */
 export interface EvalRowOrigins {
   computed: number;
   resumed: number;
   finishedBefore: number;
+  finishedElsewhere: number;
 }
 const rowOrigins = new WeakMap<PipelineContext, EvalRowOrigins>();
 
 export function evalRowOrigins(ctx: PipelineContext): EvalRowOrigins {
   let o = rowOrigins.get(ctx);
-  if (!o) rowOrigins.set(ctx, (o = { computed: 0, resumed: 0, finishedBefore: 0 }));
+  if (!o) rowOrigins.set(ctx, (o = { computed: 0, resumed: 0, finishedBefore: 0, finishedElsewhere: 0 }));
   return o;
 }
 
@@ -178,7 +180,7 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
     await new Promise((r) => setTimeout(r, rowWaitMs));
     const done = finished();
     if (done) {
-      origins.finishedBefore++;
+      origins.finishedElsewhere++;
       return done.value;
     }
     lock = tryLock(lockPath);
@@ -186,7 +188,7 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
   try {
     const again = finished(); // finished while we took the lock
     if (again) {
-      origins.finishedBefore++;
+      origins.finishedElsewhere++;
       return again.value;
     }
     // Inside a row, its finished attacks and AutoAttack's state inside its attacks (an hour or more

@@ -43,12 +43,15 @@ export interface PipelineOutcome {
 
 /** What the evaluation's time leaves out, when earlier invocations did part of its work. */
 function evalTimeNote(now: EvalRowOrigins, before: EvalRowOrigins): string | null {
-  const computed = now.computed - before.computed;
-  const resumed = now.resumed - before.resumed;
-  const finishedBefore = now.finishedBefore - before.finishedBefore;
-  if (resumed + finishedBefore === 0) return null;
-  const parts = [finishedBefore > 0 ? `${finishedBefore} finished before it` : '', resumed > 0 ? `${resumed} resumed from a saved state` : ''].filter(Boolean);
-  return `this invocation only: of its ${computed + resumed + finishedBefore} result rows, ${parts.join(' and ')}`;
+  const d = (k: keyof EvalRowOrigins) => now[k] - before[k];
+  const rows = d('computed') + d('resumed') + d('finishedBefore') + d('finishedElsewhere');
+  const parts = [
+    d('finishedBefore') > 0 ? `${d('finishedBefore')} finished by earlier invocations` : '',
+    d('finishedElsewhere') > 0 ? `${d('finishedElsewhere')} by another process meanwhile` : '',
+    d('resumed') > 0 ? `${d('resumed')} resumed from saved progress` : '',
+  ].filter(Boolean);
+  if (!parts.length) return null;
+  return `time of this invocation only: of its ${rows} evaluation rows (eval/), ${parts.join(', ')}`;
 }
 
 export async function runPipeline(ctx: PipelineContext, req: PipelineRequest = {}): Promise<PipelineOutcome> {

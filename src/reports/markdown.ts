@@ -89,7 +89,10 @@ function runInfo(report: EedReport): string[] {
     lines.push(
       table(
         ['Stage', 'Time'],
-        [...r.stages.map((s) => [cell(s.note ? `${s.stage} (${s.note})` : s.stage), duration(s.seconds)]), ['**total**', `**${duration(total)}**`]],
+        [
+          ...r.stages.map((s) => [cell(s.note ? `${s.stage} (${s.note})` : s.stage), duration(s.seconds)]),
+          [r.stages.some((s) => s.note) ? '**total** (of the times above)' : '**total**', `**${duration(total)}**`],
+        ],
         ['l', 'r'],
       ),
       '',

@@ -86,6 +86,8 @@ describe('eed eval progress file', () => {
       xAdv.dispose();
     }
     expect((await EvalProgress.open(path, { options: 1 })).holdsEarlierWork).toBe(true);
+    // AutoAttack's state under another key is dropped when read, so it is no earlier work either.
+    expect((await EvalProgress.open(path, { options: 2 })).holdsEarlierWork).toBe(false);
   });
 
   it("keeps AutoAttack's state after each of its attacks, for the same key only", async () => {

@@ -153,8 +153,10 @@ describe.skipIf(!existsSync(FASHION_MNIST_DIR))('the EED pipeline (eed run)', ()
     expect(after.filter((f) => !stamps.has(f))).toHaveLength(3);
     // The report says that the evaluation's time leaves out the rows finished before it.
     const note = outcome.report!.run.stages.find((s) => s.stage === 'eval')!.note ?? '';
-    const [, rows, earlier] = /^this invocation only: of its (\d+) result rows, (\d+) finished before it$/.exec(note) ?? [];
+    const [, rows, earlier] = /^time of this invocation only: of its (\d+) evaluation rows \(eval\/\), (\d+) finished by earlier invocations$/.exec(note) ?? [];
     expect(Number(rows) - Number(earlier)).toBe(3);
+    // Every earlier row but the dense one (its attack list changed, so its key did) was taken.
+    expect(Number(earlier)).toBe(before.length - 1);
     for (const [f, t] of stamps) if (after.includes(f)) expect(statSync(join(out, 'eval', f)).mtimeMs).toBe(t);
   });
 

@@ -163,8 +163,10 @@ describe('renderMarkdown', () => {
     ]);
     expect(md).toContain('"evalCount": 200');
     const resumed = sampleReport();
-    resumed.run.stages[1].note = 'this invocation only: of its 9 result rows, 7 finished before it';
-    expect(tableAfter(renderMarkdown(resumed), 'Wall time per stage')[2]).toEqual(['eval (this invocation only: of its 9 result rows, 7 finished before it)', '42.0 s']);
+    resumed.run.stages[1].note = 'time of this invocation only: of its 9 evaluation rows (eval/), 7 finished by earlier invocations';
+    const stageTable = tableAfter(renderMarkdown(resumed), 'Wall time per stage');
+    expect(stageTable[2]).toEqual(['eval (time of this invocation only: of its 9 evaluation rows (eval/), 7 finished by earlier invocations)', '42.0 s']);
+    expect(stageTable[3]).toEqual(['**total** (of the times above)', '**2m47s**']);
     const piped = sampleReport();
     piped.methods[0].method = 'a | b';
     piped.run.command = 'eed run | tee log';
