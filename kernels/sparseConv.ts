@@ -269,10 +269,9 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
   const nq = g.batch * g.oh * g.ow;
   const nvec = Math.ceil(nq / 4);
   const wg = groupedWidth(nvec);
-  const v = GROUPED_V;
   runtime().dispatch(
     'sparse_conv2d_grouped_direct',
-    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
+    { shader: 'sparse_conv2d_grouped_direct', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: GROUPED_V, GATE: byteGate(sparse) } },
     [x.binding(), groups.starts.binding(), sparse.groupEntriesFor(g.h, g.w).binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
     new Params()
       .u(g.cout, nq, g.oh * g.ow, g.ow)
@@ -280,7 +279,7 @@ function groupedDirectConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConv
       .u(g.strideW, g.padH, g.padW, epilogueFlags(epilogue))
       .u(nvec, 0, 0, 0)
       .build(),
-    [groups.count, Math.ceil(nvec / (wg * v))],
+    [groups.count, Math.ceil(nvec / (wg * GROUPED_V))],
   );
   return y;
 }
@@ -293,16 +292,15 @@ function groupedConv(x: Tensor, sparse: SparseConv2d, epilogue: SparseConvEpilog
   const npos = g.oh * g.ow;
   return unfoldedConv(x, g, (cols, y, { rows, pitch, b0, nb }) => {
     const wg = groupedWidth((nb * pitch) / 4);
-    const v = GROUPED_V;
     runtime().dispatch(
       'sparse_conv2d_grouped',
-      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: v, GATE: byteGate(sparse) } },
+      { shader: 'sparse_conv2d_grouped', bindings: GROUPED_BINDINGS, constants: { WG_X: wg, V: GROUPED_V, GATE: byteGate(sparse) } },
       [cols.binding(), groups.starts.binding(), groups.entries.binding(), groups.values.binding(), ...epilogueBindings(epilogue, groups.values), y.binding()],
       new Params()
         .u(g.cout, npos, pitch / 4, rows)
         .u(b0 * g.cout * npos, epilogueFlags(epilogue), (nb * pitch) / 4, 0)
         .build(),
-      [groups.count, Math.ceil((nb * pitch) / 4 / (wg * v))],
+      [groups.count, Math.ceil((nb * pitch) / 4 / (wg * GROUPED_V))],
     );
   }, true);
 }
@@ -361,17 +359,16 @@ function gatheredGradInput(gy: Tensor, sparse: SparseConv2d, g: ConvGeometry): T
   // The largest class: rows ⌈H/sh⌉ by columns ⌈W/sw⌉ of every item.
   const nvec = Math.ceil((g.batch * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 4);
   const wg = groupedWidth(nvec);
-  const v = GROUPED_V;
   runtime().dispatch(
     'sparse_conv2d_grad_input',
-    { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: wg, V: v, GATE: t.gate ? 1 : 0 } },
+    { shader: 'sparse_conv2d_grad_input_grouped', bindings: ['read', 'read', 'read', 'read', 'write'], constants: { WG_X: wg, V: GROUPED_V, GATE: t.gate ? 1 : 0 } },
     [gy.binding(), t.starts.binding(), t.entries.binding(), t.values.binding(), gx.binding()],
     new Params()
       .u(g.cin, g.h, g.w, g.cout * g.oh * g.ow)
       .u(g.oh, g.ow, g.strideH, g.strideW)
       .u(g.padH, g.padW, t.classes, g.batch)
       .build(),
-    [t.count, Math.ceil(nvec / (wg * v)), t.classes],
+    [t.count, Math.ceil(nvec / (wg * GROUPED_V)), t.classes],
   );
   return gx;
 }

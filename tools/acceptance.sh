@@ -46,8 +46,10 @@ for (const d of dirs) {
   if (existsSync(`${d}/eval`) && existsSync(`${d}/report.json`)) {
     const die = JSON.parse(readFileSync(`${d}/report.json`, 'utf8')).methods?.find((m) => m.kind === 'eed-die');
     const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
-    if (die) where = 'finished';
-    if (die) ev = ` (last report, ${d}/report.md): EED (DIE) clean ${pct(die.clean)}, PGD ${pct(die.pgd)}, AA ${pct(die.aa)}, speed-up ${die.speedUp === null || die.speedUp === undefined ? '—' : `${die.speedUp.toFixed(2)}×`}`;
+    if (die) {
+      where = 'finished';
+      ev = ` (last report, ${d}/report.md): EED (DIE) clean ${pct(die.clean)}, PGD ${pct(die.pgd)}, AA ${pct(die.aa)}, speed-up ${die.speedUp === null || die.speedUp === undefined ? '—' : `${die.speedUp.toFixed(2)}×`}`;
+    }
   }
   console.log(`${d.padEnd(24)} ${where}${ev}`);
 }

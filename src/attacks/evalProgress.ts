@@ -6,7 +6,7 @@
 // digest of its test split and the suite options); a file from another model, other data or other
 // settings is ignored and replaced, never mixed in. resumableSuite runs a suite through one.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { AttackWithinState, AutoAttackProgress } from './autoAttack.js';
@@ -96,28 +96,19 @@ export class EvalProgress {
     return new EvalProgress(path, key, rows, accepted, who);
   }
 
-  /** Whether an earlier invocation left work here that this one takes: finished attacks, or AutoAttack's state under this key. */
-  get holdsEarlierWork(): boolean {
-    return this.rows.length > 0 || this.autoAttackKeyMatches();
+  /** Whether a saved key is this file's, or one of the older keys it accepts. */
+  private accepts(saved: unknown): boolean {
+    return [this.key, ...this.olderKeys].some((x) => sameKey(saved, x));
   }
 
-  /** Whether AutoAttack's state file records this key (read from its header alone; false if unreadable). */
-  private autoAttackKeyMatches(): boolean {
+  /** Whether an earlier invocation left work here that this one takes: finished attacks, or AutoAttack's state under this key. */
+  async holdsEarlierWork(): Promise<boolean> {
+    if (this.rows.length > 0) return true;
     if (!existsSync(this.autoAttackPath)) return false;
     try {
-      const fd = openSync(this.autoAttackPath, 'r');
-      try {
-        const size = Buffer.alloc(8);
-        readSync(fd, size, 0, 8, 0);
-        const header = Buffer.alloc(Number(size.readBigUInt64LE(0)));
-        readSync(fd, header, 0, header.length, 8);
-        const key = (JSON.parse(header.toString('utf8')) as { __metadata__?: { key?: string } }).__metadata__?.key;
-        return key !== undefined && [this.key, ...this.olderKeys].some((x) => sameKey(JSON.parse(key), x));
-      } finally {
-        closeSync(fd);
-      }
+      return this.accepts(JSON.parse((await readSafetensors(this.autoAttackPath)).metadata.key));
     } catch {
-      return false;
+      return false; // unreadable: autoAttackState() starts over as well
     }
   }
 
@@ -167,7 +158,7 @@ export class EvalProgress {
       const file = await readSafetensors(this.autoAttackPath);
       const m = file.metadata;
       const saved = JSON.parse(m.key) as unknown;
-      if (![this.key, ...this.olderKeys].some((x) => sameKey(saved, x))) {
+      if (!this.accepts(saved)) {
         process.stderr.write(`${this.who}: ${this.autoAttackPath} holds AutoAttack progress for another model or other settings; starting over\n`);
         return undefined;
       }

@@ -196,7 +196,7 @@ async function cached<T>(ctx: PipelineContext, key: unknown, compute: (progress:
     // as a session's end stops it, loses at most one attack other than AutoAttack, or one target
     // class, batch or 250 Square queries of AutoAttack.
     const progress = await EvalProgress.open(ctx.run.file(join('eval', `${digest}.partial.json`)), key, [legacyKey(key)], 'eed run');
-    if (progress.holdsEarlierWork) origins.resumed++;
+    if (await progress.holdsEarlierWork()) origins.resumed++;
     else origins.computed++;
     const value = await compute(progress);
     await writeStageJson(path, { key, value });

@@ -73,11 +73,11 @@ describe('eed eval progress file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eed-evalprogress-earlier-'));
     const path = join(dir, 'row.partial.json');
     const fresh = await EvalProgress.open(path, { options: 1 });
-    expect(fresh.holdsEarlierWork).toBe(false);
+    expect(await fresh.holdsEarlierWork()).toBe(false);
     await fresh.record(pgdRow);
-    expect((await EvalProgress.open(path, { options: 1 })).holdsEarlierWork).toBe(true);
+    expect(await (await EvalProgress.open(path, { options: 1 })).holdsEarlierWork()).toBe(true);
     // Rows under another key are dropped, so they are no earlier work of this one.
-    expect((await EvalProgress.open(path, { options: 2 })).holdsEarlierWork).toBe(false);
+    expect(await (await EvalProgress.open(path, { options: 2 })).holdsEarlierWork()).toBe(false);
     fresh.remove();
     const xAdv = E.tensor([0.5, 0.25], [2, 1, 1, 1]);
     try {
@@ -85,9 +85,9 @@ describe('eed eval progress file', () => {
     } finally {
       xAdv.dispose();
     }
-    expect((await EvalProgress.open(path, { options: 1 })).holdsEarlierWork).toBe(true);
+    expect(await (await EvalProgress.open(path, { options: 1 })).holdsEarlierWork()).toBe(true);
     // AutoAttack's state under another key is dropped when read, so it is no earlier work either.
-    expect((await EvalProgress.open(path, { options: 2 })).holdsEarlierWork).toBe(false);
+    expect(await (await EvalProgress.open(path, { options: 2 })).holdsEarlierWork()).toBe(false);
   });
 
   it("keeps AutoAttack's state after each of its attacks, for the same key only", async () => {
